@@ -1,0 +1,153 @@
+// The one typed configuration: a TypeBox schema with defaults, read from the environment and validated at start-up.
+import { Type, type Static, type TSchema, type TObject } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { DEFAULT_ROLE_GROUPS, parseRoleGroups } from './src/role-mapping.js'
+
+/** Every leaf names the environment variable that overrides it (`env`); the type is derived from this schema. */
+export const ConfigSchema = Type.Object({
+  nodeEnv: Type.String({ env: 'NODE_ENV', default: 'development' }),
+  server: Type.Object({
+    port: Type.Integer({ env: 'PORT', default: 3000, minimum: 0, maximum: 65535 }),
+    host: Type.String({ env: 'HOST', default: '127.0.0.1', minLength: 1 }),
+    logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { env: 'LOG_LEVEL', default: 'info' }),
+    /** `false`, `true`, a hop count, or comma-separated addresses/CIDRs of the proxies whose X-Forwarded-For is trusted. */
+    trustProxy: Type.String({ env: 'TRUST_PROXY', default: 'false' }),
+    bodyLimitBytes: Type.Integer({ env: 'BODY_LIMIT_BYTES', default: 65536, minimum: 1024, maximum: 10485760 }),
+    corsOrigins: Type.Array(Type.String({ pattern: '^https?://[^/]+$' }), { env: 'CORS_ORIGINS', default: [] })
+  }),
+  cognito: Type.Object({
+    region: Type.String({ env: 'AWS_REGION', default: 'local' }),
+    userPoolId: Type.String({ env: 'COGNITO_USER_POOL_ID', default: '' }),
+    clientId: Type.String({ env: 'COGNITO_CLIENT_ID', default: '' }),
+    clientSecret: Type.String({ env: 'COGNITO_CLIENT_SECRET', default: '' }),
+    /** A Cognito-compatible endpoint (cognito-local) instead of AWS's; never in production. */
+    endpoint: Type.String({ env: 'COGNITO_ENDPOINT', default: '', pattern: '^(https?://[^\\s]+[^/\\s])?$' }),
+    timeoutMs: Type.Integer({ env: 'COGNITO_TIMEOUT_MS', default: 4000, minimum: 100, maximum: 30000 }),
+    jwksTimeoutMs: Type.Integer({ env: 'JWKS_TIMEOUT_MS', default: 3000, minimum: 100, maximum: 30000 }),
+    tokenGraceSeconds: Type.Integer({ env: 'TOKEN_GRACE_SECONDS', default: 5, minimum: 0, maximum: 60 })
+  }),
+  local: Type.Object({
+    cognitoPort: Type.Integer({ env: 'COGNITO_LOCAL_PORT', default: 9229, minimum: 0, maximum: 65535 }),
+    sesPort: Type.Integer({ env: 'SES_LOCAL_PORT', default: 8005, minimum: 0, maximum: 65535 }),
+    demoPassword: Type.String({ env: 'IMS_DEMO_PASSWORD', default: 'Ims-Demo-2026!', minLength: 8 }),
+    dataDir: Type.String({ env: 'LOCAL_DATA_DIR', default: '.local', minLength: 1 })
+  }),
+  session: Type.Object({
+    mode: Type.Union([Type.Literal('cookie'), Type.Literal('token')], { env: 'SESSION_MODE', default: 'cookie' }),
+    store: Type.Union([Type.Literal('memory'), Type.Literal('redis')], { env: 'SESSION_STORE', default: 'memory' }),
+    redisUrl: Type.String({ env: 'REDIS_URL', default: 'redis://127.0.0.1:6379' }),
+    /** 64 hex characters (256 bits); encrypts what the store keeps. */
+    encryptionKey: Type.String({ env: 'SESSION_ENCRYPTION_KEY', default: '', pattern: '^([0-9a-fA-F]{64})?$' }),
+    idleSeconds: Type.Integer({ env: 'SESSION_IDLE_SECONDS', default: 3600, minimum: 60 }),
+    absoluteSeconds: Type.Integer({ env: 'SESSION_ABSOLUTE_SECONDS', default: 43200, minimum: 300 }),
+    refreshSkewSeconds: Type.Integer({ env: 'SESSION_REFRESH_SKEW_SECONDS', default: 120, minimum: 0, maximum: 3000 }),
+    challengeSeconds: Type.Integer({ env: 'CHALLENGE_SECONDS', default: 180, minimum: 30, maximum: 900 })
+  }),
+  roles: Type.Object({
+    groups: Type.Object({
+      ADMIN: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+      MANAGER: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+      LINE_LEADER: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })
+    }, { env: 'ROLE_GROUPS', default: DEFAULT_ROLE_GROUPS })
+  })
+})
+
+export type Config = Static<typeof ConfigSchema>
+
+/** How the server finds Cognito: the embedded emulator, an explicit endpoint, or AWS. */
+export type CognitoMode = 'local' | 'endpoint' | 'aws'
+
+/** A start-up refusal: its message is one sentence naming the setting. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+type Env = Record<string, string | undefined>
+
+function parseEnvValue (schema: TSchema, raw: string, env: string): unknown {
+  if (env === 'ROLE_GROUPS') return parseRoleGroups(raw, env)
+  switch (schema.type) {
+    case 'integer':
+    case 'number': {
+      if (!/^-?\d+(\.\d+)?$/.test(raw.trim())) throw new ConfigError(`${env} must be a number; got "${raw}".`)
+      return Number(raw)
+    }
+    case 'array':
+      return raw.split(',').map((item) => item.trim()).filter((item) => item !== '')
+    default:
+      return raw
+  }
+}
+
+/** Walks the schema: each leaf takes its environment variable when set, else its default. */
+function readFromEnv (schema: TObject, env: Env): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [key, child] of Object.entries(schema.properties) as Array<[string, TSchema]>) {
+    const envName = child.env as string | undefined
+    if (envName === undefined && child.type === 'object') {
+      out[key] = readFromEnv(child as TObject, env)
+      continue
+    }
+    const raw = envName === undefined ? undefined : env[envName]
+    out[key] = raw === undefined || raw === '' ? structuredClone(child.default) : parseEnvValue(child, raw, envName!)
+  }
+  return out
+}
+
+/** Finds the environment variable behind a JSON pointer such as `/server/port` or `/roles/groups/ADMIN/0`. */
+function envNameAt (path: string): string {
+  let schema: TSchema = ConfigSchema
+  for (const part of path.split('/').filter(Boolean)) {
+    if (schema.env !== undefined) break
+    const next: TSchema | undefined = schema.properties?.[part] ?? schema.items
+    if (next === undefined) break
+    schema = next
+  }
+  return (schema.env as string | undefined) ?? path
+}
+
+/** The mode implied by the settings: no pool id means the embedded emulator. */
+export function cognitoMode (config: Config): CognitoMode {
+  if (config.cognito.userPoolId === '') return 'local'
+  return config.cognito.endpoint === '' ? 'aws' : 'endpoint'
+}
+
+/**
+ * Builds the configuration from `env` (normally `process.env`) and validates it.
+ * Throws a ConfigError whose message names the offending variable.
+ */
+export function loadConfig (env: Env): Config {
+  const candidate = readFromEnv(ConfigSchema, env)
+  const firstError = Value.Errors(ConfigSchema, candidate).First()
+  if (firstError !== undefined) {
+    const shown = firstError.value === undefined ? 'nothing' : JSON.stringify(firstError.value)
+    throw new ConfigError(`${envNameAt(firstError.path)} is invalid (${firstError.message.toLowerCase()}); got ${shown}.`)
+  }
+  const config = candidate as Config
+  checkModeRules(config, env)
+  return config
+}
+
+function checkModeRules (config: Config, env: Env): void {
+  const production = config.nodeEnv === 'production'
+  const mode = cognitoMode(config)
+  if (mode === 'local' && production) {
+    throw new ConfigError('COGNITO_USER_POOL_ID is not set and NODE_ENV=production: local mode (the embedded Cognito emulator) never runs in production; set COGNITO_USER_POOL_ID, COGNITO_CLIENT_ID and AWS_REGION.')
+  }
+  if (config.cognito.endpoint !== '' && production) {
+    throw new ConfigError('COGNITO_ENDPOINT is set and NODE_ENV=production: a Cognito emulator endpoint is refused in production.')
+  }
+  if (mode !== 'local') {
+    if (config.cognito.clientId === '') throw new ConfigError('COGNITO_CLIENT_ID must be set when COGNITO_USER_POOL_ID is set.')
+    if (mode === 'aws' && (env.AWS_REGION ?? '') === '') throw new ConfigError('AWS_REGION must be set when COGNITO_USER_POOL_ID is set.')
+    if (mode === 'aws' && !/^[\w-]+_[0-9a-zA-Z]+$/.test(config.cognito.userPoolId)) {
+      throw new ConfigError(`COGNITO_USER_POOL_ID must look like "<region>_<id>"; got "${config.cognito.userPoolId}".`)
+    }
+    if (mode === 'aws' && config.session.encryptionKey === '') {
+      throw new ConfigError('SESSION_ENCRYPTION_KEY must be set (64 hex characters) in AWS mode; instances that share a session store share this key.')
+    }
+  }
+  if (config.session.absoluteSeconds < config.session.idleSeconds) {
+    throw new ConfigError('SESSION_ABSOLUTE_SECONDS must not be shorter than SESSION_IDLE_SECONDS.')
+  }
+}

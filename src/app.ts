@@ -1,0 +1,106 @@
+// The app as a plugin: registers the plugins, then the routes. Tests build exactly what the server runs.
+import { randomBytes, randomUUID } from 'node:crypto'
+import type { Server } from 'node:http'
+import Fastify, { type FastifyHttpOptions, type FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { cognitoMode, type Config } from '../fastify.config.js'
+import { loggerOptions } from './logger.js'
+import type { SharedStore } from './store/shared-store.js'
+import { createStore } from './store/index.js'
+import errorHandler from './plugins/error-handler.js'
+import securityHeaders from './plugins/security-headers.js'
+import docs from './plugins/docs.js'
+import cognito from './plugins/cognito.js'
+import verifier from './plugins/verifier.js'
+import audit from './plugins/audit.js'
+import session from './plugins/session.js'
+import { ErrorSchema, UserSchema } from './routes/schemas.js'
+import authConfig from './routes/auth/config.js'
+import signIn from './routes/auth/sign-in.js'
+import sessionRoutes from './routes/auth/session.js'
+import health from './routes/health/index.js'
+
+/** What the shell (or a test) may hand the app besides its configuration. */
+export interface AppDependencies {
+  /** Where sessions, challenges and revocations live; by default the one the configuration names. */
+  store?: SharedStore
+  /** Where log lines go (tests read them); by default stdout. */
+  logStream?: NodeJS.WritableStream
+  /** Set by the shell when it started the embedded emulator itself (the pool settings then point at it). */
+  localMode?: boolean
+}
+
+/** `TRUST_PROXY`: false, true, a hop count, or a list of addresses/CIDRs. */
+function trustProxy (value: string): boolean | string | string[] {
+  // A hop count is a number for proxy-addr, which Fastify's types do not spell out.
+  if (value === 'false' || value === '') return false
+  if (value === 'true') return true
+  if (/^\d+$/.test(value)) return Number(value) as unknown as string
+  return value.split(',').map((v) => v.trim()).filter(Boolean)
+}
+
+/** Fastify's own options for this app. */
+export function serverOptions (config: Config, deps: AppDependencies = {}): FastifyHttpOptions<Server> {
+  return {
+    logger: loggerOptions(config.server.logLevel, deps.logStream),
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    trustProxy: trustProxy(config.server.trustProxy),
+    bodyLimit: config.server.bodyLimitBytes,
+    // Oversized headers (a 64 KB token) reach the app and get a 401 instead of Node's bare 431.
+    http: { maxHeaderSize: 128 * 1024 },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true } }
+  }
+}
+
+/** Builds the whole app for `config`, ready to `listen` or `inject`. */
+export async function buildApp (config: Config, deps: AppDependencies = {}): Promise<FastifyInstance> {
+  const app = Fastify(serverOptions(config, deps)).withTypeProvider<TypeBoxTypeProvider>()
+  if (config.cognito.userPoolId === '') throw new Error('buildApp needs a resolved user pool; start the local stack first.')
+  const mode = deps.localMode === true ? 'local' : cognitoMode(config)
+  // An ephemeral key is allowed outside AWS mode (fastify.config.ts refuses a missing key there).
+  const encryptionKeyHex = config.session.encryptionKey !== '' ? config.session.encryptionKey : randomBytes(32).toString('hex')
+
+  app.removeContentTypeParser('text/plain')
+  app.addSchema(UserSchema)
+  app.addSchema(ErrorSchema)
+  await app.register(errorHandler)
+  await app.register(securityHeaders, { corsOrigins: config.server.corsOrigins })
+  await app.register(docs)
+  await app.register(cognito, config.cognito)
+  await app.register(verifier, {
+    userPoolId: config.cognito.userPoolId,
+    clientId: config.cognito.clientId,
+    endpoint: config.cognito.endpoint,
+    graceSeconds: config.cognito.tokenGraceSeconds,
+    jwksTimeoutMs: config.cognito.jwksTimeoutMs
+  })
+  await app.register(audit, { hashKey: encryptionKeyHex })
+  await app.register(session, {
+    mode: config.session.mode,
+    store: deps.store ?? createStore(config),
+    encryptionKeyHex,
+    refreshSkewSeconds: config.session.refreshSkewSeconds,
+    idleSeconds: config.session.idleSeconds,
+    absoluteSeconds: config.session.absoluteSeconds,
+    challengeSeconds: config.session.challengeSeconds,
+    roleGroups: config.roles.groups
+  })
+
+  await app.register(async (auth) => {
+    await auth.register(authConfig, {
+      publicConfig: {
+        mode,
+        region: config.cognito.region,
+        userPoolId: config.cognito.userPoolId,
+        clientId: config.cognito.clientId,
+        sessionMode: config.session.mode,
+        hostedUi: null
+      }
+    })
+    await auth.register(signIn)
+    await auth.register(sessionRoutes)
+  }, { prefix: '/auth' })
+  await app.register(health, { prefix: '/health' })
+  return app
+}

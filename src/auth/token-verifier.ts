@@ -1,0 +1,183 @@
+// Verifies Cognito access and ID tokens with aws-jwt-verify, with a bounded cache of tokens already verified.
+import { createHash } from 'node:crypto'
+import { CognitoJwtVerifier, JwtVerifier } from 'aws-jwt-verify'
+import { SimpleJwksCache } from 'aws-jwt-verify/jwk'
+import type { Fetcher } from 'aws-jwt-verify/https'
+import { JwksNotAvailableInCacheError, FetchError, NonRetryableFetchError } from 'aws-jwt-verify/error'
+import { AppError, unauthenticated, upstreamUnavailable } from '../errors.js'
+
+/** The claims of a verified access token that the adapter uses. */
+export interface AccessClaims {
+  sub: string
+  username: string
+  groups: string[]
+  clientId: string
+  exp: number
+  iat: number
+  jti?: string
+  originJti?: string
+}
+
+/** The claims of a verified ID token that the adapter uses. */
+export interface IdClaims {
+  sub: string
+  email: string | null
+  groups: string[]
+  exp: number
+}
+
+/** Where the tokens come from and what to accept. */
+export interface VerifierSettings {
+  userPoolId: string
+  clientId: string
+  /** '' for AWS (CognitoJwtVerifier); otherwise the emulator's base URL, whose issuer is `<endpoint>/<pool>`. */
+  endpoint: string
+  graceSeconds: number
+  jwksTimeoutMs: number
+  /** How many verified tokens to remember. */
+  cacheSize?: number
+}
+
+/** Tokens longer than this are refused before any parsing (a Cognito access token is about 1 KB). */
+const MAX_TOKEN_LENGTH = 16 * 1024
+/** A JWKS document larger than this is refused. */
+const MAX_JWKS_BYTES = 256 * 1024
+
+/** Fetches JWKS over http or https, within a deadline and a size limit (aws-jwt-verify's own fetcher is https-only). */
+export class DeadlineFetcher implements Fetcher {
+  /** Counts fetches, so tests and the readiness probe can see them. */
+  fetches = 0
+
+  constructor (private readonly timeoutMs: number) {}
+
+  async fetch (uri: string): Promise<ArrayBuffer> {
+    this.fetches++
+    let response: Response
+    try {
+      response = await fetch(uri, { signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error' })
+    } catch (error) {
+      throw new FetchError(uri, (error as Error).message)
+    }
+    if (response.status !== 200) throw new NonRetryableFetchError(uri, `status ${response.status}`)
+    const body = await response.arrayBuffer()
+    if (body.byteLength > MAX_JWKS_BYTES) throw new NonRetryableFetchError(uri, 'JWKS too large')
+    return body
+  }
+}
+
+type Verify = (token: string) => Promise<Record<string, unknown>>
+
+function stringArray (value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []
+}
+
+/** One verifier per app: created once, keys loaded before listen. */
+export class TokenVerifier {
+  readonly fetcher: DeadlineFetcher
+  private readonly verifyAccessToken: Verify
+  private readonly verifyIdToken: Verify
+  private readonly hydrateKeys: () => Promise<void>
+  private readonly cache = new Map<string, AccessClaims>()
+  private readonly cacheSize: number
+  private keysLoaded = false
+
+  constructor (private readonly settings: VerifierSettings) {
+    this.fetcher = new DeadlineFetcher(settings.jwksTimeoutMs)
+    this.cacheSize = settings.cacheSize ?? 10_000
+    const jwksCache = new SimpleJwksCache({ fetcher: this.fetcher })
+    const common = { graceSeconds: settings.graceSeconds }
+    if (settings.endpoint === '') {
+      const access = CognitoJwtVerifier.create({ userPoolId: settings.userPoolId, clientId: settings.clientId, tokenUse: 'access', ...common }, { jwksCache })
+      const id = CognitoJwtVerifier.create({ userPoolId: settings.userPoolId, clientId: settings.clientId, tokenUse: 'id', ...common }, { jwksCache })
+      this.verifyAccessToken = async (token) => await access.verify(token) as unknown as Record<string, unknown>
+      this.verifyIdToken = async (token) => await id.verify(token) as unknown as Record<string, unknown>
+      this.hydrateKeys = async () => { await access.hydrate() }
+    } else {
+      // cognito-local: CognitoJwtVerifier refuses its pool ids, so check what it would check ourselves.
+      const issuer = `${settings.endpoint}/${settings.userPoolId}`
+      const jwksUri = `${issuer}/.well-known/jwks.json`
+      const access = JwtVerifier.create({
+        issuer,
+        jwksUri,
+        audience: null,
+        ...common,
+        customJwtCheck: ({ payload }) => {
+          if (payload.token_use !== 'access') throw new Error('not an access token')
+          if (payload.client_id !== settings.clientId) throw new Error('another app client')
+        }
+      }, { jwksCache })
+      const id = JwtVerifier.create({
+        issuer,
+        jwksUri,
+        audience: settings.clientId,
+        ...common,
+        customJwtCheck: ({ payload }) => {
+          if (payload.token_use !== 'id') throw new Error('not an ID token')
+        }
+      }, { jwksCache })
+      this.verifyAccessToken = async (token) => await access.verify(token) as unknown as Record<string, unknown>
+      this.verifyIdToken = async (token) => await id.verify(token) as unknown as Record<string, unknown>
+      this.hydrateKeys = async () => { await access.hydrate() }
+    }
+  }
+
+  /** Loads the signing keys; call before listening. */
+  async hydrate (): Promise<void> {
+    await this.hydrateKeys()
+    this.keysLoaded = true
+  }
+
+  /** True once the signing keys have been loaded. */
+  get ready (): boolean { return this.keysLoaded }
+
+  /**
+   * Verifies an access token of this app client (signature, issuer, expiry with grace, token_use, client_id).
+   * Throws UNAUTHENTICATED, or UPSTREAM_UNAVAILABLE when the keys cannot be had.
+   */
+  async verifyAccess (token: string): Promise<AccessClaims> {
+    if (token.length > MAX_TOKEN_LENGTH) throw unauthenticated()
+    const key = createHash('sha256').update(token).digest('base64url')
+    const now = Date.now() / 1000
+    const cached = this.cache.get(key)
+    if (cached !== undefined) {
+      if (cached.exp + this.settings.graceSeconds > now) return cached
+      this.cache.delete(key)
+    }
+    const payload = await this.guard(this.verifyAccessToken, token)
+    const claims: AccessClaims = {
+      sub: String(payload.sub),
+      username: String(payload.username ?? payload['cognito:username'] ?? payload.sub),
+      groups: stringArray(payload['cognito:groups']),
+      clientId: String(payload.client_id),
+      exp: Number(payload.exp),
+      iat: Number(payload.iat),
+      ...(typeof payload.jti === 'string' ? { jti: payload.jti } : {}),
+      ...(typeof payload.origin_jti === 'string' ? { originJti: payload.origin_jti } : {})
+    }
+    if (this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value as string)
+    this.cache.set(key, claims)
+    return claims
+  }
+
+  /** Verifies an ID token of this app client. */
+  async verifyId (token: string): Promise<IdClaims> {
+    if (token.length > MAX_TOKEN_LENGTH) throw unauthenticated()
+    const payload = await this.guard(this.verifyIdToken, token)
+    return {
+      sub: String(payload.sub),
+      email: typeof payload.email === 'string' ? payload.email : null,
+      groups: stringArray(payload['cognito:groups']),
+      exp: Number(payload.exp)
+    }
+  }
+
+  private async guard (verify: Verify, token: string): Promise<Record<string, unknown>> {
+    try {
+      return await verify(token)
+    } catch (error) {
+      if (error instanceof AppError) throw error
+      if (error instanceof JwksNotAvailableInCacheError || error instanceof FetchError) throw upstreamUnavailable()
+      throw unauthenticated()
+    }
+  }
+}

@@ -1,0 +1,220 @@
+// Sign-in, challenges, refresh, revocation and sign-out against the user pool, in the contract's terms.
+import {
+  AdminGetUserCommand, AssociateSoftwareTokenCommand, DescribeUserPoolCommand, GetUserCommand, GlobalSignOutCommand,
+  InitiateAuthCommand, RespondToAuthChallengeCommand, RevokeTokenCommand, VerifySoftwareTokenCommand,
+  type AdminGetUserCommandOutput, type AuthenticationResultType, type ChallengeNameType, type DescribeUserPoolCommandOutput,
+  type GetUserCommandOutput, type InitiateAuthCommandOutput, type RespondToAuthChallengeCommandOutput
+} from '@aws-sdk/client-cognito-identity-provider'
+import { AppError, UnsupportedByEmulatorError } from '../errors.js'
+import type { CognitoGateway, Translation } from './gateway.js'
+
+/** The challenges of the contract. */
+export const CHALLENGES = ['NEW_PASSWORD_REQUIRED', 'SOFTWARE_TOKEN_MFA', 'SMS_MFA', 'EMAIL_OTP', 'SELECT_MFA_TYPE', 'MFA_SETUP'] as const
+export type Challenge = (typeof CHALLENGES)[number]
+
+/** Cognito's challenge names (and aliases) mapped to the contract's. */
+const CHALLENGE_NAMES: Partial<Record<string, Challenge>> = {
+  NEW_PASSWORD_REQUIRED: 'NEW_PASSWORD_REQUIRED',
+  SOFTWARE_TOKEN_MFA: 'SOFTWARE_TOKEN_MFA',
+  SMS_MFA: 'SMS_MFA',
+  SMS_OTP: 'SMS_MFA',
+  EMAIL_OTP: 'EMAIL_OTP',
+  SELECT_MFA_TYPE: 'SELECT_MFA_TYPE',
+  MFA_SETUP: 'MFA_SETUP'
+}
+
+/** The response key that carries the user's answer, per Cognito challenge name. */
+const ANSWER_KEYS: Record<string, string> = {
+  SOFTWARE_TOKEN_MFA: 'SOFTWARE_TOKEN_MFA_CODE',
+  SMS_MFA: 'SMS_MFA_CODE',
+  SMS_OTP: 'SMS_OTP_CODE',
+  EMAIL_OTP: 'EMAIL_OTP_CODE',
+  SELECT_MFA_TYPE: 'ANSWER'
+}
+
+/** Tokens as Cognito issued them. The refresh token is absent after a refresh. */
+export interface CognitoTokens {
+  accessToken: string
+  idToken: string
+  refreshToken?: string
+  expiresIn: number
+}
+
+/** A pending challenge: what the server keeps, never the browser. */
+export interface PendingChallenge {
+  challenge: Challenge
+  /** Cognito's own name (SMS_OTP and SMS_MFA differ). */
+  cognitoName: string
+  cognitoSession: string
+  username: string
+  /** What the user may see: code delivery destination, MFA choices, an authenticator secret. */
+  details: Record<string, string | string[]>
+}
+
+export type AuthOutcome = { kind: 'tokens', tokens: CognitoTokens } | { kind: 'challenge', pending: PendingChallenge }
+
+/** Wrong password, unknown user and disabled user all look alike. */
+const SIGN_IN_TRANSLATION: Translation = {
+  NotAuthorizedException: 'INVALID_CREDENTIALS',
+  UserNotFoundException: 'INVALID_CREDENTIALS',
+  InvalidPasswordException: 'INVALID_CREDENTIALS'
+}
+
+const CHALLENGE_TRANSLATION: Translation = {
+  NotAuthorizedException: 'UNAUTHENTICATED',
+  UserNotFoundException: 'UNAUTHENTICATED',
+  CodeMismatchException: 'INVALID_CODE',
+  ExpiredCodeException: 'INVALID_CODE',
+  EnableSoftwareTokenMFAException: 'INVALID_CODE'
+}
+
+/** Sign-in flows of one app client. */
+export class CognitoAuth {
+  constructor (private readonly gateway: CognitoGateway) {}
+
+  private get clientId (): string { return this.gateway.settings.clientId }
+
+  private withSecretHash (username: string, params: Record<string, string>): Record<string, string> {
+    const hash = this.gateway.secretHash(username)
+    return hash === undefined ? params : { ...params, SECRET_HASH: hash }
+  }
+
+  /** USER_PASSWORD_AUTH. The password reaches Cognito byte for byte. */
+  async signIn (username: string, password: string): Promise<AuthOutcome> {
+    const initiate = this.gateway.call<InitiateAuthCommandOutput>(new InitiateAuthCommand({
+      AuthFlow: 'USER_PASSWORD_AUTH',
+      ClientId: this.clientId,
+      AuthParameters: this.withSecretHash(username, { USERNAME: username, PASSWORD: password })
+    }), SIGN_IN_TRANSLATION)
+    // cognito-local signs disabled users in; real Cognito refuses them. Ask in parallel so it costs no latency.
+    const enabled = this.gateway.emulator ? this.isEnabled(username) : Promise.resolve(true)
+    const [output, isEnabled] = await Promise.all([initiate, enabled.catch(() => true)])
+    if (!isEnabled) {
+      if (output.AuthenticationResult?.RefreshToken !== undefined) void this.revoke(output.AuthenticationResult.RefreshToken)
+      throw new AppError('INVALID_CREDENTIALS')
+    }
+    return this.outcome(output, username)
+  }
+
+  /** Answers a pending challenge: a code, an MFA choice, or a new password. */
+  async respond (pending: PendingChallenge, answer: { answer?: string, newPassword?: string }): Promise<AuthOutcome> {
+    const responses: Record<string, string> = { USERNAME: pending.username }
+    let session = pending.cognitoSession
+    if (pending.challenge === 'NEW_PASSWORD_REQUIRED') {
+      if (answer.newPassword === undefined) throw new AppError('VALIDATION_ERROR', 'This challenge needs "newPassword".')
+      responses.NEW_PASSWORD = answer.newPassword
+    } else if (answer.answer === undefined) {
+      throw new AppError('VALIDATION_ERROR', 'This challenge needs "answer".')
+    } else if (pending.challenge === 'MFA_SETUP') {
+      const verified = await this.gateway.call<{ Session?: string }>(
+        new VerifySoftwareTokenCommand({ Session: session, UserCode: answer.answer }), CHALLENGE_TRANSLATION)
+      session = verified.Session ?? session
+    } else {
+      responses[ANSWER_KEYS[pending.cognitoName] ?? 'ANSWER'] = answer.answer
+    }
+    const output = await this.gateway.call<RespondToAuthChallengeCommandOutput>(new RespondToAuthChallengeCommand({
+      ClientId: this.clientId,
+      ChallengeName: pending.cognitoName as ChallengeNameType,
+      Session: session,
+      ChallengeResponses: this.withSecretHash(pending.username, responses)
+    }), CHALLENGE_TRANSLATION)
+    return this.outcome(output, pending.username)
+  }
+
+  /** REFRESH_TOKEN_AUTH. A rejected refresh token is UNAUTHENTICATED; an unreachable Cognito is UPSTREAM_UNAVAILABLE. */
+  async refresh (refreshToken: string, username: string): Promise<CognitoTokens> {
+    const output = await this.gateway.call<InitiateAuthCommandOutput>(new InitiateAuthCommand({
+      AuthFlow: 'REFRESH_TOKEN_AUTH',
+      ClientId: this.clientId,
+      AuthParameters: this.withSecretHash(username, { REFRESH_TOKEN: refreshToken })
+    }), { NotAuthorizedException: 'UNAUTHENTICATED', UserNotFoundException: 'UNAUTHENTICATED', InvalidParameterException: 'UNAUTHENTICATED' })
+    if (output.AuthenticationResult === undefined) throw new AppError('UNAUTHENTICATED')
+    return toTokens(output.AuthenticationResult)
+  }
+
+  /** Revokes a refresh token (and the access tokens issued from it, on real Cognito). Never throws. */
+  async revoke (refreshToken: string): Promise<boolean> {
+    const secret = this.gateway.settings.clientSecret
+    try {
+      await this.gateway.call(new RevokeTokenCommand({ Token: refreshToken, ClientId: this.clientId, ...(secret === '' ? {} : { ClientSecret: secret }) }))
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** Cognito GlobalSignOut: every refresh token of the user. Returns false where the emulator cannot. */
+  async globalSignOut (accessToken: string): Promise<boolean> {
+    try {
+      await this.gateway.call(new GlobalSignOutCommand({ AccessToken: accessToken }))
+      return true
+    } catch (error) {
+      if (error instanceof UnsupportedByEmulatorError) return false
+      throw error
+    }
+  }
+
+  /** The user's email, read with their own access token. */
+  async email (accessToken: string): Promise<string | null> {
+    const output = await this.gateway.call<GetUserCommandOutput>(new GetUserCommand({ AccessToken: accessToken }))
+    return output.UserAttributes?.find((a) => a.Name === 'email')?.Value ?? null
+  }
+
+  /** Whether the user exists and is enabled (an admin call). */
+  async isEnabled (username: string): Promise<boolean> {
+    try {
+      const user = await this.gateway.call<AdminGetUserCommandOutput>(new AdminGetUserCommand({ UserPoolId: this.gateway.settings.userPoolId, Username: username }))
+      return user.Enabled !== false
+    } catch (error) {
+      if (error instanceof AppError && (error.code === 'UNAUTHENTICATED' || error.code === 'NOT_FOUND')) return false
+      throw error
+    }
+  }
+
+  /** The pool's description; answers when Cognito is reachable. */
+  async describePool (): Promise<DescribeUserPoolCommandOutput> {
+    return await this.gateway.call(new DescribeUserPoolCommand({ UserPoolId: this.gateway.settings.userPoolId }))
+  }
+
+  private async outcome (output: InitiateAuthCommandOutput | RespondToAuthChallengeCommandOutput, username: string): Promise<AuthOutcome> {
+    if (output.AuthenticationResult !== undefined) return { kind: 'tokens', tokens: toTokens(output.AuthenticationResult) }
+    const cognitoName = output.ChallengeName ?? ''
+    const challenge = CHALLENGE_NAMES[cognitoName]
+    if (challenge === undefined || output.Session === undefined) throw new AppError('INTERNAL', 'This sign-in step is not supported.')
+    const parameters = output.ChallengeParameters ?? {}
+    const pending: PendingChallenge = {
+      challenge,
+      cognitoName,
+      cognitoSession: output.Session,
+      // Cognito names the user by its internal id in challenges; answers must use it.
+      username: parameters.USER_ID_FOR_SRP ?? username,
+      details: challengeDetails(parameters)
+    }
+    if (challenge === 'MFA_SETUP') {
+      const associated = await this.gateway.call<{ SecretCode?: string, Session?: string }>(new AssociateSoftwareTokenCommand({ Session: output.Session }), CHALLENGE_TRANSLATION)
+      pending.cognitoSession = associated.Session ?? pending.cognitoSession
+      if (associated.SecretCode !== undefined) pending.details.secretCode = associated.SecretCode
+    }
+    return { kind: 'challenge', pending }
+  }
+}
+
+/** What a user may see of a challenge: where the code went, which MFA types to choose from. */
+function challengeDetails (parameters: Record<string, string>): Record<string, string | string[]> {
+  const details: Record<string, string | string[]> = {}
+  if (parameters.CODE_DELIVERY_DESTINATION !== undefined) details.destination = parameters.CODE_DELIVERY_DESTINATION
+  if (parameters.MFAS_CAN_CHOOSE !== undefined) {
+    try { details.options = JSON.parse(parameters.MFAS_CAN_CHOOSE) as string[] } catch { /* a malformed list is simply not shown */ }
+  }
+  return details
+}
+
+function toTokens (result: AuthenticationResultType): CognitoTokens {
+  if (result.AccessToken === undefined || result.IdToken === undefined) throw new AppError('INTERNAL')
+  return {
+    accessToken: result.AccessToken,
+    idToken: result.IdToken,
+    ...(result.RefreshToken === undefined ? {} : { refreshToken: result.RefreshToken }),
+    expiresIn: result.ExpiresIn ?? 3600
+  }
+}

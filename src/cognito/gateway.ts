@@ -1,0 +1,117 @@
+// The one Cognito client: timeouts, bounded retries, SECRET_HASH, and translation of every AWS exception to an AppError.
+import { createHmac } from 'node:crypto'
+import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider'
+import { NodeHttpHandler } from '@smithy/node-http-handler'
+import { AppError, UnsupportedByEmulatorError, upstreamUnavailable, type ErrorCode } from '../errors.js'
+
+/** Where the pool is and how patient to be with it. */
+export interface CognitoSettings {
+  region: string
+  userPoolId: string
+  clientId: string
+  clientSecret: string
+  /** A cognito-local endpoint, or '' for AWS. */
+  endpoint: string
+  timeoutMs: number
+}
+
+/** Per-call overrides of the default translation, keyed by AWS exception name. */
+export type Translation = Partial<Record<string, ErrorCode | (() => Error)>>
+
+const DEFAULT_TRANSLATION: Record<string, ErrorCode> = {
+  NotAuthorizedException: 'UNAUTHENTICATED',
+  UserNotFoundException: 'UNAUTHENTICATED',
+  CodeMismatchException: 'INVALID_CODE',
+  ExpiredCodeException: 'INVALID_CODE',
+  InvalidPasswordException: 'INVALID_PASSWORD',
+  UsernameExistsException: 'USERNAME_EXISTS',
+  AliasExistsException: 'USERNAME_EXISTS',
+  UserNotConfirmedException: 'USER_NOT_CONFIRMED',
+  PasswordResetRequiredException: 'PASSWORD_RESET_REQUIRED',
+  InvalidParameterException: 'VALIDATION_ERROR',
+  ResourceNotFoundException: 'NOT_FOUND',
+  LimitExceededException: 'TOO_MANY_REQUESTS',
+  TooManyRequestsException: 'TOO_MANY_REQUESTS',
+  TooManyFailedAttemptsException: 'TOO_MANY_REQUESTS',
+  CodeDeliveryFailureException: 'UPSTREAM_UNAVAILABLE'
+}
+
+/** Seconds a caller is asked to wait after Cognito throttles. */
+const THROTTLE_RETRY_SECONDS = 30
+
+interface AwsLikeError { name?: string, code?: string, $fault?: string, $metadata?: { httpStatusCode?: number } }
+
+function isUnreachable (err: AwsLikeError): boolean {
+  const name = err.name ?? ''
+  return name === 'AbortError' || name === 'TimeoutError' || name === 'RequestTimeout' ||
+    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH)$/.test(err.code ?? '')
+}
+
+/**
+ * Turns whatever the SDK threw into an AppError (or UnsupportedByEmulatorError): the AWS exception name and
+ * message never leave this function.
+ */
+export function translateCognitoError (error: unknown, translation: Translation = {}): Error {
+  if (error instanceof AppError) return error
+  const err = (error ?? {}) as AwsLikeError
+  const name = err.name ?? ''
+  const override = translation[name]
+  if (typeof override === 'function') return override()
+  if (override !== undefined) return decorate(new AppError(override))
+  if (name === 'Unsupported' || name.endsWith('#Unsupported')) return new UnsupportedByEmulatorError('not supported by the Cognito emulator')
+  if (isUnreachable(err)) return upstreamUnavailable()
+  const code = DEFAULT_TRANSLATION[name]
+  if (code !== undefined) return decorate(new AppError(code))
+  if (err.$fault === 'server' || (err.$metadata?.httpStatusCode ?? 0) >= 500) return upstreamUnavailable()
+  return new AppError('INTERNAL')
+}
+
+function decorate (error: AppError): AppError {
+  return error.code === 'TOO_MANY_REQUESTS' || error.code === 'UPSTREAM_UNAVAILABLE' ? error.retryAfter(THROTTLE_RETRY_SECONDS) : error
+}
+
+/** Any command of this client (the SDK's own typing of `send` does not accept a union of commands). */
+type Sendable = { readonly input: object }
+
+/** The single entry to Cognito for every feature module (auth, recovery, admin). */
+export class CognitoGateway {
+  readonly client: CognitoIdentityProviderClient
+  /** True against cognito-local, whose gaps the adapter fills itself. */
+  readonly emulator: boolean
+
+  constructor (readonly settings: CognitoSettings) {
+    this.emulator = settings.endpoint !== ''
+    this.client = new CognitoIdentityProviderClient({
+      region: settings.region,
+      ...(this.emulator
+        ? { endpoint: settings.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
+        : {}),
+      // The emulator answers unsupported operations with HTTP 500; retrying them only wastes time.
+      maxAttempts: this.emulator ? 1 : 2,
+      requestHandler: new NodeHttpHandler({
+        connectionTimeout: Math.min(1000, settings.timeoutMs),
+        requestTimeout: settings.timeoutMs
+      })
+    })
+  }
+
+  /** Sends one command within the configured deadline; failures come back translated. */
+  async call<Output> (command: Sendable, translation?: Translation): Promise<Output> {
+    try {
+      return await this.client.send(command as never, { abortSignal: AbortSignal.timeout(this.settings.timeoutMs) }) as Output
+    } catch (error) {
+      throw translateCognitoError(error, translation)
+    }
+  }
+
+  /** SECRET_HASH for confidential app clients, or undefined when the client has no secret. */
+  secretHash (username: string): string | undefined {
+    if (this.settings.clientSecret === '') return undefined
+    return createHmac('sha256', this.settings.clientSecret).update(username + this.settings.clientId).digest('base64')
+  }
+
+  /** Releases the client's sockets. */
+  destroy (): void {
+    this.client.destroy()
+  }
+}

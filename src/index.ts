@@ -1,0 +1,53 @@
+// The package's exports for other IMS Fastify services: bearer-token authentication and role guards, no BFF needed.
+import fp from 'fastify-plugin'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import verifier from './plugins/verifier.js'
+import audit from './plugins/audit.js'
+import errorHandler from './plugins/error-handler.js'
+import { bearerToken, userFromBearer } from './auth/bearer.js'
+import { unauthenticated } from './errors.js'
+import { DEFAULT_ROLE_GROUPS, type RoleGroups } from './role-mapping.js'
+import type { Identity } from './plugins/session.js'
+
+export { requireRole, requireUser } from './plugins/roles.js'
+export { ROLES, DEFAULT_ROLE_GROUPS, rolesFromGroups, primaryRole, parseRoleGroups, type Role, type RoleGroups } from './role-mapping.js'
+export { AppError, type ErrorCode } from './errors.js'
+export type { User } from './auth/user.js'
+
+/** Options of `imsAuth`. */
+export interface ImsAuthOptions {
+  userPoolId: string
+  clientId: string
+  /** A cognito-local endpoint for development; omit for AWS. */
+  endpoint?: string
+  roleGroups?: RoleGroups
+  graceSeconds?: number
+  /** A hash key for audit lines (usernames are never logged in clear). */
+  auditKey?: string
+}
+
+/**
+ * Bearer-token authentication for any IMS Fastify service: verifies Cognito access tokens (keys loaded before
+ * listen), maps groups to roles, answers in the contract's error shape. Use with `preHandler: requireRole('MANAGER')`.
+ */
+export const imsAuth = fp<ImsAuthOptions>(async (app, options) => {
+  const roleGroups = options.roleGroups ?? DEFAULT_ROLE_GROUPS
+  await app.register(errorHandler)
+  await app.register(verifier, {
+    userPoolId: options.userPoolId,
+    clientId: options.clientId,
+    endpoint: options.endpoint ?? '',
+    graceSeconds: options.graceSeconds ?? 5,
+    jwksTimeoutMs: 3000
+  })
+  await app.register(audit, { hashKey: options.auditKey ?? options.clientId })
+  app.decorateRequest('identity', undefined)
+  app.decorate('authenticate', async (request: FastifyRequest, _reply: FastifyReply): Promise<Identity> => {
+    if (request.identity !== undefined) return request.identity
+    const token = bearerToken(request)
+    if (token === undefined) throw unauthenticated()
+    const user = await userFromBearer(app.verifier, token, roleGroups)
+    request.identity = { user, accessToken: token, via: 'bearer' }
+    return request.identity
+  })
+}, { name: 'ims-auth' })

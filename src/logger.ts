@@ -1,0 +1,22 @@
+// Logger options: pino JSON with redaction; requests are logged by path only, so query strings never reach a log.
+import type { FastifyServerOptions } from 'fastify'
+
+/** Fields that could hold a secret, wherever they appear in a logged object. */
+const REDACT_PATHS = [
+  'req.headers.authorization', 'req.headers.cookie', 'req.headers["x-csrf"]', 'res.headers["set-cookie"]',
+  '*.password', '*.newPassword', '*.oldPassword', '*.code', '*.answer', '*.session', '*.refreshToken', '*.accessToken',
+  '*.idToken', '*.tokens', '*.secret', '*.cookie', '*.authorization'
+]
+
+/** The pino options of the app; `stream` lets tests read every line written. */
+export function loggerOptions (level: string, stream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {
+  return {
+    level,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    serializers: {
+      req: (req: { method: string, url: string, id: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode })
+    },
+    ...(stream === undefined ? {} : { stream })
+  } as FastifyServerOptions['logger']
+}

@@ -1,0 +1,19 @@
+// The OpenAPI document generated from the route schemas (/docs/json) and its UI (/docs).
+import fp from 'fastify-plugin'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+
+export default fp(async (app) => {
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'IMS identity adapter', version: '0.1.0', description: 'Sign-in, sessions, roles, recovery, administration and the IMS API proxy, in front of Amazon Cognito.' },
+      components: {
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'cookie', name: '__Host-ims-session' },
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'Cognito access token' }
+        }
+      }
+    }
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+}, { name: 'docs' })

@@ -1,0 +1,170 @@
+// Sessions for the browser: the __Host- cookie, CSRF, bearer tokens, refresh before expiry, revocation; `request.identity`.
+import fp from 'fastify-plugin'
+import cookie from '@fastify/cookie'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { AppError, unauthenticated } from '../errors.js'
+import type { SharedStore } from '../store/shared-store.js'
+import { SessionManager, type Session, type SessionLimits } from '../session/sessions.js'
+import { Revocations } from '../session/revocations.js'
+import { Sealer } from '../session/sealing.js'
+import { toUser, type User } from '../auth/user.js'
+import { bearerToken, userFromBearer } from '../auth/bearer.js'
+import type { CognitoTokens } from '../cognito/auth.js'
+import type { RoleGroups } from '../role-mapping.js'
+
+export const SESSION_COOKIE = '__Host-ims-session'
+export const PRE_AUTH_COOKIE = '__Host-ims-preauth'
+
+/** Who is calling, and with which access token. */
+export interface Identity {
+  user: User
+  accessToken: string
+  via: 'bearer' | 'session'
+  session?: Session
+}
+
+export interface SessionPluginOptions extends SessionLimits {
+  mode: 'cookie' | 'token'
+  store: SharedStore
+  encryptionKeyHex: string
+  refreshSkewSeconds: number
+  roleGroups: RoleGroups
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sessions: SessionManager
+    revocations: Revocations
+    sessionMode: 'cookie' | 'token'
+    store: SharedStore
+    /** Resolves the caller from a bearer token or the session cookie; throws UNAUTHENTICATED. */
+    authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<Identity>
+    /** Turns fresh Cognito tokens into a session (cookie mode) or a token body (token mode) and the user. */
+    startSession: (reply: FastifyReply, tokens: CognitoTokens) => Promise<{ user: User, tokens?: CognitoTokens }>
+    /** Ends every session of a user and revokes their tokens, on every instance. */
+    endUserSessions: (sub: string) => Promise<void>
+  }
+  interface FastifyRequest {
+    identity?: Identity
+  }
+  interface FastifyContextConfig {
+    /** The route may create a cookie session, so unsafe requests to it need X-CSRF like authenticated ones. */
+    createsSession?: boolean
+  }
+}
+
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+/** The cookie attributes of the contract: __Host- prefix, Secure, HttpOnly, SameSite=Strict, Path=/, no Domain. */
+export const COOKIE_OPTIONS = { path: '/', secure: true, httpOnly: true, sameSite: 'strict' } as const
+
+export default fp<SessionPluginOptions>(async (app, options) => {
+  await app.register(cookie)
+  const sealer = new Sealer(options.encryptionKeyHex)
+  const sessions = new SessionManager(options.store, sealer, options)
+  const revocations = new Revocations(options.store)
+  app.decorate('sessions', sessions)
+  app.decorate('revocations', revocations)
+  app.decorate('sessionMode', options.mode)
+  app.decorate('store', options.store)
+  app.decorateRequest('identity', undefined)
+  app.addHook('onClose', async () => { await options.store.close() })
+
+  // CSRF: unsafe requests riding on (or creating) a cookie session must say X-CSRF: 1 and not come cross-site.
+  app.addHook('onRequest', async (request) => {
+    if (!UNSAFE_METHODS.has(request.method)) return
+    if (request.headers['sec-fetch-site'] === 'cross-site') throw new AppError('CSRF_REQUIRED')
+    if (request.headers.authorization !== undefined) return
+    const cookieRiding = request.cookies[SESSION_COOKIE] !== undefined || request.cookies[PRE_AUTH_COOKIE] !== undefined
+    const creating = options.mode === 'cookie' && request.routeOptions.config?.createsSession === true
+    if ((cookieRiding || creating) && request.headers['x-csrf'] !== '1') throw new AppError('CSRF_REQUIRED')
+  })
+
+  const refreshing = new Map<string, Promise<Session>>()
+
+  /** Refreshes the session's Cognito tokens when they are about to expire; a transient failure keeps the session. */
+  async function freshen (session: Session): Promise<Session> {
+    const expiresIn = session.record.accessExpiresAt - Date.now()
+    if (expiresIn > options.refreshSkewSeconds * 1000) return session
+    let pending = refreshing.get(session.id)
+    if (pending === undefined) {
+      pending = refreshSession(session).finally(() => refreshing.delete(session.id))
+      refreshing.set(session.id, pending)
+    }
+    try {
+      return await pending
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'UPSTREAM_UNAVAILABLE' && expiresIn > 0) return session
+      throw error
+    }
+  }
+
+  async function refreshSession (session: Session): Promise<Session> {
+    const refreshToken = sessions.refreshToken(session.record)
+    if (refreshToken === undefined) throw unauthenticated()
+    try {
+      const tokens = await app.cognito.auth.refresh(refreshToken, session.record.username)
+      const claims = await app.verifier.verifyAccess(tokens.accessToken)
+      const updated = await sessions.update(session, {
+        accessToken: tokens.accessToken,
+        idToken: tokens.idToken,
+        accessExpiresAt: Date.now() + tokens.expiresIn * 1000,
+        groups: claims.groups,
+        ...(tokens.refreshToken === undefined ? {} : { refreshToken: tokens.refreshToken })
+      })
+      return updated
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'UNAUTHENTICATED') await sessions.destroy(session.id, session.record)
+      throw error
+    }
+  }
+
+  app.decorate('authenticate', async (request: FastifyRequest, reply: FastifyReply): Promise<Identity> => {
+    if (request.identity !== undefined) return request.identity
+    const token = bearerToken(request)
+    let identity: Identity
+    if (token !== undefined) {
+      const user = await userFromBearer(app.verifier, token, options.roleGroups, async (claims) => await revocations.isRevoked(claims))
+      identity = { user, accessToken: token, via: 'bearer' }
+    } else {
+      const found = await sessions.find(request.cookies[SESSION_COOKIE])
+      if (found === undefined) {
+        if (request.cookies[SESSION_COOKIE] !== undefined) reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
+        throw unauthenticated()
+      }
+      const session = await freshen(found)
+      identity = { user: toUser(session.record, options.roleGroups), accessToken: session.record.accessToken, via: 'session', session }
+    }
+    request.identity = identity
+    return identity
+  })
+
+  app.decorate('startSession', async (reply: FastifyReply, tokens: CognitoTokens) => {
+    const [access, id] = await Promise.all([app.verifier.verifyAccess(tokens.accessToken), app.verifier.verifyId(tokens.idToken)])
+    const user = toUser({ ...access, email: id.email }, options.roleGroups)
+    if (options.mode === 'token') return { user, tokens }
+    if (tokens.refreshToken === undefined) throw new AppError('INTERNAL')
+    const session = await sessions.create({
+      sub: access.sub,
+      username: access.username,
+      email: id.email,
+      groups: access.groups,
+      accessToken: tokens.accessToken,
+      idToken: tokens.idToken,
+      refreshToken: tokens.refreshToken,
+      accessExpiresAt: Date.now() + tokens.expiresIn * 1000
+    })
+    reply.setCookie(SESSION_COOKIE, session.id, COOKIE_OPTIONS)
+    return { user }
+  })
+
+  app.decorate('endUserSessions', async (sub: string) => {
+    await revocations.revokeUser(sub)
+    const records = await sessions.destroyUser(sub)
+    await Promise.all(records.map(async (record) => {
+      await revocations.revokeToken(record.accessToken)
+      const refreshToken = sessions.refreshToken(record)
+      if (refreshToken !== undefined) await app.cognito.auth.revoke(refreshToken)
+    }))
+  })
+}, { name: 'session', dependencies: ['cognito', 'verifier'] })

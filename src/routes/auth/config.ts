@@ -1,0 +1,27 @@
+// GET /auth/config: what a frontend needs to know about this adapter (no secrets).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+
+export interface PublicConfig {
+  mode: 'local' | 'endpoint' | 'aws'
+  region: string
+  userPoolId: string
+  clientId: string
+  sessionMode: 'cookie' | 'token'
+  hostedUi: { loginUrl: string } | null
+}
+
+const ConfigResponse = Type.Object({
+  mode: Type.Union([Type.Literal('local'), Type.Literal('endpoint'), Type.Literal('aws')]),
+  region: Type.String(),
+  userPoolId: Type.String(),
+  clientId: Type.String(),
+  sessionMode: Type.Union([Type.Literal('cookie'), Type.Literal('token')]),
+  hostedUi: Type.Union([Type.Object({ loginUrl: Type.String() }), Type.Null()])
+})
+
+const config: FastifyPluginAsyncTypebox<{ publicConfig: PublicConfig }> = async (app, { publicConfig }) => {
+  app.get('/config', { schema: { tags: ['auth'], response: { 200: ConfigResponse } } }, async () => publicConfig)
+}
+
+export default config

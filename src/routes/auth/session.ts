@@ -1,0 +1,135 @@
+// GET /auth/me, POST /auth/refresh and POST /auth/sign-out: the life of a signed-in session.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { AppError, unauthenticated } from '../../errors.js'
+import { COOKIE_OPTIONS, SESSION_COOKIE } from '../../plugins/session.js'
+import { requireUser } from '../../plugins/roles.js'
+import { TokensSchema, UserSchema, errorResponses } from '../schemas.js'
+
+const RefreshBody = Type.Object({
+  refreshToken: Type.Optional(Type.String({ minLength: 1, maxLength: 8192 })),
+  /** Token mode with a confidential client: the Cognito username the SECRET_HASH is computed over. */
+  username: Type.Optional(Type.String({ minLength: 1, maxLength: 128 }))
+}, { additionalProperties: false })
+
+const SignOutBody = Type.Object({
+  global: Type.Optional(Type.Boolean()),
+  /** Token mode: the refresh token to revoke. */
+  refreshToken: Type.Optional(Type.String({ minLength: 1, maxLength: 8192 }))
+}, { additionalProperties: false })
+
+/** Emails of bearer callers (access tokens carry none), remembered briefly and boundedly. */
+class EmailCache {
+  private readonly entries = new Map<string, { email: string | null, until: number }>()
+  constructor (private readonly size = 10_000, private readonly ttlMs = 10 * 60_000) {}
+  get (sub: string): string | null | undefined {
+    const entry = this.entries.get(sub)
+    return entry !== undefined && entry.until > Date.now() ? entry.email : undefined
+  }
+
+  set (sub: string, email: string | null): void {
+    if (this.entries.size >= this.size) this.entries.delete(this.entries.keys().next().value as string)
+    this.entries.set(sub, { email, until: Date.now() + this.ttlMs })
+  }
+}
+
+const session: FastifyPluginAsyncTypebox = async (app) => {
+  const emails = new EmailCache()
+
+  app.get('/me', {
+    preHandler: requireUser,
+    schema: { tags: ['auth'], security: [{ session: [] }, { bearer: [] }], response: { 200: Type.Ref(UserSchema), ...errorResponses } }
+  }, async (request) => {
+    const identity = request.identity!
+    if (identity.via === 'session' || identity.user.email !== null) return identity.user
+    let email = emails.get(identity.user.sub)
+    if (email === undefined) {
+      email = await app.cognito.auth.email(identity.accessToken)
+      emails.set(identity.user.sub, email)
+    }
+    return { ...identity.user, email }
+  })
+
+  app.post('/refresh', {
+    schema: {
+      tags: ['auth'],
+      body: Type.Optional(RefreshBody),
+      response: { 200: Type.Object({ status: Type.Literal('REFRESHED'), expiresIn: Type.Integer(), tokens: Type.Optional(TokensSchema) }), ...errorResponses }
+    }
+  }, async (request, reply) => {
+    if (app.sessionMode === 'token') {
+      const refreshToken = request.body?.refreshToken
+      if (refreshToken === undefined) throw new AppError('VALIDATION_ERROR', 'Send {"refreshToken"} to refresh in token mode.')
+      try {
+        const tokens = await app.cognito.auth.refresh(refreshToken, request.body?.username ?? '')
+        return { status: 'REFRESHED' as const, expiresIn: tokens.expiresIn, tokens }
+      } catch (error) {
+        request.audit({ event: 'refresh', outcome: error instanceof AppError ? error.code : 'INTERNAL' })
+        throw error
+      }
+    }
+    const current = await app.sessions.find(request.cookies[SESSION_COOKIE])
+    if (current === undefined) throw unauthenticated()
+    const refreshToken = app.sessions.refreshToken(current.record)
+    if (refreshToken === undefined) throw unauthenticated()
+    let tokens
+    try {
+      tokens = await app.cognito.auth.refresh(refreshToken, current.record.username)
+    } catch (error) {
+      const code = error instanceof AppError ? error.code : 'INTERNAL'
+      request.audit({ event: 'refresh', outcome: code, sub: current.record.sub })
+      // Only a rejected refresh token ends the session; a passing failure keeps it.
+      if (code === 'UNAUTHENTICATED') {
+        await app.sessions.destroy(current.id, current.record)
+        reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
+      }
+      throw error
+    }
+    const claims = await app.verifier.verifyAccess(tokens.accessToken)
+    const updated = await app.sessions.update(current, {
+      accessToken: tokens.accessToken,
+      idToken: tokens.idToken,
+      accessExpiresAt: Date.now() + tokens.expiresIn * 1000,
+      groups: claims.groups,
+      ...(tokens.refreshToken === undefined ? {} : { refreshToken: tokens.refreshToken })
+    })
+    await app.revocations.revokeToken(current.record.accessToken)
+    const rotated = await app.sessions.rotate(updated)
+    reply.setCookie(SESSION_COOKIE, rotated.id, COOKIE_OPTIONS)
+    return { status: 'REFRESHED' as const, expiresIn: tokens.expiresIn }
+  })
+
+  app.post('/sign-out', {
+    schema: { tags: ['auth'], body: Type.Optional(SignOutBody), response: { ...errorResponses } }
+  }, async (request, reply) => {
+    const global = request.body?.global === true
+    let identity
+    try {
+      identity = await app.authenticate(request, reply)
+    } catch (error) {
+      // Signing out twice, or with a dead session, is harmless.
+      if (!(error instanceof AppError) || error.code !== 'UNAUTHENTICATED') throw error
+    }
+    reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
+    if (identity === undefined) {
+      if (request.body?.refreshToken !== undefined) await app.cognito.auth.revoke(request.body.refreshToken)
+      return await reply.code(204).send()
+    }
+    const { user, session, accessToken } = identity
+    if (session !== undefined) {
+      await app.sessions.destroy(session.id, session.record)
+      const refreshToken = app.sessions.refreshToken(session.record)
+      if (refreshToken !== undefined) await app.cognito.auth.revoke(refreshToken)
+    }
+    if (request.body?.refreshToken !== undefined) await app.cognito.auth.revoke(request.body.refreshToken)
+    await app.revocations.revokeToken(accessToken)
+    if (global) {
+      await app.cognito.auth.globalSignOut(accessToken).catch(() => false)
+      await app.endUserSessions(user.sub)
+    }
+    request.audit({ event: 'sign-out', outcome: 'success', sub: user.sub, global })
+    return await reply.code(204).send()
+  })
+}
+
+export default session

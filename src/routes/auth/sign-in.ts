@@ -1,0 +1,74 @@
+// POST /auth/sign-in and POST /auth/challenge: username and password, then any challenge Cognito asks for.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { AppError, unauthenticated } from '../../errors.js'
+import { CHALLENGES } from '../../cognito/auth.js'
+import { PRE_AUTH_COOKIE, SESSION_COOKIE, COOKIE_OPTIONS } from '../../plugins/session.js'
+import { PasswordSchema, UsernameSchema, errorResponses } from '../schemas.js'
+import { SignInResponse, answerOutcome } from './outcome.js'
+
+/** Wrong answers to one challenge before the flow must restart. */
+const MAX_CHALLENGE_ATTEMPTS = 5
+
+const SignInBody = Type.Object({ username: UsernameSchema, password: PasswordSchema }, { additionalProperties: false })
+const ChallengeBody = Type.Object({
+  challenge: Type.Union(CHALLENGES.map((c) => Type.Literal(c))),
+  answer: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  newPassword: Type.Optional(PasswordSchema),
+  /** Token mode: the handle returned with the challenge. */
+  session: Type.Optional(Type.String({ maxLength: 128 }))
+}, { additionalProperties: false })
+
+const signIn: FastifyPluginAsyncTypebox = async (app) => {
+  app.post('/sign-in', {
+    config: { createsSession: true },
+    schema: { tags: ['auth'], body: SignInBody, response: { 200: SignInResponse, ...errorResponses } }
+  }, async (request, reply) => {
+    const username = request.body.username.trim()
+    // A session the browser already had ends here: sign-in always issues a fresh id.
+    const previous = await app.sessions.find(request.cookies[SESSION_COOKIE])
+    if (previous !== undefined) await app.sessions.destroy(previous.id, previous.record)
+    try {
+      const outcome = await app.cognito.auth.signIn(username, request.body.password)
+      const answer = await answerOutcome(app, request, reply, outcome)
+      request.audit({ event: 'sign-in', outcome: answer.status === 'SIGNED_IN' ? 'success' : 'challenge', username, ...('user' in answer ? { sub: answer.user.sub } : {}) })
+      return answer
+    } catch (error) {
+      request.audit({ event: 'sign-in', outcome: error instanceof AppError ? error.code : 'INTERNAL', username })
+      throw error
+    }
+  })
+
+  app.post('/challenge', {
+    config: { createsSession: true },
+    schema: { tags: ['auth'], body: ChallengeBody, response: { 200: SignInResponse, ...errorResponses } }
+  }, async (request, reply) => {
+    const handle = app.sessionMode === 'cookie' ? request.cookies[PRE_AUTH_COOKIE] : request.body.session
+    const pending = await app.sessions.takeChallenge(handle)
+    if (pending === undefined || pending.challenge !== request.body.challenge) {
+      reply.clearCookie(PRE_AUTH_COOKIE, COOKIE_OPTIONS)
+      request.audit({ event: 'challenge', outcome: 'no-pending-challenge' })
+      throw unauthenticated('This sign-in step has expired or does not exist. Sign in again.')
+    }
+    try {
+      const outcome = await app.cognito.auth.respond(pending, request.body)
+      const answer = await answerOutcome(app, request, reply, outcome)
+      request.audit({ event: 'challenge', challenge: pending.challenge, outcome: answer.status === 'SIGNED_IN' ? 'success' : 'challenge', username: pending.username })
+      return answer
+    } catch (error) {
+      const code = error instanceof AppError ? error.code : 'INTERNAL'
+      request.audit({ event: 'challenge', challenge: pending.challenge, outcome: code, username: pending.username })
+      const retryable = code === 'INVALID_CODE' || code === 'INVALID_PASSWORD' || code === 'VALIDATION_ERROR'
+      if (!retryable) throw error
+      if (pending.attempts + 1 >= MAX_CHALLENGE_ATTEMPTS) {
+        reply.clearCookie(PRE_AUTH_COOKIE, COOKIE_OPTIONS)
+        throw new AppError('TOO_MANY_REQUESTS', 'Too many wrong answers. Sign in again.').retryAfter(1)
+      }
+      // The same step may be tried again with the same handle.
+      await app.sessions.saveChallenge(pending, pending.attempts + 1, handle)
+      throw error
+    }
+  })
+}
+
+export default signIn

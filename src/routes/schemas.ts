@@ -1,0 +1,39 @@
+// Schemas shared by several route folders: the user object, the error body, tokens.
+import { Type } from '@sinclair/typebox'
+import { ROLES } from '../role-mapping.js'
+
+const RoleSchema = Type.Union(ROLES.map((role) => Type.Literal(role)))
+
+export const UserSchema = Type.Object({
+  sub: Type.String(),
+  username: Type.String(),
+  email: Type.Union([Type.String(), Type.Null()]),
+  roles: Type.Array(RoleSchema),
+  primaryRole: Type.Union([RoleSchema, Type.Null()]),
+  groups: Type.Array(Type.String())
+}, { $id: 'User' })
+
+export const ErrorSchema = Type.Object({
+  error: Type.String(),
+  message: Type.String(),
+  requestId: Type.String(),
+  rules: Type.Optional(Type.Array(Type.String()))
+}, { $id: 'Error' })
+
+export const TokensSchema = Type.Object({
+  accessToken: Type.String(),
+  idToken: Type.String(),
+  refreshToken: Type.Optional(Type.String()),
+  expiresIn: Type.Integer()
+})
+
+/** A username as typed: trimmed by the handlers, bounded here. */
+export const UsernameSchema = Type.String({ minLength: 1, maxLength: 128 })
+/** Passwords travel unchanged (Unicode and surrounding spaces included). */
+export const PasswordSchema = Type.String({ minLength: 1, maxLength: 256 })
+
+/** The error responses every route may give, for the OpenAPI document. */
+export const errorResponses = {
+  '4xx': Type.Ref(ErrorSchema),
+  '5xx': Type.Ref(ErrorSchema)
+}

@@ -1,0 +1,42 @@
+// The shell: read the configuration, start the local stack in local mode, listen, and close gracefully.
+import closeWithGrace from 'close-with-grace'
+import { cognitoMode, ConfigError, loadConfig } from '../fastify.config.js'
+import { buildApp } from './app.js'
+import { startLocalStack, type LocalStack } from './local/start-local.js'
+
+async function main (): Promise<void> {
+  let config
+  try {
+    config = loadConfig(process.env)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    process.stderr.write(`Refusing to start: ${error.message}\n`)
+    process.exit(1)
+  }
+  const local: LocalStack | undefined = cognitoMode(config) === 'local' ? await startLocalStack(config) : undefined
+  const app = await buildApp(local?.config ?? config, { localMode: local !== undefined })
+  closeWithGrace({ delay: 10_000 }, async () => {
+    await app.close()
+    await local?.stop()
+  })
+  const address = await app.listen({ port: config.server.port, host: config.server.host })
+  if (local !== undefined) {
+    const lines = [
+      '',
+      'IMS identity adapter: local mode',
+      `  adapter          ${address}`,
+      `  API docs         ${address}/docs`,
+      `  Cognito (local)  ${local.cognitoEndpoint}  pool ${local.config.cognito.userPoolId}, client ${local.config.cognito.clientId}`,
+      `  mailbox          ${local.mailboxUrl}`,
+      `  demo logins (password ${config.local.demoPassword}):`,
+      ...local.demoUsers.map((user) => `    ${user.email.padEnd(20)} ${user.role}`),
+      ''
+    ]
+    process.stdout.write(lines.join('\n') + '\n')
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`The adapter could not start: ${error instanceof Error ? error.message : String(error)}\n`)
+  process.exit(1)
+})

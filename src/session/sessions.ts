@@ -1,0 +1,161 @@
+// Server-side sessions and pending challenges: opaque random ids, hashed keys, sealed secrets, idle and absolute limits.
+import { createHash, randomBytes } from 'node:crypto'
+import type { SharedStore } from '../store/shared-store.js'
+import type { PendingChallenge } from '../cognito/auth.js'
+import type { Sealer } from './sealing.js'
+
+/** What the store keeps for one signed-in browser. */
+export interface SessionRecord {
+  sub: string
+  username: string
+  email: string | null
+  groups: string[]
+  accessToken: string
+  idToken: string
+  /** The refresh token, sealed with the session key. */
+  refreshTokenSealed: string
+  /** When the access token expires (ms since epoch). */
+  accessExpiresAt: number
+  createdAt: number
+  lastSeenAt: number
+  /** The session ends then, whatever happens (ms since epoch). */
+  absoluteExpiresAt: number
+}
+
+/** A loaded session and the id it was found under. */
+export interface Session { id: string, record: SessionRecord }
+
+/** Lifetimes, in seconds. */
+export interface SessionLimits {
+  idleSeconds: number
+  absoluteSeconds: number
+  challengeSeconds: number
+}
+
+/** A challenge waiting for its answer, with the wrong answers counted. */
+export interface ChallengeRecord extends PendingChallenge { attempts: number }
+
+/** 256-bit random ids, base64url. */
+export function newId (): string {
+  return randomBytes(32).toString('base64url')
+}
+
+/** Ids are never stored as such: a leaked store does not yield usable cookies. */
+function hashId (id: string): string {
+  return createHash('sha256').update(id).digest('base64url')
+}
+
+const ID_PATTERN = /^[A-Za-z0-9_-]{43}$/
+/** Writes of `lastSeenAt` closer together than this are skipped, to spare the store. */
+const TOUCH_INTERVAL_MS = 60_000
+
+/** Creates, finds, touches and ends sessions in a SharedStore. */
+export class SessionManager {
+  constructor (private readonly store: SharedStore, private readonly sealer: Sealer, readonly limits: SessionLimits) {}
+
+  private sessionKey (id: string): string { return `session:${hashId(id)}` }
+  private userKey (sub: string): string { return `user-sessions:${sub}` }
+  private challengeKey (id: string): string { return `challenge:${hashId(id)}` }
+
+  private ttlSeconds (record: SessionRecord, now: number): number {
+    const untilAbsolute = (record.absoluteExpiresAt - now) / 1000
+    return Math.max(1, Math.ceil(Math.min(this.limits.idleSeconds, untilAbsolute)))
+  }
+
+  /** Stores a new session under a fresh id (never one the client sent) and returns the id. */
+  async create (fields: Omit<SessionRecord, 'createdAt' | 'lastSeenAt' | 'absoluteExpiresAt' | 'refreshTokenSealed'> & { refreshToken: string }): Promise<Session> {
+    const now = Date.now()
+    const { refreshToken, ...rest } = fields
+    const record: SessionRecord = {
+      ...rest,
+      refreshTokenSealed: this.sealer.seal(refreshToken),
+      createdAt: now,
+      lastSeenAt: now,
+      absoluteExpiresAt: now + this.limits.absoluteSeconds * 1000
+    }
+    const id = newId()
+    await this.store.set(this.sessionKey(id), record, this.ttlSeconds(record, now))
+    await this.store.addToSet(this.userKey(record.sub), hashId(id), this.limits.absoluteSeconds)
+    return { id, record }
+  }
+
+  /** Finds a live session; malformed, unknown, idle or expired ids find nothing. Touches it now and then. */
+  async find (id: string | undefined): Promise<Session | undefined> {
+    if (id === undefined || !ID_PATTERN.test(id)) return undefined
+    const record = await this.store.get<SessionRecord>(this.sessionKey(id))
+    if (record === undefined) return undefined
+    const now = Date.now()
+    if (record.absoluteExpiresAt <= now || record.lastSeenAt + this.limits.idleSeconds * 1000 <= now) {
+      await this.destroy(id, record)
+      return undefined
+    }
+    if (now - record.lastSeenAt >= TOUCH_INTERVAL_MS) {
+      const touched = { ...record, lastSeenAt: now }
+      await this.store.set(this.sessionKey(id), touched, this.ttlSeconds(touched, now))
+      return { id, record: touched }
+    }
+    return { id, record }
+  }
+
+  /** Saves new tokens into a session, keeping its id. */
+  async update (session: Session, tokens: { accessToken: string, idToken: string, accessExpiresAt: number, groups: string[], refreshToken?: string }): Promise<Session> {
+    const now = Date.now()
+    const { refreshToken, ...rest } = tokens
+    const record: SessionRecord = {
+      ...session.record,
+      ...rest,
+      ...(refreshToken === undefined ? {} : { refreshTokenSealed: this.sealer.seal(refreshToken) }),
+      lastSeenAt: now
+    }
+    await this.store.set(this.sessionKey(session.id), record, this.ttlSeconds(record, now))
+    return { id: session.id, record }
+  }
+
+  /** Moves a session to a fresh id (the old id stops working) and returns it. */
+  async rotate (session: Session): Promise<Session> {
+    const id = newId()
+    const now = Date.now()
+    const record = { ...session.record, lastSeenAt: now }
+    await this.store.set(this.sessionKey(id), record, this.ttlSeconds(record, now))
+    await this.store.addToSet(this.userKey(record.sub), hashId(id), this.limits.absoluteSeconds)
+    await this.destroy(session.id, session.record)
+    return { id, record }
+  }
+
+  /** The refresh token of a session, unsealed. */
+  refreshToken (record: SessionRecord): string | undefined {
+    return this.sealer.open(record.refreshTokenSealed)
+  }
+
+  /** Ends one session. */
+  async destroy (id: string, record: SessionRecord): Promise<void> {
+    await this.store.delete(this.sessionKey(id))
+    await this.store.removeFromSet(this.userKey(record.sub), hashId(id))
+  }
+
+  /** Ends every session of a user and returns their records (so their refresh tokens can be revoked). */
+  async destroyUser (sub: string): Promise<SessionRecord[]> {
+    const hashed = await this.store.members(this.userKey(sub))
+    const keys = hashed.map((h) => `session:${h}`)
+    const records = (await Promise.all(keys.map(async (key) => await this.store.get<SessionRecord>(key))))
+      .filter((r): r is SessionRecord => r !== undefined)
+    await this.store.delete(...keys, this.userKey(sub))
+    return records
+  }
+
+  /** Keeps a pending challenge under a fresh id; its Cognito session is sealed. */
+  async saveChallenge (pending: PendingChallenge, attempts = 0, id = newId()): Promise<string> {
+    const record: ChallengeRecord = { ...pending, cognitoSession: this.sealer.seal(pending.cognitoSession), attempts }
+    await this.store.set(this.challengeKey(id), record, this.limits.challengeSeconds)
+    return id
+  }
+
+  /** Takes a pending challenge out of the store: each one can be answered once. */
+  async takeChallenge (id: string | undefined): Promise<ChallengeRecord | undefined> {
+    if (id === undefined || !ID_PATTERN.test(id)) return undefined
+    const record = await this.store.take<ChallengeRecord>(this.challengeKey(id))
+    if (record === undefined) return undefined
+    const cognitoSession = this.sealer.open(record.cognitoSession)
+    return cognitoSession === undefined ? undefined : { ...record, cognitoSession }
+  }
+}

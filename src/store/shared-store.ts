@@ -1,0 +1,89 @@
+// The state that several instances must share (sessions, challenges, revocations): an interface and its memory store.
+
+/**
+ * A small key-value store with expiry and per-key sets. Memory for one instance; Redis (src/store/redis-store.ts)
+ * when several instances must behave as one. Values are JSON-serialisable.
+ */
+export interface SharedStore {
+  get<T>(key: string): Promise<T | undefined>
+  set(key: string, value: unknown, ttlSeconds: number): Promise<void>
+  /** Reads and deletes in one step, so a one-time value can be used once only. */
+  take<T>(key: string): Promise<T | undefined>
+  delete(...keys: string[]): Promise<void>
+  /** Adds `member` to the set at `key` and extends the set's life to at least `ttlSeconds`. */
+  addToSet(key: string, member: string, ttlSeconds: number): Promise<void>
+  removeFromSet(key: string, member: string): Promise<void>
+  members(key: string): Promise<string[]>
+  /** Answers when the store is usable; throws otherwise. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+interface Entry { value: unknown, expiresAt: number }
+
+/** One process's store; expired entries vanish on read and in a periodic sweep. */
+export class MemoryStore implements SharedStore {
+  private readonly entries = new Map<string, Entry>()
+  private readonly sweeper: NodeJS.Timeout
+
+  constructor (sweepIntervalMs = 60_000) {
+    this.sweeper = setInterval(() => this.sweep(), sweepIntervalMs)
+    this.sweeper.unref()
+  }
+
+  private live (key: string): Entry | undefined {
+    const entry = this.entries.get(key)
+    if (entry === undefined) return undefined
+    if (entry.expiresAt <= Date.now()) {
+      this.entries.delete(key)
+      return undefined
+    }
+    return entry
+  }
+
+  async get<T> (key: string): Promise<T | undefined> {
+    return this.live(key)?.value as T | undefined
+  }
+
+  async set (key: string, value: unknown, ttlSeconds: number): Promise<void> {
+    this.entries.set(key, { value, expiresAt: Date.now() + ttlSeconds * 1000 })
+  }
+
+  async take<T> (key: string): Promise<T | undefined> {
+    const entry = this.live(key)
+    this.entries.delete(key)
+    return entry?.value as T | undefined
+  }
+
+  async delete (...keys: string[]): Promise<void> {
+    for (const key of keys) this.entries.delete(key)
+  }
+
+  async addToSet (key: string, member: string, ttlSeconds: number): Promise<void> {
+    const entry = this.live(key)
+    const set = (entry?.value as Set<string> | undefined) ?? new Set<string>()
+    set.add(member)
+    const expiresAt = Math.max(entry?.expiresAt ?? 0, Date.now() + ttlSeconds * 1000)
+    this.entries.set(key, { value: set, expiresAt })
+  }
+
+  async removeFromSet (key: string, member: string): Promise<void> {
+    (this.live(key)?.value as Set<string> | undefined)?.delete(member)
+  }
+
+  async members (key: string): Promise<string[]> {
+    return [...((this.live(key)?.value as Set<string> | undefined) ?? [])]
+  }
+
+  async ping (): Promise<void> {}
+
+  async close (): Promise<void> {
+    clearInterval(this.sweeper)
+    this.entries.clear()
+  }
+
+  private sweep (): void {
+    const now = Date.now()
+    for (const [key, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(key)
+  }
+}
