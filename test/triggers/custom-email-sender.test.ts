@@ -1,0 +1,274 @@
+// Custom Email Sender: Cognito-shaped events with codes encrypted as Cognito does, sent to a real local SES and read back.
+import { randomBytes, randomUUID } from 'node:crypto'
+import t from 'tap'
+import {
+  AlgorithmSuiteIdentifier,
+  buildClient,
+  CommitmentPolicy,
+  RawAesKeyringNode,
+  RawAesWrappingSuiteIdentifier
+} from '@aws-crypto/client-node'
+import { loadEmailSenderConfig, type TriggerEnv } from '../../triggers/config.js'
+import {
+  CodeContextError,
+  createCustomEmailSenderDeps,
+  handle,
+  UnknownTriggerSourceError,
+  unescapeHtml,
+  type CustomEmailSenderEvent
+} from '../../triggers/custom-email-sender.js'
+import { jsonLogger } from '../../triggers/lib/log.js'
+import { codeFromEmail, readMailbox, startMailbox, type MailboxEmail } from '../../src/local/mailbox.js'
+
+const POOL = 'eu-west-1_ImsTest01'
+const KEY = randomBytes(32)
+const KEY_NAMESPACE = 'ims-test'
+const KEY_NAME = 'custom-email-sender'
+
+// Cognito encrypts with the non-committing signed suite 0x0378; only FORBID_ENCRYPT_ALLOW_DECRYPT may produce it.
+const cognitoSide = buildClient(CommitmentPolicy.FORBID_ENCRYPT_ALLOW_DECRYPT)
+const cognitoKeyring = new RawAesKeyringNode({
+  keyName: KEY_NAME,
+  keyNamespace: KEY_NAMESPACE,
+  unencryptedMasterKey: new Uint8Array(KEY),
+  wrappingSuite: RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING
+})
+
+/** Encrypts `code` the way Cognito does (suite, encryption context), base64 like `request.code`. */
+async function encryptLikeCognito (code: string, context: Record<string, string> = { 'userpool-id': POOL }): Promise<string> {
+  const { result } = await cognitoSide.encrypt(cognitoKeyring, code, {
+    encryptionContext: context,
+    suiteId: AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384
+  })
+  return result.toString('base64')
+}
+
+function event (triggerSource: string, code: string | null, attributes: Record<string, string>): CustomEmailSenderEvent {
+  const sub = randomUUID()
+  return {
+    version: '1',
+    triggerSource,
+    region: 'eu-west-1',
+    userPoolId: POOL,
+    userName: sub,
+    callerContext: { awsSdkVersion: 'aws-sdk-unknown-unknown', clientId: '1example23456789' },
+    request: {
+      type: 'customEmailSenderRequestV1',
+      code,
+      userAttributes: { sub, email_verified: 'true', 'cognito:user_status': 'CONFIRMED', ...attributes },
+      clientMetadata: {}
+    },
+    response: {}
+  }
+}
+
+const mailbox = await startMailbox({ port: 0 })
+t.teardown(mailbox.close)
+
+function env (extra: TriggerEnv = {}): TriggerEnv {
+  return {
+    EMAIL_FROM: 'IMS <no-reply@ims.test>',
+    SES_REGION: 'local',
+    SES_ENDPOINT: mailbox.url,
+    CES_RAW_AES_KEY_HEX: KEY.toString('hex'),
+    CES_RAW_KEY_NAMESPACE: KEY_NAMESPACE,
+    CES_RAW_KEY_NAME: KEY_NAME,
+    ...extra
+  }
+}
+
+/** Runs `fn` with the trigger's logger captured and stdout/stderr teed into the same list. */
+async function withCapturedLogs<T> (fn: (log: ReturnType<typeof jsonLogger>) => Promise<T>): Promise<{ result?: T, error?: unknown, output: string }> {
+  const lines: string[] = []
+  const out = process.stdout.write.bind(process.stdout)
+  const err = process.stderr.write.bind(process.stderr)
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => { lines.push(String(chunk)); return out(chunk, ...rest) }) as typeof process.stdout.write
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => { lines.push(String(chunk)); return err(chunk, ...rest) }) as typeof process.stderr.write
+  try {
+    return { result: await fn(jsonLogger((line) => lines.push(line))), output: lines.join('\n') }
+  } catch (error) {
+    return { error, output: lines.join('\n') }
+  } finally {
+    process.stdout.write = out
+    process.stderr.write = err
+  }
+}
+
+async function emailsTo (address: string): Promise<MailboxEmail[]> {
+  return (await readMailbox(mailbox.url)).filter((e) => e.destination.to.includes(address))
+}
+
+const unique = (name: string): string => `${name}.${randomBytes(4).toString('hex')}@example.com`
+
+t.test('the test encrypts with the suite Cognito uses (0x0378, non-committing, signed)', async (t) => {
+  const blob = Buffer.from(await encryptLikeCognito('123456'), 'base64')
+  t.equal(blob[0], 1, 'message format version 1')
+  t.equal(blob.readUInt16BE(2), 0x0378, 'ALG_AES256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384')
+})
+
+const SUBJECTS: Record<string, string> = {
+  SignUp: 'Confirm your IMS account',
+  ResendCode: 'Your IMS confirmation code',
+  ForgotPassword: 'Reset your IMS password',
+  UpdateUserAttribute: 'Confirm your new IMS email address',
+  VerifyUserAttribute: 'Verify your IMS email address',
+  Authentication: 'Your IMS sign-in code'
+}
+
+for (const [kind, subject] of Object.entries(SUBJECTS)) {
+  t.test(`CustomEmailSender_${kind}: decrypts the code and emails it in English`, async (t) => {
+    const deps = createCustomEmailSenderDeps(loadEmailSenderConfig(env()))
+    const to = unique(kind.toLowerCase())
+    const code = String(100000 + Math.floor(Math.random() * 899999))
+    const captured = await withCapturedLogs(async (log) => await handle(event(`CustomEmailSender_${kind}`, await encryptLikeCognito(code), { email: to }), { ...deps, log }))
+    t.equal(captured.error, undefined)
+    const [email, ...more] = await emailsTo(to)
+    t.equal(more.length, 0, 'exactly one email')
+    t.equal(email?.subject, subject)
+    t.equal(email?.from, 'IMS <no-reply@ims.test>')
+    t.equal(email !== undefined ? codeFromEmail(email) : undefined, code, 'the text body carries the code')
+    t.match(email?.body.html, new RegExp(`<html lang="en"[\\s\\S]*>${code}</p>`), 'the HTML body carries the code')
+    t.notOk(captured.output.includes(code), 'the code is not logged')
+    t.notOk(captured.output.includes(to), 'the address is not logged')
+    t.ok(captured.output.includes(`"to":"${to[0]}***@e***.com"`), 'a masked address is logged')
+  })
+}
+
+t.test('locale vi gives the Vietnamese email', async (t) => {
+  const deps = createCustomEmailSenderDeps(loadEmailSenderConfig(env()))
+  const to = unique('vi')
+  await handle(event('CustomEmailSender_ForgotPassword', await encryptLikeCognito('424242'), { email: to, locale: 'vi-VN', given_name: 'Lan' }), { ...deps, log: jsonLogger(() => {}) })
+  const [email] = await emailsTo(to)
+  t.equal(email?.subject, 'Đặt lại mật khẩu IMS')
+  t.match(email?.body.html, /<html lang="vi"/)
+  t.match(email?.body.text, /Xin chào Lan,/)
+  t.equal(email !== undefined ? codeFromEmail(email) : undefined, '424242')
+})
+
+t.test('DEFAULT_LOCALE=vi applies to users without a locale attribute; an English locale still wins', async (t) => {
+  const deps = createCustomEmailSenderDeps(loadEmailSenderConfig(env({ DEFAULT_LOCALE: 'vi' })), jsonLogger(() => {}))
+  const a = unique('nolocale')
+  const b = unique('english')
+  await handle(event('CustomEmailSender_SignUp', await encryptLikeCognito('111222'), { email: a }), deps)
+  await handle(event('CustomEmailSender_SignUp', await encryptLikeCognito('333444'), { email: b, locale: 'en' }), deps)
+  t.equal((await emailsTo(a))[0]?.subject, 'Xác nhận tài khoản IMS của bạn')
+  t.equal((await emailsTo(b))[0]?.subject, 'Confirm your IMS account')
+})
+
+t.test('AdminCreateUser: the HTML-escaped temporary password is un-escaped; nothing leaks into logs', async (t) => {
+  const deps = createCustomEmailSenderDeps(loadEmailSenderConfig(env()))
+  const to = unique('invite')
+  const password = 'Tq9&<x>"\'Z'
+  const escapedByCognito = 'Tq9&amp;&lt;x&gt;&quot;&#39;Z'
+  const ev = event('CustomEmailSender_AdminCreateUser', await encryptLikeCognito(escapedByCognito), { email: to, given_name: '<b>Minh</b>' })
+  ev.userName = 'minh.nguyen'
+  const captured = await withCapturedLogs(async (log) => await handle(ev, { ...deps, log }))
+  t.equal(captured.error, undefined)
+  const [email] = await emailsTo(to)
+  t.equal(email?.subject, 'Your IMS account is ready')
+  t.equal(email !== undefined ? codeFromEmail(email) : undefined, password, 'the text body has the real password')
+  t.ok(email?.body.html?.includes('>Tq9&amp;&lt;x&gt;&quot;&#39;Z</p>'), 'the HTML escapes it exactly once')
+  t.match(email?.body.text, /Username: minh\.nguyen/)
+  t.ok(email?.body.html?.includes('Hello &lt;b&gt;Minh&lt;/b&gt;,'), 'user-provided values are escaped in HTML')
+  for (const secret of [password, escapedByCognito, to, 'Tq9']) t.notOk(captured.output.includes(secret), `log has no ${secret === to ? 'address' : 'password'}`)
+})
+
+t.test('AdminCreateUser in an email-username pool shows the email as the sign-in name', async (t) => {
+  const deps = createCustomEmailSenderDeps(loadEmailSenderConfig(env()), jsonLogger(() => {}))
+  const to = unique('uuid')
+  await handle(event('CustomEmailSender_AdminCreateUser', await encryptLikeCognito('Abc123!x'), { email: to }), deps)
+  t.match((await emailsTo(to))[0]?.body.text, new RegExp(`Username: ${to.replace(/\./g, '\\.')}`))
+})
+
+t.test('unescapeHtml handles named, decimal and hex entities and leaves the rest', async (t) => {
+  t.equal(unescapeHtml('a&amp;b&lt;c&gt;d&quot;e&#39;f&#x27;g&apos;h&#38;'), 'a&b<c>d"e\'f\'g\'h&')
+  t.equal(unescapeHtml('&amp;amp; &unknown; & plain'), '&amp; &unknown; & plain')
+})
+
+t.test('a code encrypted for another pool is refused and no email leaves', async (t) => {
+  const deps = createCustomEmailSenderDeps(loadEmailSenderConfig(env({ TRIGGERS_LOCAL_MODE: 'true' })))
+  const to = unique('otherpool')
+  const captured = await withCapturedLogs(async (log) => await handle(
+    event('CustomEmailSender_ForgotPassword', await encryptLikeCognito('765432', { 'userpool-id': 'eu-west-1_Another' }), { email: to }), { ...deps, log }))
+  t.type(captured.error, CodeContextError)
+  t.same(await emailsTo(to), [])
+  t.notOk(captured.output.includes('765432'))
+  t.match(captured.output, /"msg":"email not sent".*"reason":"CodeContextError"/)
+})
+
+t.test('a code without userpool-id: refused by default, accepted only in local mode', async (t) => {
+  const strict = createCustomEmailSenderDeps(loadEmailSenderConfig(env()), jsonLogger(() => {}))
+  const local = createCustomEmailSenderDeps(loadEmailSenderConfig(env({ TRIGGERS_LOCAL_MODE: 'true' })), jsonLogger(() => {}))
+  const a = unique('strict')
+  const b = unique('local')
+  await t.rejects(handle(event('CustomEmailSender_SignUp', await encryptLikeCognito('555111', {}), { email: a }), strict), CodeContextError)
+  t.same(await emailsTo(a), [])
+  await handle(event('CustomEmailSender_SignUp', await encryptLikeCognito('555222', {}), { email: b }), local)
+  t.equal(codeFromEmail((await emailsTo(b))[0] as MailboxEmail), '555222')
+})
+
+t.test('a code encrypted under another key is refused', async (t) => {
+  const deps = createCustomEmailSenderDeps(loadEmailSenderConfig(env({ CES_RAW_AES_KEY_HEX: randomBytes(32).toString('hex') })), jsonLogger(() => {}))
+  const to = unique('otherkey')
+  await t.rejects(handle(event('CustomEmailSender_SignUp', await encryptLikeCognito('909090'), { email: to }), deps))
+  t.same(await emailsTo(to), [])
+})
+
+t.test('production refuses the raw AES key and local mode', async (t) => {
+  t.throws(() => loadEmailSenderConfig(env({ NODE_ENV: 'production' })), /CES_RAW_AES_KEY_HEX .*refused when NODE_ENV=production/)
+  t.throws(() => loadEmailSenderConfig({ ...env({ NODE_ENV: 'production', KMS_KEY_ARN: 'arn:aws:kms:eu-west-1:123456789012:key/abc' }), CES_RAW_AES_KEY_HEX: undefined, SES_ENDPOINT: undefined, TRIGGERS_LOCAL_MODE: 'true' }),
+    /TRIGGERS_LOCAL_MODE=true is refused when NODE_ENV=production/)
+})
+
+t.test('AccountTakeOverNotification sends without decrypting anything', async (t) => {
+  // The KMS endpoint is a closed port: any decryption attempt would fail the send.
+  const closedPort = 1
+  const deps = createCustomEmailSenderDeps(loadEmailSenderConfig({
+    ...env({ KMS_KEY_ARN: 'arn:aws:kms:local:000000000000:key/never-used', KMS_ENDPOINT: `http://127.0.0.1:${closedPort}` }),
+    CES_RAW_AES_KEY_HEX: undefined
+  }), jsonLogger(() => {}))
+  const to = unique('ato')
+  await handle(event('CustomEmailSender_AccountTakeOverNotification', null, {
+    email: to,
+    locale: 'en',
+    EVENT_ID: 'ev-1',
+    USER_NAME: 'minh',
+    IP_ADDRESS: '203.0.113.7',
+    ACCOUNT_TAKE_OVER_ACTION: 'BLOCK',
+    ONE_CLICK_LINK_VALID: 'https://auth.example.com/valid?token=abc',
+    ONE_CLICK_LINK_INVALID: 'javascript:alert(1)',
+    LOGIN_TIME: '2026-11-28T03:00:00Z',
+    FEEDBACK_TOKEN: 'fb',
+    CITY: 'Hà Nội',
+    COUNTRY: 'VN',
+    DEVICE_NAME: 'Chrome on Windows'
+  }), deps)
+  const [email] = await emailsTo(to)
+  t.equal(email?.subject, 'Unusual sign-in to your IMS account')
+  t.match(email?.body.text, /IP address: 203\.0\.113\.7/)
+  t.match(email?.body.text, /Action taken: Sign-in blocked/)
+  t.match(email?.body.html, /href="https:\/\/auth\.example\.com\/valid\?token=abc"/)
+  t.notMatch(email?.body.html, /javascript:/, 'a non-https link is dropped')
+  t.equal(codeFromEmail(email as MailboxEmail), undefined)
+})
+
+t.test('an unknown trigger source is refused loudly and sends nothing', async (t) => {
+  const deps = createCustomEmailSenderDeps(loadEmailSenderConfig(env()), jsonLogger(() => {}))
+  const to = unique('unknown')
+  await t.rejects(handle(event('CustomEmailSender_Whatever', await encryptLikeCognito('1'), { email: to }), deps), UnknownTriggerSourceError)
+  await t.rejects(handle(event('CustomMessage_SignUp', await encryptLikeCognito('1'), { email: to }), deps), UnknownTriggerSourceError)
+  t.same(await emailsTo(to), [])
+})
+
+t.test('a user without an email attribute is refused', async (t) => {
+  const deps = createCustomEmailSenderDeps(loadEmailSenderConfig(env()), jsonLogger(() => {}))
+  await t.rejects(handle(event('CustomEmailSender_SignUp', await encryptLikeCognito('1'), {}), deps), /no email attribute/)
+})
+
+t.test('an unreachable SES surfaces as EmailSendError, whose message quotes no address', async (t) => {
+  const deps = createCustomEmailSenderDeps(loadEmailSenderConfig(env({ SES_ENDPOINT: 'http://127.0.0.1:1' })), jsonLogger(() => {}))
+  const to = unique('sesdown')
+  const err = await handle(event('CustomEmailSender_SignUp', await encryptLikeCognito('1'), { email: to }), deps).catch((e: unknown) => e)
+  t.match(err, { name: 'EmailSendError' })
+  t.notOk(String((err as Error).message).includes(to))
+})

@@ -1,0 +1,137 @@
+// Post Confirmation: off by default; with DEFAULT_GROUP it puts self-signed-up users into that group in a real cognito-local.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer, type AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import {
+  AdminCreateUserCommand,
+  AdminListGroupsForUserCommand,
+  CognitoIdentityProviderClient,
+  CreateGroupCommand,
+  CreateUserPoolCommand
+} from '@aws-sdk/client-cognito-identity-provider'
+import { loadPostConfirmationConfig } from '../../triggers/config.js'
+import { jsonLogger } from '../../triggers/lib/log.js'
+import { createPostConfirmationDeps, handle, regionOfPool, type PostConfirmationEvent } from '../../triggers/post-confirmation.js'
+
+const COGNITO_BIN = fileURLToPath(new URL('../../node_modules/cognito-local/lib/bin/start.js', import.meta.url))
+const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/** Starts cognito-local as a child process on a free loopback port, data in a temp dir; ready when /health answers. */
+async function startCognitoLocal (): Promise<{ endpoint: string, close: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'ims-cognito-'))
+  await mkdir(join(dir, '.cognito'))
+  await writeFile(join(dir, '.cognito', 'config.json'), '{}')
+  const port = await freePort()
+  const child = spawn(process.execPath, [COGNITO_BIN], { cwd: dir, env: { ...process.env, PORT: String(port), HOST: '127.0.0.1' }, stdio: 'ignore' })
+  const endpoint = `http://127.0.0.1:${port}`
+  const close = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit')
+      child.kill('SIGTERM')
+      await Promise.race([exited, sleep(3000)])
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    }
+    await rm(dir, { recursive: true, force: true })
+  }
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    if (child.exitCode !== null) { await close(); throw new Error(`cognito-local exited with ${child.exitCode}`) }
+    const ok = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(500) }).then((r) => r.ok, () => false)
+    if (ok) return { endpoint, close }
+    if (Date.now() > deadline) { await close(); throw new Error('cognito-local did not answer /health within 10 s') }
+    await sleep(50)
+  }
+}
+
+const cognito = await startCognitoLocal()
+t.teardown(cognito.close)
+const client = new CognitoIdentityProviderClient({ endpoint: cognito.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 })
+t.teardown(() => { client.destroy() })
+const pool = (await client.send(new CreateUserPoolCommand({ PoolName: 'post-confirmation-test' }))).UserPool?.Id as string
+await client.send(new CreateGroupCommand({ UserPoolId: pool, GroupName: 'LINE_LEADER' }))
+
+let n = 0
+interface User { username: string, sub: string, email: string }
+
+async function newUser (): Promise<User> {
+  const email = `pc-user-${++n}-${Date.now()}@example.com`
+  const created = await client.send(new AdminCreateUserCommand({
+    UserPoolId: pool, Username: email, MessageAction: 'SUPPRESS', UserAttributes: [{ Name: 'email', Value: email }]
+  }))
+  const sub = created.User?.Attributes?.find((a) => a.Name === 'sub')?.Value as string
+  return { username: created.User?.Username as string, sub, email }
+}
+
+function event (triggerSource: string, user: User): PostConfirmationEvent {
+  return {
+    version: '1',
+    triggerSource,
+    region: 'local',
+    userPoolId: pool,
+    userName: user.username,
+    callerContext: { awsSdkVersion: 'aws-sdk-unknown-unknown', clientId: '1example23456789' },
+    request: { userAttributes: { sub: user.sub, email: user.email, 'cognito:user_status': 'CONFIRMED' } },
+    response: {}
+  }
+}
+
+async function groupsOf (username: string): Promise<string[]> {
+  const out = await client.send(new AdminListGroupsForUserCommand({ UserPoolId: pool, Username: username }))
+  return (out.Groups ?? []).map((g) => g.GroupName as string)
+}
+
+t.test('off by default: a confirmed sign-up joins no group', async (t) => {
+  const deps = createPostConfirmationDeps(loadPostConfirmationConfig({ COGNITO_ENDPOINT: cognito.endpoint }), jsonLogger(() => {}))
+  t.equal(deps.defaultGroup, undefined)
+  const user = await newUser()
+  const ev = event('PostConfirmation_ConfirmSignUp', user)
+  t.equal(await handle(ev, deps), ev)
+  t.same(await groupsOf(user.username), [])
+})
+
+t.test('with DEFAULT_GROUP a confirmed sign-up joins that group', async (t) => {
+  const lines: string[] = []
+  const deps = createPostConfirmationDeps(loadPostConfirmationConfig({ DEFAULT_GROUP: 'LINE_LEADER', COGNITO_ENDPOINT: cognito.endpoint }), jsonLogger((l) => lines.push(l)))
+  const user = await newUser()
+  await handle(event('PostConfirmation_ConfirmSignUp', user), deps)
+  t.same(await groupsOf(user.username), ['LINE_LEADER'])
+  t.match(lines.join('\n'), /"msg":"user added to the default group"/)
+  t.notOk(lines.join('\n').includes(user.email), 'the email address is not logged')
+})
+
+t.test('a confirmed forgotten password does not add the user to the group', async (t) => {
+  const deps = createPostConfirmationDeps(loadPostConfirmationConfig({ DEFAULT_GROUP: 'LINE_LEADER', COGNITO_ENDPOINT: cognito.endpoint }), jsonLogger(() => {}))
+  const user = await newUser()
+  await handle(event('PostConfirmation_ConfirmForgotPassword', user), deps)
+  t.same(await groupsOf(user.username), [])
+})
+
+t.test('a DEFAULT_GROUP that does not exist fails the confirmation loudly', async (t) => {
+  const lines: string[] = []
+  const deps = createPostConfirmationDeps(loadPostConfirmationConfig({ DEFAULT_GROUP: 'NO_SUCH_GROUP', COGNITO_ENDPOINT: cognito.endpoint }), jsonLogger((l) => lines.push(l)))
+  const user = await newUser()
+  await t.rejects(handle(event('PostConfirmation_ConfirmSignUp', user), deps))
+  t.match(lines.join('\n'), /"msg":"user not added to the default group"/)
+  t.same(await groupsOf(user.username), [])
+})
+
+t.test('the pool id gives the region; COGNITO_ENDPOINT is refused in production', async (t) => {
+  t.equal(regionOfPool('eu-west-1_AbCdEf'), 'eu-west-1')
+  t.equal(regionOfPool(pool), 'local')
+  t.throws(() => regionOfPool('nounderscore'), /no valid userPoolId/)
+  t.throws(() => loadPostConfirmationConfig({ COGNITO_ENDPOINT: cognito.endpoint, NODE_ENV: 'production' }), /COGNITO_ENDPOINT .*refused when NODE_ENV=production/)
+  t.throws(() => loadPostConfirmationConfig({ DEFAULT_GROUP: 'has space' }), /DEFAULT_GROUP must be a Cognito group name/)
+})
