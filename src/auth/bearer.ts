@@ -16,7 +16,7 @@ export function bearerToken (request: FastifyRequest): string | undefined {
 
 /** Verifies the access token (ID tokens are refused), asks `isRevoked`, and returns the user it names. */
 export async function userFromBearer (
-  verifier: TokenVerifier, token: string, roleGroups: RoleGroups, isRevoked: (claims: AccessClaims) => Promise<boolean> = async () => false
+  verifier: TokenVerifier, token: string, roleGroups: RoleGroups, isRevoked: (claims: AccessClaims) => boolean | Promise<boolean> = () => false
 ): Promise<User> {
   const claims = await verifier.verifyAccess(token)
   if (await isRevoked(claims)) throw unauthenticated()

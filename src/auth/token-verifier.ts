@@ -67,6 +67,11 @@ export class DeadlineFetcher implements Fetcher {
 
 type Verify = (token: string) => Promise<Record<string, unknown>>
 
+/** Cognito always sets these; a token without them is not one of its tokens (aws-jwt-verify accepts a missing exp). */
+function requireTimes (payload: { exp?: unknown, iat?: unknown }): void {
+  if (typeof payload.exp !== 'number' || typeof payload.iat !== 'number') throw new Error('exp and iat are required')
+}
+
 function stringArray (value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []
 }
@@ -87,8 +92,9 @@ export class TokenVerifier {
     const jwksCache = new SimpleJwksCache({ fetcher: this.fetcher })
     const common = { graceSeconds: settings.graceSeconds }
     if (settings.endpoint === '') {
-      const access = CognitoJwtVerifier.create({ userPoolId: settings.userPoolId, clientId: settings.clientId, tokenUse: 'access', ...common }, { jwksCache })
-      const id = CognitoJwtVerifier.create({ userPoolId: settings.userPoolId, clientId: settings.clientId, tokenUse: 'id', ...common }, { jwksCache })
+      const cognito = { userPoolId: settings.userPoolId, clientId: settings.clientId, ...common, customJwtCheck: ({ payload }: { payload: { exp?: unknown, iat?: unknown } }) => { requireTimes(payload) } }
+      const access = CognitoJwtVerifier.create({ ...cognito, tokenUse: 'access' }, { jwksCache })
+      const id = CognitoJwtVerifier.create({ ...cognito, tokenUse: 'id' }, { jwksCache })
       this.verifyAccessToken = async (token) => await access.verify(token) as unknown as Record<string, unknown>
       this.verifyIdToken = async (token) => await id.verify(token) as unknown as Record<string, unknown>
       this.hydrateKeys = async () => { await access.hydrate() }
@@ -102,6 +108,7 @@ export class TokenVerifier {
         audience: null,
         ...common,
         customJwtCheck: ({ payload }) => {
+          requireTimes(payload)
           if (payload.token_use !== 'access') throw new Error('not an access token')
           if (payload.client_id !== settings.clientId) throw new Error('another app client')
         }
@@ -112,6 +119,7 @@ export class TokenVerifier {
         audience: settings.clientId,
         ...common,
         customJwtCheck: ({ payload }) => {
+          requireTimes(payload)
           if (payload.token_use !== 'id') throw new Error('not an ID token')
         }
       }, { jwksCache })

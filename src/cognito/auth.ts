@@ -123,12 +123,15 @@ export class CognitoAuth {
 
   /** REFRESH_TOKEN_AUTH. A rejected refresh token is UNAUTHENTICATED; an unreachable Cognito is UPSTREAM_UNAVAILABLE. */
   async refresh (refreshToken: string, username: string): Promise<CognitoTokens> {
-    const output = await this.gateway.call<InitiateAuthCommandOutput>(new InitiateAuthCommand({
+    const refreshing = this.gateway.call<InitiateAuthCommandOutput>(new InitiateAuthCommand({
       AuthFlow: 'REFRESH_TOKEN_AUTH',
       ClientId: this.clientId,
       AuthParameters: this.withSecretHash(username, { REFRESH_TOKEN: refreshToken })
     }), { NotAuthorizedException: 'UNAUTHENTICATED', UserNotFoundException: 'UNAUTHENTICATED', InvalidParameterException: 'UNAUTHENTICATED' })
-    if (output.AuthenticationResult === undefined) throw new AppError('UNAUTHENTICATED')
+    // cognito-local refreshes disabled users; real Cognito refuses them.
+    const enabled = this.gateway.emulator && username !== '' ? this.isEnabled(username) : Promise.resolve(true)
+    const [output, isEnabled] = await Promise.all([refreshing, enabled])
+    if (!isEnabled || output.AuthenticationResult === undefined) throw new AppError('UNAUTHENTICATED')
     return toTokens(output.AuthenticationResult)
   }
 

@@ -23,6 +23,8 @@ export interface CognitoLocalOptions {
   extraConfig?: Record<string, unknown>
   /** Fixes every code and temporary password it generates (tests). */
   code?: string
+  /** The base of the tokens' issuer when clients reach it through another address (a test's faulty proxy); default its own. */
+  issuerDomain?: string
   /** How long to wait for it to answer. */
   startTimeoutMs?: number
 }
@@ -51,7 +53,7 @@ export async function startCognitoLocal (options: CognitoLocalOptions): Promise<
   await mkdir(configDir, { recursive: true })
   const config = {
     ...options.extraConfig,
-    TokenConfig: { IssuerDomain: endpoint },
+    TokenConfig: { IssuerDomain: options.issuerDomain ?? endpoint },
     UserPoolDefaults: { UsernameAttributes: ['email'] }
   }
   await writeFile(join(configDir, 'config.json'), JSON.stringify(config, null, 2))

@@ -31,7 +31,11 @@ async function localSessionKey (config: Config, dataDir: string): Promise<string
 export async function startLocalStack (config: Config): Promise<LocalStack> {
   const dataDir = resolve(config.local.dataDir)
   await mkdir(dataDir, { recursive: true })
-  const triggers = await startLocalTriggers({ sesPort: config.local.sesPort, env: { NODE_ENV: config.nodeEnv, ROLE_GROUPS: JSON.stringify(config.roles.groups) } })
+  const cognitoEndpoint = `http://127.0.0.1:${config.local.cognitoPort}`
+  const triggers = await startLocalTriggers({
+    sesPort: config.local.sesPort,
+    env: { NODE_ENV: config.nodeEnv, ROLE_GROUPS: JSON.stringify(config.roles.groups), COGNITO_ENDPOINT: cognitoEndpoint }
+  })
   let cognito
   try {
     cognito = await startCognitoLocal({ port: config.local.cognitoPort, dataDir: join(dataDir, 'cognito'), extraConfig: { ...triggers.cognitoConfig } })
@@ -49,7 +53,7 @@ export async function startLocalStack (config: Config): Promise<LocalStack> {
       poolName: 'ims-local',
       clientName: 'ims-bff',
       demoPassword: config.local.demoPassword,
-      lambdaConfig: triggers.poolLambdaConfig
+      lambdaConfig: triggers.poolSettings.LambdaConfig
     })
     client.destroy()
     const resolved: Config = {

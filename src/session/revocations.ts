@@ -1,9 +1,42 @@
-// Revoked access tokens: by token id, or by user ("tokens issued before now"), shared through the store.
+// Revoked access tokens (by token id, or per user: "issued before now"), kept in the store and known locally at once.
 import type { SharedStore } from '../store/shared-store.js'
+import type { StoreChannel } from '../store/channel.js'
 import type { AccessClaims } from '../auth/token-verifier.js'
+
+/*
+ * How a revocation reaches every instance at once without a store round trip per request:
+ * - The store holds the truth: `revoked-jti:<jti>` until the token expires, and `user-not-before:<sub>` for a day (the
+ *   longest life of a Cognito access token). cognito-local's access tokens carry a jti but no origin_jti; real
+ *   Cognito's carry both, and either one being revoked revokes the token.
+ * - A revocation is written and broadcast in one step (MULTI SET + PUBLISH on Redis, see src/store/channel.ts): no
+ *   instance can read the write unless the message was also sent to every subscriber.
+ * - Each instance keeps a bounded local view, per token id and per user, of what it learned from the store or the
+ *   channel. "Revoked" facts stay true until the token expires, so they are always used. "Not revoked" facts are used
+ *   only while the channel is live: every revocation published after the fact was learned has then been received and
+ *   has overwritten it. Such a fact is kept only when the channel was live and in the same generation from before the
+ *   store read until after it; a new generation (the subscription was lost, messages may be missing) drops the view.
+ * - While the channel is not live (Redis unreachable, subscription lost, or silent for its staleness bound), every
+ *   check reads the store, and fails closed (503) when the store cannot answer.
+ * - The instance that revokes answers its caller only once its own subscription has received the message back:
+ *   Redis has then written it to every subscriber's connection, before any client can reach another instance with its
+ *   next request. The residual window is a message still in flight inside another instance's socket.
+ * - Memory store: one process; its channel is always live and delivers synchronously, so the local view is the truth.
+ *
+ * Same second: Cognito's `iat` is in whole seconds. A user's mark is the second after the revocation, and a token
+ * whose iat is before the mark is refused, so every token issued up to the revocation fails, those of the same second
+ * included. The price: a token issued later in that same second fails too (a fresh bearer token may need a second;
+ * cookie sessions are not judged by this mark, their records are deleted instead).
+ */
 
 /** Cognito access tokens live at most a day; a user's "not before" mark need not outlive that. */
 const MAX_ACCESS_TOKEN_SECONDS = 24 * 3600
+/** Beyond any verification grace (TOKEN_GRACE_SECONDS is at most 60). */
+const GRACE_SECONDS = 60
+/** Facts kept per kind; the oldest go first (they are re-read from the store when needed again). */
+const VIEW_SIZE = 50_000
+/** How long start-up waits for the channel before serving (checks read the store meanwhile). */
+const READY_WAIT_MS = 2000
+const CHANNEL = 'revocations'
 
 /** Reads the `jti` and `exp` of a token the adapter itself holds (already verified when it was stored). */
 export function tokenIdentity (token: string): { jti: string, exp: number } | undefined {
@@ -15,28 +48,131 @@ export function tokenIdentity (token: string): { jti: string, exp: number } | un
   }
 }
 
+/** What is known of one token id or one user, and until when (ms since epoch) it matters. */
+interface Fact { revoked: boolean, until: number }
+interface UserFact { notBefore: number, until: number }
+
+type Message = { kind: 'token', jti: string, exp: number } | { kind: 'user', sub: string, notBefore: number }
+
+/** A bounded map whose entries lapse at `until` and whose oldest entries go first when it is full. */
+class View<T extends { until: number }> {
+  private readonly entries = new Map<string, T>()
+
+  get (key: string, now: number): T | undefined {
+    const entry = this.entries.get(key)
+    if (entry !== undefined && entry.until <= now) {
+      this.entries.delete(key)
+      return undefined
+    }
+    return entry
+  }
+
+  set (key: string, value: T): void {
+    if (!this.entries.has(key) && this.entries.size >= VIEW_SIZE) this.entries.delete(this.entries.keys().next().value as string)
+    this.entries.set(key, value)
+  }
+
+  clear (): void { this.entries.clear() }
+}
+
+/** Unknown: ask the store. */
+const UNKNOWN = 2
+
 /** Makes access tokens fail before they expire, on every instance that shares the store. */
 export class Revocations {
-  constructor (private readonly store: SharedStore) {}
+  private readonly channel: StoreChannel
+  private readonly tokens = new View<Fact>()
+  private readonly users = new View<UserFact>()
+  private generation: number
 
-  /** Revokes one access token until it expires. */
+  constructor (private readonly store: SharedStore) {
+    this.channel = store.channel(CHANNEL)
+    this.generation = this.channel.generation
+    this.channel.onMessage((raw) => { this.apply(JSON.parse(raw) as Message) })
+  }
+
+  /** Waits, at most a moment, until revocations made on other instances arrive here. */
+  async ready (): Promise<void> {
+    await this.channel.whenLive(READY_WAIT_MS)
+  }
+
+  /** Revokes one access token until it expires, on every instance. */
   async revokeToken (token: string): Promise<void> {
     const identity = tokenIdentity(token)
     if (identity === undefined) return
-    const ttl = Math.ceil(identity.exp - Date.now() / 1000) + 60
-    if (ttl > 0) await this.store.set(`revoked-jti:${identity.jti}`, 1, ttl)
+    const ttl = Math.ceil(identity.exp - Date.now() / 1000) + GRACE_SECONDS
+    if (ttl <= 0) return
+    this.apply({ kind: 'token', jti: identity.jti, exp: identity.exp })
+    await this.channel.publish(JSON.stringify({ kind: 'token', jti: identity.jti, exp: identity.exp }), { key: `revoked-jti:${identity.jti}`, value: 1, ttlSeconds: ttl })
   }
 
-  /** Revokes every access token of `sub` issued before this second. */
+  /** Revokes every access token of `sub` issued up to now (the current second included), on every instance. */
   async revokeUser (sub: string): Promise<void> {
-    await this.store.set(`user-not-before:${sub}`, Math.floor(Date.now() / 1000), MAX_ACCESS_TOKEN_SECONDS)
+    const notBefore = Math.floor(Date.now() / 1000) + 1
+    this.apply({ kind: 'user', sub, notBefore })
+    await this.channel.publish(JSON.stringify({ kind: 'user', sub, notBefore }), { key: `user-not-before:${sub}`, value: notBefore, ttlSeconds: MAX_ACCESS_TOKEN_SECONDS })
   }
 
-  /** True when the token was revoked by id, by origin, or by its user's "not before" mark. */
-  async isRevoked (claims: AccessClaims): Promise<boolean> {
+  /**
+   * True when the token was revoked by id, by origin, or by its user's mark. Answers from the local view when it can
+   * (no await in the common case); otherwise reads the store, which throws UPSTREAM_UNAVAILABLE when unreachable.
+   */
+  isRevoked (claims: AccessClaims): boolean | Promise<boolean> {
+    if (this.channel.generation !== this.generation) {
+      this.tokens.clear()
+      this.users.clear()
+      this.generation = this.channel.generation
+    }
+    const now = Date.now()
+    const live = this.channel.live
+    const jti = this.tokenState(claims.jti, now, live)
+    const origin = this.tokenState(claims.originJti, now, live)
+    if (jti === 1 || origin === 1) return true
+    const user = this.users.get(claims.sub, now)
+    if (user !== undefined && claims.iat < user.notBefore) return true
+    if (jti === UNKNOWN || origin === UNKNOWN || user === undefined || !live) return this.lookup(claims, live)
+    return false
+  }
+
+  /** 0 clear (or no id), 1 revoked, UNKNOWN. */
+  private tokenState (id: string | undefined, now: number, live: boolean): number {
+    if (id === undefined) return 0
+    const fact = this.tokens.get(id, now)
+    if (fact === undefined) return UNKNOWN
+    if (fact.revoked) return 1
+    return live ? 0 : UNKNOWN
+  }
+
+  private async lookup (claims: AccessClaims, wasLive: boolean): Promise<boolean> {
+    const generation = this.channel.generation
     const ids = [claims.jti, claims.originJti].filter((id): id is string => id !== undefined)
-    for (const id of ids) if (await this.store.get(`revoked-jti:${id}`) !== undefined) return true
-    const notBefore = await this.store.get<number>(`user-not-before:${claims.sub}`)
-    return notBefore !== undefined && claims.iat < notBefore
+    const [revoked, notBefore] = await Promise.all([
+      Promise.all(ids.map(async (id) => await this.store.get(`revoked-jti:${id}`) !== undefined)),
+      this.store.get<number>(`user-not-before:${claims.sub}`)
+    ])
+    // "Not revoked" is remembered only if no message can have been missed during the read.
+    const keep = wasLive && this.channel.live && this.channel.generation === generation && generation === this.generation
+    const now = Date.now()
+    ids.forEach((id, i) => {
+      if (revoked[i] === true) this.apply({ kind: 'token', jti: id, exp: claims.exp })
+      else if (keep && this.tokens.get(id, now) === undefined) this.tokens.set(id, { revoked: false, until: (claims.exp + GRACE_SECONDS) * 1000 })
+    })
+    if (typeof notBefore === 'number') this.apply({ kind: 'user', sub: claims.sub, notBefore })
+    else if (keep && this.users.get(claims.sub, now) === undefined) this.users.set(claims.sub, { notBefore: 0, until: Infinity })
+    // A message that arrived during the read is in the view by now.
+    const user = this.users.get(claims.sub, now)
+    return revoked.includes(true) || (user !== undefined && claims.iat < user.notBefore) ||
+      ids.some((id) => this.tokens.get(id, now)?.revoked === true)
+  }
+
+  /** Learns a revocation, from this instance, the channel or the store. */
+  private apply (message: Message): void {
+    if (message.kind === 'token') {
+      this.tokens.set(message.jti, { revoked: true, until: (message.exp + GRACE_SECONDS) * 1000 })
+      return
+    }
+    const known = this.users.get(message.sub, Date.now())?.notBefore ?? 0
+    const notBefore = Math.max(known, message.notBefore)
+    this.users.set(message.sub, { notBefore, until: (notBefore + MAX_ACCESS_TOKEN_SECONDS) * 1000 })
   }
 }

@@ -4,7 +4,7 @@ import type { SharedStore } from '../store/shared-store.js'
 import type { PendingChallenge } from '../cognito/auth.js'
 import type { Sealer } from './sealing.js'
 
-/** What the store keeps for one signed-in browser. */
+/** One signed-in browser's session, as the adapter uses it (the store keeps it as a StoredSession). */
 export interface SessionRecord {
   sub: string
   username: string
@@ -21,6 +21,9 @@ export interface SessionRecord {
   /** The session ends then, whatever happens (ms since epoch). */
   absoluteExpiresAt: number
 }
+
+/** What the store keeps: every token sealed, so the raw store holds no usable token and no session id. */
+type StoredSession = Omit<SessionRecord, 'accessToken' | 'idToken'> & { accessTokenSealed: string, idTokenSealed: string }
 
 /** A loaded session and the id it was found under. */
 export interface Session { id: string, record: SessionRecord }
@@ -46,14 +49,45 @@ function hashId (id: string): string {
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{43}$/
-/** Writes of `lastSeenAt` closer together than this are skipped, to spare the store. */
-const TOUCH_INTERVAL_MS = 60_000
+/** Writes of `lastSeenAt` closer together than this are skipped, to spare the store (a tenth of the idle limit, at most a minute). */
+const MAX_TOUCH_INTERVAL_MS = 60_000
 
 /** Creates, finds, touches and ends sessions in a SharedStore. */
 export class SessionManager {
-  constructor (private readonly store: SharedStore, private readonly sealer: Sealer, readonly limits: SessionLimits) {}
+  private readonly touchIntervalMs: number
+
+  constructor (private readonly store: SharedStore, private readonly sealer: Sealer, readonly limits: SessionLimits) {
+    this.touchIntervalMs = Math.min(MAX_TOUCH_INTERVAL_MS, limits.idleSeconds * 100)
+  }
+
+  /** Opened records by stored object: the memory store hands back the same object, so it is opened only once. */
+  private readonly opened = new WeakMap<StoredSession, SessionRecord>()
 
   private sessionKey (id: string): string { return `session:${hashId(id)}` }
+
+  private seal (record: SessionRecord): StoredSession {
+    const { accessToken, idToken, ...rest } = record
+    const stored = { ...rest, accessTokenSealed: this.sealer.seal(accessToken), idTokenSealed: this.sealer.seal(idToken) }
+    this.opened.set(stored, record)
+    return stored
+  }
+
+  /** The record behind a stored session; undefined when it was sealed with another key or altered. */
+  private open (stored: StoredSession): SessionRecord | undefined {
+    const known = this.opened.get(stored)
+    if (known !== undefined) return known
+    const { accessTokenSealed, idTokenSealed, ...rest } = stored
+    const accessToken = this.sealer.open(accessTokenSealed)
+    const idToken = this.sealer.open(idTokenSealed)
+    if (accessToken === undefined || idToken === undefined) return undefined
+    const record = { ...rest, accessToken, idToken }
+    this.opened.set(stored, record)
+    return record
+  }
+
+  private async save (id: string, record: SessionRecord, now: number): Promise<void> {
+    await this.store.set(this.sessionKey(id), this.seal(record), this.ttlSeconds(record, now))
+  }
   private userKey (sub: string): string { return `user-sessions:${sub}` }
   private challengeKey (id: string): string { return `challenge:${hashId(id)}` }
 
@@ -74,24 +108,27 @@ export class SessionManager {
       absoluteExpiresAt: now + this.limits.absoluteSeconds * 1000
     }
     const id = newId()
-    await this.store.set(this.sessionKey(id), record, this.ttlSeconds(record, now))
-    await this.store.addToSet(this.userKey(record.sub), hashId(id), this.limits.absoluteSeconds)
+    await Promise.all([this.save(id, record, now), this.store.addToSet(this.userKey(record.sub), hashId(id), this.limits.absoluteSeconds)])
     return { id, record }
   }
 
   /** Finds a live session; malformed, unknown, idle or expired ids find nothing. Touches it now and then. */
   async find (id: string | undefined): Promise<Session | undefined> {
     if (id === undefined || !ID_PATTERN.test(id)) return undefined
-    const record = await this.store.get<SessionRecord>(this.sessionKey(id))
-    if (record === undefined) return undefined
+    const stored = await this.store.get<StoredSession>(this.sessionKey(id))
+    if (stored === undefined) return undefined
     const now = Date.now()
-    if (record.absoluteExpiresAt <= now || record.lastSeenAt + this.limits.idleSeconds * 1000 <= now) {
-      await this.destroy(id, record)
+    const record = this.open(stored)
+    if (record === undefined || record.absoluteExpiresAt <= now || record.lastSeenAt + this.limits.idleSeconds * 1000 <= now) {
+      await this.destroy(id, stored)
       return undefined
     }
-    if (now - record.lastSeenAt >= TOUCH_INTERVAL_MS) {
+    if (now - record.lastSeenAt >= this.touchIntervalMs) {
+      // The sealed tokens are kept as they are: a touch costs no encryption.
       const touched = { ...record, lastSeenAt: now }
-      await this.store.set(this.sessionKey(id), touched, this.ttlSeconds(touched, now))
+      const touchedStored = { ...stored, lastSeenAt: now }
+      this.opened.set(touchedStored, touched)
+      await this.store.set(this.sessionKey(id), touchedStored, this.ttlSeconds(touched, now))
       return { id, record: touched }
     }
     return { id, record }
@@ -107,7 +144,7 @@ export class SessionManager {
       ...(refreshToken === undefined ? {} : { refreshTokenSealed: this.sealer.seal(refreshToken) }),
       lastSeenAt: now
     }
-    await this.store.set(this.sessionKey(session.id), record, this.ttlSeconds(record, now))
+    await this.save(session.id, record, now)
     return { id: session.id, record }
   }
 
@@ -116,7 +153,7 @@ export class SessionManager {
     const id = newId()
     const now = Date.now()
     const record = { ...session.record, lastSeenAt: now }
-    await this.store.set(this.sessionKey(id), record, this.ttlSeconds(record, now))
+    await this.save(id, record, now)
     await this.store.addToSet(this.userKey(record.sub), hashId(id), this.limits.absoluteSeconds)
     await this.destroy(session.id, session.record)
     return { id, record }
@@ -128,7 +165,7 @@ export class SessionManager {
   }
 
   /** Ends one session. */
-  async destroy (id: string, record: SessionRecord): Promise<void> {
+  async destroy (id: string, record: Pick<SessionRecord, 'sub'>): Promise<void> {
     await this.store.delete(this.sessionKey(id))
     await this.store.removeFromSet(this.userKey(record.sub), hashId(id))
   }
@@ -137,7 +174,8 @@ export class SessionManager {
   async destroyUser (sub: string): Promise<SessionRecord[]> {
     const hashed = await this.store.members(this.userKey(sub))
     const keys = hashed.map((h) => `session:${h}`)
-    const records = (await Promise.all(keys.map(async (key) => await this.store.get<SessionRecord>(key))))
+    const records = (await Promise.all(keys.map(async (key) => await this.store.get<StoredSession>(key))))
+      .map((stored) => stored === undefined ? undefined : this.open(stored))
       .filter((r): r is SessionRecord => r !== undefined)
     await this.store.delete(...keys, this.userKey(sub))
     return records

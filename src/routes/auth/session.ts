@@ -53,7 +53,7 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/refresh', {
     schema: {
       tags: ['auth'],
-      body: Type.Optional(RefreshBody),
+      body: Type.Union([RefreshBody, Type.Null()]),
       response: { 200: Type.Object({ status: Type.Literal('REFRESHED'), expiresIn: Type.Integer(), tokens: Type.Optional(TokensSchema) }), ...errorResponses }
     }
   }, async (request, reply) => {
@@ -100,7 +100,7 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/sign-out', {
-    schema: { tags: ['auth'], body: Type.Optional(SignOutBody), response: { ...errorResponses } }
+    schema: { tags: ['auth'], body: Type.Union([SignOutBody, Type.Null()]), response: { ...errorResponses } }
   }, async (request, reply) => {
     const global = request.body?.global === true
     let identity
@@ -115,14 +115,9 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
       if (request.body?.refreshToken !== undefined) await app.cognito.auth.revoke(request.body.refreshToken)
       return await reply.code(204).send()
     }
-    const { user, session, accessToken } = identity
-    if (session !== undefined) {
-      await app.sessions.destroy(session.id, session.record)
-      const refreshToken = app.sessions.refreshToken(session.record)
-      if (refreshToken !== undefined) await app.cognito.auth.revoke(refreshToken)
-    }
+    const { user, accessToken } = identity
+    await app.endSession(identity)
     if (request.body?.refreshToken !== undefined) await app.cognito.auth.revoke(request.body.refreshToken)
-    await app.revocations.revokeToken(accessToken)
     if (global) {
       await app.cognito.auth.globalSignOut(accessToken).catch(() => false)
       await app.endUserSessions(user.sub)

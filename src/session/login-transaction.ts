@@ -1,0 +1,85 @@
+// Hosted login transactions: state, nonce and PKCE verifier sealed in a short-lived cookie, single use, with a safe returnTo.
+import { createHash, hkdfSync, randomBytes } from 'node:crypto'
+import type { SharedStore } from '../store/shared-store.js'
+import type { LoginTransaction } from '../cognito/hosted-ui.js'
+import { Sealer } from './sealing.js'
+
+/** The transaction cookie: `__Host-`, HttpOnly, and SameSite=Lax so it survives the top-level redirect back from the pool. */
+export const LOGIN_COOKIE = '__Host-ims-login'
+export const LOGIN_COOKIE_OPTIONS = { path: '/', secure: true, httpOnly: true, sameSite: 'lax' } as const
+
+/** A transaction as the callback gets it back. */
+export interface OpenedTransaction extends LoginTransaction {
+  /** Single-use handle in the shared store. */
+  id: string
+  returnTo: string
+}
+
+interface SealedTransaction extends OpenedTransaction {
+  purpose: 'hosted-login'
+  expiresAt: number
+}
+
+const MAX_RETURN_TO = 2048
+
+/**
+ * The path a login may return to: a same-origin path such as `/plans?week=3`, else `/`. Absolute and
+ * protocol-relative URLs (`https://evil`, `//evil`, `/\evil`), other schemes (`javascript:`), control characters
+ * and the hosted-login routes themselves are all replaced by `/`.
+ */
+export function safeReturnTo (value: unknown): string {
+  if (typeof value !== 'string' || value.length > MAX_RETURN_TO) return '/'
+  if (!value.startsWith('/') || value.startsWith('//') || /[\\\u0000-\u001f\u007f]/.test(value)) return '/'
+  const base = 'http://return-to.invalid'
+  let url: URL
+  try {
+    url = new URL(value, base)
+  } catch {
+    return '/'
+  }
+  if (url.origin !== base || /^\/auth\/(login|callback|logout)\b/.test(url.pathname)) return '/'
+  return `${url.pathname}${url.search}${url.hash}`
+}
+
+/** Starts and finishes hosted login transactions; each one can finish once, within `ttlSeconds`. */
+export class LoginTransactions {
+  private readonly sealer: Sealer
+
+  /** @param sessionKeyHex the session key; a key of its own is derived from it for these cookies. */
+  constructor (private readonly store: SharedStore, sessionKeyHex: string, readonly ttlSeconds: number) {
+    const key = Buffer.from(hkdfSync('sha256', Buffer.from(sessionKeyHex, 'hex'), Buffer.alloc(0), 'ims hosted-login transaction cookie', 32))
+    this.sealer = new Sealer(key.toString('hex'))
+  }
+
+  private key (id: string): string {
+    return `login-tx:${createHash('sha256').update(id).digest('base64url')}`
+  }
+
+  /** Records a new transaction and returns the sealed cookie value that carries it. */
+  async start (transaction: LoginTransaction, returnTo: string): Promise<string> {
+    const id = randomBytes(32).toString('base64url')
+    await this.store.set(this.key(id), 1, this.ttlSeconds)
+    const sealed: SealedTransaction = { ...transaction, id, returnTo: safeReturnTo(returnTo), purpose: 'hosted-login', expiresAt: Date.now() + this.ttlSeconds * 1000 }
+    return this.sealer.seal(JSON.stringify(sealed))
+  }
+
+  /** Opens a cookie value: undefined when absent, altered, sealed with another key, or expired. Does not use it up. */
+  open (cookie: string | undefined): OpenedTransaction | undefined {
+    if (cookie === undefined || cookie.length > 4096) return undefined
+    const plain = this.sealer.open(cookie)
+    if (plain === undefined) return undefined
+    let sealed: SealedTransaction
+    try {
+      sealed = JSON.parse(plain) as SealedTransaction
+    } catch {
+      return undefined
+    }
+    if (sealed.purpose !== 'hosted-login' || typeof sealed.expiresAt !== 'number' || sealed.expiresAt <= Date.now()) return undefined
+    return { id: sealed.id, state: sealed.state, nonce: sealed.nonce, codeVerifier: sealed.codeVerifier, returnTo: safeReturnTo(sealed.returnTo) }
+  }
+
+  /** Uses a transaction up; false when it was used (or expired from the store) already. */
+  async consume (transaction: OpenedTransaction): Promise<boolean> {
+    return await this.store.take(this.key(transaction.id)) !== undefined
+  }
+}

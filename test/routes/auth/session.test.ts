@@ -1,0 +1,147 @@
+// The life of a session: /auth/me, refresh (rotation), sign-out (single and global), CSRF, idle and absolute limits.
+import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { startEmulator, TEST_PASSWORD, type Emulator } from '../../helpers/emulator.js'
+import { AdminDeleteUserCommand } from '@aws-sdk/client-cognito-identity-provider'
+import { CSRF, cookieValue, cognitoTokens, setCookies, signIn, testApp } from '../../helpers/app.js'
+
+let emulator: Emulator
+let app: FastifyInstance
+
+t.before(async () => {
+  emulator = await startEmulator()
+  app = await testApp(emulator)
+})
+t.teardown(async () => {
+  await app?.close()
+  await emulator?.stop()
+})
+
+const me = async (headers: Record<string, string>) => await app.inject({ method: 'GET', url: '/auth/me', headers })
+
+t.test('without a session or token, /auth/me is 401 UNAUTHENTICATED; a tampered or unknown id too (bar 26)', async (t) => {
+  const none = await me({})
+  t.equal(none.statusCode, 401)
+  t.equal(none.json().error, 'UNAUTHENTICATED')
+  const email = await emulator.user(['MANAGER'])
+  const { cookie } = await signIn(app, email, TEST_PASSWORD)
+  const id = cookie.split('=')[1]!
+  const flipped = id.slice(0, -1) + (id.endsWith('A') ? 'B' : 'A')
+  t.equal((await me({ cookie: `__Host-ims-session=${flipped}` })).statusCode, 401, 'one character changed')
+  t.equal((await me({ cookie: '__Host-ims-session=guess' })).statusCode, 401, 'a made-up id')
+  t.equal((await me({ cookie })).statusCode, 200, 'the real one works')
+})
+
+t.test('bar 27: unsafe requests riding on a cookie need X-CSRF: 1 and must not be cross-site', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { cookie } = await signIn(app, email, TEST_PASSWORD)
+  const noHeader = await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { cookie } })
+  t.equal(noHeader.statusCode, 403)
+  t.equal(noHeader.json().error, 'CSRF_REQUIRED')
+  const crossSite = await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { cookie, ...CSRF, 'sec-fetch-site': 'cross-site' } })
+  t.equal(crossSite.statusCode, 403)
+  t.equal(crossSite.json().error, 'CSRF_REQUIRED')
+  t.equal((await me({ cookie })).statusCode, 200, 'the refused sign-outs did nothing')
+  const signInNoHeader = await app.inject({ method: 'POST', url: '/auth/sign-in', payload: { username: email, password: TEST_PASSWORD } })
+  t.equal(signInNoHeader.statusCode, 403, 'sign-in creates a cookie session, so it needs the header too')
+  t.notOk(cookieValue(signInNoHeader, '__Host-ims-session'))
+  const { accessToken } = await cognitoTokens(app, email, TEST_PASSWORD)
+  const bearer = await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { authorization: `Bearer ${accessToken}` } })
+  t.equal(bearer.statusCode, 204, 'bearer callers need no CSRF header')
+})
+
+t.test('bar 14: refresh gets new tokens from Cognito and rotates the session id', async (t) => {
+  const email = await emulator.user(['LINE_LEADER'])
+  const { cookie } = await signIn(app, email, TEST_PASSWORD)
+  const refreshed = await app.inject({ method: 'POST', url: '/auth/refresh', headers: { cookie, ...CSRF } })
+  t.equal(refreshed.statusCode, 200)
+  t.equal(refreshed.json().status, 'REFRESHED')
+  t.ok(refreshed.json().expiresIn > 0)
+  t.notOk(refreshed.json().tokens, 'no tokens in cookie mode')
+  const next = cookieValue(refreshed, '__Host-ims-session')!
+  t.not(`__Host-ims-session=${next}`, cookie, 'a new id')
+  t.equal((await me({ cookie })).statusCode, 401, 'the old id stops working')
+  const after = await me({ cookie: `__Host-ims-session=${next}` })
+  t.equal(after.statusCode, 200)
+  t.same(after.json().roles, ['LINE_LEADER'])
+})
+
+t.test('bar 14: a refresh token Cognito no longer honours, or a disabled user, ends the session with 401', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { cookie } = await signIn(app, email, TEST_PASSWORD)
+  await emulator.client.send(new AdminDeleteUserCommand({ UserPoolId: emulator.userPoolId, Username: email }))
+  const refused = await app.inject({ method: 'POST', url: '/auth/refresh', headers: { cookie, ...CSRF } })
+  t.equal(refused.statusCode, 401)
+  t.equal(refused.json().error, 'UNAUTHENTICATED')
+  t.match(setCookies(refused).join(';'), /__Host-ims-session=;.*Max-Age=0/, 'the cookie is cleared')
+  t.equal((await me({ cookie })).statusCode, 401, 'the session is gone')
+
+  const disabled = await emulator.user(['MANAGER'])
+  const second = await signIn(app, disabled, TEST_PASSWORD)
+  await emulator.disable(disabled)
+  const refusedDisabled = await app.inject({ method: 'POST', url: '/auth/refresh', headers: { cookie: second.cookie, ...CSRF } })
+  t.equal(refusedDisabled.statusCode, 401, 'a disabled user cannot refresh')
+  t.equal((await me({ cookie: second.cookie })).statusCode, 401)
+})
+
+t.test('bar 15: sign-out revokes, deletes, clears; the old cookie and the old access token get 401; twice is harmless', async (t) => {
+  const email = await emulator.user(['ADMIN'])
+  const { cookie } = await signIn(app, email, TEST_PASSWORD)
+  const { accessToken } = await cognitoTokens(app, email, TEST_PASSWORD)
+  // The session's own access token is what a proxied call would have carried; take it from a second session.
+  const out = await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { cookie, ...CSRF } })
+  t.equal(out.statusCode, 204)
+  const cleared = setCookies(out).find((c) => c.startsWith('__Host-ims-session='))!
+  t.match(cleared, /Max-Age=0/)
+  t.equal((await me({ cookie })).statusCode, 401, 'old cookie')
+  t.equal((await me({ authorization: `Bearer ${accessToken}` })).statusCode, 200, 'a token of another session is untouched by a single sign-out')
+  const outBearer = await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { authorization: `Bearer ${accessToken}` } })
+  t.equal(outBearer.statusCode, 204)
+  t.equal((await me({ authorization: `Bearer ${accessToken}` })).statusCode, 401, 'the signed-out access token is refused')
+  const again = await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { cookie, ...CSRF } })
+  t.equal(again.statusCode, 204, 'a second sign-out is a harmless 204')
+})
+
+t.test('sign out everywhere ends every session and every access token of the user', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const laptop = await signIn(app, email, TEST_PASSWORD)
+  const terminal = await signIn(app, email, TEST_PASSWORD)
+  const { accessToken } = await cognitoTokens(app, email, TEST_PASSWORD)
+  const other = await emulator.user(['MANAGER'])
+  const bystander = await signIn(app, other, TEST_PASSWORD)
+  await new Promise((resolve) => setTimeout(resolve, 1100)) // tokens issued in an earlier second than the sign-out
+  const out = await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { cookie: laptop.cookie, ...CSRF }, payload: { global: true } })
+  t.equal(out.statusCode, 204)
+  t.equal((await me({ cookie: terminal.cookie })).statusCode, 401, 'the other browser is signed out')
+  t.equal((await me({ authorization: `Bearer ${accessToken}` })).statusCode, 401, 'earlier access tokens are refused')
+  t.equal((await me({ cookie: bystander.cookie })).statusCode, 200, 'another user is untouched')
+  const fresh = await signIn(app, email, TEST_PASSWORD)
+  t.equal((await me({ cookie: fresh.cookie })).statusCode, 200, 'signing in again works at once')
+})
+
+t.test('bar 28: idle and absolute lifetimes end the session', async (t) => {
+  const short = await testApp(emulator, { SESSION_IDLE_SECONDS: '60', SESSION_ABSOLUTE_SECONDS: '300' })
+  t.teardown(async () => { await short.close() })
+  const email = await emulator.user(['MANAGER'])
+  const { cookie } = await signIn(short, email, TEST_PASSWORD)
+  t.equal((await short.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })).statusCode, 200)
+  const realNow = Date.now
+  try {
+    Date.now = () => realNow() + 61_000
+    t.equal((await short.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })).statusCode, 401, 'idle for 61 s with a 60 s idle limit')
+  } finally {
+    Date.now = realNow
+  }
+  const second = await signIn(short, email, TEST_PASSWORD)
+  try {
+    // Active every 50 s, but past the 300 s absolute limit.
+    for (let elapsed = 50_000; elapsed <= 250_000; elapsed += 50_000) {
+      Date.now = () => realNow() + elapsed
+      t.equal((await short.inject({ method: 'GET', url: '/auth/me', headers: { cookie: second.cookie } })).statusCode, 200, `active at +${elapsed / 1000} s`)
+    }
+    Date.now = () => realNow() + 301_000
+    t.equal((await short.inject({ method: 'GET', url: '/auth/me', headers: { cookie: second.cookie } })).statusCode, 401, 'past the absolute limit')
+  } finally {
+    Date.now = realNow
+  }
+})

@@ -1,0 +1,79 @@
+// Cognito Post Confirmation trigger: optionally puts a newly confirmed self-signed-up user into DEFAULT_GROUP.
+import { AdminAddUserToGroupCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider'
+import { loadPostConfirmationConfig, processEnv, type PostConfirmationConfig } from './config.js'
+import { LOCAL_CREDENTIALS } from './lib/aws.js'
+import { errorName, jsonLogger, type TriggerLogger } from './lib/log.js'
+import { defineHandler } from './lib/runtime.js'
+
+/** The Post Confirmation event, as Cognito sends it. */
+export interface PostConfirmationEvent {
+  version: string
+  triggerSource: string
+  region: string
+  userPoolId: string
+  userName: string
+  callerContext: { awsSdkVersion?: string, clientId?: string | null }
+  request: { userAttributes: Record<string, string>, clientMetadata?: Record<string, string> }
+  response: Record<string, unknown>
+}
+
+/** Adds a user to a group of a pool. */
+export type AddUserToGroup = (userPoolId: string, username: string, groupName: string) => Promise<void>
+
+/** What the trigger needs. */
+export interface PostConfirmationDeps {
+  /** The group to join; undefined turns the trigger into a no-op (the default). */
+  defaultGroup?: string
+  addUserToGroup: AddUserToGroup
+  log: TriggerLogger
+}
+
+/** True when this event should put the user into the default group: self sign-up confirmations only. */
+export function shouldAddToDefaultGroup (event: PostConfirmationEvent, defaultGroup: string | undefined): defaultGroup is string {
+  return defaultGroup !== undefined && event.triggerSource === 'PostConfirmation_ConfirmSignUp'
+}
+
+/** The region of a user pool id (`eu-west-1_AbC` → `eu-west-1`; cognito-local's `local_x` → `local`). */
+export function regionOfPool (userPoolId: string): string {
+  const region = userPoolId.split('_')[0]
+  if (region === undefined || region === '' || region === userPoolId) throw new Error('The event names no valid userPoolId.')
+  return region
+}
+
+/** Adds the confirmed user to the default group when configured; otherwise returns the event untouched. */
+export async function handle (event: PostConfirmationEvent, deps: PostConfirmationDeps): Promise<PostConfirmationEvent> {
+  if (!shouldAddToDefaultGroup(event, deps.defaultGroup)) return event
+  const logged = { triggerSource: event.triggerSource, userPoolId: event.userPoolId, sub: event.request.userAttributes?.sub, group: deps.defaultGroup }
+  try {
+    await deps.addUserToGroup(event.userPoolId, event.userName, deps.defaultGroup)
+  } catch (err) {
+    deps.log.error('user not added to the default group', { ...logged, reason: errorName(err) })
+    throw err
+  }
+  deps.log.info('user added to the default group', logged)
+  return event
+}
+
+/** An {@link AddUserToGroup} over AdminAddUserToGroup; one client per region, created on first use and kept. */
+export function cognitoAddUserToGroup (endpoint?: string): AddUserToGroup {
+  const clients = new Map<string, CognitoIdentityProviderClient>()
+  return async (userPoolId, username, groupName) => {
+    const region = regionOfPool(userPoolId)
+    let client = clients.get(region)
+    if (client === undefined) {
+      client = new CognitoIdentityProviderClient(endpoint === undefined
+        ? { region }
+        : { region, endpoint, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 })
+      clients.set(region, client)
+    }
+    await client.send(new AdminAddUserToGroupCommand({ UserPoolId: userPoolId, Username: username, GroupName: groupName }))
+  }
+}
+
+/** Builds the deps from configuration. */
+export function createPostConfirmationDeps (config: PostConfirmationConfig, log: TriggerLogger = jsonLogger()): PostConfirmationDeps {
+  return { defaultGroup: config.defaultGroup, addUserToGroup: cognitoAddUserToGroup(config.cognitoEndpoint), log }
+}
+
+/** The Lambda entry point (`index.handler` in the bundle). */
+export const handler = defineHandler(handle, () => createPostConfirmationDeps(loadPostConfirmationConfig(processEnv())))
