@@ -1,0 +1,26 @@
+// Refuses secrets in query strings (they end up in logs, history and Referer headers): passwords, codes, tokens.
+import fp from 'fastify-plugin'
+import { AppError } from '../errors.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The OAuth callback receives its one-time authorization `code` in the query, by design. */
+    oauthCallback?: boolean
+  }
+}
+
+/** Query parameter names that must never carry a value. */
+const SECRET_PARAMETERS = /^(password|newpassword|oldpassword|code|otp|answer|token|access_?token|id_?token|refresh_?token|session|secret)$/i
+
+export default fp(async (app) => {
+  app.addHook('onRequest', async (request) => {
+    const queryStart = request.url.indexOf('?')
+    if (queryStart === -1) return
+    const exempt = request.routeOptions.config?.oauthCallback === true
+    for (const name of new URLSearchParams(request.url.slice(queryStart + 1)).keys()) {
+      if (SECRET_PARAMETERS.test(name) && !(exempt && name === 'code')) {
+        throw new AppError('VALIDATION_ERROR', `Do not send "${name}" in the URL; send it in the JSON body.`)
+      }
+    }
+  })
+}, { name: 'request-hygiene' })

@@ -1,0 +1,149 @@
+// The contract's HTTP conventions: error bodies, 400/404/413/415, security headers and CORS (bar 27, 29, 30, 32, 34).
+import { createServer, type Server } from 'node:http'
+import { hostname } from 'node:os'
+import t, { type Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
+import { CSRF, LogCapture, testApp } from '../helpers/app.js'
+import { loadConfig } from '../../fastify.config.js'
+import { buildApp } from '../../src/app.js'
+
+let emulator: Emulator
+let app: FastifyInstance
+
+t.before(async () => {
+  emulator = await startEmulator()
+  app = await testApp(emulator, { CORS_ORIGINS: 'https://ims.example.com,http://localhost:5173' })
+})
+t.teardown(async () => {
+  await app?.close()
+  await emulator?.stop()
+})
+
+const post = async (payload: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+  await app.inject({ method: 'POST', url: '/auth/sign-in', headers: { ...CSRF, ...headers }, payload })
+
+function assertErrorBody (t: Test, body: Record<string, unknown>, code: string) {
+  t.equal(body.error, code)
+  t.type(body.message, 'string')
+  t.match(body.requestId, /^[0-9a-f-]{36}$/)
+  t.notOk(JSON.stringify(body).includes(' at '), 'no stack trace')
+}
+
+t.test('bar 32: unknown fields, wrong types, __proto__ and constructor keys are 400 VALIDATION_ERROR; invalid JSON 400', async (t) => {
+  const cases: Array<[string, string]> = [
+    ['unknown field', JSON.stringify({ username: 'a@b.c', password: 'x', role: 'ADMIN' })],
+    ['wrong type', JSON.stringify({ username: 123, password: 'x' })],
+    ['missing field', JSON.stringify({ username: 'a@b.c' })],
+    ['__proto__ key', '{"username":"a@b.c","password":"x","__proto__":{"admin":true}}'],
+    ['constructor key', '{"username":"a@b.c","password":"x","constructor":{"prototype":{"admin":true}}}'],
+    ['invalid JSON', '{"username": "a@b.c", "password": '],
+    ['empty username', JSON.stringify({ username: '', password: 'x' })]
+  ]
+  for (const [label, payload] of cases) {
+    const response = await post(payload)
+    t.equal(response.statusCode, 400, label)
+    assertErrorBody(t, response.json(), 'VALIDATION_ERROR')
+  }
+})
+
+t.test('bar 32: an oversized body is 413 PAYLOAD_TOO_LARGE', async (t) => {
+  const response = await post(JSON.stringify({ username: 'a@b.c', password: 'x'.repeat(200_000) }))
+  t.equal(response.statusCode, 413)
+  assertErrorBody(t, response.json(), 'PAYLOAD_TOO_LARGE')
+})
+
+t.test('bar 27: form, text and multipart bodies on JSON routes are 415; GET on a POST route is 404', async (t) => {
+  for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'multipart/form-data; boundary=x']) {
+    const response = await post('username=a&password=b', { 'content-type': type })
+    t.equal(response.statusCode, 415, type)
+    assertErrorBody(t, response.json(), 'UNSUPPORTED_MEDIA_TYPE')
+  }
+  const get = await app.inject({ method: 'GET', url: '/auth/sign-in' })
+  t.equal(get.statusCode, 404)
+  assertErrorBody(t, get.json(), 'NOT_FOUND')
+})
+
+t.test('bar 25: passwords and codes in a query string are refused', async (t) => {
+  const response = await app.inject({ method: 'POST', url: `/auth/sign-in?password=${encodeURIComponent(TEST_PASSWORD)}`, headers: CSRF, payload: { username: 'a@b.c', password: 'x' } })
+  t.equal(response.statusCode, 400)
+  assertErrorBody(t, response.json(), 'VALIDATION_ERROR')
+})
+
+t.test('bar 30: security headers on every response, errors and 404s too; no-store on /auth', async (t) => {
+  for (const [url, status] of [['/health/live', 200], ['/auth/me', 401], ['/nowhere', 404], ['/auth/config', 200]] as const) {
+    const response = await app.inject({ method: 'GET', url })
+    t.equal(response.statusCode, status, url)
+    t.equal(response.headers['x-content-type-options'], 'nosniff', `${url} nosniff`)
+    t.match(response.headers['content-security-policy'], /frame-ancestors 'none'/, `${url} CSP`)
+    t.equal(response.headers['referrer-policy'], 'no-referrer', `${url} referrer policy`)
+    t.notOk(response.headers['x-powered-by'], `${url} no X-Powered-By`)
+    t.notOk(response.headers['strict-transport-security'], `${url} no HSTS over plain http`)
+    if (url.startsWith('/auth')) t.equal(response.headers['cache-control'], 'no-store', `${url} no-store`)
+  }
+  const overTls = await app.inject({ method: 'GET', url: '/health/live', headers: { 'x-forwarded-proto': 'https' } })
+  t.notOk(overTls.headers['strict-transport-security'], 'an untrusted X-Forwarded-Proto does not count as TLS')
+  const behindProxy = await testApp(emulator, { TRUST_PROXY: '127.0.0.1' })
+  t.teardown(async () => { await behindProxy.close() })
+  const tls = await behindProxy.inject({ method: 'GET', url: '/health/live', headers: { 'x-forwarded-proto': 'https' } })
+  t.match(tls.headers['strict-transport-security'], /max-age=\d+/, 'HSTS when a trusted proxy says https')
+})
+
+t.test('bar 29: CORS echoes allow-listed origins only, with credentials and Vary: Origin', async (t) => {
+  const allowed = await app.inject({ method: 'GET', url: '/auth/config', headers: { origin: 'https://ims.example.com' } })
+  t.equal(allowed.headers['access-control-allow-origin'], 'https://ims.example.com')
+  t.equal(allowed.headers['access-control-allow-credentials'], 'true')
+  t.match(allowed.headers.vary, /Origin/)
+  for (const origin of ['https://evil.example', 'null', 'https://ims.example.com.evil.example', 'http://ims.example.com']) {
+    const foreign = await app.inject({ method: 'GET', url: '/auth/config', headers: { origin } })
+    t.notOk(foreign.headers['access-control-allow-origin'], `no ACAO for ${origin}`)
+    t.notOk(foreign.headers['access-control-allow-credentials'], `no credentials for ${origin}`)
+    t.match(foreign.headers.vary, /Origin/)
+  }
+  const preflight = await app.inject({ method: 'OPTIONS', url: '/auth/sign-in', headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-csrf' } })
+  t.equal(preflight.headers['access-control-allow-origin'], 'http://localhost:5173')
+  t.match(preflight.headers['access-control-allow-headers'], /X-CSRF/i)
+})
+
+t.test('bar 34: a forced internal error is 500 with a request id and nothing internal', async (t) => {
+  // A Cognito stand-in on loopback that answers with an exception the adapter has never heard of.
+  const weird: Server = createServer((_req, res) => {
+    res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': 'aws-request-id-1234' })
+    res.end(JSON.stringify({ __type: 'WeirdInternalFailureException', message: `exploded on ${hostname()} at /srv/secret/path.js:12` }))
+  })
+  await new Promise<void>((resolve) => weird.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { weird.close() })
+  const address = weird.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  const logs = new LogCapture()
+  const broken = await buildApp(loadConfig({ COGNITO_ENDPOINT: `http://127.0.0.1:${port}`, COGNITO_USER_POOL_ID: 'local_x', COGNITO_CLIENT_ID: 'c', AWS_REGION: 'local' }), { logStream: logs })
+  t.teardown(async () => { await broken.close() })
+  const response = await broken.inject({ method: 'POST', url: '/auth/sign-in', headers: CSRF, payload: { username: 'a@b.c', password: TEST_PASSWORD } })
+  t.equal(response.statusCode, 500)
+  assertErrorBody(t, response.json(), 'INTERNAL')
+  for (const leak of ['WeirdInternalFailure', 'aws-request-id-1234', hostname(), '/srv/secret', 'Exception']) {
+    t.notOk(response.body.includes(leak), `the response does not say ${leak}`)
+  }
+  t.notOk(logs.text.includes('/srv/secret'), 'nor does the log carry the upstream message')
+  t.notOk(logs.text.includes(TEST_PASSWORD), 'nor the password')
+})
+
+t.test('GET /auth/config tells a frontend how this adapter runs, with no secret', async (t) => {
+  const response = await app.inject({ method: 'GET', url: '/auth/config' })
+  t.same(response.json(), { mode: 'endpoint', region: 'local', userPoolId: emulator.userPoolId, clientId: emulator.clientId, sessionMode: 'cookie', hostedUi: null })
+})
+
+t.test('health: live always, ready when keys, Cognito and the store answer; docs serve the OpenAPI document', async (t) => {
+  t.equal((await app.inject({ method: 'GET', url: '/health/live' })).statusCode, 200)
+  const ready = await app.inject({ method: 'GET', url: '/health/ready' })
+  t.equal(ready.statusCode, 200)
+  t.same(ready.json().checks, { keys: true, cognito: true, store: true })
+  const doc = await app.inject({ method: 'GET', url: '/docs/json' })
+  t.equal(doc.statusCode, 200)
+  const paths = Object.keys(doc.json().paths)
+  for (const path of ['/auth/sign-in', '/auth/challenge', '/auth/refresh', '/auth/sign-out', '/auth/me', '/auth/config', '/health/live', '/health/ready']) {
+    t.ok(paths.includes(path), `OpenAPI documents ${path}`)
+  }
+  const ui = await app.inject({ method: 'GET', url: '/docs' })
+  t.ok([200, 302].includes(ui.statusCode), 'the UI answers')
+})

@@ -1,0 +1,60 @@
+// Start-up configuration: defaults, env overrides, and refusals that name the setting (bar 37).
+import t from 'tap'
+import { ConfigError, loadConfig } from '../../fastify.config.js'
+
+const aws = { COGNITO_USER_POOL_ID: 'eu-west-1_Abc123', COGNITO_CLIENT_ID: 'client', AWS_REGION: 'eu-west-1', SESSION_ENCRYPTION_KEY: 'a'.repeat(64) }
+
+function refusal (env: Record<string, string>): string {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message
+    throw error
+  }
+  return 'accepted'
+}
+
+t.test('no settings at all: local mode with the documented defaults', async (t) => {
+  const config = loadConfig({})
+  t.equal(config.server.port, 3000)
+  t.equal(config.server.host, '127.0.0.1')
+  t.equal(config.local.cognitoPort, 9229)
+  t.equal(config.local.sesPort, 8005)
+  t.equal(config.session.mode, 'cookie')
+  t.equal(config.session.store, 'memory')
+  t.same(config.roles.groups, { ADMIN: ['ADMIN'], MANAGER: ['MANAGER'], LINE_LEADER: ['LINE_LEADER'] })
+})
+
+t.test('environment overrides are typed', async (t) => {
+  const config = loadConfig({ ...aws, PORT: '8080', SESSION_MODE: 'token', CORS_ORIGINS: 'https://a.example, https://b.example', ROLE_GROUPS: '{"ADMIN":["ims-admins"]}' })
+  t.equal(config.server.port, 8080)
+  t.equal(config.session.mode, 'token')
+  t.same(config.server.corsOrigins, ['https://a.example', 'https://b.example'])
+  t.same(config.roles.groups.ADMIN, ['ims-admins'])
+  t.same(config.roles.groups.MANAGER, ['MANAGER'], 'roles left out keep their default')
+})
+
+t.test('misconfiguration stops start-up with a sentence naming the setting', async (t) => {
+  t.match(refusal({ NODE_ENV: 'production' }), /COGNITO_USER_POOL_ID.*production/, 'local mode in production')
+  t.match(refusal({ ...aws, NODE_ENV: 'production', COGNITO_ENDPOINT: 'http://127.0.0.1:9229' }), /COGNITO_ENDPOINT/, 'an emulator endpoint in production')
+  t.match(refusal({ ...aws, SESSION_ENCRYPTION_KEY: '' }), /SESSION_ENCRYPTION_KEY must be set/, 'AWS mode without a session key')
+  t.match(refusal({ ...aws, SESSION_ENCRYPTION_KEY: 'short' }), /SESSION_ENCRYPTION_KEY is invalid/, 'a malformed session key')
+  t.match(refusal({ ...aws, COGNITO_CLIENT_ID: '' }), /COGNITO_CLIENT_ID must be set/)
+  t.match(refusal({ COGNITO_USER_POOL_ID: 'eu-west-1_Abc123', COGNITO_CLIENT_ID: 'c', SESSION_ENCRYPTION_KEY: 'a'.repeat(64) }), /AWS_REGION must be set/)
+  t.match(refusal({ ...aws, COGNITO_USER_POOL_ID: 'not-a-pool' }), /COGNITO_USER_POOL_ID must look like/)
+  t.match(refusal({ PORT: 'eighty' }), /PORT must be a number/)
+  t.match(refusal({ PORT: '70000' }), /PORT is invalid/)
+  t.match(refusal({ SESSION_MODE: 'jwt' }), /SESSION_MODE is invalid/)
+  t.match(refusal({ ROLE_GROUPS: '{"ADMIN": "ADMIN"}' }), /ROLE_GROUPS\.ADMIN must be a non-empty array/)
+  t.match(refusal({ ROLE_GROUPS: '{"OWNER": ["x"]}' }), /ROLE_GROUPS names an unknown role "OWNER"/)
+  t.match(refusal({ ROLE_GROUPS: 'nope' }), /ROLE_GROUPS must be JSON/)
+  t.match(refusal({ TOKEN_GRACE_SECONDS: '300' }), /TOKEN_GRACE_SECONDS is invalid/, 'grace above 60 s')
+  t.match(refusal({ CORS_ORIGINS: 'evil.example' }), /CORS_ORIGINS is invalid/)
+  t.match(refusal({ SESSION_IDLE_SECONDS: '7200', SESSION_ABSOLUTE_SECONDS: '3600' }), /SESSION_ABSOLUTE_SECONDS/)
+})
+
+t.test('a refusal never echoes a secret', async (t) => {
+  const message = refusal({ ...aws, SESSION_ENCRYPTION_KEY: 'secret-value-that-is-wrong' })
+  t.match(message, /SESSION_ENCRYPTION_KEY/)
+  t.notOk(message.includes('secret-value-that-is-wrong'))
+})
