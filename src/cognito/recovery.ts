@@ -1,0 +1,123 @@
+// Password recovery, self sign-up, confirmation codes and password changes against the user pool, in the contract's terms.
+import {
+  AdminGetUserCommand, ChangePasswordCommand, ConfirmForgotPasswordCommand, ConfirmSignUpCommand, DescribeUserPoolCommand,
+  ForgotPasswordCommand, ResendConfirmationCodeCommand, SignUpCommand,
+  type AdminGetUserCommandOutput, type DescribeUserPoolCommandOutput, type PasswordPolicyType
+} from '@aws-sdk/client-cognito-identity-provider'
+import { AppError } from '../errors.js'
+import { invalidPassword, unmetRules } from '../auth/password-policy.js'
+import type { CognitoGateway, Translation } from './gateway.js'
+
+/** Cognito refused a password that met every rule we know of. */
+const poolRefused = (): AppError => invalidPassword(['POOL_POLICY'])
+
+/** Wrong, expired or used code, unknown user, already-confirmed user: one and the same INVALID_CODE. */
+const CODE_TRANSLATION: Translation = {
+  CodeMismatchException: 'INVALID_CODE',
+  ExpiredCodeException: 'INVALID_CODE',
+  UserNotFoundException: 'INVALID_CODE',
+  NotAuthorizedException: 'INVALID_CODE',
+  InvalidPasswordException: poolRefused
+}
+
+/** What the code-sending calls report (to the audit log only): why nothing was sent. */
+const SEND_TRANSLATION: Translation = {
+  UserNotFoundException: 'NOT_FOUND',
+  NotAuthorizedException: 'FORBIDDEN',
+  InvalidParameterException: 'VALIDATION_ERROR'
+}
+
+/** Recovery and account verification flows of one app client. */
+export class CognitoRecovery {
+  private policy?: Promise<PasswordPolicyType>
+
+  constructor (private readonly gateway: CognitoGateway) {}
+
+  private get clientId (): string { return this.gateway.settings.clientId }
+
+  private secretHash (username: string): { SecretHash?: string } {
+    const hash = this.gateway.secretHash(username)
+    return hash === undefined ? {} : { SecretHash: hash }
+  }
+
+  /** The pool's password policy, read once (DescribeUserPool) and kept; a failed read is retried next time. */
+  async passwordPolicy (): Promise<PasswordPolicyType> {
+    if (this.policy === undefined) {
+      const reading = this.gateway.call<DescribeUserPoolCommandOutput>(new DescribeUserPoolCommand({ UserPoolId: this.gateway.settings.userPoolId }))
+        .then((output) => output.UserPool?.Policies?.PasswordPolicy ?? {})
+      reading.catch(() => { if (this.policy === reading) this.policy = undefined })
+      this.policy = reading
+    }
+    return await this.policy
+  }
+
+  /** Throws INVALID_PASSWORD naming every rule of the pool's policy that `password` does not meet. */
+  async checkPassword (password: string): Promise<void> {
+    const unmet = unmetRules(await this.passwordPolicy(), password)
+    if (unmet.length > 0) throw invalidPassword(unmet)
+  }
+
+  /** ForgotPassword: Cognito sends a code. Failures are translated for the audit log; callers must not show them. */
+  async forgotPassword (username: string): Promise<void> {
+    await this.gateway.call(new ForgotPasswordCommand({ ClientId: this.clientId, Username: username, ...this.secretHash(username) }), SEND_TRANSLATION)
+  }
+
+  /** ResendConfirmationCode (real Cognito only: the emulator throws UnsupportedByEmulatorError). */
+  async resendCode (username: string): Promise<void> {
+    await this.gateway.call(new ResendConfirmationCodeCommand({ ClientId: this.clientId, Username: username, ...this.secretHash(username) }), SEND_TRANSLATION)
+  }
+
+  /** ConfirmForgotPassword: sets `newPassword` (byte for byte) when `code` is right; else INVALID_CODE. */
+  async confirmForgotPassword (username: string, code: string, newPassword: string): Promise<void> {
+    await this.gateway.call(new ConfirmForgotPasswordCommand({
+      ClientId: this.clientId,
+      Username: username,
+      ConfirmationCode: code,
+      Password: newPassword,
+      ...this.secretHash(username)
+    }), CODE_TRANSLATION)
+  }
+
+  /** SignUp with `email` as the email attribute; the password travels byte for byte. */
+  async signUp (username: string, password: string, email: string): Promise<void> {
+    await this.gateway.call(new SignUpCommand({
+      ClientId: this.clientId,
+      Username: username,
+      Password: password,
+      UserAttributes: [{ Name: 'email', Value: email }],
+      ...this.secretHash(username)
+    }), {
+      InvalidPasswordException: poolRefused,
+      // A pool without self sign-up answers NotAuthorizedException.
+      NotAuthorizedException: () => new AppError('FORBIDDEN', 'Self sign-up is not enabled for this user pool.')
+    })
+  }
+
+  /** ConfirmSignUp: INVALID_CODE for a wrong or used code, an unknown or an already-confirmed user alike. */
+  async confirmSignUp (username: string, code: string): Promise<void> {
+    await this.gateway.call(new ConfirmSignUpCommand({ ClientId: this.clientId, Username: username, ConfirmationCode: code, ...this.secretHash(username) }), CODE_TRANSLATION)
+  }
+
+  /**
+   * ChangePassword with the caller's access token. A wrong current password is INVALID_CREDENTIALS (the emulator
+   * reports it as InvalidPasswordException; real Cognito as NotAuthorizedException).
+   */
+  async changePassword (accessToken: string, oldPassword: string, newPassword: string): Promise<void> {
+    const wrongPassword = (): AppError => new AppError('INVALID_CREDENTIALS', 'The current password is incorrect.')
+    await this.gateway.call(new ChangePasswordCommand({ AccessToken: accessToken, PreviousPassword: oldPassword, ProposedPassword: newPassword }), {
+      NotAuthorizedException: wrongPassword,
+      InvalidPasswordException: this.gateway.emulator ? wrongPassword : poolRefused
+    })
+  }
+
+  /** The user's `sub` (AdminGetUser), or undefined when there is no such user. */
+  async subOf (username: string): Promise<string | undefined> {
+    try {
+      const user = await this.gateway.call<AdminGetUserCommandOutput>(new AdminGetUserCommand({ UserPoolId: this.gateway.settings.userPoolId, Username: username }))
+      return user.UserAttributes?.find((attribute) => attribute.Name === 'sub')?.Value
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'UNAUTHENTICATED') return undefined
+      throw error
+    }
+  }
+}

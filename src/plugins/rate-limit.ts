@@ -1,0 +1,110 @@
+// Throttling of /auth on @fastify/rate-limit: per client IP and per normalised username, counted in the shared store.
+import fp from 'fastify-plugin'
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { AppError, upstreamUnavailable } from '../errors.js'
+import { RedisStore } from '../store/redis-store.js'
+import { hashUsername } from './audit.js'
+
+/**
+ * The counters:
+ * - `ip`: per client IP (as `trustProxy` resolves it): failed sign-ins, wrong codes, wrong current passwords, and
+ *   every request that sends a code or signs up;
+ * - `password`: failed passwords per normalised username (sign-in) or per signed-in user (change-password);
+ * - `code`: wrong codes per normalised username (verify-otp, confirm-sign-up);
+ * - `send`: code-sending requests per normalised username (forgot-password, resend-code); beyond it nothing is sent.
+ */
+export type Counter = 'ip' | 'password' | 'code' | 'send'
+
+export interface ThrottleOptions {
+  ipLimit: number
+  ipWindowSeconds: number
+  failureLimit: number
+  failureWindowSeconds: number
+  codeSendLimit: number
+  codeSendWindowSeconds: number
+  uniformResponseMs: number
+  /** Keys usernames in counters (never stored in clear). */
+  hashKey: string
+}
+
+type Limiter = ReturnType<FastifyInstance['createRateLimit']>
+type LimiterStatus = Awaited<ReturnType<Limiter>>
+
+/** Guards and counts attempts; one instance per app, its counters shared by every instance on the same store. */
+export class Throttle {
+  constructor (private readonly limiters: Record<Counter, Limiter>, readonly uniformResponseMs: number) {}
+
+  private async status (counter: Counter, request: FastifyRequest, increment: boolean): Promise<LimiterStatus> {
+    try {
+      return await this.limiters[counter](request, { increment })
+    } catch {
+      // The store (Redis) is unreachable: fail closed, as the session routes do.
+      throw upstreamUnavailable(2)
+    }
+  }
+
+  /**
+   * Refuses with 429 TOO_MANY_REQUESTS and Retry-After when any of `counters` is used up, and audits the refusal
+   * under `event`; counts nothing.
+   */
+  async guard (request: FastifyRequest, counters: readonly Counter[], event: string): Promise<void> {
+    for (const counter of counters) {
+      const status = await this.status(counter, request, false)
+      if (!status.isAllowed && status.remaining === 0) {
+        const username = (request.body as { username?: unknown } | undefined)?.username
+        request.audit({
+          event,
+          outcome: 'TOO_MANY_REQUESTS',
+          limit: counter,
+          ...(request.identity === undefined ? {} : { sub: request.identity.user.sub }),
+          ...(typeof username === 'string' ? { username } : {})
+        })
+        throw new AppError('TOO_MANY_REQUESTS').retryAfter(status.ttlInSeconds)
+      }
+    }
+  }
+
+  /** Counts one attempt against each of `counters`; true when one of them is now beyond its limit. */
+  async count (request: FastifyRequest, counters: readonly Counter[]): Promise<boolean> {
+    let exceeded = false
+    for (const counter of counters) {
+      const status = await this.status(counter, request, true)
+      if (!status.isAllowed && status.isExceeded) exceeded = true
+    }
+    return exceeded
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    throttle: Throttle
+  }
+}
+
+/** Whose counter a request feeds: the signed-in user, else the username in the body (normalised, keyed hash). */
+function subject (request: FastifyRequest, hashKey: string): string {
+  const sub = request.identity?.user.sub
+  if (sub !== undefined) return `sub:${sub}`
+  const username = (request.body as { username?: unknown } | undefined)?.username
+  return typeof username === 'string' ? `user:${hashUsername(hashKey, username)}` : 'user:'
+}
+
+export default fp<ThrottleOptions>(async (app, options) => {
+  // Counters live in the SharedStore's Redis when there is one, so every instance counts together.
+  await app.register(rateLimit, {
+    global: false,
+    nameSpace: 'rate-limit:',
+    ...(app.store instanceof RedisStore ? { redis: app.store.redis } : {})
+  })
+  const failures = { max: options.failureLimit, timeWindow: options.failureWindowSeconds * 1000 }
+  const limiters: Record<Counter, Limiter> = {
+    ip: app.createRateLimit({ max: options.ipLimit, timeWindow: options.ipWindowSeconds * 1000, keyGenerator: (request) => `ip:${rateLimit.normalizeIP(request.ip)}` }),
+    password: app.createRateLimit({ ...failures, keyGenerator: (request) => `password:${subject(request, options.hashKey)}` }),
+    code: app.createRateLimit({ ...failures, keyGenerator: (request) => `code:${subject(request, options.hashKey)}` }),
+    send: app.createRateLimit({ max: options.codeSendLimit, timeWindow: options.codeSendWindowSeconds * 1000, keyGenerator: (request) => `send:${subject(request, options.hashKey)}` })
+  }
+  app.decorate('throttle', new Throttle(limiters, options.uniformResponseMs))
+  // The limiters use the Redis connection directly: let it connect before the first request (a failure shows as 503 then).
+  app.addHook('onReady', async () => { await app.store.ping().catch(() => {}) })
+}, { name: 'rate-limit', dependencies: ['session', 'audit'] })

@@ -1,0 +1,122 @@
+// POST /auth/forgot-password, /auth/resend-code, /auth/verify-otp and /auth/change-password: recovery without enumeration.
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import { AppError, UnsupportedByEmulatorError } from '../../errors.js'
+import { requireUser } from '../../plugins/roles.js'
+import { COOKIE_OPTIONS, SESSION_COOKIE } from '../../plugins/session.js'
+import { PasswordSchema, UsernameSchema, errorResponses } from '../schemas.js'
+
+/** A confirmation or reset code as typed; Cognito judges it. */
+export const CodeSchema = Type.String({ minLength: 1, maxLength: 64 })
+
+const UsernameBody = Type.Object({ username: UsernameSchema }, { additionalProperties: false })
+const VerifyOtpBody = Type.Object({ username: UsernameSchema, code: CodeSchema, newPassword: PasswordSchema }, { additionalProperties: false })
+const ChangePasswordBody = Type.Object({ oldPassword: PasswordSchema, newPassword: PasswordSchema }, { additionalProperties: false })
+const CodeSent = Type.Object({ status: Type.Literal('CODE_SENT') })
+
+/** The audit outcome of a failure: its contract code, or what the emulator could not do. */
+export function outcomeOf (error: unknown): string {
+  if (error instanceof AppError) return error.code
+  return error instanceof UnsupportedByEmulatorError ? 'UNSUPPORTED_BY_EMULATOR' : 'INTERNAL'
+}
+
+/**
+ * The uniform answer of the code-sending routes: counts the request (per IP, and per username for the send budget),
+ * starts `send` without waiting for it, and answers 202 CODE_SENT after the configured fixed time. Neither Cognito's
+ * outcome (unknown, unconfirmed or disabled user, Cognito throttling) nor the send budget can change the answer or its
+ * timing; only the per-IP limit, which knows no account, can turn it into 429.
+ */
+async function answerUniformly (app: FastifyInstance, request: FastifyRequest, typed: string, event: string,
+  pending: Set<Promise<void>>, send: (username: string) => Promise<void>): Promise<{ status: 'CODE_SENT' }> {
+  const answerAt = sleep(app.throttle.uniformResponseMs)
+  await app.throttle.guard(request, ['ip'], event)
+  const overBudget = await app.throttle.count(request, ['ip', 'send'])
+  const username = typed.trim()
+  if (overBudget) {
+    request.audit({ event, outcome: 'suppressed-limit', username })
+  } else {
+    const sending = send(username).then(
+      () => { request.audit({ event, outcome: 'sent', username }) },
+      (error: unknown) => { request.audit({ event, outcome: `not-sent:${outcomeOf(error)}`, username }) }
+    ).finally(() => pending.delete(sending))
+    pending.add(sending)
+  }
+  await answerAt
+  return { status: 'CODE_SENT' as const }
+}
+
+const recovery: FastifyPluginAsyncTypebox = async (app) => {
+  /** Code sends still running after their answer; closing waits for them (each is bounded by the Cognito timeout). */
+  const pending = new Set<Promise<void>>()
+  app.addHook('onClose', async () => { await Promise.allSettled([...pending]) })
+
+  app.post('/forgot-password', {
+    schema: { tags: ['auth'], body: UsernameBody, response: { 202: CodeSent, ...errorResponses } }
+  }, async (request, reply) => {
+    reply.code(202)
+    return await answerUniformly(app, request, request.body.username, 'forgot-password', pending, async (username) => { await app.cognito.recovery.forgotPassword(username) })
+  })
+
+  app.post('/resend-code', {
+    schema: { tags: ['auth'], body: UsernameBody, response: { 202: CodeSent, ...errorResponses } }
+  }, async (request, reply) => {
+    reply.code(202)
+    return await answerUniformly(app, request, request.body.username, 'resend-code', pending, async (username) => { await app.cognito.recovery.resendCode(username) })
+  })
+
+  app.post('/verify-otp', {
+    schema: { tags: ['auth'], body: VerifyOtpBody, response: { 200: Type.Object({ status: Type.Literal('PASSWORD_RESET') }), ...errorResponses } }
+  }, async (request) => {
+    const username = request.body.username.trim()
+    await app.throttle.guard(request, ['ip', 'code'], 'password-reset')
+    await app.cognito.recovery.checkPassword(request.body.newPassword)
+    // The user's sub is read first: once the password has changed, nothing may stop their sessions from ending.
+    const sub = await app.cognito.recovery.subOf(username)
+    try {
+      await app.cognito.recovery.confirmForgotPassword(username, request.body.code, request.body.newPassword)
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'INVALID_CODE') await app.throttle.count(request, ['ip', 'code'])
+      request.audit({ event: 'password-reset', outcome: outcomeOf(error), username })
+      throw error
+    }
+    // Every session of the user ends; the reset itself signs nobody in.
+    if (sub !== undefined) await app.endUserSessions(sub)
+    request.audit({ event: 'password-reset', outcome: 'success', username, ...(sub === undefined ? {} : { sub }) })
+    return { status: 'PASSWORD_RESET' as const }
+  })
+
+  app.post('/change-password', {
+    preHandler: requireUser,
+    schema: { tags: ['auth'], security: [{ session: [] }, { bearer: [] }], body: ChangePasswordBody, response: { ...errorResponses } }
+  }, async (request, reply) => {
+    const identity = request.identity!
+    const sub = identity.user.sub
+    await app.throttle.guard(request, ['ip', 'password'], 'password-change')
+    await app.cognito.recovery.checkPassword(request.body.newPassword)
+    try {
+      await app.cognito.recovery.changePassword(identity.accessToken, request.body.oldPassword, request.body.newPassword)
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'INVALID_CREDENTIALS') await app.throttle.count(request, ['ip', 'password'])
+      request.audit({ event: 'password-change', outcome: outcomeOf(error), sub })
+      throw error
+    }
+    await app.endUserSessions(sub)
+    // The browser that changed the password keeps a session: a fresh one, signed in with the new password.
+    let kept = false
+    if (identity.session !== undefined) {
+      const outcome = await app.cognito.auth.signIn(identity.session.record.username, request.body.newPassword).catch(() => undefined)
+      if (outcome?.kind === 'tokens') {
+        await app.startSession(reply, outcome.tokens)
+        kept = true
+      } else {
+        reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
+      }
+    }
+    request.audit({ event: 'password-change', outcome: 'success', sub, keptSession: kept })
+    return await reply.code(204).send()
+  })
+}
+
+export default recovery

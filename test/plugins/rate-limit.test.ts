@@ -1,0 +1,100 @@
+// Throttling through the app: per normalised username and per client IP, trusted proxies, and counters shared over Redis.
+import { randomInt } from 'node:crypto'
+import t from 'tap'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { startEmulator, TEST_PASSWORD, uniqueEmail, type Emulator } from '../helpers/emulator.js'
+import { CSRF, signIn, testApp } from '../helpers/app.js'
+import { TEST_SESSION_KEY } from '../helpers/recovery.js'
+
+let emulator: Emulator
+
+t.before(async () => { emulator = await startEmulator() })
+t.teardown(async () => { await emulator?.stop() })
+
+/** A fresh app (fresh memory counters unless `env` says redis), closed after the test. */
+async function appFor (t: { teardown: (fn: () => Promise<void>) => void }, env: Record<string, string> = {}): Promise<FastifyInstance> {
+  const app = await testApp(emulator, env)
+  t.teardown(async () => { await app.close() })
+  return app
+}
+
+const signInAs = async (app: FastifyInstance, username: string, password: string, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> =>
+  await app.inject({ method: 'POST', url: '/auth/sign-in', headers: { ...CSRF, ...headers }, payload: { username, password } })
+
+/** The error body without its request id, plus the Retry-After header. */
+const answerOf = (response: LightMyRequestResponse): string => {
+  const { requestId, ...body } = response.json()
+  return `${response.statusCode} ${JSON.stringify(body)}`
+}
+
+const TOO_MANY = '429 {"error":"TOO_MANY_REQUESTS","message":"Too many attempts. Wait a moment and try again."}'
+const WRONG = '401 {"error":"INVALID_CREDENTIALS","message":"The username or password is incorrect."}'
+
+/** A TEST-NET address no other test uses, so counters kept in a shared Redis start at zero. */
+const clientIp = (): string => `198.18.${randomInt(256)}.${randomInt(1, 255)}`
+
+t.test('bar 21: more than 5 failures for one normalised username give 429 with Retry-After, alike for real and unknown users', async (t) => {
+  const app = await appFor(t)
+  const real = await emulator.user(['MANAGER'])
+  for (const username of [real, uniqueEmail('ghost')]) {
+    const spellings = [username, username.toUpperCase(), ` ${username}`, `${username}\t`, username.replace('@', '\uFF20')]
+    for (const spelling of spellings) t.equal(answerOf(await signInAs(app, spelling, 'Wrong-Passw0rd!')), WRONG)
+    const locked = await signInAs(app, username, TEST_PASSWORD)
+    t.equal(answerOf(locked), TOO_MANY, 'the sixth attempt is refused, the right password too')
+    t.match(locked.headers['retry-after'], /^[1-9]\d*$/)
+    t.ok(Number(locked.headers['retry-after']) <= 900, 'Retry-After within the 15-minute window')
+    t.equal(locked.headers['cache-control'], 'no-store')
+  }
+  const other = await emulator.user(['MANAGER'])
+  t.equal((await signIn(app, other, TEST_PASSWORD)).response.statusCode, 200, 'other accounts are not affected')
+})
+
+t.test('bar 21: spraying from one IP ends in 429 on every route; a forged X-Forwarded-For from an untrusted peer changes nothing', async (t) => {
+  const app = await appFor(t)
+  for (let i = 0; i < 30; i++) {
+    t.equal((await signInAs(app, uniqueEmail('spray'), 'Wrong-Passw0rd!', { 'x-forwarded-for': clientIp() })).statusCode, 401)
+  }
+  const fresh = await signInAs(app, uniqueEmail('spray'), 'Wrong-Passw0rd!', { 'x-forwarded-for': clientIp() })
+  t.equal(answerOf(fresh), TOO_MANY)
+  t.ok(Number(fresh.headers['retry-after']) >= 1 && Number(fresh.headers['retry-after']) <= 60)
+  const real = await emulator.user(['MANAGER'])
+  t.equal(answerOf(await signInAs(app, real, TEST_PASSWORD)), TOO_MANY, 'a real account from that IP too')
+  const forgot = await app.inject({ method: 'POST', url: '/auth/forgot-password', payload: { username: real }, headers: { 'x-forwarded-for': clientIp() } })
+  t.equal(answerOf(forgot), TOO_MANY, 'and the code routes')
+})
+
+t.test('trusted proxies: X-Forwarded-For names the client, and a client cannot prepend its way out', async (t) => {
+  const app = await appFor(t, { TRUST_PROXY: '127.0.0.1', AUTH_IP_LIMIT: '3' })
+  const attacker = clientIp()
+  for (let i = 0; i < 3; i++) t.equal((await signInAs(app, uniqueEmail('spray'), 'Wrong-Passw0rd!', { 'x-forwarded-for': attacker })).statusCode, 401)
+  t.equal(answerOf(await signInAs(app, uniqueEmail('spray'), 'Wrong-Passw0rd!', { 'x-forwarded-for': attacker })), TOO_MANY)
+  t.equal(answerOf(await signInAs(app, uniqueEmail('spray'), 'Wrong-Passw0rd!', { 'x-forwarded-for': `${clientIp()}, ${attacker}` })), TOO_MANY, 'a forged first hop is ignored')
+  t.equal(answerOf(await signInAs(app, uniqueEmail('spray'), 'Wrong-Passw0rd!', { 'x-forwarded-for': clientIp() })), WRONG, 'another client is unaffected')
+})
+
+t.test('more than 5 wrong current passwords on change-password give 429 for that user', async (t) => {
+  const app = await appFor(t)
+  const email = await emulator.user(['LINE_LEADER'])
+  const { cookie } = await signIn(app, email, TEST_PASSWORD)
+  const change = async (oldPassword: string): Promise<LightMyRequestResponse> =>
+    await app.inject({ method: 'POST', url: '/auth/change-password', headers: { ...CSRF, cookie }, payload: { oldPassword, newPassword: 'Changed-Passw0rd!' } })
+  for (let i = 0; i < 5; i++) t.equal((await change('Wrong-Passw0rd!')).json().error, 'INVALID_CREDENTIALS')
+  const locked = await change(TEST_PASSWORD)
+  t.equal(answerOf(locked), TOO_MANY)
+  t.ok(Number(locked.headers['retry-after']) >= 1)
+})
+
+t.test('redis: two instances count failures together, per username and per IP', async (t) => {
+  const env = { SESSION_STORE: 'redis', SESSION_ENCRYPTION_KEY: TEST_SESSION_KEY, TRUST_PROXY: '127.0.0.1', AUTH_IP_LIMIT: '4' }
+  const [a, b] = [await appFor(t, env), await appFor(t, env)]
+  const username = uniqueEmail('shared')
+  const client = { 'x-forwarded-for': clientIp() }
+  for (let i = 0; i < 5; i++) {
+    t.equal(answerOf(await signInAs(i % 2 === 0 ? a : b, username, 'Wrong-Passw0rd!', { 'x-forwarded-for': clientIp() })), WRONG)
+  }
+  t.equal(answerOf(await signInAs(b, username, 'Wrong-Passw0rd!', { 'x-forwarded-for': clientIp() })), TOO_MANY, 'instance B saw A\'s failures')
+  t.equal(answerOf(await signInAs(a, username, 'Wrong-Passw0rd!', { 'x-forwarded-for': clientIp() })), TOO_MANY, 'and A saw B\'s')
+
+  for (let i = 0; i < 4; i++) t.equal(answerOf(await signInAs(i % 2 === 0 ? a : b, uniqueEmail('spray'), 'Wrong-Passw0rd!', client)), WRONG)
+  t.equal(answerOf(await signInAs(a, uniqueEmail('spray'), 'Wrong-Passw0rd!', client)), TOO_MANY, 'one client IP across both instances')
+})

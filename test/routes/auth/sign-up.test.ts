@@ -1,0 +1,85 @@
+// Self sign-up and its confirmation through the app against cognito-local (fixed code): statuses, rules, conflicts, input.
+import t from 'tap'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { startEmulator, uniqueEmail, type Emulator } from '../../helpers/emulator.js'
+import { signIn, testApp } from '../../helpers/app.js'
+
+const CODE = '123456'
+const PASSWORD = 'Sign-Up-Passw0rd!'
+
+let emulator: Emulator
+let app: FastifyInstance
+
+t.before(async () => {
+  emulator = await startEmulator({ code: CODE })
+  app = await testApp(emulator)
+})
+t.teardown(async () => {
+  await app?.close()
+  await emulator?.stop()
+})
+
+const post = async (url: string, payload: object): Promise<LightMyRequestResponse> => await app.inject({ method: 'POST', url, payload })
+
+t.test('sign-up answers 202 CONFIRMATION_REQUIRED; the account signs in only after confirm-sign-up', async (t) => {
+  const email = uniqueEmail('signup')
+  const signedUp = await post('/auth/sign-up', { username: email, password: PASSWORD, email })
+  t.equal(signedUp.statusCode, 202)
+  t.same(signedUp.json(), { status: 'CONFIRMATION_REQUIRED' })
+  t.equal(signedUp.headers['cache-control'], 'no-store')
+  t.equal((await signIn(app, email, PASSWORD)).response.json().error, 'USER_NOT_CONFIRMED')
+
+  const resent = await post('/auth/resend-code', { username: email })
+  t.equal(resent.statusCode, 202)
+  t.same(resent.json(), { status: 'CODE_SENT' })
+
+  const confirmed = await post('/auth/confirm-sign-up', { username: email, code: CODE })
+  t.equal(confirmed.statusCode, 200)
+  t.same(confirmed.json(), { status: 'CONFIRMED' })
+  const { response } = await signIn(app, email, PASSWORD)
+  t.equal(response.json().status, 'SIGNED_IN')
+  t.equal(response.json().user.email, email)
+  t.same(response.json().user.roles, [], 'self sign-up grants no role')
+})
+
+t.test('a taken username is 409 USERNAME_EXISTS', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const again = await post('/auth/sign-up', { username: email, password: PASSWORD, email })
+  t.equal(again.statusCode, 409)
+  t.equal(again.json().error, 'USERNAME_EXISTS')
+})
+
+t.test('a password that breaks the pool policy is refused before Cognito, naming every unmet rule', async (t) => {
+  const email = uniqueEmail('signup')
+  const cases: Array<[string, string[]]> = [
+    ['alllowercase1', ['REQUIRE_UPPERCASE', 'REQUIRE_SYMBOLS']],
+    ['Sh0rt!', ['MINIMUM_LENGTH']],
+    ['NoDigits-Here', ['REQUIRE_NUMBERS']],
+    ['WITH SPACE 123', ['REQUIRE_LOWERCASE']],
+    [' Edge1abcdef ', ['REQUIRE_SYMBOLS']],
+    ['x', ['MINIMUM_LENGTH', 'REQUIRE_UPPERCASE', 'REQUIRE_NUMBERS', 'REQUIRE_SYMBOLS']]
+  ]
+  for (const [password, rules] of cases) {
+    const refused = await post('/auth/sign-up', { username: email, password, email })
+    t.equal(refused.statusCode, 400, password)
+    t.equal(refused.json().error, 'INVALID_PASSWORD')
+    t.same(refused.json().rules, rules, `${JSON.stringify(password)} misses ${rules.join(', ')}`)
+  }
+  t.equal((await post('/auth/sign-up', { username: email, password: PASSWORD, email })).statusCode, 202, 'no account was made by the refusals')
+})
+
+t.test('malformed bodies are 400 VALIDATION_ERROR', async (t) => {
+  const email = uniqueEmail('signup')
+  for (const body of [
+    { username: email, password: PASSWORD },
+    { username: email, password: PASSWORD, email: 'not-an-email' },
+    { username: email, password: PASSWORD, email, role: 'ADMIN' },
+    { username: email, password: 'x'.repeat(257), email }
+  ]) {
+    const response = await post('/auth/sign-up', body)
+    t.equal(response.statusCode, 400)
+    t.equal(response.json().error, 'VALIDATION_ERROR')
+  }
+  t.equal((await post('/auth/confirm-sign-up', { username: email })).json().error, 'VALIDATION_ERROR')
+  t.equal((await post('/auth/confirm-sign-up', { username: email, code: CODE, extra: 1 })).json().error, 'VALIDATION_ERROR')
+})
