@@ -6,6 +6,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The OAuth callback receives its one-time authorization `code` in the query, by design. */
     oauthCallback?: boolean
+    /** The route hands its query string to another service unread (the /api proxy). */
+    forwardsQuery?: boolean
   }
 }
 
@@ -15,7 +17,7 @@ const SECRET_PARAMETERS = /^(password|newpassword|oldpassword|code|otp|answer|to
 export default fp(async (app) => {
   app.addHook('onRequest', async (request) => {
     const queryStart = request.url.indexOf('?')
-    if (queryStart === -1) return
+    if (queryStart === -1 || request.routeOptions.config?.forwardsQuery === true) return
     const exempt = request.routeOptions.config?.oauthCallback === true
     for (const name of new URLSearchParams(request.url.slice(queryStart + 1)).keys()) {
       if (SECRET_PARAMETERS.test(name) && !(exempt && name === 'code')) {

@@ -1,0 +1,39 @@
+// Normalises a request path under /api once, so the path the role rules judge is the path the upstream receives.
+import { AppError } from '../errors.js'
+
+/** A path ready to forward and the form the role rules compare. */
+export interface ApiPath {
+  /** What the upstream receives: dot segments resolved, repeated slashes merged, other escapes kept. */
+  forward: string
+  /** `forward` percent-decoded, lower case, `;parameters` cut from each segment: the strictest reading of it. */
+  judged: string
+}
+
+/** Encoded slashes and backslashes, backslashes, NUL: spelled differently by different servers, so refused. */
+const AMBIGUOUS = /%2f|%5c|%00|\\/i
+
+/**
+ * Normalises the raw path of a request (no query string) the way an upstream server would read it at its most
+ * permissive: `.` and `..` segments (also percent-encoded) are resolved, `//` is merged, escapes are decoded for
+ * judging. Throws VALIDATION_ERROR for ambiguous paths, NOT_FOUND when the result leaves /api.
+ */
+export function normaliseApiPath (rawPath: string): ApiPath {
+  if (AMBIGUOUS.test(rawPath)) throw new AppError('VALIDATION_ERROR', 'The path contains an encoded slash, a backslash or a NUL.')
+  let forward: string
+  let decoded: string
+  try {
+    // WHATWG URL parsing resolves ".", "..", "%2e" and ".%2E" segments exactly as the forwarding client will.
+    forward = new URL(rawPath.replace(/\/{2,}/g, '/'), 'http://upstream.invalid').pathname
+    decoded = decodeURIComponent(forward)
+  } catch {
+    throw new AppError('VALIDATION_ERROR', 'The path is not a valid URL path.')
+  }
+  // Some servers drop ";parameters" before resolving dots (Tomcat reads "/..;/" as "/../"): judge that reading.
+  const segments = decoded.toLowerCase().split('/').map((segment) => segment.split(';')[0]!)
+  if (segments.some((segment) => segment === '.' || segment === '..')) {
+    throw new AppError('VALIDATION_ERROR', 'The path contains a dot segment.')
+  }
+  const judged = segments.join('/').replace(/\/{2,}/g, '/')
+  if (judged !== '/api' && !judged.startsWith('/api/')) throw new AppError('NOT_FOUND')
+  return { forward, judged }
+}

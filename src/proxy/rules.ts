@@ -1,0 +1,60 @@
+// Which roles may call which part of the IMS API: role rules by path prefix, longest prefix wins (API_ROLE_RULES).
+import { ROLES, type Role } from '../role-mapping.js'
+
+/** Path prefix (lower case, under /api) to the roles allowed there. */
+export type ApiRoleRules = Record<string, Role[]>
+
+/** The contract's defaults; `/api` itself covers every path no longer prefix names. */
+export const DEFAULT_API_ROLE_RULES: ApiRoleRules = {
+  '/api': ['ADMIN', 'MANAGER', 'LINE_LEADER'],
+  '/api/admin': ['ADMIN'],
+  '/api/planning': ['ADMIN', 'MANAGER'],
+  '/api/shop-floor': ['ADMIN', 'MANAGER', 'LINE_LEADER']
+}
+
+/** A prefix as rules keep it: lower case, no trailing slash. */
+function canonicalPrefix (prefix: string): string {
+  const lowered = prefix.toLowerCase()
+  return lowered.length > 4 && lowered.endsWith('/') ? lowered.replace(/\/+$/, '') : lowered
+}
+
+/**
+ * Parses an `API_ROLE_RULES` JSON value such as `{"/api/reports": ["ADMIN", "MANAGER"]}`. The given rules are laid
+ * over the defaults (a prefix named again replaces its default), so adding a rule never opens `/api/admin`.
+ * Throws an Error naming `settingName` when the value is not such an object.
+ */
+export function parseApiRoleRules (json: string, settingName = 'API_ROLE_RULES'): ApiRoleRules {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(json)
+  } catch {
+    throw new Error(`${settingName} must be JSON such as {"/api/reports": ["ADMIN", "MANAGER"]}; it could not be parsed.`)
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new Error(`${settingName} must be a JSON object mapping path prefixes under /api to arrays of roles.`)
+  }
+  const rules: ApiRoleRules = { ...DEFAULT_API_ROLE_RULES }
+  for (const [prefix, roles] of Object.entries(parsed)) {
+    if (!/^\/api(\/[^\s?#\\]*)?$/i.test(prefix) || /(^|\/)\.\.?(\/|$)/.test(prefix)) {
+      throw new Error(`${settingName} names "${prefix}", which is not a path prefix under /api.`)
+    }
+    if (!Array.isArray(roles) || roles.length === 0 || !roles.every((r) => (ROLES as readonly unknown[]).includes(r))) {
+      throw new Error(`${settingName}["${prefix}"] must be a non-empty array of ${ROLES.join(', ')}.`)
+    }
+    rules[canonicalPrefix(prefix)] = [...new Set(roles as Role[])]
+  }
+  return rules
+}
+
+/**
+ * The roles allowed on `path` (a normalised, decoded, lower-case path under /api): the rule with the longest
+ * prefix that `path` starts with. Prefixes match as plain strings, so `/api/admin` also covers `/api/admin-tools`:
+ * an ambiguous path is judged by the stricter rule.
+ */
+export function rolesForPath (rules: ApiRoleRules, path: string): Role[] {
+  let best: string | undefined
+  for (const prefix of Object.keys(rules)) {
+    if (path.startsWith(prefix) && (best === undefined || prefix.length > best.length)) best = prefix
+  }
+  return best === undefined ? [] : rules[best]!
+}

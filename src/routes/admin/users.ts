@@ -1,0 +1,174 @@
+// /admin/users (ADMIN only): list, invite, set roles, disable, enable, sign out; every action audited, access changes apply at once.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import { Type, type TLiteral } from '@sinclair/typebox'
+import { AppError } from '../../errors.js'
+import { requireRole } from '../../plugins/roles.js'
+import { ROLES, type Role } from '../../role-mapping.js'
+import type { AdminUser } from '../../cognito/admin.js'
+import { errorResponses } from '../schemas.js'
+
+const RoleSchema = Type.Union(ROLES.map((role) => Type.Literal(role)) as [TLiteral<Role>])
+const RolesSchema = Type.Array(RoleSchema, { uniqueItems: true, maxItems: ROLES.length })
+
+/** A user as the administration pages show it. */
+export const AdminUserSchema = Type.Object({
+  sub: Type.String(),
+  username: Type.String({ description: 'Cognito username (a UUID in email pools): the :username of the routes below.' }),
+  email: Type.Union([Type.String(), Type.Null()]),
+  roles: Type.Array(RoleSchema),
+  primaryRole: Type.Union([RoleSchema, Type.Null()]),
+  groups: Type.Array(Type.String()),
+  enabled: Type.Boolean(),
+  status: Type.String({ description: 'Cognito UserStatus: CONFIRMED, FORCE_CHANGE_PASSWORD, RESET_REQUIRED, ...' }),
+  createdAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  updatedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
+})
+
+const ListQuery = Type.Object({
+  role: Type.Optional(RoleSchema),
+  /** 1 to 60 (Cognito's page size limit); 20 when absent. */
+  limit: Type.Optional(Type.String({ pattern: '^([1-9]|[1-5][0-9]|60)$' })),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, pattern: '^[A-Za-z0-9_-]+$' }))
+}, { additionalProperties: false })
+
+const UserPageSchema = Type.Object({
+  users: Type.Array(AdminUserSchema),
+  /** Pass back as `cursor` for the next page; null on the last page. */
+  nextCursor: Type.Union([Type.String(), Type.Null()])
+})
+
+const CreateBody = Type.Object({
+  email: Type.String({ format: 'email', minLength: 3, maxLength: 254 }),
+  roles: RolesSchema
+}, { additionalProperties: false })
+
+const RolesBody = Type.Object({ roles: RolesSchema }, { additionalProperties: false })
+/** Action routes take no body; an empty JSON object is accepted too. */
+const EmptyBody = Type.Union([Type.Object({}, { additionalProperties: false }), Type.Null()])
+const UsernameParams = Type.Object({ username: Type.String({ minLength: 1, maxLength: 128 }) })
+
+const SignOutResponse = Type.Object({
+  status: Type.Literal('SIGNED_OUT'),
+  /** False where Cognito could not revoke refresh tokens held outside this adapter (the local emulator). */
+  cognitoGlobalSignOut: Type.Boolean()
+})
+
+const DEFAULT_LIMIT = 20
+
+const common: { tags: string[], security: Array<Record<string, string[]>> } = { tags: ['admin'], security: [{ session: [] }, { bearer: [] }] }
+
+const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
+  const admin = app.cognito.admin
+
+  /** Runs one admin action and writes its audit line: who (sub), what (event), whom (target sub), outcome, details. */
+  async function audited<T> (request: FastifyRequest, action: string, run: (note: Record<string, unknown>) => Promise<T>): Promise<T> {
+    const note: Record<string, unknown> = {}
+    const who = request.identity!.user.sub
+    try {
+      const result = await run(note)
+      request.audit({ event: `admin.${action}`, outcome: 'success', sub: who, ...note })
+      return result
+    } catch (error) {
+      request.audit({ event: `admin.${action}`, outcome: error instanceof AppError ? error.code : 'INTERNAL', sub: who, ...note })
+      throw error
+    }
+  }
+
+  /** Ends every session of `user` here, then asks Cognito to revoke the rest; says whether Cognito could. */
+  async function endAccess (user: AdminUser): Promise<boolean> {
+    await app.endUserSessions(user.sub)
+    return await admin.globalSignOut(user.username).catch(() => false)
+  }
+
+  /** Refuses, with `message`, an action that would lock the calling administrator out. */
+  function refuseSelfLockout (request: FastifyRequest, target: AdminUser, message: string): void {
+    if (target.sub === request.identity!.user.sub) throw new AppError('CONFLICT', message)
+  }
+
+  app.get('/users', {
+    preHandler: requireRole('ADMIN'),
+    schema: { ...common, querystring: ListQuery, response: { 200: UserPageSchema, ...errorResponses } }
+  }, async (request) => {
+    const { role, limit, cursor } = request.query
+    return await audited(request, 'list-users', async (note) => {
+      note.role = role ?? null
+      return await admin.listUsers({ ...(role === undefined ? {} : { role }), limit: limit === undefined ? DEFAULT_LIMIT : Number(limit), ...(cursor === undefined ? {} : { cursor }) })
+    })
+  })
+
+  app.post('/users', {
+    preHandler: requireRole('ADMIN'),
+    schema: { ...common, body: CreateBody, response: { 201: AdminUserSchema, ...errorResponses } }
+  }, async (request, reply) => {
+    const email = request.body.email.toLowerCase()
+    const roles = request.body.roles
+    const user = await audited(request, 'create-user', async (note) => {
+      note.username = email
+      note.roles = roles
+      const created = await admin.createUser(email, roles)
+      note.target = created.sub
+      return created
+    })
+    return await reply.code(201).send(user)
+  })
+
+  app.put('/users/:username/roles', {
+    preHandler: requireRole('ADMIN'),
+    schema: { ...common, params: UsernameParams, body: RolesBody, response: { 200: AdminUserSchema, ...errorResponses } }
+  }, async (request) => {
+    const roles: Role[] = request.body.roles
+    return await audited(request, 'set-roles', async (note) => {
+      note.roles = roles
+      const target = await admin.getUser(request.params.username)
+      note.target = target.sub
+      note.previousRoles = target.roles
+      if (!roles.includes('ADMIN') && target.roles.includes('ADMIN')) refuseSelfLockout(request, target, 'You cannot remove your own ADMIN role; ask another administrator.')
+      const { user, changed } = await admin.setRoles(target, roles)
+      note.changed = changed
+      if (changed) note.cognitoGlobalSignOut = await endAccess(user)
+      return user
+    })
+  })
+
+  app.post('/users/:username/disable', {
+    preHandler: requireRole('ADMIN'),
+    schema: { ...common, params: UsernameParams, body: EmptyBody, response: { 200: AdminUserSchema, ...errorResponses } }
+  }, async (request) => {
+    return await audited(request, 'disable-user', async (note) => {
+      const target = await admin.getUser(request.params.username)
+      note.target = target.sub
+      refuseSelfLockout(request, target, 'You cannot disable yourself; ask another administrator.')
+      await admin.setEnabled(target.username, false)
+      note.cognitoGlobalSignOut = await endAccess(target)
+      return { ...target, enabled: false }
+    })
+  })
+
+  app.post('/users/:username/enable', {
+    preHandler: requireRole('ADMIN'),
+    schema: { ...common, params: UsernameParams, body: EmptyBody, response: { 200: AdminUserSchema, ...errorResponses } }
+  }, async (request) => {
+    return await audited(request, 'enable-user', async (note) => {
+      const target = await admin.getUser(request.params.username)
+      note.target = target.sub
+      await admin.setEnabled(target.username, true)
+      return { ...target, enabled: true }
+    })
+  })
+
+  app.post('/users/:username/sign-out', {
+    preHandler: requireRole('ADMIN'),
+    schema: { ...common, params: UsernameParams, body: EmptyBody, response: { 200: SignOutResponse, ...errorResponses } }
+  }, async (request) => {
+    return await audited(request, 'sign-out-user', async (note) => {
+      const target = await admin.getUser(request.params.username)
+      note.target = target.sub
+      const cognitoGlobalSignOut = await endAccess(target)
+      note.cognitoGlobalSignOut = cognitoGlobalSignOut
+      return { status: 'SIGNED_OUT' as const, cognitoGlobalSignOut }
+    })
+  })
+}
+
+export default adminUsers

@@ -1,0 +1,339 @@
+// The /api proxy against cognito-local and a real loopback upstream: role rules, header hygiene, streaming, failures.
+import { randomUUID } from 'node:crypto'
+import { createServer, request as httpRequest } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
+import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
+import { CSRF, LogCapture, cognitoTokens, signIn, testApp } from '../helpers/app.js'
+import { freePort } from '../helpers/ports.js'
+import { ConfigError, loadConfig } from '../../fastify.config.js'
+import { patternBytes, rawRequest, sha256, startUpstream, type Upstream } from '../helpers/upstream.js'
+
+const TIMEOUT_MS = 1500
+
+let emulator: Emulator
+let upstream: Upstream
+let app: FastifyInstance
+let origin: string
+const logs = new LogCapture()
+
+t.before(async () => {
+  emulator = await startEmulator()
+  upstream = await startUpstream()
+  app = await testApp(emulator, { API_UPSTREAM_URL: upstream.url, API_TIMEOUT_MS: String(TIMEOUT_MS) }, { logStream: logs })
+  origin = await app.listen({ port: 0, host: '127.0.0.1' })
+})
+t.teardown(async () => {
+  await app?.close()
+  await upstream?.close()
+  await emulator?.stop()
+})
+
+/** A signed-in browser of a fresh user in `groups`: its cookie header and its sub. */
+async function browser (groups: string[]): Promise<{ cookie: string, sub: string }> {
+  const { cookie, response } = await signIn(app, await emulator.user(groups), TEST_PASSWORD)
+  if (cookie === '') throw new Error(`sign-in failed: ${response.body}`)
+  return { cookie, sub: response.json().user.sub }
+}
+
+/** A path under `prefix` that no other request uses, so the upstream's record of it is this request's alone. */
+function fresh (prefix: string): string {
+  return `${prefix}/item-${randomUUID().slice(0, 8)}`
+}
+
+t.test('each role against each default prefix: allowed ones reach the upstream, refused ones get 403 and reach nothing', async (t) => {
+  const expected: Record<string, Record<string, number>> = {
+    ADMIN: { '/api/admin': 200, '/api/planning': 200, '/api/shop-floor': 200, '/api/inventory': 200 },
+    MANAGER: { '/api/admin': 403, '/api/planning': 200, '/api/shop-floor': 200, '/api/inventory': 200 },
+    LINE_LEADER: { '/api/admin': 403, '/api/planning': 403, '/api/shop-floor': 200, '/api/inventory': 200 }
+  }
+  for (const [role, byPrefix] of Object.entries(expected)) {
+    const { cookie } = await browser([role])
+    for (const [prefix, status] of Object.entries(byPrefix)) {
+      const path = fresh(prefix)
+      const response = await app.inject({ method: 'GET', url: path, headers: { cookie } })
+      t.equal(response.statusCode, status, `${role} GET ${prefix}`)
+      t.equal(upstream.saw(path).length, status === 200 ? 1 : 0, `${role} ${prefix}: upstream saw ${status === 200 ? 'it' : 'nothing'}`)
+      if (status === 403) t.equal(response.json().error, 'FORBIDDEN')
+    }
+  }
+  // A user without any mapped group is refused everywhere, /api itself included.
+  const { cookie } = await browser([])
+  for (const path of ['/api', fresh('/api/inventory')]) {
+    const response = await app.inject({ method: 'GET', url: path, headers: { cookie } })
+    t.equal(response.statusCode, 403)
+  }
+})
+
+t.test('no session, a dead session or a forged bearer token: 401 UNAUTHENTICATED and the upstream sees nothing', async (t) => {
+  const path = fresh('/api/shop-floor')
+  for (const headers of [{}, { cookie: `__Host-ims-session=${'A'.repeat(43)}` }, { authorization: 'Bearer not.a.token' }]) {
+    const response = await app.inject({ method: 'GET', url: path, headers })
+    t.equal(response.statusCode, 401)
+    t.equal(response.json().error, 'UNAUTHENTICATED')
+  }
+  t.equal(upstream.saw(path).length, 0)
+})
+
+t.test('header hygiene: the session\'s token and the real identity go up; browser credentials, cookies and X-IMS-* never do', async (t) => {
+  const { cookie, sub } = await browser(['LINE_LEADER', 'MANAGER'])
+  const path = fresh('/api/planning')
+  const response = await app.inject({
+    method: 'POST',
+    url: `${path}?q=a%20b&x=1&x=2&code=AB12&token=t1`,
+    headers: {
+      ...CSRF,
+      cookie: `${cookie}; __Host-ims-preauth=${'B'.repeat(43)}; other=1`,
+      'x-ims-user-sub': 'forged-sub',
+      'x-ims-roles': 'ADMIN',
+      'x-ims-anything': 'forged',
+      'x-forwarded-for': '203.0.113.9',
+      'x-forwarded-host': 'evil.example',
+      'proxy-authorization': 'Basic Zm9vOmJhcg==',
+      'x-request-id': 'forged-id',
+      'x-custom': 'kept',
+      'content-type': 'application/json'
+    },
+    payload: '{"order":42}'
+  })
+  t.equal(response.statusCode, 200)
+  const [seen] = upstream.saw(path)
+  t.ok(seen, 'the upstream saw the request')
+  t.equal(seen!.method, 'POST')
+  t.equal(seen!.url, `${path}?q=a%20b&x=1&x=2&code=AB12&token=t1`, 'path and query intact, the backend own code and token parameters included')
+  t.equal(seen!.bytes, Buffer.byteLength('{"order":42}'), 'body intact')
+  t.equal(seen!.headers['content-type'], 'application/json')
+  t.equal(seen!.headers['x-custom'], 'kept')
+  t.equal(seen!.headers['x-ims-user-sub'], sub)
+  t.equal(seen!.headers['x-ims-roles'], 'MANAGER,LINE_LEADER')
+  t.notOk(seen!.headers['x-ims-anything'])
+  t.notOk(seen!.headers.cookie, 'no cookie at all')
+  t.notOk(seen!.headers['proxy-authorization'])
+  t.notOk(seen!.headers['x-csrf'])
+  t.equal(seen!.headers['x-forwarded-for'], '127.0.0.1')
+  t.not(seen!.headers['x-forwarded-host'], 'evil.example')
+  t.match(seen!.headers['x-request-id'], /^[0-9a-f-]{36}$/, 'the adapter\'s request id, not the browser\'s')
+  const bearer = /^Bearer (\S+)$/.exec(seen!.headers.authorization ?? '')
+  t.ok(bearer, 'a bearer token')
+  const claims = await app.verifier.verifyAccess(bearer![1]!)
+  t.equal(claims.sub, sub, 'the access token of this user\'s session')
+  t.same(claims.groups.sort(), ['LINE_LEADER', 'MANAGER'])
+})
+
+t.test('a bearer caller: its own access token goes up, with its roles; no CSRF header needed', async (t) => {
+  const email = await emulator.user(['LINE_LEADER'])
+  const { accessToken } = await cognitoTokens(app, email, TEST_PASSWORD)
+  const path = fresh('/api/shop-floor')
+  const response = await app.inject({ method: 'PUT', url: path, headers: { authorization: `Bearer ${accessToken}`, 'x-ims-roles': 'ADMIN' }, payload: { a: 1 } })
+  t.equal(response.statusCode, 200)
+  const [seen] = upstream.saw(path)
+  t.equal(seen!.headers.authorization, `Bearer ${accessToken}`)
+  t.equal(seen!.headers['x-ims-roles'], 'LINE_LEADER')
+  const refused = await app.inject({ method: 'GET', url: fresh('/api/planning'), headers: { authorization: `Bearer ${accessToken}` } })
+  t.equal(refused.statusCode, 403)
+})
+
+t.test('bar 27: unsafe cookie requests need X-CSRF: 1 (and not cross-site); the upstream sees nothing otherwise', async (t) => {
+  const { cookie } = await browser(['MANAGER'])
+  for (const method of ['POST', 'PUT', 'PATCH', 'DELETE'] as const) {
+    const path = fresh('/api/planning')
+    const refused = await app.inject({ method, url: path, headers: { cookie }, payload: { a: 1 } })
+    t.equal(refused.statusCode, 403, method)
+    t.equal(refused.json().error, 'CSRF_REQUIRED')
+    const crossSite = await app.inject({ method, url: path, headers: { cookie, ...CSRF, 'sec-fetch-site': 'cross-site' }, payload: { a: 1 } })
+    t.equal(crossSite.json().error, 'CSRF_REQUIRED')
+    t.equal(upstream.saw(path).length, 0)
+    const allowed = await app.inject({ method, url: path, headers: { cookie, ...CSRF }, payload: { a: 1 } })
+    t.equal(allowed.statusCode, 200, `${method} with X-CSRF`)
+    t.equal(upstream.saw(path).length, 1)
+  }
+})
+
+t.test('paths are judged as the upstream will read them: traversal, encodings, case and ;parameters', async (t) => {
+  const leader = await browser(['LINE_LEADER'])
+  const admin = await browser(['ADMIN'])
+  const marker = () => randomUUID().slice(0, 8)
+  const refusedForLeader = [
+    (m: string) => `/api/shop-floor/../admin/${m}`,
+    (m: string) => `/api/shop-floor/%2e%2e/admin/${m}`,
+    (m: string) => `/api/shop-floor/.%2E/admin/${m}`,
+    (m: string) => `/api//admin/${m}`,
+    (m: string) => `/api/ADMIN/${m}`,
+    (m: string) => `/api/%61dmin/${m}`,
+    (m: string) => `/api/admin;x=1/${m}`,
+    (m: string) => `/api/shop-floor/./../planning/${m}`
+  ]
+  for (const build of refusedForLeader) {
+    const m = marker()
+    const path = build(m)
+    const response = await rawRequest(origin, 'GET', path, { cookie: leader.cookie })
+    t.equal(response.status, 403, `LINE_LEADER ${path}`)
+    t.equal(upstream.saw(m).length, 0)
+  }
+  const m = marker()
+  const allowed = await rawRequest(origin, 'GET', `/api/shop-floor/../admin/${m}?k=v`, { cookie: admin.cookie })
+  t.equal(allowed.status, 200)
+  t.equal(upstream.saw(m)[0]?.url, `/api/admin/${m}?k=v`, 'the upstream receives the normalised path that was judged')
+  for (const path of ['/api/shop-floor/..%2fadmin/x', '/api/shop-floor/..%5cadmin/x', '/api/shop-floor/..;/admin/x']) {
+    const response = await rawRequest(origin, 'GET', path, { cookie: admin.cookie })
+    t.equal(response.status, 400, path)
+    t.equal(JSON.parse(response.body.toString()).error, 'VALIDATION_ERROR')
+  }
+  const malformed = await rawRequest(origin, 'GET', '/api/shop-floor/%zz', { cookie: admin.cookie })
+  t.equal(JSON.parse(malformed.body.toString()).error, 'NOT_FOUND', 'a malformed escape is refused in the contract\'s shape')
+  const escaped = await rawRequest(origin, 'GET', '/api/../auth/me', { cookie: admin.cookie })
+  t.equal(escaped.status, 404, 'a path that leaves /api is not proxied')
+  t.equal(upstream.saw('/auth/me').length, 0)
+})
+
+t.test('streaming: a 20 MB upload of any content type and a 20 MB download pass through whole', async (t) => {
+  const { cookie } = await browser(['LINE_LEADER'])
+  const data = patternBytes(20 * 1024 * 1024)
+  const path = fresh('/api/shop-floor/upload')
+  const started = Date.now()
+  const upload = await rawRequest(origin, 'POST', path, { cookie, ...CSRF, 'content-type': 'application/octet-stream', 'content-length': String(data.length) }, Readable.from([data.subarray(0, 8e6), data.subarray(8e6)]))
+  t.comment(`20 MB upload through the proxy: ${Date.now() - started} ms`)
+  t.equal(upload.status, 200)
+  const [seen] = upstream.saw(path)
+  t.equal(seen?.bytes, data.length, 'the upstream saw every byte')
+  t.equal(seen?.sha256, sha256(data), 'in order')
+
+  for (const type of ['text/plain', 'multipart/form-data; boundary=x', 'application/json']) {
+    const typed = fresh('/api/shop-floor/typed')
+    const body = Buffer.from(type === 'application/json' ? JSON.stringify({ big: 'x'.repeat(200_000) }) : '--x\r\nhello\r\n--x--')
+    const response = await rawRequest(origin, 'POST', typed, { cookie, ...CSRF, 'content-type': type }, body)
+    t.equal(response.status, 200, type)
+    t.equal(upstream.saw(typed)[0]?.sha256, sha256(body), `${type} arrives unparsed`)
+  }
+
+  const downloadStarted = Date.now()
+  const download = await rawRequest(origin, 'GET', `${fresh('/api/shop-floor')}/download?bytes=${data.length}`, { cookie })
+  t.comment(`20 MB download through the proxy: ${Date.now() - downloadStarted} ms`)
+  t.equal(download.status, 200)
+  t.equal(download.body.length, data.length)
+  t.equal(sha256(download.body), sha256(data))
+})
+
+t.test('responses stream without buffering: the first SSE event arrives while the upstream still holds the rest', async (t) => {
+  const { cookie } = await browser(['LINE_LEADER'])
+  const { hostname, port } = new URL(origin)
+  const events = await new Promise<{ first: string, all: string, contentType: string | undefined }>((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error('no first event within 5 s: the proxy buffers')) }, 5000)
+    const req = httpRequest({ hostname, port, path: `${fresh('/api/shop-floor')}/held`, headers: { cookie, accept: 'text/event-stream' }, agent: false }, (res) => {
+      let all = ''
+      let first: string | undefined
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => {
+        all += chunk
+        if (first === undefined) {
+          first = chunk
+          clearTimeout(timer)
+          upstream.release()
+        }
+      })
+      res.on('end', () => { resolve({ first: first ?? '', all, contentType: res.headers['content-type'] }) })
+    })
+    req.on('error', reject)
+    req.end()
+  })
+  t.equal(events.first, 'data: first\n\n')
+  t.equal(events.all, 'data: first\n\ndata: second\n\n')
+  t.equal(events.contentType, 'text/event-stream')
+})
+
+t.test('upstream answers pass through, less the headers the adapter owns (cookies, CORS, security headers)', async (t) => {
+  const { cookie } = await browser(['LINE_LEADER'])
+  const response = await app.inject({ method: 'GET', url: `${fresh('/api/shop-floor')}/headers`, headers: { cookie, origin: 'https://evil.example' } })
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-upstream'], 'yes')
+  t.notOk(response.headers['set-cookie'], 'the upstream cannot set cookies on the adapter\'s origin')
+  t.notOk(response.headers['access-control-allow-origin'])
+  t.notOk(response.headers['x-powered-by'])
+  t.match(response.headers['content-security-policy'], /frame-ancestors 'none'/)
+  t.equal(response.headers['x-content-type-options'], 'nosniff')
+  t.match(response.headers.vary, /Origin/)
+  t.match(response.headers.vary, /Accept-Encoding/)
+  const missing = await app.inject({ method: 'GET', url: `${fresh('/api/shop-floor')}/missing`, headers: { cookie } })
+  t.equal(missing.statusCode, 404)
+  t.same(missing.json(), { upstream: 'no such thing' }, 'the upstream\'s own answers are its own')
+})
+
+t.test('upstream down: 502 BAD_GATEWAY in the contract\'s shape; nothing internal in the body or the logs', async (t) => {
+  const deadLogs = new LogCapture()
+  const deadPort = await freePort()
+  const dead = await testApp(emulator, { API_UPSTREAM_URL: `http://127.0.0.1:${deadPort}` }, { logStream: deadLogs })
+  t.teardown(async () => { await dead.close() })
+  const { cookie } = await signIn(dead, await emulator.user(['LINE_LEADER']), TEST_PASSWORD)
+  const started = Date.now()
+  const response = await dead.inject({ method: 'POST', url: '/api/shop-floor/x', headers: { cookie, ...CSRF, 'content-type': 'text/plain' }, payload: 'hello' })
+  t.ok(Date.now() - started < 3000, 'fails fast')
+  t.equal(response.statusCode, 502)
+  const { requestId, ...body } = response.json()
+  t.ok(requestId)
+  t.same(body, { error: 'BAD_GATEWAY', message: 'The IMS service could not be reached.' })
+  t.match(deadLogs.text, /"reason":"ECONNREFUSED"/, 'the failure is logged by its kind')
+  t.notMatch(deadLogs.text, /ECONNREFUSED 127\.0\.0\.1|\n\s+at /, 'no upstream address or stack in the logs')
+  t.notMatch(deadLogs.text, new RegExp(String(deadPort)))
+})
+
+t.test('upstream slow: 504 GATEWAY_TIMEOUT within API_TIMEOUT_MS, never a hang', async (t) => {
+  const { cookie } = await browser(['LINE_LEADER'])
+  const started = Date.now()
+  const response = await rawRequest(origin, 'GET', `${fresh('/api/shop-floor')}/slow`, { cookie })
+  const elapsed = Date.now() - started
+  t.comment(`504 after ${elapsed} ms (API_TIMEOUT_MS=${TIMEOUT_MS})`)
+  t.equal(response.status, 504)
+  t.equal(JSON.parse(response.body.toString()).error, 'GATEWAY_TIMEOUT')
+  t.ok(elapsed >= TIMEOUT_MS - 100, 'waited for the deadline')
+  t.ok(elapsed < TIMEOUT_MS + 3000, 'and not much longer')
+})
+
+t.test('an upstream that drops the connection: 502', async (t) => {
+  const rude = createServer((req) => { req.socket.destroy() })
+  await new Promise<void>((resolve) => rude.listen(0, '127.0.0.1', resolve))
+  const rudeApp = await testApp(emulator, { API_UPSTREAM_URL: `http://127.0.0.1:${(rude.address() as AddressInfo).port}` })
+  t.teardown(async () => {
+    await rudeApp.close()
+    await new Promise((resolve) => rude.close(resolve))
+  })
+  const { cookie } = await signIn(rudeApp, await emulator.user(['LINE_LEADER']), TEST_PASSWORD)
+  const response = await rudeApp.inject({ method: 'GET', url: '/api/shop-floor/x', headers: { cookie } })
+  t.equal(response.statusCode, 502)
+  t.equal(response.json().error, 'BAD_GATEWAY')
+})
+
+t.test('API_ROLE_RULES adds rules over the defaults; API_UPSTREAM_URL unset: /api/* is 404', async (t) => {
+  const ruled = await testApp(emulator, { API_UPSTREAM_URL: upstream.url, API_ROLE_RULES: '{"/api/reports": ["MANAGER"]}' })
+  const unset = await testApp(emulator, {})
+  t.teardown(async () => {
+    await ruled.close()
+    await unset.close()
+  })
+  const manager = await signIn(ruled, await emulator.user(['MANAGER']), TEST_PASSWORD)
+  const admin = await signIn(ruled, await emulator.user(['ADMIN']), TEST_PASSWORD)
+  t.equal((await ruled.inject({ method: 'GET', url: fresh('/api/reports'), headers: { cookie: manager.cookie } })).statusCode, 200)
+  t.equal((await ruled.inject({ method: 'GET', url: fresh('/api/reports'), headers: { cookie: admin.cookie } })).statusCode, 403)
+  t.equal((await ruled.inject({ method: 'GET', url: fresh('/api/admin'), headers: { cookie: manager.cookie } })).statusCode, 403, 'defaults still apply')
+  const signedIn = await signIn(unset, await emulator.user(['ADMIN']), TEST_PASSWORD)
+  const response = await unset.inject({ method: 'GET', url: '/api/shop-floor/x', headers: { cookie: signedIn.cookie } })
+  t.equal(response.statusCode, 404)
+  t.equal(response.json().error, 'NOT_FOUND')
+})
+
+t.test('misconfigured proxy settings stop start-up with a sentence naming the variable', async (t) => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ API_UPSTREAM_URL: 'http://ims-api:8080/base' }, /^API_UPSTREAM_URL is invalid/],
+    [{ API_UPSTREAM_URL: 'ftp://ims-api' }, /^API_UPSTREAM_URL is invalid/],
+    [{ API_ROLE_RULES: '{"/reports": ["ADMIN"]}' }, /^API_ROLE_RULES names "\/reports", which is not a path prefix under \/api/],
+    [{ API_ROLE_RULES: '{"/api/reports": ["admin"]}' }, /^API_ROLE_RULES\["\/api\/reports"\] must be a non-empty array/],
+    [{ API_ROLE_RULES: '{"/api/reports": []}' }, /must be a non-empty array/],
+    [{ API_ROLE_RULES: 'not json' }, /^API_ROLE_RULES must be JSON/],
+    [{ API_TIMEOUT_MS: '0' }, /^API_TIMEOUT_MS is invalid/]
+  ]
+  for (const [env, message] of cases) {
+    t.throws(() => loadConfig(env), { name: ConfigError.name, message }, JSON.stringify(env))
+  }
+  t.same(loadConfig({ API_ROLE_RULES: '{"/API/Reports/": ["MANAGER"]}' }).api.roleRules['/api/reports'], ['MANAGER'], 'prefixes are kept in lower case without a trailing slash')
+})

@@ -1,0 +1,154 @@
+// Admin changes of access against a real cognito-local: role changes, disable and sign-out end sessions at once; no self-lockout.
+import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { CreateGroupCommand } from '@aws-sdk/client-cognito-identity-provider'
+import { startEmulator, TEST_PASSWORD, type Emulator } from '../../helpers/emulator.js'
+import { CSRF, LogCapture, cognitoTokens, signIn, testApp } from '../../helpers/app.js'
+
+let emulator: Emulator
+let app: FastifyInstance
+const logs = new LogCapture()
+
+t.before(async () => {
+  emulator = await startEmulator()
+  app = await testApp(emulator, {}, { logStream: logs })
+})
+t.teardown(async () => {
+  await app?.close()
+  await emulator?.stop()
+})
+
+/** A fresh user of `groups`, signed in: its email, sub, Cognito username and cookie. */
+async function member (groups: string[]): Promise<{ email: string, sub: string, username: string, cookie: string }> {
+  const email = await emulator.user(groups)
+  const { cookie, response } = await signIn(app, email, TEST_PASSWORD)
+  if (cookie === '') throw new Error(`sign-in failed: ${response.body}`)
+  const user = response.json().user
+  return { email, sub: user.sub, username: user.username, cookie }
+}
+
+async function me (cookie: string): Promise<{ status: number, roles?: string[], error?: string }> {
+  const response = await app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })
+  const body = response.json()
+  return { status: response.statusCode, roles: body.roles, error: body.error }
+}
+
+function unsafe (cookie: string): Record<string, string> {
+  return { ...CSRF, cookie }
+}
+
+t.test('bar 8: a role change ends the user\'s sessions and tokens at once; the next sign-in is judged by the new roles', async (t) => {
+  const admin = await member(['ADMIN'])
+  const target = await member(['LINE_LEADER'])
+  const second = await signIn(app, target.email, TEST_PASSWORD)
+  const { accessToken } = await cognitoTokens(app, target.email, TEST_PASSWORD)
+  t.equal((await app.inject({ method: 'GET', url: '/admin/users', headers: { cookie: target.cookie } })).statusCode, 403, 'not an admin yet')
+
+  // Named by email: cognito-local lists a user's groups only under its Username, and the adapter must cope.
+  const changed = await app.inject({ method: 'PUT', url: `/admin/users/${target.email}/roles`, headers: unsafe(admin.cookie), payload: { roles: ['ADMIN', 'MANAGER'] } })
+  t.equal(changed.statusCode, 200)
+  t.same(changed.json().roles, ['ADMIN', 'MANAGER'])
+  t.same(changed.json().groups, ['ADMIN', 'MANAGER'], 'LINE_LEADER removed, ADMIN and MANAGER added')
+  t.equal(changed.json().username, target.username)
+
+  for (const cookie of [target.cookie, second.cookie]) t.same(await me(cookie), { status: 401, error: 'UNAUTHENTICATED' }, 'every old session ends')
+  const byOldToken = await app.inject({ method: 'GET', url: '/auth/me', headers: { authorization: `Bearer ${accessToken}` } })
+  t.equal(byOldToken.statusCode, 401, 'an access token issued before the change fails too')
+
+  const again = await signIn(app, target.email, TEST_PASSWORD)
+  t.same(again.response.json().user.roles, ['ADMIN', 'MANAGER'])
+  t.equal((await app.inject({ method: 'GET', url: '/admin/users?limit=1', headers: { cookie: again.cookie } })).statusCode, 200, 'judged by the new roles')
+
+  // Named by Cognito username, another admin may take ADMIN away again.
+  const back = await app.inject({ method: 'PUT', url: `/admin/users/${target.username}/roles`, headers: unsafe(admin.cookie), payload: { roles: ['LINE_LEADER'] } })
+  t.equal(back.statusCode, 200)
+  t.same(back.json().roles, ['LINE_LEADER'])
+  t.same(await me(again.cookie), { status: 401, error: 'UNAUTHENTICATED' })
+  const line = logs.entries.find((e) => e.audit?.event === 'admin.set-roles' && e.audit?.target === target.sub && e.audit?.changed === true)
+  t.ok(line, 'audited')
+  t.equal(line!.audit.sub, admin.sub)
+  t.equal(line!.audit.cognitoGlobalSignOut, false, 'the emulator could not sign out globally, and the audit line says so')
+})
+
+t.test('setting the roles a user already has changes nothing and keeps their sessions', async (t) => {
+  const admin = await member(['ADMIN'])
+  const target = await member(['MANAGER', 'LINE_LEADER'])
+  const response = await app.inject({ method: 'PUT', url: `/admin/users/${target.email}/roles`, headers: unsafe(admin.cookie), payload: { roles: ['LINE_LEADER', 'MANAGER'] } })
+  t.equal(response.statusCode, 200)
+  t.same(response.json().roles, ['MANAGER', 'LINE_LEADER'])
+  t.same(await me(target.cookie), { status: 200, roles: ['MANAGER', 'LINE_LEADER'], error: undefined })
+})
+
+t.test('groups that grant no role are left alone by a role change', async (t) => {
+  const admin = await member(['ADMIN'])
+  await emulator.client.send(new CreateGroupCommand({ UserPoolId: emulator.userPoolId, GroupName: 'night-shift' }))
+  const target = await member(['LINE_LEADER', 'night-shift'])
+  const response = await app.inject({ method: 'PUT', url: `/admin/users/${target.email}/roles`, headers: unsafe(admin.cookie), payload: { roles: [] } })
+  t.equal(response.statusCode, 200)
+  t.same(response.json().roles, [])
+  t.same(response.json().groups, ['night-shift'])
+})
+
+t.test('disable ends the user\'s sessions and sign-in then fails with the uniform 401; enable lets them back in', async (t) => {
+  const admin = await member(['ADMIN'])
+  const target = await member(['MANAGER'])
+  const disabled = await app.inject({ method: 'POST', url: `/admin/users/${target.username}/disable`, headers: unsafe(admin.cookie) })
+  t.equal(disabled.statusCode, 200)
+  t.equal(disabled.json().enabled, false)
+  t.same(await me(target.cookie), { status: 401, error: 'UNAUTHENTICATED' }, 'the session ended at once')
+
+  const refused = await app.inject({ method: 'POST', url: '/auth/sign-in', headers: CSRF, payload: { username: target.email, password: TEST_PASSWORD } })
+  const wrong = await app.inject({ method: 'POST', url: '/auth/sign-in', headers: CSRF, payload: { username: admin.email, password: 'Wrong-Passw0rd!' } })
+  t.equal(refused.statusCode, 401)
+  const { requestId: a, ...refusedBody } = refused.json()
+  const { requestId: b, ...wrongBody } = wrong.json()
+  t.same(refusedBody, wrongBody, 'the same body as a wrong password')
+  t.equal(refusedBody.error, 'INVALID_CREDENTIALS')
+
+  const listed = await app.inject({ method: 'GET', url: '/admin/users?role=MANAGER&limit=60', headers: { cookie: admin.cookie } })
+  t.equal(listed.json().users.find((u: { sub: string }) => u.sub === target.sub)?.enabled, false)
+
+  const enabled = await app.inject({ method: 'POST', url: `/admin/users/${target.email}/enable`, headers: unsafe(admin.cookie) })
+  t.equal(enabled.statusCode, 200)
+  t.equal(enabled.json().enabled, true)
+  const back = await signIn(app, target.email, TEST_PASSWORD)
+  t.equal(back.response.statusCode, 200)
+  t.ok(logs.entries.some((e) => e.audit?.event === 'admin.disable-user' && e.audit?.target === target.sub && e.audit?.outcome === 'success'))
+})
+
+t.test('an admin sign-out ends every session of that user at once; the user may sign in again', async (t) => {
+  const admin = await member(['ADMIN'])
+  const target = await member(['LINE_LEADER'])
+  const second = await signIn(app, target.email, TEST_PASSWORD)
+  const bystander = await member(['LINE_LEADER'])
+  const response = await app.inject({ method: 'POST', url: `/admin/users/${target.email}/sign-out`, headers: unsafe(admin.cookie), payload: {} })
+  t.equal(response.statusCode, 200)
+  t.same(response.json(), { status: 'SIGNED_OUT', cognitoGlobalSignOut: false })
+  for (const cookie of [target.cookie, second.cookie]) t.equal((await me(cookie)).status, 401)
+  t.equal((await me(bystander.cookie)).status, 200, 'other users keep their sessions')
+  t.equal((await signIn(app, target.email, TEST_PASSWORD)).response.statusCode, 200)
+})
+
+t.test('no self-lockout: an admin cannot remove their own ADMIN role nor disable themselves (409 CONFLICT)', async (t) => {
+  const admin = await member(['ADMIN'])
+  for (const name of [admin.email, admin.username]) {
+    const demote = await app.inject({ method: 'PUT', url: `/admin/users/${name}/roles`, headers: unsafe(admin.cookie), payload: { roles: ['MANAGER'] } })
+    t.equal(demote.statusCode, 409)
+    t.equal(demote.json().error, 'CONFLICT')
+    t.match(demote.json().message, /own ADMIN role/)
+    const disable = await app.inject({ method: 'POST', url: `/admin/users/${name}/disable`, headers: unsafe(admin.cookie) })
+    t.equal(disable.statusCode, 409)
+    t.match(disable.json().message, /cannot disable yourself/)
+  }
+  t.same(await me(admin.cookie), { status: 200, roles: ['ADMIN'], error: undefined }, 'still an admin, still signed in')
+  t.ok(logs.entries.some((e) => e.audit?.event === 'admin.set-roles' && e.audit?.sub === admin.sub && e.audit?.outcome === 'CONFLICT'), 'the refusal is audited')
+
+  const widen = await app.inject({ method: 'PUT', url: `/admin/users/${admin.email}/roles`, headers: unsafe(admin.cookie), payload: { roles: ['ADMIN', 'MANAGER'] } })
+  t.equal(widen.statusCode, 200, 'keeping ADMIN is allowed')
+  t.same(widen.json().roles, ['ADMIN', 'MANAGER'])
+
+  const other = await member(['ADMIN'])
+  const demoted = await app.inject({ method: 'PUT', url: `/admin/users/${admin.email}/roles`, headers: unsafe(other.cookie), payload: { roles: ['MANAGER'] } })
+  t.equal(demoted.statusCode, 200, 'another admin may do it')
+  t.same(demoted.json().roles, ['MANAGER'])
+})
