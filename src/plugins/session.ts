@@ -43,6 +43,8 @@ declare module 'fastify' {
     startSession: (reply: FastifyReply, tokens: CognitoTokens) => Promise<{ user: User, tokens?: CognitoTokens }>
     /** Ends every session of a user and revokes their tokens, on every instance. */
     endUserSessions: (sub: string) => Promise<void>
+    /** Ends the caller's own session: deletes it, revokes its refresh token at Cognito and its access token everywhere. */
+    endSession: (identity: Identity) => Promise<void>
   }
   interface FastifyRequest {
     identity?: Identity
@@ -69,6 +71,8 @@ export default fp<SessionPluginOptions>(async (app, options) => {
   app.decorate('store', options.store)
   app.decorateRequest('identity', undefined)
   app.addHook('onClose', async () => { await options.store.close() })
+  // Serve once the store has connected and revocations from other instances arrive (each bounded; never fatal).
+  app.addHook('onReady', async () => { await Promise.all([options.store.ping().catch(() => {}), revocations.ready()]) })
 
   // CSRF: unsafe requests riding on (or creating) a cookie session must say X-CSRF: 1 and not come cross-site.
   app.addHook('onRequest', async (request) => {
@@ -124,7 +128,7 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     const token = bearerToken(request)
     let identity: Identity
     if (token !== undefined) {
-      const user = await userFromBearer(app.verifier, token, options.roleGroups, async (claims) => await revocations.isRevoked(claims))
+      const user = await userFromBearer(app.verifier, token, options.roleGroups, (claims) => revocations.isRevoked(claims))
       identity = { user, accessToken: token, via: 'bearer' }
     } else {
       const found = await sessions.find(request.cookies[SESSION_COOKIE])
@@ -156,6 +160,15 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     })
     reply.setCookie(SESSION_COOKIE, session.id, COOKIE_OPTIONS)
     return { user }
+  })
+
+  app.decorate('endSession', async ({ session, accessToken }: Identity) => {
+    if (session !== undefined) {
+      await sessions.destroy(session.id, session.record)
+      const refreshToken = sessions.refreshToken(session.record)
+      if (refreshToken !== undefined) await app.cognito.auth.revoke(refreshToken)
+    }
+    await revocations.revokeToken(accessToken)
   })
 
   app.decorate('endUserSessions', async (sub: string) => {

@@ -60,16 +60,14 @@ export class SessionManager {
     this.touchIntervalMs = Math.min(MAX_TOUCH_INTERVAL_MS, limits.idleSeconds * 100)
   }
 
-  /** Opened records by stored object: the memory store hands back the same object, so it is opened only once. */
+  /** Opened records by stored object: the memory store hands back the same object, so a session in use is opened once. */
   private readonly opened = new WeakMap<StoredSession, SessionRecord>()
 
   private sessionKey (id: string): string { return `session:${hashId(id)}` }
 
   private seal (record: SessionRecord): StoredSession {
     const { accessToken, idToken, ...rest } = record
-    const stored = { ...rest, accessTokenSealed: this.sealer.seal(accessToken), idTokenSealed: this.sealer.seal(idToken) }
-    this.opened.set(stored, record)
-    return stored
+    return { ...rest, accessTokenSealed: this.sealer.seal(accessToken), idTokenSealed: this.sealer.seal(idToken) }
   }
 
   /** The record behind a stored session; undefined when it was sealed with another key or altered. */

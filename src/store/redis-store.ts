@@ -2,13 +2,21 @@
 import { Redis } from 'ioredis'
 import { upstreamUnavailable } from '../errors.js'
 import type { SharedStore } from './shared-store.js'
+import type { StoreChannel } from './channel.js'
+import { RedisChannel } from './redis-channel.js'
 
 /** Keeps every key of the adapter under one prefix so a shared Redis stays tidy. */
 const KEY_PREFIX = 'ims:'
 
+/** How long the first commands wait for the first connection; after it, commands never wait for a connection. */
+const FIRST_CONNECT_MS = 1500
+
 /** A Redis-backed SharedStore that fails fast (no offline queue) and reconnects by itself. */
 export class RedisStore implements SharedStore {
   readonly redis: Redis
+  private readonly channels = new Map<string, RedisChannel>()
+  /** Settles on the first connection, the first failure, or FIRST_CONNECT_MS: start-up must not answer 503. */
+  private firstConnect: Promise<void> | undefined
 
   constructor (url: string) {
     this.redis = new Redis(url, {
@@ -22,9 +30,16 @@ export class RedisStore implements SharedStore {
     })
     // Connection errors are reported through failing commands (503) and /health/ready; no crash.
     this.redis.on('error', () => {})
+    this.firstConnect = new Promise<void>((resolve) => {
+      const timer = setTimeout(settle, FIRST_CONNECT_MS)
+      function settle (): void { clearTimeout(timer); resolve() }
+      this.redis.once('ready', settle)
+      this.redis.once('error', settle)
+    }).then(() => { this.firstConnect = undefined })
   }
 
   private async run<T> (command: () => Promise<T>): Promise<T> {
+    if (this.firstConnect !== undefined) await this.firstConnect
     try {
       return await command()
     } catch {
@@ -52,7 +67,11 @@ export class RedisStore implements SharedStore {
 
   async addToSet (key: string, member: string, ttlSeconds: number): Promise<void> {
     const ttl = Math.max(1, Math.ceil(ttlSeconds))
-    await this.run(async () => await this.redis.multi().sadd(key, member).expire(key, ttl, 'NX').expire(key, ttl, 'GT').exec())
+    await this.run(async () => {
+      // EXEC reports each command's error in its result instead of rejecting.
+      const results = await this.redis.multi().sadd(key, member).expire(key, ttl, 'NX').expire(key, ttl, 'GT').exec()
+      if (results === null || results.some(([error]) => error !== null)) throw new Error('transaction failed')
+    })
   }
 
   async removeFromSet (key: string, member: string): Promise<void> {
@@ -67,7 +86,18 @@ export class RedisStore implements SharedStore {
     await this.run(async () => await this.redis.ping())
   }
 
+  /** A broadcast to every instance on this Redis: PUBLISH, and a second connection that SUBSCRIBEs. */
+  channel (name: string): StoreChannel {
+    let channel = this.channels.get(name)
+    if (channel === undefined) {
+      channel = new RedisChannel(this.redis, KEY_PREFIX + name)
+      this.channels.set(name, channel)
+    }
+    return channel
+  }
+
   async close (): Promise<void> {
+    await Promise.all([...this.channels.values()].map(async (channel) => { await channel.close() }))
     this.redis.disconnect()
   }
 }

@@ -1,4 +1,5 @@
 // The state that several instances must share (sessions, challenges, revocations): an interface and its memory store.
+import { MemoryChannel, type StoreChannel } from './channel.js'
 
 /**
  * A small key-value store with expiry and per-key sets. Memory for one instance; Redis (src/store/redis-store.ts)
@@ -16,6 +17,8 @@ export interface SharedStore {
   members(key: string): Promise<string[]>
   /** Answers when the store is usable; throws otherwise. */
   ping(): Promise<void>
+  /** The broadcast channel `name` between every instance on this store (one per name and store). */
+  channel(name: string): StoreChannel
   close(): Promise<void>
 }
 
@@ -24,6 +27,7 @@ interface Entry { value: unknown, expiresAt: number }
 /** One process's store; expired entries vanish on read and in a periodic sweep. */
 export class MemoryStore implements SharedStore {
   private readonly entries = new Map<string, Entry>()
+  private readonly channels = new Map<string, MemoryChannel>()
   private readonly sweeper: NodeJS.Timeout
 
   constructor (sweepIntervalMs = 60_000) {
@@ -76,6 +80,15 @@ export class MemoryStore implements SharedStore {
   }
 
   async ping (): Promise<void> {}
+
+  channel (name: string): StoreChannel {
+    let channel = this.channels.get(name)
+    if (channel === undefined) {
+      channel = new MemoryChannel(async ({ key, value, ttlSeconds }) => { await this.set(key, value, ttlSeconds) })
+      this.channels.set(name, channel)
+    }
+    return channel
+  }
 
   async close (): Promise<void> {
     clearInterval(this.sweeper)

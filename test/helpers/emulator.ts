@@ -32,6 +32,8 @@ export interface EmulatorOptions {
   extraConfig?: Record<string, unknown>
   lambdaConfig?: LambdaConfigType
   callbackUrls?: string[]
+  /** The tokens' issuer base when the app reaches the emulator through another address (a faulty proxy). */
+  issuerDomain?: string
 }
 
 /** A unique email, so tests never share users. */
@@ -39,11 +41,29 @@ export function uniqueEmail (prefix = 'user'): string {
   return `${prefix}-${randomUUID().slice(0, 8)}@ims.test`
 }
 
+/** A bare cognito-local (no pool yet) and an admin client for it. */
+export interface BareEmulator { endpoint: string, client: CognitoIdentityProviderClient, dataDir: string, stop: () => Promise<void> }
+
+/** Starts cognito-local on `port` (default: a free one) with its data in a temp dir that `stop` removes. */
+export async function startBareEmulator (options: Pick<EmulatorOptions, 'code' | 'extraConfig' | 'issuerDomain'> & { port?: number } = {}): Promise<BareEmulator> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'ims-cognito-'))
+  const emulator = await startCognitoLocal({ port: options.port ?? await freePort(), dataDir, code: options.code, extraConfig: options.extraConfig, issuerDomain: options.issuerDomain })
+  const client = emulatorClient(emulator.endpoint)
+  return {
+    endpoint: emulator.endpoint,
+    client,
+    dataDir,
+    stop: async () => {
+      client.destroy()
+      await emulator.stop()
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  }
+}
+
 /** Starts cognito-local on a free port in a temp dir and bootstraps a pool with the three role groups. */
 export async function startEmulator (options: EmulatorOptions = {}): Promise<Emulator> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'ims-cognito-'))
-  const emulator = await startCognitoLocal({ port: await freePort(), dataDir, code: options.code, extraConfig: options.extraConfig })
-  const client = emulatorClient(emulator.endpoint)
+  const { endpoint, client, dataDir, stop } = await startBareEmulator(options)
   const pool = await bootstrapPool(client, {
     poolName: 'ims-test',
     clientName: 'ims-bff-test',
@@ -52,7 +72,7 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
   })
   return {
     ...pool,
-    endpoint: emulator.endpoint,
+    endpoint,
     client,
     dataDir,
     user: async (groups, password = TEST_PASSWORD) => {
@@ -75,10 +95,6 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
       return email
     },
     disable: async (email) => { await client.send(new AdminDisableUserCommand({ UserPoolId: pool.userPoolId, Username: email })) },
-    stop: async () => {
-      client.destroy()
-      await emulator.stop()
-      await rm(dataDir, { recursive: true, force: true })
-    }
+    stop
   }
 }

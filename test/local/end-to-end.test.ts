@@ -1,18 +1,12 @@
 // End to end: cognito-local calls the IMS triggers through the local Lambda and KMS; emails with working codes reach the mailbox.
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { startBareEmulator } from '../helpers/emulator.js'
+import { freePort } from '../helpers/ports.js'
 import {
   AdminCreateUserCommand,
   AdminGetUserCommand,
   AdminListGroupsForUserCommand,
   AdminSetUserPasswordCommand,
-  CognitoIdentityProviderClient,
   ConfirmForgotPasswordCommand,
   ConfirmSignUpCommand,
   CreateGroupCommand,
@@ -27,42 +21,6 @@ import { codeFromEmail, waitForEmail } from '../../src/local/mailbox.js'
 import { startLocalTriggers } from '../../src/local/triggers-wiring.js'
 import { jsonLogger } from '../../triggers/lib/log.js'
 
-const COGNITO_BIN = fileURLToPath(new URL('../../node_modules/cognito-local/lib/bin/start.js', import.meta.url))
-const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-/** Starts cognito-local with `config` as .cognito/config.json in a temp dir; ready when /health answers. */
-async function startCognitoLocal (port: number, config: object): Promise<{ endpoint: string, close: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'ims-cognito-e2e-'))
-  await mkdir(join(dir, '.cognito'))
-  await writeFile(join(dir, '.cognito', 'config.json'), JSON.stringify(config, null, 2))
-  const child = spawn(process.execPath, [COGNITO_BIN], { cwd: dir, env: { ...process.env, PORT: String(port), HOST: '127.0.0.1' }, stdio: 'ignore' })
-  const endpoint = `http://127.0.0.1:${port}`
-  const close = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = once(child, 'exit')
-      child.kill('SIGTERM')
-      await Promise.race([exited, sleep(3000)])
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    }
-    await rm(dir, { recursive: true, force: true })
-  }
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    if (child.exitCode !== null) { await close(); throw new Error(`cognito-local exited with ${child.exitCode}`) }
-    if (await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(500) }).then((r) => r.ok, () => false)) return { endpoint, close }
-    if (Date.now() > deadline) { await close(); throw new Error('cognito-local did not answer /health within 10 s') }
-    await sleep(50)
-  }
-}
-
 t.test('invitation, forgot password and sign-up emails carry codes that work, through cognito-local', async (t) => {
   const cognitoPort = await freePort()
   const logs: string[] = []
@@ -72,10 +30,9 @@ t.test('invitation, forgot password and sign-up emails carry codes that work, th
     log: jsonLogger((line) => logs.push(line))
   })
   t.teardown(triggers.close)
-  const cognito = await startCognitoLocal(cognitoPort, triggers.cognitoConfig)
-  t.teardown(cognito.close)
-  const client = new CognitoIdentityProviderClient({ endpoint: cognito.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 })
-  t.teardown(() => { client.destroy() })
+  const cognito = await startBareEmulator({ port: cognitoPort, extraConfig: { ...triggers.cognitoConfig } })
+  t.teardown(cognito.stop)
+  const client = cognito.client
 
   const pool = (await client.send(new CreateUserPoolCommand({ PoolName: 'ims-e2e', ...triggers.poolSettings }))).UserPool?.Id as string
   t.same((await client.send(new DescribeUserPoolCommand({ UserPoolId: pool }))).UserPool?.LambdaConfig, triggers.poolLambdaConfig, 'the pool describes its triggers')

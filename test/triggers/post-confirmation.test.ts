@@ -1,16 +1,9 @@
 // Post Confirmation: off by default; with DEFAULT_GROUP it puts self-signed-up users into that group in a real cognito-local.
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { startBareEmulator } from '../helpers/emulator.js'
 import {
   AdminCreateUserCommand,
   AdminListGroupsForUserCommand,
-  CognitoIdentityProviderClient,
   CreateGroupCommand,
   CreateUserPoolCommand
 } from '@aws-sdk/client-cognito-identity-provider'
@@ -18,48 +11,9 @@ import { loadPostConfirmationConfig } from '../../triggers/config.js'
 import { jsonLogger } from '../../triggers/lib/log.js'
 import { createPostConfirmationDeps, handle, regionOfPool, type PostConfirmationEvent } from '../../triggers/post-confirmation.js'
 
-const COGNITO_BIN = fileURLToPath(new URL('../../node_modules/cognito-local/lib/bin/start.js', import.meta.url))
-const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-/** Starts cognito-local as a child process on a free loopback port, data in a temp dir; ready when /health answers. */
-async function startCognitoLocal (): Promise<{ endpoint: string, close: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'ims-cognito-'))
-  await mkdir(join(dir, '.cognito'))
-  await writeFile(join(dir, '.cognito', 'config.json'), '{}')
-  const port = await freePort()
-  const child = spawn(process.execPath, [COGNITO_BIN], { cwd: dir, env: { ...process.env, PORT: String(port), HOST: '127.0.0.1' }, stdio: 'ignore' })
-  const endpoint = `http://127.0.0.1:${port}`
-  const close = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = once(child, 'exit')
-      child.kill('SIGTERM')
-      await Promise.race([exited, sleep(3000)])
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    }
-    await rm(dir, { recursive: true, force: true })
-  }
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    if (child.exitCode !== null) { await close(); throw new Error(`cognito-local exited with ${child.exitCode}`) }
-    const ok = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(500) }).then((r) => r.ok, () => false)
-    if (ok) return { endpoint, close }
-    if (Date.now() > deadline) { await close(); throw new Error('cognito-local did not answer /health within 10 s') }
-    await sleep(50)
-  }
-}
-
-const cognito = await startCognitoLocal()
-t.teardown(cognito.close)
-const client = new CognitoIdentityProviderClient({ endpoint: cognito.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 })
-t.teardown(() => { client.destroy() })
+const cognito = await startBareEmulator()
+t.teardown(cognito.stop)
+const client = cognito.client
 const pool = (await client.send(new CreateUserPoolCommand({ PoolName: 'post-confirmation-test' }))).UserPool?.Id as string
 await client.send(new CreateGroupCommand({ UserPoolId: pool, GroupName: 'LINE_LEADER' }))
 

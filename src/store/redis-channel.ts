@@ -1,0 +1,145 @@
+// The Redis store's channel: MULTI/SET/PUBLISH on the shared connection, a second connection SUBSCRIBEd, heartbeats on it.
+import { randomUUID } from 'node:crypto'
+import type { Redis } from 'ioredis'
+import { upstreamUnavailable } from '../errors.js'
+import type { ChannelRecord, StoreChannel } from './channel.js'
+
+/** How often the subscription is asked to answer a PING. */
+const HEARTBEAT_MS = 500
+/** A subscription whose last answered PING was sent longer ago than this is not trusted to be complete. */
+const STALE_MS = 2000
+/** How long `publish` waits for its own message to come back. */
+const ECHO_DEADLINE_MS = 250
+
+/**
+ * Why `live` is enough to trust the local view (see src/session/revocations.ts for how it is used):
+ * Redis writes a PUBLISH into the output buffer of every subscribed connection before it answers the publisher, and a
+ * connection delivers in order. So once a PING sent at time T on the subscriber connection is answered, every message
+ * published before T has been handled here. `live` holds while such a T is under STALE_MS old and the connection has
+ * not closed since it subscribed; a lost or stuck connection therefore stops being trusted within STALE_MS, and a new
+ * subscription starts a new `generation` (messages published in between were missed).
+ */
+export class RedisChannel implements StoreChannel {
+  private readonly subscriber: Redis
+  private readonly handlers: Array<(message: string) => void> = []
+  private readonly instance = randomUUID()
+  private sequence = 0
+  private readonly echoes = new Map<number, () => void>()
+  private readonly waiters = new Set<() => void>()
+  private subscribed = false
+  private subscribing = false
+  private heardAt = 0
+  private generations = 0
+  private readonly heartbeat: NodeJS.Timeout
+
+  /** @param publisher the store's connection (fail-fast options); a second connection is made from it to subscribe. */
+  constructor (private readonly publisher: Redis, readonly name: string) {
+    this.subscriber = publisher.duplicate({ autoResubscribe: false, enableOfflineQueue: false, connectionName: 'ims-channel' })
+    this.subscriber.on('error', () => {})
+    this.subscriber.on('ready', () => { void this.subscribe() })
+    this.subscriber.on('close', () => { this.subscribed = false })
+    this.subscriber.on('message', (channel: string, raw: string) => { if (channel === this.name) this.receive(raw) })
+    this.heartbeat = setInterval(() => { void this.beat() }, HEARTBEAT_MS)
+    this.heartbeat.unref()
+  }
+
+  get live (): boolean {
+    return this.subscribed && Date.now() - this.heardAt < STALE_MS
+  }
+
+  get generation (): number { return this.generations }
+
+  private async subscribe (): Promise<void> {
+    if (this.subscribing || this.subscribed) return
+    this.subscribing = true
+    const sentAt = Date.now()
+    try {
+      await this.subscriber.subscribe(this.name)
+      this.generations++
+      this.heardAt = sentAt
+      this.subscribed = true
+      for (const wake of this.waiters) wake()
+    } catch {
+      // The heartbeat tries again while the connection is up; a reconnection ('ready') does too.
+    } finally {
+      this.subscribing = false
+    }
+  }
+
+  private async beat (): Promise<void> {
+    if (!this.subscribed) {
+      if (this.subscriber.status === 'ready') await this.subscribe()
+      return
+    }
+    const sentAt = Date.now()
+    try {
+      await this.subscriber.ping()
+      if (this.subscribed) this.heardAt = Math.max(this.heardAt, sentAt)
+    } catch {
+      // Unanswered: `live` turns false once the last answer is STALE_MS old.
+    }
+  }
+
+  private receive (raw: string): void {
+    const first = raw.indexOf(':')
+    const second = raw.indexOf(':', first + 1)
+    if (first < 0 || second < 0) return
+    const message = raw.slice(second + 1)
+    for (const handler of this.handlers) {
+      try { handler(message) } catch { /* one bad message never stops the others */ }
+    }
+    if (raw.slice(0, first) === this.instance) {
+      const sequence = Number(raw.slice(first + 1, second))
+      this.echoes.get(sequence)?.()
+    }
+  }
+
+  async publish (message: string, record?: ChannelRecord): Promise<void> {
+    const sequence = ++this.sequence
+    let timer: NodeJS.Timeout | undefined
+    const echoed = this.live
+      ? new Promise<void>((resolve) => {
+        this.echoes.set(sequence, resolve)
+        timer = setTimeout(resolve, ECHO_DEADLINE_MS)
+      })
+      : undefined
+    try {
+      const multi = this.publisher.multi()
+      if (record !== undefined) multi.set(record.key, JSON.stringify(record.value), 'EX', Math.max(1, Math.ceil(record.ttlSeconds)))
+      multi.publish(this.name, `${this.instance}:${sequence}:${message}`)
+      const results = await multi.exec()
+      if (results === null || results.some(([error]) => error !== null)) throw new Error('transaction failed')
+      await echoed
+    } catch {
+      throw upstreamUnavailable(2)
+    } finally {
+      clearTimeout(timer)
+      this.echoes.delete(sequence)
+    }
+  }
+
+  onMessage (handler: (message: string) => void): void {
+    this.handlers.push(handler)
+  }
+
+  async whenLive (timeoutMs: number): Promise<boolean> {
+    if (this.live) return true
+    return await new Promise<boolean>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.waiters.delete(done)
+        resolve(this.live)
+      }
+      const timer = setTimeout(done, timeoutMs)
+      this.waiters.add(done)
+    })
+  }
+
+  async close (): Promise<void> {
+    clearInterval(this.heartbeat)
+    for (const resolve of this.echoes.values()) resolve()
+    for (const wake of this.waiters) wake()
+    this.subscribed = false
+    this.subscriber.disconnect()
+  }
+}

@@ -1,0 +1,81 @@
+// Bar 41: with the Redis store down, session routes answer 503 and nothing crashes; service resumes when Redis returns.
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
+import { CSRF, cognitoTokens, signIn, testApp } from '../helpers/app.js'
+import { ownRedis, type OwnRedis } from '../helpers/redis.js'
+
+let emulator: Emulator
+let redis: OwnRedis
+let a: FastifyInstance
+let b: FastifyInstance
+
+t.before(async () => {
+  // A redis-server of this test's own: the machine's shared one on 6379 is never stopped.
+  redis = await ownRedis()
+  emulator = await startEmulator()
+  const env = { SESSION_STORE: 'redis', REDIS_URL: redis.url, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex') }
+  a = await testApp(emulator, env)
+  b = await testApp(emulator, env)
+})
+t.teardown(async () => {
+  await a?.close()
+  await b?.close()
+  await redis?.kill()
+  await emulator?.stop()
+})
+
+const me = async (app: FastifyInstance, headers: Record<string, string>) => await app.inject({ method: 'GET', url: '/auth/me', headers })
+const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
+
+t.test('bar 41: Redis down gives 503 with Retry-After on session routes, fast; it all resumes when Redis returns', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { cookie } = await signIn(a, email, TEST_PASSWORD)
+  t.equal((await me(b, { cookie })).statusCode, 200)
+  const { accessToken } = await cognitoTokens(a, email, TEST_PASSWORD)
+  const bearer = { authorization: `Bearer ${accessToken}` }
+  t.equal((await me(a, bearer)).statusCode, 200)
+
+  await redis.kill()
+  try {
+    const started = performance.now()
+    const session = await me(a, { cookie })
+    t.equal(session.statusCode, 503)
+    t.equal(session.json().error, 'UPSTREAM_UNAVAILABLE')
+    t.ok(Number(session.headers['retry-after']) > 0, 'Retry-After is set')
+    t.ok(performance.now() - started < 1500, 'fails fast')
+    const signingIn = await b.inject({ method: 'POST', url: '/auth/sign-in', headers: CSRF, payload: { username: email, password: TEST_PASSWORD } })
+    t.equal(signingIn.statusCode, 503)
+    t.equal(signingIn.json().error, 'UPSTREAM_UNAVAILABLE')
+    const out = await a.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie }, payload: {} })
+    t.equal(out.statusCode, 503, 'a sign-out that cannot be recorded says so')
+    t.equal((await a.inject({ method: 'GET', url: '/health/live' })).statusCode, 200)
+    t.equal((await a.inject({ method: 'GET', url: '/health/ready' })).statusCode, 503)
+    // Revocations made elsewhere cannot be known now: once the local view is stale, bearer tokens fail closed too.
+    await sleep(2500)
+    const token = await me(a, bearer)
+    t.equal(token.statusCode, 503)
+    t.equal(token.json().error, 'UPSTREAM_UNAVAILABLE')
+  } finally {
+    await redis.start()
+  }
+
+  // Back by itself: the same port, no restart of the app (Redis kept nothing, so sessions start anew).
+  let resumed
+  for (let attempt = 0; attempt < 50; attempt++) {
+    resumed = await signIn(a, email, TEST_PASSWORD)
+    if (resumed.response.statusCode === 200) break
+    await sleep(200)
+  }
+  t.equal(resumed?.response.statusCode, 200, 'sign-in works again')
+  t.equal((await me(b, { cookie: resumed!.cookie })).statusCode, 200, 'and the session is shared again')
+  t.equal((await me(a, { cookie })).statusCode, 401, 'the old session is gone with the old Redis')
+
+  // Revocation after the gap: A must not trust what it knew before Redis went away.
+  for (let attempt = 0; attempt < 50 && (await me(a, bearer)).statusCode !== 200; attempt++) await sleep(100)
+  t.equal((await me(a, bearer)).statusCode, 200)
+  const out = await b.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie: resumed!.cookie }, payload: { global: true } })
+  t.equal(out.statusCode, 204)
+  t.equal((await me(a, bearer)).statusCode, 401, 'a global sign-out on B reaches A after the outage')
+})

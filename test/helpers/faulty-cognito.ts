@@ -1,0 +1,78 @@
+// A real cognito-local behind a loopback proxy that can turn slow or drop its key endpoint, for the fault tests.
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import { startEmulator, type Emulator } from './emulator.js'
+import { freePort } from './ports.js'
+
+/** What the proxy does to the key endpoint (`/.well-known/jwks.json`). */
+export type KeyEndpointFault = 'none' | 'refuse' | 'hang'
+
+/** An emulator whose `endpoint` is the proxy; the tokens name the proxy as their issuer. */
+export interface FaultyCognito extends Emulator {
+  /** Delays every Cognito API call (not the key endpoint) by `ms` from now on; 0 turns it off. */
+  slowApi: (ms: number) => void
+  /** Breaks the key endpoint: `refuse` drops each connection, `hang` never answers. */
+  keyEndpoint: (fault: KeyEndpointFault) => void
+  /** How many requests reached the key endpoint through the proxy. */
+  readonly keyFetches: number
+}
+
+/** Starts cognito-local (users are made directly on it) and a proxy in front of it, which the app is pointed at. */
+export async function startFaultyCognito (): Promise<FaultyCognito> {
+  const port = await freePort()
+  const proxyUrl = `http://127.0.0.1:${port}`
+  let apiDelayMs = 0
+  let keyFault: KeyEndpointFault = 'none'
+  let keyFetches = 0
+  const sockets = new Set<Socket>()
+  const timers = new Set<NodeJS.Timeout>()
+  let target = ''
+
+  const forward = (incoming: IncomingMessage, outgoing: ServerResponse, body: Buffer): void => {
+    const upstream = httpRequest(`${target}${incoming.url ?? '/'}`, { method: incoming.method, headers: incoming.headers }, (answer) => {
+      outgoing.writeHead(answer.statusCode ?? 502, answer.headers)
+      answer.pipe(outgoing)
+    })
+    upstream.on('error', () => { outgoing.destroy() })
+    upstream.end(body)
+  }
+
+  const server = createServer((incoming, outgoing) => {
+    const chunks: Buffer[] = []
+    incoming.on('data', (chunk: Buffer) => chunks.push(chunk))
+    incoming.on('end', () => {
+      const body = Buffer.concat(chunks)
+      if ((incoming.url ?? '').endsWith('/.well-known/jwks.json')) {
+        keyFetches++
+        if (keyFault === 'refuse') { incoming.socket.destroy(); return }
+        if (keyFault === 'hang') return
+        forward(incoming, outgoing, body)
+        return
+      }
+      if (apiDelayMs === 0) { forward(incoming, outgoing, body); return }
+      const timer = setTimeout(() => { timers.delete(timer); forward(incoming, outgoing, body) }, apiDelayMs)
+      timers.add(timer)
+    })
+  })
+  server.on('connection', (socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  })
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+
+  const emulator = await startEmulator({ issuerDomain: proxyUrl })
+  target = emulator.endpoint
+  return {
+    ...emulator,
+    endpoint: proxyUrl,
+    slowApi: (ms) => { apiDelayMs = ms },
+    keyEndpoint: (fault) => { keyFault = fault },
+    get keyFetches () { return keyFetches },
+    stop: async () => {
+      for (const timer of timers) clearTimeout(timer)
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => server.close(resolve))
+      await emulator.stop()
+    }
+  }
+}

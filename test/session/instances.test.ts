@@ -1,0 +1,129 @@
+// Two app instances on one Redis behave as one: sessions, sign-out and revocation at once, throttling, sealed storage.
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
+import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
+import { CSRF, cognitoTokens, signIn, testApp } from '../helpers/app.js'
+import { rawRedis, SHARED_REDIS_URL } from '../helpers/redis.js'
+
+let emulator: Emulator
+let a: FastifyInstance
+let b: FastifyInstance
+let redis: Redis
+
+t.before(async () => {
+  redis = await rawRedis()
+  emulator = await startEmulator()
+  // Instances that share a store share the key; the IP limit is raised so other tests on this Redis cannot trip it.
+  const env = { SESSION_STORE: 'redis', REDIS_URL: SHARED_REDIS_URL, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex'), AUTH_IP_LIMIT: '1000' }
+  a = await testApp(emulator, env)
+  b = await testApp(emulator, env)
+})
+t.teardown(async () => {
+  await a?.close()
+  await b?.close()
+  redis?.disconnect()
+  await emulator?.stop()
+})
+
+const me = async (app: FastifyInstance, headers: Record<string, string>) => await app.inject({ method: 'GET', url: '/auth/me', headers })
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+
+t.test('signed in on A, the session works on B; a global sign-out on B is refused on A at the very next request', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { cookie } = await signIn(a, email, TEST_PASSWORD)
+  const onB = await me(b, { cookie })
+  t.equal(onB.statusCode, 200)
+  t.equal(onB.json().email, email)
+  // The same user's access token from another device, used on both instances first (so each remembers it as valid).
+  const device = await cognitoTokens(a, email, TEST_PASSWORD)
+  t.equal((await me(a, bearer(device.accessToken))).statusCode, 200)
+  t.equal((await me(b, bearer(device.accessToken))).statusCode, 200)
+
+  const out = await b.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie }, payload: { global: true } })
+  t.equal(out.statusCode, 204)
+  const cookieOnA = await me(a, { cookie })
+  t.equal(cookieOnA.statusCode, 401)
+  t.equal(cookieOnA.json().error, 'UNAUTHENTICATED')
+  const tokenOnA = await me(a, bearer(device.accessToken))
+  t.equal(tokenOnA.statusCode, 401, 'the old access token is refused on the other instance')
+  t.equal(tokenOnA.json().error, 'UNAUTHENTICATED')
+  t.equal((await me(b, bearer(device.accessToken))).statusCode, 401)
+})
+
+t.test('a sign-out with a bearer token revokes that token on every instance, and only that token', async (t) => {
+  const email = await emulator.user(['LINE_LEADER'])
+  const first = await cognitoTokens(a, email, TEST_PASSWORD)
+  const second = await cognitoTokens(a, email, TEST_PASSWORD)
+  for (const app of [a, b]) {
+    t.equal((await me(app, bearer(first.accessToken))).statusCode, 200)
+    t.equal((await me(app, bearer(second.accessToken))).statusCode, 200)
+  }
+  const out = await a.inject({ method: 'POST', url: '/auth/sign-out', headers: bearer(first.accessToken), payload: {} })
+  t.equal(out.statusCode, 204)
+  t.equal((await me(b, bearer(first.accessToken))).statusCode, 401, 'refused on B at once')
+  t.equal((await me(a, bearer(first.accessToken))).statusCode, 401)
+  t.equal((await me(b, bearer(second.accessToken))).statusCode, 200, 'the other token of that user still works')
+})
+
+t.test('a token seen for the first time on an instance is judged by what another instance revoked', async (t) => {
+  const email = await emulator.user(['ADMIN'])
+  const { accessToken } = await cognitoTokens(a, email, TEST_PASSWORD)
+  t.equal((await a.inject({ method: 'POST', url: '/auth/sign-out', headers: bearer(accessToken), payload: {} })).statusCode, 204)
+  t.equal((await me(b, bearer(accessToken))).statusCode, 401)
+})
+
+t.test('failed sign-ins are counted across both instances', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const statuses: number[] = []
+  let limited
+  for (let attempt = 0; attempt < 8 && limited === undefined; attempt++) {
+    const app = attempt % 2 === 0 ? a : b
+    const response = await app.inject({ method: 'POST', url: '/auth/sign-in', headers: CSRF, payload: { username: email, password: 'Wrong-Passw0rd!' } })
+    statuses.push(response.statusCode)
+    if (response.statusCode === 429) limited = response
+  }
+  // AUTH_FAILURE_LIMIT is 5: five failures spread over A and B, then 429 whichever instance answers.
+  t.same(statuses, [401, 401, 401, 401, 401, 429])
+  t.equal(limited?.json().error, 'TOO_MANY_REQUESTS')
+  t.ok(Number(limited?.headers['retry-after']) > 0, 'Retry-After is set')
+})
+
+t.test('bar 26: what Redis keeps holds no session id, no access, ID or refresh token in clear', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { cookie } = await signIn(a, email, TEST_PASSWORD)
+  const id = cookie.split('=')[1]!
+  // The tokens the session holds, as the app opens them (only the app with the key can).
+  const session = await a.sessions.find(id)
+  t.ok(session, 'the session exists')
+  const secrets = { id, access: session!.record.accessToken, idToken: session!.record.idToken, refresh: a.sessions.refreshToken(session!.record)! }
+  t.ok(secrets.refresh.length > 0)
+
+  const hashed = await redis.smembers(`ims:user-sessions:${session!.record.sub}`)
+  t.equal(hashed.length, 1, 'the user has one session in Redis')
+  const raw = await redis.get(`ims:session:${hashed[0]}`)
+  t.ok(raw !== null && raw.length > 0, 'the session is in Redis')
+  t.notOk(raw!.includes('eyJ'), 'no JWT in clear')
+  for (const [name, secret] of Object.entries(secrets)) t.notOk(raw!.includes(secret), `no ${name} in the stored session`)
+
+  // And nowhere in the adapter's key space (bounded scan).
+  let cursor = '0'
+  let rounds = 0
+  const found: string[] = []
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', 'ims:*', 'COUNT', 1000)
+    cursor = next
+    for (const key of keys) {
+      const type = await redis.type(key)
+      const values = type === 'string' ? [await redis.get(key) ?? ''] : type === 'set' ? await redis.smembers(key) : []
+      for (const value of [key, ...values]) {
+        for (const [name, secret] of Object.entries(secrets)) if (value.includes(secret)) found.push(`${name} in ${key}`)
+      }
+    }
+  } while (cursor !== '0' && ++rounds < 200)
+  t.same(found, [], 'no secret anywhere in ims:*')
+
+  // The other instance opens the sealed session with the shared key.
+  t.equal((await me(b, { cookie })).statusCode, 200)
+})

@@ -1,0 +1,89 @@
+// The SharedStore contract on both stores (memory, and the machine's real Redis), the channel, and Redis failing fast.
+import t from 'tap'
+import { randomUUID } from 'node:crypto'
+import { createServer, type Socket } from 'node:net'
+import { MemoryStore, type SharedStore } from '../../src/store/shared-store.js'
+import { RedisStore } from '../../src/store/redis-store.js'
+import { AppError } from '../../src/errors.js'
+import { rawRedis, SHARED_REDIS_URL } from '../helpers/redis.js'
+import { freePort } from '../helpers/ports.js'
+
+const stores: Array<[string, () => SharedStore]> = [['memory', () => new MemoryStore()], ['redis', () => new RedisStore(SHARED_REDIS_URL)]]
+
+t.before(async () => { (await rawRedis()).disconnect() })
+
+for (const [name, make] of stores) {
+  t.test(`${name}: values, one-time values, sets and expiry`, async (t) => {
+    const store = make()
+    t.teardown(async () => { await store.close() })
+    await store.ping()
+    const key = `test:${randomUUID()}`
+    t.equal(await store.get(key), undefined)
+    await store.set(key, { a: 1, list: ['x'] }, 60)
+    t.same(await store.get(key), { a: 1, list: ['x'] })
+    t.same(await store.take(key), { a: 1, list: ['x'] })
+    t.equal(await store.take(key), undefined, 'a taken value is gone')
+    await store.set(key, 1, 1)
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    t.equal(await store.get(key), undefined, 'expired')
+
+    const set = `test-set:${randomUUID()}`
+    await store.addToSet(set, 'one', 60)
+    await store.addToSet(set, 'two', 1)
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    t.same((await store.members(set)).sort(), ['one', 'two'], 'a shorter ttl never shortens a set')
+    await store.removeFromSet(set, 'one')
+    t.same(await store.members(set), ['two'])
+    await store.delete(set, key)
+    t.same(await store.members(set), [])
+  })
+
+  t.test(`${name}: a channel message reaches every subscriber with its record written`, async (t) => {
+    const first = make()
+    const second = name === 'memory' ? first : make()
+    t.teardown(async () => { await first.close(); if (second !== first) await second.close() })
+    const channelName = `test-${randomUUID()}`
+    const sender = first.channel(channelName)
+    const receiver = second.channel(channelName)
+    t.ok(await sender.whenLive(3000), 'sender live')
+    t.ok(await receiver.whenLive(3000), 'receiver live')
+    const heard: string[] = []
+    receiver.onMessage((message) => heard.push(message))
+    const key = `test:${randomUUID()}`
+    await sender.publish('hello', { key, value: { n: 1 }, ttlSeconds: 60 })
+    // publish resolves once the message came back to the sender: the receiver has been sent it too.
+    for (let i = 0; i < 50 && heard.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    t.same(heard, ['hello'])
+    t.same(await second.get(key), { n: 1 }, 'the record was written with the message')
+    await first.delete(key)
+  })
+}
+
+t.test('redis: refused connections fail fast with UPSTREAM_UNAVAILABLE, never hang', async (t) => {
+  const store = new RedisStore(`redis://127.0.0.1:${await freePort()}`)
+  t.teardown(async () => { await store.close() })
+  for (let i = 0; i < 2; i++) {
+    const started = performance.now()
+    const error = await store.get('anything').catch((e: unknown) => e)
+    t.ok(error instanceof AppError && error.code === 'UPSTREAM_UNAVAILABLE', 'UPSTREAM_UNAVAILABLE')
+    t.ok(performance.now() - started < 2000, `within 2 s (${Math.round(performance.now() - started)} ms)`)
+  }
+  t.equal(store.channel('x').live, false, 'the channel is not live')
+})
+
+t.test('redis: a server that accepts but never answers fails within the command deadline', async (t) => {
+  const sockets = new Set<Socket>()
+  const silent = createServer((socket) => { sockets.add(socket) })
+  const port = await freePort()
+  await new Promise<void>((resolve) => silent.listen(port, '127.0.0.1', resolve))
+  const store = new RedisStore(`redis://127.0.0.1:${port}`)
+  t.teardown(async () => {
+    await store.close()
+    for (const socket of sockets) socket.destroy()
+    await new Promise((resolve) => silent.close(resolve))
+  })
+  const started = performance.now()
+  const error = await store.set('anything', 1, 10).catch((e: unknown) => e)
+  t.ok(error instanceof AppError && error.code === 'UPSTREAM_UNAVAILABLE', 'UPSTREAM_UNAVAILABLE')
+  t.ok(performance.now() - started < 3000, `within 3 s (${Math.round(performance.now() - started)} ms)`)
+})
