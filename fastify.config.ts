@@ -1,7 +1,8 @@
 // The one typed configuration: a TypeBox schema with defaults, read from the environment and validated at start-up.
 import { Type, type Static, type TSchema, type TObject } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
-import { DEFAULT_ROLE_GROUPS, parseRoleGroups } from './src/role-mapping.js'
+import { DEFAULT_ROLE_GROUPS, ROLES, parseRoleGroups } from './src/role-mapping.js'
+import { DEFAULT_API_ROLE_RULES, parseApiRoleRules } from './src/proxy/rules.js'
 
 /** Every leaf names the environment variable that overrides it (`env`); the type is derived from this schema. */
 export const ConfigSchema = Type.Object({
@@ -19,7 +20,7 @@ export const ConfigSchema = Type.Object({
     region: Type.String({ env: 'AWS_REGION', default: 'local' }),
     userPoolId: Type.String({ env: 'COGNITO_USER_POOL_ID', default: '' }),
     clientId: Type.String({ env: 'COGNITO_CLIENT_ID', default: '' }),
-    clientSecret: Type.String({ env: 'COGNITO_CLIENT_SECRET', default: '' }),
+    clientSecret: Type.String({ env: 'COGNITO_CLIENT_SECRET', default: '', secret: true }),
     /** A Cognito-compatible endpoint (cognito-local) instead of AWS's; never in production. */
     endpoint: Type.String({ env: 'COGNITO_ENDPOINT', default: '', pattern: '^(https?://[^\\s]+[^/\\s])?$' }),
     timeoutMs: Type.Integer({ env: 'COGNITO_TIMEOUT_MS', default: 4000, minimum: 100, maximum: 30000 }),
@@ -32,16 +33,46 @@ export const ConfigSchema = Type.Object({
     demoPassword: Type.String({ env: 'IMS_DEMO_PASSWORD', default: 'Ims-Demo-2026!', minLength: 8 }),
     dataDir: Type.String({ env: 'LOCAL_DATA_DIR', default: '.local', minLength: 1 })
   }),
+  hostedUi: Type.Object({
+    /** The pool's domain (`https://<prefix>.auth.<region>.amazoncognito.com`); local mode: the emulator. Unset elsewhere: no hosted login. */
+    domain: Type.String({ env: 'HOSTED_UI_DOMAIN', default: '', pattern: '^(https?://[^/\\s?#]+)?$' }),
+    /** The adapter's own origin as browsers reach it (redirect_uri is `<PUBLIC_URL>/auth/callback`); default `http://HOST:PORT`. */
+    publicUrl: Type.String({ env: 'PUBLIC_URL', default: '', pattern: '^(https?://[^/\\s?#]+)?$' }),
+    /** Where the pool's `/logout` sends the browser afterwards (must be in the app client's sign-out URLs); default `<PUBLIC_URL>/`. */
+    logoutUri: Type.String({ env: 'HOSTED_UI_LOGOUT_URI', default: '', pattern: '^(https?://[^\\s]+)?$' }),
+    /** OAuth scopes asked of the pool, space-separated. */
+    scopes: Type.String({ env: 'HOSTED_UI_SCOPES', default: 'openid email profile', pattern: '\\bopenid\\b' }),
+    /** How long a started hosted login may take before its callback is refused. */
+    transactionSeconds: Type.Integer({ env: 'HOSTED_UI_TRANSACTION_SECONDS', default: 600, minimum: 60, maximum: 3600 })
+  }),
+  pages: Type.Object({
+    /** The built-in login pages at `/`: `auto` serves them in local mode only. */
+    serve: Type.Union([Type.Literal('auto'), Type.Literal('true'), Type.Literal('false')], { env: 'SERVE_LOGIN_PAGES', default: 'auto' })
+  }),
   session: Type.Object({
     mode: Type.Union([Type.Literal('cookie'), Type.Literal('token')], { env: 'SESSION_MODE', default: 'cookie' }),
     store: Type.Union([Type.Literal('memory'), Type.Literal('redis')], { env: 'SESSION_STORE', default: 'memory' }),
     redisUrl: Type.String({ env: 'REDIS_URL', default: 'redis://127.0.0.1:6379' }),
     /** 64 hex characters (256 bits); encrypts what the store keeps. */
-    encryptionKey: Type.String({ env: 'SESSION_ENCRYPTION_KEY', default: '', pattern: '^([0-9a-fA-F]{64})?$' }),
+    encryptionKey: Type.String({ env: 'SESSION_ENCRYPTION_KEY', default: '', pattern: '^([0-9a-fA-F]{64})?$', secret: true }),
     idleSeconds: Type.Integer({ env: 'SESSION_IDLE_SECONDS', default: 3600, minimum: 60 }),
     absoluteSeconds: Type.Integer({ env: 'SESSION_ABSOLUTE_SECONDS', default: 43200, minimum: 300 }),
     refreshSkewSeconds: Type.Integer({ env: 'SESSION_REFRESH_SKEW_SECONDS', default: 120, minimum: 0, maximum: 3000 }),
     challengeSeconds: Type.Integer({ env: 'CHALLENGE_SECONDS', default: 180, minimum: 30, maximum: 900 })
+  }),
+  /** Throttling of /auth (src/plugins/rate-limit.ts); counters live where sessions do (memory or Redis). */
+  throttle: Type.Object({
+    /** Per client IP: failed sign-ins, wrong codes and wrong passwords, plus every code-sending or sign-up request. */
+    ipLimit: Type.Integer({ env: 'AUTH_IP_LIMIT', default: 30, minimum: 1 }),
+    ipWindowSeconds: Type.Integer({ env: 'AUTH_IP_WINDOW_SECONDS', default: 60, minimum: 1 }),
+    /** Per normalised username (or signed-in user): failed passwords, and separately wrong codes, before 429. */
+    failureLimit: Type.Integer({ env: 'AUTH_FAILURE_LIMIT', default: 5, minimum: 1 }),
+    failureWindowSeconds: Type.Integer({ env: 'AUTH_FAILURE_WINDOW_SECONDS', default: 900, minimum: 1 }),
+    /** Per normalised username: forgot-password and resend-code requests that send a code; later ones send nothing. */
+    codeSendLimit: Type.Integer({ env: 'CODE_SEND_LIMIT', default: 3, minimum: 1 }),
+    codeSendWindowSeconds: Type.Integer({ env: 'CODE_SEND_WINDOW_SECONDS', default: 3600, minimum: 1 }),
+    /** forgot-password and resend-code answer after this fixed time, whatever happened (no user enumeration by timing). */
+    uniformResponseMs: Type.Integer({ env: 'UNIFORM_RESPONSE_MS', default: 150, minimum: 0, maximum: 5000 })
   }),
   roles: Type.Object({
     groups: Type.Object({
@@ -49,6 +80,17 @@ export const ConfigSchema = Type.Object({
       MANAGER: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
       LINE_LEADER: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })
     }, { env: 'ROLE_GROUPS', default: DEFAULT_ROLE_GROUPS })
+  }),
+  api: Type.Object({
+    /** The IMS backend behind `/api/*`, as an origin (`http://ims-api:8080`); unset: `/api/*` answers 404. */
+    upstreamUrl: Type.String({ env: 'API_UPSTREAM_URL', default: '', pattern: '^(https?://[^/\\s?#@]+/?)?$' }),
+    /** How long the upstream may take to connect and send its response headers; then 504 GATEWAY_TIMEOUT. */
+    timeoutMs: Type.Integer({ env: 'API_TIMEOUT_MS', default: 30000, minimum: 100, maximum: 600000 }),
+    /** How long a body (either way) may stall between two chunks before it is cut, SSE included. */
+    idleTimeoutMs: Type.Integer({ env: 'API_IDLE_TIMEOUT_MS', default: 300000, minimum: 1000, maximum: 3600000 }),
+    /** Path prefix to allowed roles, longest prefix wins; JSON laid over the contract's defaults. */
+    roleRules: Type.Record(Type.String({ pattern: '^/api' }), Type.Array(Type.Union(ROLES.map((r) => Type.Literal(r))), { minItems: 1 }),
+      { env: 'API_ROLE_RULES', default: DEFAULT_API_ROLE_RULES })
   })
 })
 
@@ -65,7 +107,20 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>
 
 function parseEnvValue (schema: TSchema, raw: string, env: string): unknown {
-  if (env === 'ROLE_GROUPS') return parseRoleGroups(raw, env)
+  if (env === 'ROLE_GROUPS') {
+    try {
+      return parseRoleGroups(raw, env)
+    } catch (error) {
+      throw new ConfigError((error as Error).message)
+    }
+  }
+  if (env === 'API_ROLE_RULES') {
+    try {
+      return parseApiRoleRules(raw, env)
+    } catch (error) {
+      throw new ConfigError((error as Error).message)
+    }
+  }
   switch (schema.type) {
     case 'integer':
     case 'number': {
@@ -94,8 +149,8 @@ function readFromEnv (schema: TObject, env: Env): Record<string, unknown> {
   return out
 }
 
-/** Finds the environment variable behind a JSON pointer such as `/server/port` or `/roles/groups/ADMIN/0`. */
-function envNameAt (path: string): string {
+/** Finds the schema leaf (which names its environment variable) behind a JSON pointer such as `/server/port`. */
+function leafAt (path: string): TSchema {
   let schema: TSchema = ConfigSchema
   for (const part of path.split('/').filter(Boolean)) {
     if (schema.env !== undefined) break
@@ -103,7 +158,7 @@ function envNameAt (path: string): string {
     if (next === undefined) break
     schema = next
   }
-  return (schema.env as string | undefined) ?? path
+  return schema
 }
 
 /** The mode implied by the settings: no pool id means the embedded emulator. */
@@ -120,8 +175,10 @@ export function loadConfig (env: Env): Config {
   const candidate = readFromEnv(ConfigSchema, env)
   const firstError = Value.Errors(ConfigSchema, candidate).First()
   if (firstError !== undefined) {
-    const shown = firstError.value === undefined ? 'nothing' : JSON.stringify(firstError.value)
-    throw new ConfigError(`${envNameAt(firstError.path)} is invalid (${firstError.message.toLowerCase()}); got ${shown}.`)
+    const leaf = leafAt(firstError.path)
+    const name = (leaf.env as string | undefined) ?? firstError.path
+    const shown = leaf.secret === true ? 'a value that is not shown' : firstError.value === undefined ? 'nothing' : JSON.stringify(firstError.value)
+    throw new ConfigError(`${name} is invalid (${firstError.message.toLowerCase()}); got ${shown}.`)
   }
   const config = candidate as Config
   checkModeRules(config, env)
@@ -145,6 +202,10 @@ function checkModeRules (config: Config, env: Env): void {
     }
     if (mode === 'aws' && config.session.encryptionKey === '') {
       throw new ConfigError('SESSION_ENCRYPTION_KEY must be set (64 hex characters) in AWS mode; instances that share a session store share this key.')
+    }
+    if (mode === 'aws' && config.hostedUi.domain !== '') {
+      if (!config.hostedUi.domain.startsWith('https://')) throw new ConfigError(`HOSTED_UI_DOMAIN must be an https:// URL in AWS mode; got "${config.hostedUi.domain}".`)
+      if (!config.hostedUi.publicUrl.startsWith('https://')) throw new ConfigError('PUBLIC_URL must be set to the adapter\'s https:// origin when HOSTED_UI_DOMAIN is set in AWS mode (the redirect URI is <PUBLIC_URL>/auth/callback).')
     }
   }
   if (config.session.absoluteSeconds < config.session.idleSeconds) {

@@ -7,18 +7,28 @@ import { cognitoMode, type Config } from '../fastify.config.js'
 import { loggerOptions } from './logger.js'
 import type { SharedStore } from './store/shared-store.js'
 import { createStore } from './store/index.js'
-import errorHandler from './plugins/error-handler.js'
+import errorHandler, { sendError, toAppError } from './plugins/error-handler.js'
 import securityHeaders from './plugins/security-headers.js'
+import requestHygiene from './plugins/request-hygiene.js'
 import docs from './plugins/docs.js'
 import cognito from './plugins/cognito.js'
 import verifier from './plugins/verifier.js'
 import audit from './plugins/audit.js'
 import session from './plugins/session.js'
+import rateLimit from './plugins/rate-limit.js'
 import { ErrorSchema, UserSchema } from './routes/schemas.js'
 import authConfig from './routes/auth/config.js'
 import signIn from './routes/auth/sign-in.js'
 import sessionRoutes from './routes/auth/session.js'
+import recoveryRoutes from './routes/auth/recovery.js'
+import signUpRoutes from './routes/auth/sign-up.js'
 import health from './routes/health/index.js'
+import adminUsers from './routes/admin/users.js'
+import proxy from './plugins/proxy.js'
+import hostedRoutes from './routes/auth/hosted.js'
+import pages from './plugins/pages.js'
+import { HostedUi, hostedUiSettings } from './cognito/hosted-ui.js'
+import { rolesForPath } from './proxy/rules.js'
 
 /** What the shell (or a test) may hand the app besides its configuration. */
 export interface AppDependencies {
@@ -49,7 +59,9 @@ export function serverOptions (config: Config, deps: AppDependencies = {}): Fast
     bodyLimit: config.server.bodyLimitBytes,
     // Oversized headers (a 64 KB token) reach the app and get a 401 instead of Node's bare 431.
     http: { maxHeaderSize: 128 * 1024 },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true } }
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true } },
+    // Errors raised while routing (a malformed URL escape, an over-long path parameter) get the contract's body too.
+    frameworkErrors: (error, request, reply) => { sendError(request, reply, toAppError(error)) }
   }
 }
 
@@ -66,8 +78,9 @@ export async function buildApp (config: Config, deps: AppDependencies = {}): Pro
   app.addSchema(ErrorSchema)
   await app.register(errorHandler)
   await app.register(securityHeaders, { corsOrigins: config.server.corsOrigins })
+  await app.register(requestHygiene)
   await app.register(docs)
-  await app.register(cognito, config.cognito)
+  await app.register(cognito, { ...config.cognito, roleGroups: config.roles.groups })
   await app.register(verifier, {
     userPoolId: config.cognito.userPoolId,
     clientId: config.cognito.clientId,
@@ -86,6 +99,9 @@ export async function buildApp (config: Config, deps: AppDependencies = {}): Pro
     challengeSeconds: config.session.challengeSeconds,
     roleGroups: config.roles.groups
   })
+  await app.register(rateLimit, { ...config.throttle, hashKey: encryptionKeyHex })
+  const hostedUiConfig = hostedUiSettings(config, mode === 'local')
+  const hostedUi = hostedUiConfig === undefined ? undefined : new HostedUi(hostedUiConfig)
 
   await app.register(async (auth) => {
     await auth.register(authConfig, {
@@ -95,12 +111,20 @@ export async function buildApp (config: Config, deps: AppDependencies = {}): Pro
         userPoolId: config.cognito.userPoolId,
         clientId: config.cognito.clientId,
         sessionMode: config.session.mode,
-        hostedUi: null
+        hostedUi: hostedUi === undefined ? null : { loginUrl: '/auth/login' }
       }
     })
+    if (hostedUi !== undefined) await auth.register(hostedRoutes, { hostedUi, encryptionKeyHex })
     await auth.register(signIn)
     await auth.register(sessionRoutes)
+    await auth.register(recoveryRoutes)
+    await auth.register(signUpRoutes)
   }, { prefix: '/auth' })
   await app.register(health, { prefix: '/health' })
+  await app.register(adminUsers, { prefix: '/admin' })
+  await app.register(proxy, config.api)
+  if (config.pages.serve === 'true' || (config.pages.serve === 'auto' && mode === 'local')) {
+    await app.register(pages, { areas: ['/api/admin', '/api/planning', '/api/shop-floor'].map((path) => ({ path, roles: rolesForPath(config.api.roleRules, path) })) })
+  }
   return app
 }

@@ -2,7 +2,7 @@
 import {
   AdminAddUserToGroupCommand, AdminCreateUserCommand, AdminGetUserCommand, AdminSetUserPasswordCommand,
   CognitoIdentityProviderClient, CreateGroupCommand, CreateUserPoolClientCommand, CreateUserPoolCommand,
-  ListGroupsCommand, ListUserPoolClientsCommand, ListUserPoolsCommand, UpdateUserPoolCommand, type LambdaConfigType
+  ListGroupsCommand, ListUserPoolClientsCommand, ListUserPoolsCommand, UpdateUserPoolClientCommand, UpdateUserPoolCommand, type LambdaConfigType
 } from '@aws-sdk/client-cognito-identity-provider'
 import { ROLES, type Role } from '../role-mapping.js'
 
@@ -62,7 +62,14 @@ async function ensurePool (client: CognitoIdentityProviderClient, options: Boots
 async function ensureClient (client: CognitoIdentityProviderClient, userPoolId: string, options: BootstrapOptions): Promise<string> {
   const clients = await client.send(new ListUserPoolClientsCommand({ UserPoolId: userPoolId, MaxResults: 60 }))
   const existing = clients.UserPoolClients?.find((c) => c.ClientName === options.clientName)?.ClientId
-  if (existing !== undefined) return existing
+  const oauth = options.callbackUrls === undefined
+    ? {}
+    : { CallbackURLs: options.callbackUrls, AllowedOAuthFlows: ['code' as const], AllowedOAuthScopes: ['openid', 'email', 'profile'], AllowedOAuthFlowsUserPoolClient: true, SupportedIdentityProviders: ['COGNITO'] }
+  if (existing !== undefined) {
+    // A kept pool may have been made for another port: the callback URL must match this run.
+    if (options.callbackUrls !== undefined) await client.send(new UpdateUserPoolClientCommand({ UserPoolId: userPoolId, ClientId: existing, ...oauth }))
+    return existing
+  }
   const created = await client.send(new CreateUserPoolClientCommand({
     UserPoolId: userPoolId,
     ClientName: options.clientName,
@@ -73,9 +80,7 @@ async function ensureClient (client: CognitoIdentityProviderClient, userPoolId: 
     TokenValidityUnits: { AccessToken: 'minutes', IdToken: 'minutes', RefreshToken: 'days' },
     EnableTokenRevocation: true,
     PreventUserExistenceErrors: 'ENABLED',
-    ...(options.callbackUrls === undefined
-      ? {}
-      : { CallbackURLs: options.callbackUrls, AllowedOAuthFlows: ['code'], AllowedOAuthScopes: ['openid', 'email', 'profile'], AllowedOAuthFlowsUserPoolClient: true, SupportedIdentityProviders: ['COGNITO'] })
+    ...oauth
   }))
   return created.UserPoolClient!.ClientId!
 }

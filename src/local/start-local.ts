@@ -6,6 +6,7 @@ import type { Config } from '../../fastify.config.js'
 import { startCognitoLocal } from './cognito-local.js'
 import { bootstrapPool, emulatorClient, DEMO_USERS } from './bootstrap.js'
 import { startLocalTriggers } from './triggers-wiring.js'
+import { callbackUrl } from '../cognito/hosted-ui.js'
 
 /** The running local stack and the configuration that points the app at it. */
 export interface LocalStack {
@@ -53,7 +54,8 @@ export async function startLocalStack (config: Config): Promise<LocalStack> {
       poolName: 'ims-local',
       clientName: 'ims-bff',
       demoPassword: config.local.demoPassword,
-      lambdaConfig: triggers.poolSettings.LambdaConfig
+      lambdaConfig: triggers.poolSettings.LambdaConfig,
+      callbackUrls: [callbackUrl(config)]
     })
     client.destroy()
     const resolved: Config = {

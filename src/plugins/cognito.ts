@@ -2,15 +2,18 @@
 import fp from 'fastify-plugin'
 import { CognitoGateway, type CognitoSettings } from '../cognito/gateway.js'
 import { CognitoAuth } from '../cognito/auth.js'
+import { CognitoRecovery } from '../cognito/recovery.js'
+import { CognitoAdmin } from '../cognito/admin.js'
+import type { RoleGroups } from '../role-mapping.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    cognito: { gateway: CognitoGateway, auth: CognitoAuth }
+    cognito: { gateway: CognitoGateway, auth: CognitoAuth, recovery: CognitoRecovery, admin: CognitoAdmin }
   }
 }
 
-export default fp<CognitoSettings>(async (app, settings) => {
+export default fp<CognitoSettings & { roleGroups?: RoleGroups }>(async (app, { roleGroups, ...settings }) => {
   const gateway = new CognitoGateway(settings)
-  app.decorate('cognito', { gateway, auth: new CognitoAuth(gateway) })
+  app.decorate('cognito', { gateway, auth: new CognitoAuth(gateway), recovery: new CognitoRecovery(gateway), admin: new CognitoAdmin(gateway, roleGroups) })
   app.addHook('onClose', async () => { gateway.destroy() })
 }, { name: 'cognito' })

@@ -25,6 +25,7 @@ const signIn: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags: ['auth'], body: SignInBody, response: { 200: SignInResponse, ...errorResponses } }
   }, async (request, reply) => {
     const username = request.body.username.trim()
+    await app.throttle.guard(request, ['ip', 'password'], 'sign-in')
     // A session the browser already had ends here: sign-in always issues a fresh id.
     const previous = await app.sessions.find(request.cookies[SESSION_COOKIE])
     if (previous !== undefined) await app.sessions.destroy(previous.id, previous.record)
@@ -34,6 +35,7 @@ const signIn: FastifyPluginAsyncTypebox = async (app) => {
       request.audit({ event: 'sign-in', outcome: answer.status === 'SIGNED_IN' ? 'success' : 'challenge', username, ...('user' in answer ? { sub: answer.user.sub } : {}) })
       return answer
     } catch (error) {
+      if (error instanceof AppError && error.code === 'INVALID_CREDENTIALS') await app.throttle.count(request, ['ip', 'password'])
       request.audit({ event: 'sign-in', outcome: error instanceof AppError ? error.code : 'INTERNAL', username })
       throw error
     }
@@ -43,6 +45,7 @@ const signIn: FastifyPluginAsyncTypebox = async (app) => {
     config: { createsSession: true },
     schema: { tags: ['auth'], body: ChallengeBody, response: { 200: SignInResponse, ...errorResponses } }
   }, async (request, reply) => {
+    await app.throttle.guard(request, ['ip'], 'challenge')
     const handle = app.sessionMode === 'cookie' ? request.cookies[PRE_AUTH_COOKIE] : request.body.session
     const pending = await app.sessions.takeChallenge(handle)
     if (pending === undefined || pending.challenge !== request.body.challenge) {
@@ -51,12 +54,15 @@ const signIn: FastifyPluginAsyncTypebox = async (app) => {
       throw unauthenticated('This sign-in step has expired or does not exist. Sign in again.')
     }
     try {
+      // A new password meets the pool's rules before Cognito sees it (the emulator checks none).
+      if (request.body.newPassword !== undefined) await app.cognito.recovery.checkPassword(request.body.newPassword)
       const outcome = await app.cognito.auth.respond(pending, request.body)
       const answer = await answerOutcome(app, request, reply, outcome)
       request.audit({ event: 'challenge', challenge: pending.challenge, outcome: answer.status === 'SIGNED_IN' ? 'success' : 'challenge', username: pending.username })
       return answer
     } catch (error) {
       const code = error instanceof AppError ? error.code : 'INTERNAL'
+      if (code === 'INVALID_CODE') await app.throttle.count(request, ['ip'])
       request.audit({ event: 'challenge', challenge: pending.challenge, outcome: code, username: pending.username })
       const retryable = code === 'INVALID_CODE' || code === 'INVALID_PASSWORD' || code === 'VALIDATION_ERROR'
       if (!retryable) throw error

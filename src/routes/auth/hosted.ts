@@ -1,0 +1,101 @@
+// GET /auth/login, /auth/callback and /auth/logout: the pool's managed login (code + PKCE) ending in the same session.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { AppError } from '../../errors.js'
+import { CALLBACK_REFUSED, type HostedUi } from '../../cognito/hosted-ui.js'
+import { COOKIE_OPTIONS, PRE_AUTH_COOKIE, SESSION_COOKIE } from '../../plugins/session.js'
+import { LOGIN_COOKIE, LOGIN_COOKIE_OPTIONS, LoginTransactions } from '../../session/login-transaction.js'
+import { errorResponses } from '../schemas.js'
+
+export interface HostedRoutesOptions {
+  hostedUi: HostedUi
+  /** The session key; the transaction cookies are sealed with a key derived from it. */
+  encryptionKeyHex: string
+}
+
+const LoginQuery = Type.Object({ returnTo: Type.Optional(Type.String()) })
+const CallbackQuery = Type.Object({
+  code: Type.Optional(Type.String({ maxLength: 2048 })),
+  state: Type.Optional(Type.String({ maxLength: 512 })),
+  error: Type.Optional(Type.String({ maxLength: 256 })),
+  error_description: Type.Optional(Type.String({ maxLength: 2048 }))
+})
+const redirectResponse = { 302: Type.Null({ description: 'Redirect (Location header)' }), ...errorResponses }
+
+const hosted: FastifyPluginAsyncTypebox<HostedRoutesOptions> = async (app, { hostedUi, encryptionKeyHex }) => {
+  const transactions = new LoginTransactions(app.store, encryptionKeyHex, hostedUi.settings.transactionSeconds)
+  const publicOrigin = new URL(hostedUi.settings.redirectUri)
+
+  app.get('/login', {
+    schema: { tags: ['auth'], summary: 'Starts the hosted (managed) login: 302 to the pool', querystring: LoginQuery, response: redirectResponse }
+  }, async (request, reply) => {
+    // Locally, localhost and 127.0.0.1 are different cookie jars: start where the callback will land.
+    if (hostedUi.settings.emulator && request.host !== publicOrigin.host) {
+      const here = new URL('/auth/login', publicOrigin)
+      if (request.query.returnTo !== undefined) here.searchParams.set('returnTo', request.query.returnTo)
+      return await reply.redirect(here.toString(), 302)
+    }
+    const transaction = hostedUi.newTransaction()
+    const cookie = await transactions.start(transaction, request.query.returnTo ?? '/')
+    reply.setCookie(LOGIN_COOKIE, cookie, { ...LOGIN_COOKIE_OPTIONS, maxAge: transactions.ttlSeconds })
+    return await reply.redirect((await hostedUi.authorizationUrl(transaction)).toString(), 302)
+  })
+
+  app.get('/callback', {
+    config: { oauthCallback: true },
+    schema: { tags: ['auth'], summary: 'The pool returns here with a code: 302 to returnTo with a session', querystring: CallbackQuery, response: redirectResponse }
+  }, async (request, reply) => {
+    // Whatever happens next, this transaction is over.
+    reply.clearCookie(LOGIN_COOKIE, LOGIN_COOKIE_OPTIONS)
+    const refuse = (reason: string): AppError => {
+      request.audit({ event: 'sign-in', method: 'hosted', outcome: 'refused', reason })
+      return new AppError('VALIDATION_ERROR', CALLBACK_REFUSED)
+    }
+    const transaction = transactions.open(request.cookies[LOGIN_COOKIE])
+    if (transaction === undefined) throw refuse('no-transaction')
+    if (request.query.state === undefined || request.query.state !== transaction.state) throw refuse('state-mismatch')
+    if (!await transactions.consume(transaction)) throw refuse('transaction-used')
+    if (request.query.error !== undefined || request.query.code === undefined) throw refuse('no-code')
+
+    const rawQuery = request.raw.url?.split('?')[1] ?? ''
+    let tokens
+    try {
+      tokens = await hostedUi.exchange(rawQuery, transaction)
+    } catch (error) {
+      request.audit({ event: 'sign-in', method: 'hosted', outcome: error instanceof AppError ? error.code : 'INTERNAL' })
+      throw error
+    }
+    const claims = await app.verifier.verifyAccess(tokens.accessToken)
+    // cognito-local's login form lets disabled users through; the custom sign-in refuses them, so this does too.
+    if (app.cognito.gateway.emulator && !await app.cognito.auth.isEnabled(claims.username)) {
+      if (tokens.refreshToken !== undefined) await app.cognito.auth.revoke(tokens.refreshToken)
+      request.audit({ event: 'sign-in', method: 'hosted', outcome: 'INVALID_CREDENTIALS', sub: claims.sub })
+      throw new AppError('INVALID_CREDENTIALS')
+    }
+    // Sign-in always issues a fresh session id; a session this browser had ends here.
+    const previous = await app.sessions.find(request.cookies[SESSION_COOKIE])
+    if (previous !== undefined) await app.sessions.destroy(previous.id, previous.record)
+    if (request.cookies[PRE_AUTH_COOKIE] !== undefined) reply.clearCookie(PRE_AUTH_COOKIE, COOKIE_OPTIONS)
+    const { user } = await app.startSession(reply, tokens)
+    request.audit({ event: 'sign-in', method: 'hosted', outcome: 'success', sub: user.sub })
+    return await reply.redirect(transaction.returnTo, 302)
+  })
+
+  app.get('/logout', {
+    schema: { tags: ['auth'], summary: 'Ends the session, revokes the refresh token, then 302 to the pool\'s /logout', response: redirectResponse }
+  }, async (request, reply) => {
+    try {
+      const identity = await app.authenticate(request, reply)
+      await app.endSession(identity)
+      request.audit({ event: 'sign-out', method: 'hosted', outcome: 'success', sub: identity.user.sub })
+    } catch (error) {
+      // Logging out without a live session still ends at the pool's logout.
+      if (!(error instanceof AppError) || error.code !== 'UNAUTHENTICATED') throw error
+    }
+    reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
+    // cognito-local has no /logout: locally the browser comes straight back to the login page.
+    return await reply.redirect(hostedUi.logoutUrl() ?? '/', 302)
+  })
+}
+
+export default hosted

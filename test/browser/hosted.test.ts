@@ -1,0 +1,103 @@
+// The hosted login in headless Chromium: from the pages' button through cognito-local's form back to a signed-in page.
+import t from 'tap'
+import type { BrowserContext, Page } from 'playwright-core'
+import { TEST_PASSWORD } from '../helpers/emulator.js'
+import { screenshot, startBrowserStack, type BrowserStack } from '../helpers/browser.js'
+
+let env: BrowserStack
+
+t.before(async () => { env = await startBrowserStack() })
+t.teardown(async () => { await env?.stop() })
+
+async function open (context: BrowserContext, path = '/'): Promise<Page> {
+  const page = await context.newPage()
+  await page.goto(`${env.url}${path}`)
+  await page.waitForSelector('body[data-ready]')
+  return page
+}
+
+/** Fills cognito-local's login form (its own page, on the emulator's origin). */
+async function poolForm (page: Page, email: string, password: string): Promise<void> {
+  await page.waitForURL(`${env.stack.cognitoEndpoint}/oauth2/authorize**`)
+  await page.getByLabel('Username:').fill(email)
+  await page.getByLabel('Password:').fill(password)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+}
+
+t.test('the hosted button leads through the pool\'s form back to a signed-in page, with the same session and roles', async (t) => {
+  for (const [role, adminStatus] of [['ADMIN', 200], ['LINE_LEADER', 403]] as const) {
+    const email = await env.user([role])
+    const context = await env.newContext()
+    const page = await open(context)
+    await page.getByRole('link', { name: 'Sign in with Cognito' }).click()
+    await page.waitForURL(`${env.stack.cognitoEndpoint}/oauth2/authorize**`)
+    const authorize = new URL(page.url())
+    t.equal(authorize.searchParams.get('code_challenge_method'), 'S256')
+    t.equal(authorize.searchParams.get('redirect_uri'), `${env.url}/auth/callback`)
+    const transaction = (await context.cookies(env.url)).find((c) => c.name === '__Host-ims-login')
+    t.equal(transaction?.sameSite, 'Lax')
+    t.equal(transaction?.httpOnly, true)
+    if (role === 'ADMIN') await screenshot(page, 'hosted-pool-form')
+
+    await page.getByLabel('Username:').fill(email)
+    await page.getByLabel('Password:').fill('Wrong-Passw0rd!')
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByText('Incorrect username or password.').waitFor()
+    await poolForm(page, email, TEST_PASSWORD)
+
+    await page.waitForURL(`${env.url}/#/account`)
+    await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+    t.equal((await page.locator('[data-user-email]').textContent())?.trim(), email)
+    t.equal((await page.locator('[data-user-role]').textContent())?.trim(), role)
+    if (role === 'ADMIN') await screenshot(page, 'hosted-signed-in')
+    t.equal(await page.evaluate('document.cookie'), '', 'document.cookie holds nothing')
+    const cookies = await context.cookies(env.url)
+    t.notOk(cookies.some((c) => c.name === '__Host-ims-login'), 'the transaction cookie is gone')
+    t.equal(cookies.find((c) => c.name === '__Host-ims-session')?.httpOnly, true)
+    t.equal(await page.evaluate('fetch("/admin/users?limit=1").then((r) => r.status)'), adminStatus, `${role} on an ADMIN route`)
+    await context.close()
+  }
+})
+
+t.test('a deep link through /auth/login?returnTo lands on that path; replaying the callback URL is refused', async (t) => {
+  const email = await env.user(['MANAGER'])
+  const context = await env.newContext()
+  const page = await context.newPage()
+  let callbackUrl = ''
+  page.on('request', (request) => { if (request.url().startsWith(`${env.url}/auth/callback`)) callbackUrl = request.url() })
+  await page.goto(`${env.url}/auth/login?returnTo=${encodeURIComponent('/?from=hosted#/account')}`)
+  await poolForm(page, email, TEST_PASSWORD)
+  await page.waitForURL(`${env.url}/?from=hosted#/account`)
+  await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  t.match(callbackUrl, /[?&]code=/)
+  const replay = await page.goto(callbackUrl)
+  t.equal(replay?.status(), 400, 'the same callback a second time')
+  t.equal((await replay?.json() as { error: string }).error, 'VALIDATION_ERROR')
+  await context.close()
+})
+
+t.test('a protocol-relative returnTo does not leave the adapter', async (t) => {
+  const email = await env.user(['MANAGER'])
+  const context = await env.newContext()
+  const page = await context.newPage()
+  await page.goto(`${env.url}/auth/login?returnTo=${encodeURIComponent('//example.com/steal')}`)
+  await poolForm(page, email, TEST_PASSWORD)
+  await page.waitForURL(`${env.url}/#/account`)
+  t.equal(new URL(page.url()).origin, env.url)
+  await context.close()
+})
+
+t.test('GET /auth/logout ends the session and shows the sign-in page (cognito-local has no /logout)', async (t) => {
+  const email = await env.user(['MANAGER'])
+  const context = await env.newContext()
+  const page = await open(context)
+  await page.getByRole('link', { name: 'Sign in with Cognito' }).click()
+  await poolForm(page, email, TEST_PASSWORD)
+  await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  await page.goto(`${env.url}/auth/logout`)
+  await page.waitForSelector('body[data-ready]')
+  t.ok(await page.getByRole('heading', { name: 'Sign in' }).isVisible())
+  t.notOk((await context.cookies(env.url)).some((c) => c.name === '__Host-ims-session'))
+  t.equal(await page.evaluate('fetch("/auth/me").then((r) => r.status)'), 401)
+  await context.close()
+})

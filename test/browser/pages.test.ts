@@ -1,0 +1,275 @@
+// The custom login pages in headless Chromium against the full local stack: roles, challenge, reset by email, EN/VI, phone.
+import t from 'tap'
+import type { BrowserContext, Locator, Page } from 'playwright-core'
+import { codeFromEmail, waitForEmail } from '../../src/local/mailbox.js'
+import { TEST_PASSWORD } from '../helpers/emulator.js'
+import { screenshot, startBrowserStack, type BrowserStack } from '../helpers/browser.js'
+
+let env: BrowserStack
+
+t.before(async () => {
+  // A low per-user failure limit, so the throttled message is reachable in a few tries; a high per-IP one, as every
+  // test here comes from 127.0.0.1.
+  env = await startBrowserStack({ AUTH_FAILURE_LIMIT: '3', AUTH_IP_LIMIT: '500' })
+})
+t.teardown(async () => { await env?.stop() })
+
+/** Opens a page at `path` and waits until the pages have started; collects CSP violations and script errors. */
+async function open (context: BrowserContext, path = '/'): Promise<{ page: Page, problems: string[] }> {
+  const page = await context.newPage()
+  const problems: string[] = []
+  page.on('pageerror', (error) => problems.push(`script error: ${error.message}`))
+  page.on('console', (message) => { if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(message.text()) })
+  await page.goto(`${env.url}${path}`)
+  await page.waitForSelector('body[data-ready]')
+  return { page, problems }
+}
+
+/** The view on display (the others are in the document, hidden). */
+const shown = (page: Page): Locator => page.locator('section[data-view]:not([hidden])')
+
+async function fillSignIn (page: Page, email: string, password: string): Promise<void> {
+  await shown(page).getByLabel('Email').fill(email)
+  await shown(page).getByLabel('Password', { exact: true }).fill(password)
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+}
+
+/** Cookies a script on the page can read: none may hold a token or the session id. */
+async function scriptCookies (page: Page): Promise<string> {
+  return await page.evaluate('document.cookie') as string
+}
+
+const text = async (page: Page, selector: string): Promise<string> => (await page.locator(selector).textContent() ?? '').trim()
+
+t.test('each role signs in on the custom page and sees which IMS areas it may reach; the cookie stays out of reach of scripts', async (t) => {
+  const expected = {
+    ADMIN: { '/api/admin': 'Allowed', '/api/planning': 'Allowed', '/api/shop-floor': 'Allowed' },
+    MANAGER: { '/api/admin': 'Not allowed', '/api/planning': 'Allowed', '/api/shop-floor': 'Allowed' },
+    LINE_LEADER: { '/api/admin': 'Not allowed', '/api/planning': 'Not allowed', '/api/shop-floor': 'Allowed' }
+  } as const
+  for (const [role, areas] of Object.entries(expected)) {
+    const email = await env.user([role])
+    const context = await env.newContext()
+    const { page, problems } = await open(context)
+    if (role === 'ADMIN') await screenshot(page, 'sign-in')
+    await fillSignIn(page, email, TEST_PASSWORD)
+    await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+    t.equal(await text(page, '[data-user-email]'), email)
+    t.equal(await text(page, '[data-user-role]'), role)
+    for (const [path, access] of Object.entries(areas)) t.equal(await text(page, `[data-area="${path}"] .access`), access, `${role} ${path}`)
+    await screenshot(page, `account-${role.toLowerCase()}`)
+
+    t.equal(await scriptCookies(page), '', 'document.cookie holds nothing')
+    const session = (await context.cookies()).find((c) => c.name === '__Host-ims-session')
+    t.ok(session, 'Chromium keeps the __Host- Secure cookie on http://127.0.0.1')
+    t.equal(session?.httpOnly, true)
+    t.equal(session?.secure, true)
+    t.equal(session?.sameSite, 'Strict')
+    const html = await page.content()
+    t.notOk(html.includes(session!.value), 'the session id is not in the page')
+    t.notMatch(html, /eyJ[A-Za-z0-9_-]{10,}\./, 'no token in the page')
+
+    // The session survives a reload, and the role guard of the server agrees with the page.
+    await page.reload()
+    await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+    const adminStatus = await page.evaluate('fetch("/admin/users?limit=1").then((r) => r.status)')
+    t.equal(adminStatus, role === 'ADMIN' ? 200 : 403)
+
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click()
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+    t.equal(await text(page, '[data-view="sign-in"] [data-notice]'), 'You are signed out.')
+    t.notOk((await context.cookies()).some((c) => c.name === '__Host-ims-session'), 'the session cookie is gone')
+    await page.reload()
+    await page.waitForSelector('body[data-ready]')
+    t.ok(await page.getByRole('heading', { name: 'Sign in' }).isVisible(), 'signed out after a reload too')
+    t.same(problems, [], 'no CSP violation or script error')
+    await context.close()
+  }
+})
+
+t.test('errors appear in place: missing fields, a wrong password, then throttling with the wait time', async (t) => {
+  const email = await env.user(['MANAGER'])
+  const context = await env.newContext()
+  const { page, problems } = await open(context)
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+  const alert = page.locator('[data-view="sign-in"] [role="alert"]')
+  t.equal((await alert.textContent())?.trim(), 'Fill in every field.')
+  t.equal(await shown(page).getByLabel('Email').getAttribute('aria-invalid'), 'true')
+
+  await fillSignIn(page, email, 'Wrong-Passw0rd!')
+  await page.getByText('The username or password is incorrect.').waitFor()
+  t.equal(await shown(page).getByLabel('Email').inputValue(), email, 'the email is kept')
+  t.equal(await shown(page).getByLabel('Password', { exact: true }).inputValue(), '', 'the password is cleared')
+  t.equal(await shown(page).getByLabel('Password', { exact: true }).getAttribute('aria-describedby'), 'sign-in-error', 'the field points at the message')
+  t.equal(await page.evaluate('document.activeElement.id'), 'sign-in-password', 'focus is back on the password')
+  await screenshot(page, 'sign-in-error')
+
+  let throttled = ''
+  for (let attempt = 0; attempt < 6 && throttled === ''; attempt++) {
+    await fillSignIn(page, email, 'Wrong-Passw0rd!')
+    await page.locator('[data-view="sign-in"] button[type="submit"]:not([disabled])').waitFor()
+    const shown = (await alert.textContent()) ?? ''
+    if (/^Too many attempts\. Try again in \d+ (seconds|minutes)\.$/.test(shown.trim())) throttled = shown
+  }
+  t.match(throttled, /Try again in 15 minutes\./, 'the wait from Retry-After (900 s) is shown')
+  await screenshot(page, 'sign-in-throttled')
+  t.same(problems, [])
+  await context.close()
+})
+
+t.test('a new user answers the new-password challenge: mismatch and password rules shown, then signed in', async (t) => {
+  const email = await env.invitedUser('Temp-Passw0rd!', ['LINE_LEADER'])
+  const context = await env.newContext()
+  const { page, problems } = await open(context)
+  await fillSignIn(page, email, 'Temp-Passw0rd!')
+  await page.getByRole('heading', { name: 'Choose a new password' }).waitFor()
+  t.equal(await scriptCookies(page), '', 'the pending challenge is not readable by scripts')
+  await screenshot(page, 'new-password')
+
+  await shown(page).getByLabel('New password', { exact: true }).fill('Fresh-Passw0rd!')
+  await shown(page).getByLabel('Repeat the new password').fill('Fresh-Passw0rd?')
+  await page.getByRole('button', { name: 'Save and sign in' }).click()
+  await page.getByText('The two new passwords are not the same.').waitFor()
+
+  await shown(page).getByLabel('New password', { exact: true }).fill('weakpass')
+  await shown(page).getByLabel('Repeat the new password').fill('weakpass')
+  await page.getByRole('button', { name: 'Save and sign in' }).click()
+  await page.getByText('The new password does not meet the password rules.').waitFor()
+  const rules = await page.locator('[data-view="new-password"] [role="alert"] li').allTextContents()
+  t.same(rules, ['An uppercase letter (A–Z)', 'A number (0–9)', 'A symbol such as ! @ # $ %'])
+  await screenshot(page, 'new-password-rules')
+
+  await shown(page).getByLabel('New password', { exact: true }).fill('Fresh-Passw0rd!')
+  await shown(page).getByLabel('Repeat the new password').fill('Fresh-Passw0rd!')
+  await page.getByRole('button', { name: 'Save and sign in' }).click()
+  await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  t.equal(await text(page, '[data-user-role]'), 'LINE_LEADER')
+  t.equal(await scriptCookies(page), '')
+  t.same(problems, [])
+  await context.close()
+})
+
+t.test('forgot password: the code from the local mailbox and a new password, then sign-in with it', async (t) => {
+  const email = await env.user(['MANAGER'])
+  const context = await env.newContext()
+  const { page, problems } = await open(context)
+  await page.getByRole('link', { name: 'Forgot your password?' }).click()
+  await page.getByRole('heading', { name: 'Reset your password' }).waitFor()
+  await screenshot(page, 'forgot-password')
+  const since = Date.now() / 1000 - 1
+  await shown(page).getByLabel('Email').fill(email)
+  await page.getByRole('button', { name: 'Send the code' }).click()
+  await page.getByRole('heading', { name: 'Enter the code' }).waitFor()
+  t.match(await text(page, '[data-reset-lead]'), email)
+
+  const mail = await waitForEmail(env.stack.mailboxUrl, email, { timeoutMs: 10_000, match: (e) => e.at >= since })
+  const code = codeFromEmail(mail)
+  t.match(code, /^\d{6}$/, 'a code arrived in the mailbox')
+
+  await shown(page).getByLabel('Code').fill(code === '000000' ? '111111' : '000000')
+  await shown(page).getByLabel('New password', { exact: true }).fill('Reset-Passw0rd!')
+  await shown(page).getByLabel('Repeat the new password').fill('Reset-Passw0rd!')
+  await page.getByRole('button', { name: 'Set the new password' }).click()
+  await page.getByText('The code is wrong or has expired.').waitFor()
+
+  await shown(page).getByLabel('Code').fill(code!)
+  await shown(page).getByLabel('New password', { exact: true }).fill('short')
+  await shown(page).getByLabel('Repeat the new password').fill('short')
+  await page.getByRole('button', { name: 'Set the new password' }).click()
+  await page.getByText('The new password does not meet the password rules.').waitFor()
+  t.same(await page.locator('[data-view="reset"] [role="alert"] li').allTextContents(),
+    ['Long enough (at least the minimum length)', 'An uppercase letter (A–Z)', 'A number (0–9)', 'A symbol such as ! @ # $ %'], 'the unmet rules are listed')
+  await screenshot(page, 'reset-password-rules')
+
+  await shown(page).getByLabel('New password', { exact: true }).fill('Reset-Passw0rd!')
+  await shown(page).getByLabel('Repeat the new password').fill('Reset-Passw0rd!')
+  await page.getByRole('button', { name: 'Set the new password' }).click()
+  await page.getByText('Your password has been changed. Sign in with your new password.').waitFor()
+  t.equal(await shown(page).getByLabel('Email').inputValue(), email, 'the email is filled in')
+  await screenshot(page, 'password-changed')
+
+  await shown(page).getByLabel('Password', { exact: true }).fill('Reset-Passw0rd!')
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+  await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  t.equal(await text(page, '[data-user-role]'), 'MANAGER')
+  t.same(problems, [])
+  await context.close()
+})
+
+t.test('"Sign out everywhere" ends the sessions in other browsers too', async (t) => {
+  const email = await env.user(['ADMIN'])
+  const first = await env.newContext()
+  const second = await env.newContext()
+  const a = await open(first)
+  const b = await open(second)
+  for (const { page } of [a, b]) {
+    await fillSignIn(page, email, TEST_PASSWORD)
+    await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  }
+  await a.page.getByRole('button', { name: 'Sign out everywhere' }).click()
+  await a.page.getByText('You are signed out on every device.').waitFor()
+  await b.page.reload()
+  await b.page.waitForSelector('body[data-ready]')
+  t.ok(await b.page.getByRole('heading', { name: 'Sign in' }).isVisible(), 'the other browser is signed out')
+  t.same([...a.problems, ...b.problems], [])
+  await first.close()
+  await second.close()
+})
+
+t.test('Vietnamese: the pages, the server errors and the areas in Vietnamese; the choice is kept', async (t) => {
+  const email = await env.user(['MANAGER'])
+  const context = await env.newContext()
+  const { page, problems } = await open(context)
+  await page.getByRole('button', { name: 'VI' }).click()
+  t.equal(await page.evaluate('document.documentElement.lang'), 'vi')
+  await page.getByRole('heading', { name: 'Đăng nhập' }).waitFor()
+  await shown(page).getByLabel('Email').fill(email)
+  await shown(page).getByLabel('Mật khẩu', { exact: true }).fill('Wrong-Passw0rd!')
+  await page.getByRole('button', { name: 'Đăng nhập', exact: true }).click()
+  await page.getByText('Tên đăng nhập hoặc mật khẩu không đúng.').waitFor()
+  await screenshot(page, 'sign-in-vi')
+  await page.reload()
+  await page.waitForSelector('body[data-ready]')
+  t.equal(await page.evaluate('document.documentElement.lang'), 'vi', 'kept after a reload')
+  await shown(page).getByLabel('Email').fill(email)
+  await shown(page).getByLabel('Mật khẩu', { exact: true }).fill(TEST_PASSWORD)
+  await page.getByRole('button', { name: 'Đăng nhập', exact: true }).click()
+  await page.getByRole('heading', { name: 'Bạn đã đăng nhập' }).waitFor()
+  t.equal(await text(page, '[data-area="/api/planning"] .access'), 'Được phép')
+  t.equal(await text(page, '[data-area="/api/admin"] .access'), 'Không được phép')
+  await screenshot(page, 'account-vi')
+  await page.getByRole('button', { name: 'EN' }).click()
+  await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  t.same(problems, [])
+  await context.close()
+})
+
+t.test('on a phone-sized screen, with the keyboard only: labelled fields, no sideways scrolling, sign-in works', async (t) => {
+  const email = await env.user(['LINE_LEADER'])
+  const context = await env.newContext({ phone: true })
+  const { page, problems } = await open(context)
+  const unlabelled = await page.evaluate(`[...document.querySelectorAll('input, select')].filter((e) => e.type !== 'hidden' && e.labels.length === 0).map((e) => e.id || e.name)`)
+  t.same(unlabelled, [], 'every field has a label')
+  t.equal(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), true, 'nothing wider than the screen')
+  await screenshot(page, 'sign-in-phone')
+
+  // From the top of the page: Tab to the email field, type, Tab to the password, Enter.
+  await page.evaluate('document.activeElement && document.activeElement.blur()')
+  let reached = false
+  for (let step = 0; step < 12 && !reached; step++) {
+    await page.keyboard.press('Tab')
+    reached = await page.evaluate('document.activeElement && document.activeElement.id === "sign-in-username"') as boolean
+  }
+  t.ok(reached, 'the email field is reachable with Tab')
+  await page.keyboard.type(email)
+  await page.keyboard.press('Tab')
+  t.equal(await page.evaluate('document.activeElement.id'), 'sign-in-password')
+  await page.keyboard.type(TEST_PASSWORD)
+  await page.keyboard.press('Enter')
+  await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  t.equal(await page.evaluate('document.activeElement.id'), 'account-title', 'focus moves to the new view\'s heading')
+  t.equal(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), true)
+  await screenshot(page, 'account-phone')
+  t.same(problems, [])
+  await context.close()
+})

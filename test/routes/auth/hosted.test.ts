@@ -1,0 +1,289 @@
+// Hosted login (code + PKCE) through the app against cognito-local's login form: state, nonce, replay, returnTo, logout.
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import t from 'tap'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { startEmulator, TEST_PASSWORD, type Emulator } from '../../helpers/emulator.js'
+import { CSRF, LogCapture, cookieValue, setCookies, signIn, testApp } from '../../helpers/app.js'
+import { payloadOf, signRs256 } from '../../helpers/jwt.js'
+
+const PUBLIC_URL = 'http://adapter.test:8080'
+/** What a browser sends to the adapter at PUBLIC_URL. */
+const BROWSER = { host: 'adapter.test:8080' }
+const LOGIN_COOKIE = '__Host-ims-login'
+const SESSION_COOKIE = '__Host-ims-session'
+
+let emulator: Emulator
+let app: FastifyInstance
+let logs: LogCapture
+let nonceForger: Server
+let forgedNonceApp: FastifyInstance
+
+/**
+ * A token endpoint in front of cognito-local that adds a `nonce` to every ID token it passes on (re-signed with the
+ * emulator's own key, so the token is otherwise genuine): the one fault cognito-local cannot produce, as it drops nonces.
+ */
+async function startNonceForger (target: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      void (async () => {
+        const upstream = await fetch(`${target}${req.url ?? ''}`, { method: req.method, headers: { 'content-type': req.headers['content-type'] ?? 'application/x-www-form-urlencoded' }, body: Buffer.concat(chunks) })
+        const body = await upstream.json() as Record<string, unknown>
+        if (typeof body.id_token === 'string') {
+          const { iss, ...claims } = payloadOf(body.id_token)
+          body.id_token = signRs256({ ...claims, iss, nonce: 'forged-nonce' })
+        }
+        res.writeHead(upstream.status, { 'content-type': 'application/json' })
+        res.end(JSON.stringify(body))
+      })()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return server
+}
+
+t.before(async () => {
+  emulator = await startEmulator({ callbackUrls: [`${PUBLIC_URL}/auth/callback`] })
+  logs = new LogCapture()
+  app = await testApp(emulator, { HOSTED_UI_DOMAIN: emulator.endpoint, PUBLIC_URL }, { logStream: logs })
+  nonceForger = await startNonceForger(emulator.endpoint)
+  forgedNonceApp = await testApp(emulator, { HOSTED_UI_DOMAIN: `http://127.0.0.1:${(nonceForger.address() as AddressInfo).port}`, PUBLIC_URL })
+})
+t.teardown(async () => {
+  await app?.close()
+  await forgedNonceApp?.close()
+  await new Promise((resolve) => nonceForger?.close(resolve))
+  await emulator?.stop()
+})
+
+/** GET /auth/login as a browser at PUBLIC_URL; returns the answer, the authorize URL and the transaction cookie. */
+async function startLogin (target: FastifyInstance, returnTo?: string): Promise<{ response: LightMyRequestResponse, authorize: URL, cookie: string }> {
+  const query = returnTo === undefined ? '' : `?returnTo=${encodeURIComponent(returnTo)}`
+  const response = await target.inject({ method: 'GET', url: `/auth/login${query}`, headers: BROWSER })
+  return { response, authorize: new URL(response.headers.location as string), cookie: `${LOGIN_COOKIE}=${cookieValue(response, LOGIN_COOKIE) ?? ''}` }
+}
+
+/** Submits cognito-local's login form for `authorize` as the browser would; returns where the pool sends the browser. */
+async function submitPoolForm (authorize: URL, username: string, password: string): Promise<URL> {
+  const form = new URLSearchParams(authorize.searchParams)
+  form.set('username', username)
+  form.set('password', password)
+  const response = await fetch(`${emulator.endpoint}/oauth2/authorize`, { method: 'POST', body: form, redirect: 'manual' })
+  if (response.status !== 302) throw new Error(`the pool's form answered ${response.status}`)
+  return new URL(response.headers.get('location')!)
+}
+
+/** Follows the pool's redirect back to the adapter with `cookie`. */
+async function callback (target: FastifyInstance, back: URL, cookie: string): Promise<LightMyRequestResponse> {
+  return await target.inject({ method: 'GET', url: `${back.pathname}${back.search}`, headers: { ...BROWSER, cookie } })
+}
+
+/** The whole hosted login of `username`; returns the callback's answer. */
+async function hostedLogin (username: string, returnTo?: string, target = app): Promise<{ response: LightMyRequestResponse, back: URL, cookie: string }> {
+  const { authorize, cookie } = await startLogin(target, returnTo)
+  const back = await submitPoolForm(authorize, username, TEST_PASSWORD)
+  return { response: await callback(target, back, cookie), back, cookie }
+}
+
+function sessionCookie (response: LightMyRequestResponse): string | undefined {
+  const id = cookieValue(response, SESSION_COOKIE)
+  return id === undefined || id === '' ? undefined : `${SESSION_COOKIE}=${id}`
+}
+
+t.test('GET /auth/config names the hosted login; without HOSTED_UI_DOMAIN it is off outside local mode', async (t) => {
+  const config = await app.inject({ method: 'GET', url: '/auth/config' })
+  t.same(config.json().hostedUi, { loginUrl: '/auth/login' })
+  const plain = await testApp(emulator)
+  t.teardown(async () => { await plain.close() })
+  t.equal((await plain.inject({ method: 'GET', url: '/auth/config' })).json().hostedUi, null)
+  t.equal((await plain.inject({ method: 'GET', url: '/auth/login' })).statusCode, 404)
+})
+
+t.test('/auth/login redirects to the pool with state, nonce and PKCE S256, and sets a sealed Lax transaction cookie', async (t) => {
+  const { response, authorize } = await startLogin(app, '/plans')
+  t.equal(response.statusCode, 302)
+  t.equal(response.headers['cache-control'], 'no-store')
+  t.equal(`${authorize.origin}${authorize.pathname}`, `${emulator.endpoint}/oauth2/authorize`)
+  const params = authorize.searchParams
+  t.equal(params.get('response_type'), 'code')
+  t.equal(params.get('client_id'), emulator.clientId)
+  t.equal(params.get('redirect_uri'), `${PUBLIC_URL}/auth/callback`)
+  t.equal(params.get('code_challenge_method'), 'S256')
+  t.match(params.get('code_challenge'), /^[A-Za-z0-9_-]{43}$/)
+  t.match(params.get('state'), /^[A-Za-z0-9_-]{32,}$/)
+  t.match(params.get('nonce'), /^[A-Za-z0-9_-]{32,}$/)
+  t.match(params.get('scope'), /\bopenid\b/)
+  const line = setCookies(response).find((c) => c.startsWith(`${LOGIN_COOKIE}=`))!
+  t.match(line, /; Path=\/(;|$)/)
+  t.match(line, /; HttpOnly/)
+  t.match(line, /; Secure/)
+  t.match(line, /; SameSite=Lax/)
+  t.match(line, /; Max-Age=\d+/)
+  t.notMatch(line, /Domain=/i)
+  t.ok(line.length < 4096)
+  const value = cookieValue(response, LOGIN_COOKIE)!
+  t.notOk(value.includes(params.get('state')!), 'the state is not readable in the cookie')
+  t.notOk(Buffer.from(value, 'base64url').toString('latin1').includes('/plans'), 'the cookie is encrypted')
+})
+
+t.test('locally, a login started on another host name restarts at PUBLIC_URL so the cookie lands where the callback does', async (t) => {
+  const response = await app.inject({ method: 'GET', url: '/auth/login?returnTo=%2Fplans', headers: { host: 'localhost:8080' } })
+  t.equal(response.statusCode, 302)
+  t.equal(response.headers.location, `${PUBLIC_URL}/auth/login?returnTo=%2Fplans`)
+  t.equal(cookieValue(response, LOGIN_COOKIE), undefined)
+})
+
+t.test('the hosted flow ends in the same session, user object and role guards as the custom sign-in', async (t) => {
+  for (const [group, status] of [['ADMIN', 200], ['LINE_LEADER', 403]] as const) {
+    const email = await emulator.user([group])
+    const { response } = await hostedLogin(email, '/plans?week=3#today')
+    t.equal(response.statusCode, 302)
+    t.equal(response.headers.location, '/plans?week=3#today')
+    t.notMatch(String(response.headers.location), /eyJ|code=/, 'no token or code in the Location')
+    const cookie = sessionCookie(response)!
+    t.ok(cookie, 'a session cookie')
+    const line = setCookies(response).find((c) => c.startsWith(`${SESSION_COOKIE}=`))!
+    t.match(line, /; HttpOnly/)
+    t.match(line, /; SameSite=Strict/)
+    t.match(setCookies(response).find((c) => c.startsWith(`${LOGIN_COOKIE}=`)), /Max-Age=0/, 'the transaction cookie is cleared')
+    const me = await app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })
+    t.equal(me.statusCode, 200)
+    const custom = await signIn(app, email, TEST_PASSWORD)
+    t.same(me.json(), custom.response.json().user, 'the same user object as /auth/sign-in gives')
+    t.same(me.json().roles, [group])
+    const admin = await app.inject({ method: 'GET', url: '/admin/users?limit=1', headers: { cookie } })
+    t.equal(admin.statusCode, status, `${group} on an ADMIN route`)
+    const signOut = await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie }, payload: {} })
+    t.equal(signOut.statusCode, 204)
+    t.equal((await app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })).statusCode, 401)
+  }
+})
+
+t.test('bar 10: a missing or wrong state gives 400 and no session', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  for (const mangle of [(q: URLSearchParams) => { q.delete('state') }, (q: URLSearchParams) => { q.set('state', 'not-the-state') }]) {
+    const { authorize, cookie } = await startLogin(app)
+    const back = await submitPoolForm(authorize, email, TEST_PASSWORD)
+    mangle(back.searchParams)
+    const response = await callback(app, back, cookie)
+    t.equal(response.statusCode, 400)
+    t.equal(response.json().error, 'VALIDATION_ERROR')
+    t.equal(sessionCookie(response), undefined, 'no session')
+  }
+})
+
+t.test('bar 10: no transaction cookie, one from another browser, or one sealed by another key: 400 and no session', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { authorize } = await startLogin(app)
+  const back = await submitPoolForm(authorize, email, TEST_PASSWORD)
+  const none = await callback(app, back, '')
+  t.equal(none.statusCode, 400)
+  t.equal(sessionCookie(none), undefined)
+
+  // Another browser's transaction (an attacker planting their own code, or a code injected into a victim's flow).
+  const other = await startLogin(app)
+  const foreign = await callback(app, back, other.cookie)
+  t.equal(foreign.statusCode, 400)
+  t.equal(sessionCookie(foreign), undefined)
+  const swapped = new URL(back)
+  swapped.searchParams.set('state', other.authorize.searchParams.get('state')!)
+  const injected = await callback(app, swapped, other.cookie)
+  t.equal(injected.statusCode, 400, 'a code bound to another PKCE challenge is refused by the pool')
+  t.equal(sessionCookie(injected), undefined)
+
+  // A cookie made by an adapter with another session key.
+  const stranger = await testApp(emulator, { HOSTED_UI_DOMAIN: emulator.endpoint, PUBLIC_URL })
+  t.teardown(async () => { await stranger.close() })
+  const strangers = await startLogin(stranger)
+  const strangerBack = await submitPoolForm(strangers.authorize, email, TEST_PASSWORD)
+  const sealedElsewhere = await callback(app, strangerBack, strangers.cookie)
+  t.equal(sealedElsewhere.statusCode, 400)
+  t.equal(sessionCookie(sealedElsewhere), undefined)
+  const tampered = await callback(app, back, `${LOGIN_COOKIE}=${'A'.repeat(300)}`)
+  t.equal(tampered.statusCode, 400)
+})
+
+t.test('bar 10: a replayed code or transaction gives 400 and no session', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { response, back, cookie } = await hostedLogin(email)
+  t.equal(response.statusCode, 302)
+  const again = await callback(app, back, cookie)
+  t.equal(again.statusCode, 400)
+  t.equal(sessionCookie(again), undefined)
+  // The same code with a fresh transaction of the same browser: the state no longer matches, and the pool refuses it anyway.
+  const fresh = await startLogin(app)
+  const replay = new URL(back)
+  replay.searchParams.set('state', fresh.authorize.searchParams.get('state')!)
+  const replayed = await callback(app, replay, fresh.cookie)
+  t.equal(replayed.statusCode, 400)
+  t.equal(sessionCookie(replayed), undefined)
+})
+
+t.test('bar 10: an ID token whose nonce is not the transaction\'s gives 400 and no session', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { response } = await hostedLogin(email, '/', forgedNonceApp)
+  t.equal(response.statusCode, 400)
+  t.equal(response.json().error, 'VALIDATION_ERROR')
+  t.equal(sessionCookie(response), undefined)
+})
+
+t.test('a pool error on the callback (the user cancelled) gives 400 and no session', async (t) => {
+  const { authorize, cookie } = await startLogin(app)
+  const back = new URL(`${PUBLIC_URL}/auth/callback`)
+  back.searchParams.set('error', 'access_denied')
+  back.searchParams.set('state', authorize.searchParams.get('state')!)
+  const response = await callback(app, back, cookie)
+  t.equal(response.statusCode, 400)
+  t.equal(sessionCookie(response), undefined)
+})
+
+t.test('bar 17: a disabled user cannot sign in through the hosted page either', async (t) => {
+  const email = await emulator.user(['ADMIN'])
+  await emulator.disable(email)
+  const { response } = await hostedLogin(email)
+  t.equal(response.statusCode, 401)
+  t.equal(response.json().error, 'INVALID_CREDENTIALS')
+  t.equal(sessionCookie(response), undefined)
+})
+
+t.test('bar 31: returnTo accepts same-origin paths only; anything else lands on /', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const cases: Array<[string, string]> = [
+    ['https://evil.example/x', '/'],
+    ['//evil.example/x', '/'],
+    ['/\\evil.example/x', '/'],
+    ['javascript:alert(1)', '/'],
+    ['/%2F%2Fevil.example', '/%2F%2Fevil.example'],
+    ['/auth/logout', '/'],
+    ['/shop-floor/line-3', '/shop-floor/line-3']
+  ]
+  for (const [returnTo, landing] of cases) {
+    const { response } = await hostedLogin(email, returnTo)
+    t.equal(response.statusCode, 302, returnTo)
+    t.equal(response.headers.location, landing, returnTo)
+  }
+})
+
+t.test('GET /auth/logout ends the session and clears the cookie, then goes to the login page (cognito-local has no /logout)', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { response } = await hostedLogin(email)
+  const cookie = sessionCookie(response)!
+  const logout = await app.inject({ method: 'GET', url: '/auth/logout', headers: { ...BROWSER, cookie } })
+  t.equal(logout.statusCode, 302)
+  t.equal(logout.headers.location, '/')
+  t.match(setCookies(logout).find((c) => c.startsWith(`${SESSION_COOKIE}=`)), /Max-Age=0/)
+  t.equal((await app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })).statusCode, 401)
+  const twice = await app.inject({ method: 'GET', url: '/auth/logout', headers: { ...BROWSER, cookie } })
+  t.equal(twice.statusCode, 302, 'a second logout is harmless')
+})
+
+t.test('bar 35: no code, state, token or cookie value of a hosted login reaches the logs', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { response, back, cookie } = await hostedLogin(email)
+  const secrets = [back.searchParams.get('code')!, back.searchParams.get('state')!, cookie.split('=')[1]!, cookieValue(response, SESSION_COOKIE)!]
+  for (const secret of secrets) t.notOk(logs.text.includes(secret), 'not in the logs')
+  t.notOk(logs.text.includes('eyJ'), 'no JWT in the logs')
+  t.ok(logs.entries.some((e) => e.audit?.event === 'sign-in' && e.audit?.method === 'hosted' && e.audit?.outcome === 'success'), 'the sign-in is audited')
+})

@@ -1,0 +1,195 @@
+// The pages' words in English and Vietnamese, and how server errors are shown in each.
+
+export type Lang = 'en' | 'vi'
+export const LANGS: readonly Lang[] = ['en', 'vi']
+
+const en = {
+  skip: 'Skip to content',
+  brand: 'Identity',
+  language: 'Language',
+  loading: 'Loading…',
+  show: 'Show',
+  hide: 'Hide',
+  or: 'or',
+  back: 'Back to sign in',
+  'field.email': 'Email',
+  'field.password': 'Password',
+  'field.newPassword': 'New password',
+  'field.confirm': 'Repeat the new password',
+  'field.code': 'Code',
+  'field.method': 'Verification method',
+  'signIn.title': 'Sign in',
+  'signIn.lead': 'Use your IMS account to reach planning, the shop floor and administration.',
+  'signIn.submit': 'Sign in',
+  'signIn.forgot': 'Forgot your password?',
+  'signIn.hosted': 'Sign in with Cognito',
+  'signIn.signedOut': 'You are signed out.',
+  'signIn.signedOutEverywhere': 'You are signed out on every device.',
+  'signIn.passwordChanged': 'Your password has been changed. Sign in with your new password.',
+  'newPassword.title': 'Choose a new password',
+  'newPassword.lead': 'Your temporary password worked. Choose your own password to finish signing in.',
+  'newPassword.submit': 'Save and sign in',
+  'code.title': 'Enter your code',
+  'code.lead': 'Enter the code we sent to {destination}.',
+  'code.leadApp': 'Enter the code shown in your authenticator app.',
+  'code.leadSetup': 'Add this key to your authenticator app, then enter the code it shows.',
+  'code.leadChoose': 'Choose how you want to confirm it is you.',
+  'code.submit': 'Continue',
+  'forgot.title': 'Reset your password',
+  'forgot.lead': 'Enter the email of your account. We will send you a code to set a new password.',
+  'forgot.submit': 'Send the code',
+  'reset.title': 'Enter the code',
+  'reset.lead': 'If an account exists for {email}, a code is on its way. Enter it with your new password.',
+  'reset.submit': 'Set the new password',
+  'reset.resend': 'Send a new code',
+  'reset.resent': 'A new code is on its way.',
+  'account.title': 'You are signed in',
+  'account.role': 'Role',
+  'account.noRole': 'No IMS role',
+  'account.username': 'Username',
+  'account.groups': 'Cognito groups',
+  'account.areas': 'IMS areas',
+  'account.allowed': 'Allowed',
+  'account.denied': 'Not allowed',
+  'account.signOut': 'Sign out',
+  'account.signOutEverywhere': 'Sign out everywhere',
+  'area./api/admin': 'Administration',
+  'area./api/planning': 'Production planning',
+  'area./api/shop-floor': 'Shop floor',
+  'local.badge': 'Local mode',
+  'local.hint': 'Demo accounts: admin@ims.local, manager@ims.local, leader@ims.local.',
+  'check.required': 'Fill in every field.',
+  'check.email': 'Enter a valid email address.',
+  'check.mismatch': 'The two new passwords are not the same.',
+  'error.network': 'The server could not be reached. Check your connection and try again.',
+  'error.tooMany': 'Too many attempts.',
+  'error.retryIn': 'Try again in {wait}.',
+  'wait.second': '1 second',
+  'wait.seconds': '{n} seconds',
+  'wait.minute': '1 minute',
+  'wait.minutes': '{n} minutes',
+  'rule.MINIMUM_LENGTH': 'Long enough (at least the minimum length)',
+  'rule.REQUIRE_UPPERCASE': 'An uppercase letter (A–Z)',
+  'rule.REQUIRE_LOWERCASE': 'A lowercase letter (a–z)',
+  'rule.REQUIRE_NUMBERS': 'A number (0–9)',
+  'rule.REQUIRE_SYMBOLS': 'A symbol such as ! @ # $ %',
+  'rule.POOL_POLICY': 'Not a password the account policy refuses (for example a recent one)'
+}
+
+type Key = keyof typeof en
+
+const vi: Record<Key, string> = {
+  skip: 'Chuyển đến nội dung',
+  brand: 'Định danh',
+  language: 'Ngôn ngữ',
+  loading: 'Đang tải…',
+  show: 'Hiện',
+  hide: 'Ẩn',
+  or: 'hoặc',
+  back: 'Quay lại đăng nhập',
+  'field.email': 'Email',
+  'field.password': 'Mật khẩu',
+  'field.newPassword': 'Mật khẩu mới',
+  'field.confirm': 'Nhập lại mật khẩu mới',
+  'field.code': 'Mã',
+  'field.method': 'Phương thức xác minh',
+  'signIn.title': 'Đăng nhập',
+  'signIn.lead': 'Dùng tài khoản IMS để vào kế hoạch sản xuất, xưởng và quản trị.',
+  'signIn.submit': 'Đăng nhập',
+  'signIn.forgot': 'Quên mật khẩu?',
+  'signIn.hosted': 'Đăng nhập bằng Cognito',
+  'signIn.signedOut': 'Bạn đã đăng xuất.',
+  'signIn.signedOutEverywhere': 'Bạn đã đăng xuất trên mọi thiết bị.',
+  'signIn.passwordChanged': 'Mật khẩu đã được đổi. Hãy đăng nhập bằng mật khẩu mới.',
+  'newPassword.title': 'Chọn mật khẩu mới',
+  'newPassword.lead': 'Mật khẩu tạm thời hợp lệ. Hãy chọn mật khẩu của riêng bạn để hoàn tất đăng nhập.',
+  'newPassword.submit': 'Lưu và đăng nhập',
+  'code.title': 'Nhập mã',
+  'code.lead': 'Nhập mã chúng tôi đã gửi đến {destination}.',
+  'code.leadApp': 'Nhập mã hiển thị trong ứng dụng xác thực.',
+  'code.leadSetup': 'Thêm khóa này vào ứng dụng xác thực, rồi nhập mã mà ứng dụng hiển thị.',
+  'code.leadChoose': 'Chọn cách xác minh danh tính của bạn.',
+  'code.submit': 'Tiếp tục',
+  'forgot.title': 'Đặt lại mật khẩu',
+  'forgot.lead': 'Nhập email của tài khoản. Chúng tôi sẽ gửi mã để bạn đặt mật khẩu mới.',
+  'forgot.submit': 'Gửi mã',
+  'reset.title': 'Nhập mã',
+  'reset.lead': 'Nếu có tài khoản với email {email}, mã đang được gửi đến. Hãy nhập mã cùng mật khẩu mới.',
+  'reset.submit': 'Đặt mật khẩu mới',
+  'reset.resend': 'Gửi mã mới',
+  'reset.resent': 'Mã mới đang được gửi đến.',
+  'account.title': 'Bạn đã đăng nhập',
+  'account.role': 'Vai trò',
+  'account.noRole': 'Không có vai trò IMS',
+  'account.username': 'Tên đăng nhập',
+  'account.groups': 'Nhóm Cognito',
+  'account.areas': 'Khu vực IMS',
+  'account.allowed': 'Được phép',
+  'account.denied': 'Không được phép',
+  'account.signOut': 'Đăng xuất',
+  'account.signOutEverywhere': 'Đăng xuất khỏi mọi thiết bị',
+  'area./api/admin': 'Quản trị',
+  'area./api/planning': 'Kế hoạch sản xuất',
+  'area./api/shop-floor': 'Xưởng sản xuất',
+  'local.badge': 'Chế độ cục bộ',
+  'local.hint': 'Tài khoản mẫu: admin@ims.local, manager@ims.local, leader@ims.local.',
+  'check.required': 'Vui lòng điền đủ mọi ô.',
+  'check.email': 'Hãy nhập một địa chỉ email hợp lệ.',
+  'check.mismatch': 'Hai mật khẩu mới không giống nhau.',
+  'error.network': 'Không kết nối được máy chủ. Hãy kiểm tra mạng và thử lại.',
+  'error.tooMany': 'Quá nhiều lần thử.',
+  'error.retryIn': 'Hãy thử lại sau {wait}.',
+  'wait.second': '1 giây',
+  'wait.seconds': '{n} giây',
+  'wait.minute': '1 phút',
+  'wait.minutes': '{n} phút',
+  'rule.MINIMUM_LENGTH': 'Đủ độ dài tối thiểu',
+  'rule.REQUIRE_UPPERCASE': 'Một chữ in hoa (A–Z)',
+  'rule.REQUIRE_LOWERCASE': 'Một chữ thường (a–z)',
+  'rule.REQUIRE_NUMBERS': 'Một chữ số (0–9)',
+  'rule.REQUIRE_SYMBOLS': 'Một ký hiệu như ! @ # $ %',
+  'rule.POOL_POLICY': 'Không phải mật khẩu bị chính sách tài khoản từ chối (ví dụ mật khẩu vừa dùng)'
+}
+
+/** Vietnamese sentences for the contract's error codes; English shows the server's own message. */
+const viErrors: Record<string, string> = {
+  VALIDATION_ERROR: 'Yêu cầu không hợp lệ.',
+  INVALID_CREDENTIALS: 'Tên đăng nhập hoặc mật khẩu không đúng.',
+  UNAUTHENTICATED: 'Phiên đăng nhập đã hết hạn. Hãy đăng nhập lại.',
+  FORBIDDEN: 'Vai trò của bạn không cho phép thao tác này.',
+  CSRF_REQUIRED: 'Yêu cầu bị từ chối vì lý do bảo mật. Hãy tải lại trang.',
+  USER_NOT_CONFIRMED: 'Tài khoản này chưa được xác nhận.',
+  PASSWORD_RESET_REQUIRED: 'Tài khoản này cần đặt lại mật khẩu.',
+  INVALID_CODE: 'Mã không đúng hoặc đã hết hạn.',
+  INVALID_PASSWORD: 'Mật khẩu mới chưa đáp ứng các quy tắc mật khẩu.',
+  UPSTREAM_UNAVAILABLE: 'Dịch vụ đăng nhập tạm thời không khả dụng. Hãy thử lại sau ít phút.',
+  INTERNAL: 'Đã xảy ra lỗi phía máy chủ.'
+}
+
+const dictionaries: Record<Lang, Record<Key, string>> = { en, vi }
+
+let current: Lang = 'en'
+
+/** The language in use. */
+export function lang (): Lang { return current }
+
+/** Switches the language of every later `t()` call. */
+export function setLang (next: Lang): void { current = next }
+
+/** The sentence `key` in the current language, with `{name}` placeholders filled from `values`. */
+export function t (key: string, values: Record<string, string | number> = {}): string {
+  const text = (dictionaries[current] as Record<string, string>)[key] ?? (en as Record<string, string>)[key] ?? key
+  return text.replace(/\{(\w+)\}/g, (_, name: string) => String(values[name] ?? ''))
+}
+
+/** A wait of `seconds` in words: seconds up to a minute and a half, then whole minutes (rounded up). */
+export function waitText (seconds: number): string {
+  if (seconds < 90) return seconds === 1 ? t('wait.second') : t('wait.seconds', { n: seconds })
+  const minutes = Math.ceil(seconds / 60)
+  return minutes === 1 ? t('wait.minute') : t('wait.minutes', { n: minutes })
+}
+
+/** What a user reads for a server error: the server's message in English, a translation of its code otherwise. */
+export function errorText (code: string, serverMessage: string): string {
+  return current === 'en' ? serverMessage : (viErrors[code] ?? serverMessage)
+}

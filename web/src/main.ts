@@ -1,0 +1,391 @@
+// The login pages' behaviour: one view at a time (hash routes), forms calling the contract's JSON routes, EN/VI.
+import { ApiError, call, type Area, type PublicConfig, type SignInAnswer, type User } from './api.js'
+import { LANGS, errorText, lang, setLang, t, waitText, type Lang } from './i18n.js'
+
+const VIEWS = ['sign-in', 'new-password', 'code', 'forgot', 'reset', 'account'] as const
+type View = (typeof VIEWS)[number]
+type Challenge = Extract<SignInAnswer, { status: 'CHALLENGE' }>
+
+/** A message made for the current language when shown (so switching language re-words it). */
+type Message = () => { text: string, rules: string[] }
+
+const state: {
+  user?: User
+  challenge?: Challenge
+  resetUsername?: string
+  areas: Area[]
+  current?: View
+  /** Shown once on the named view's next render. */
+  notice?: { view: View, key: string }
+  /** Errors on display, per view. */
+  errors: Map<View, Message>
+} = { areas: [], errors: new Map() }
+
+const LANG_KEY = 'ims-lang'
+
+function section (view: View): HTMLElement {
+  return document.querySelector<HTMLElement>(`[data-view="${view}"]`)!
+}
+
+function part<T extends Element = HTMLElement> (root: ParentNode, selector: string): T {
+  return root.querySelector<T>(selector)!
+}
+
+function input (form: HTMLFormElement, name: string): HTMLInputElement {
+  return form.elements.namedItem(name) as HTMLInputElement
+}
+
+/** A refusal found before anything is sent. */
+class CheckError extends Error {
+  constructor (readonly key: string, readonly field?: HTMLInputElement) { super(key) }
+}
+
+function describe (error: ApiError): Message {
+  return () => {
+    if (error.code === 'NETWORK') return { text: t('error.network'), rules: [] }
+    // A throttled answer says how long to wait (Retry-After) instead of "a moment".
+    let text = error.code === 'TOO_MANY_REQUESTS' ? t('error.tooMany') : errorText(error.code, error.message)
+    if (error.retryAfter !== undefined && (error.code === 'TOO_MANY_REQUESTS' || error.code === 'UPSTREAM_UNAVAILABLE')) {
+      text = `${text} ${t('error.retryIn', { wait: waitText(error.retryAfter) })}`
+    }
+    return { text, rules: error.rules }
+  }
+}
+
+function renderError (view: View): void {
+  const root = section(view)
+  const box = part(root, '[data-error]')
+  const message = state.errors.get(view)
+  box.replaceChildren()
+  if (message === undefined) {
+    box.hidden = true
+    return
+  }
+  const { text, rules } = message()
+  box.append(document.createTextNode(text))
+  if (rules.length > 0) {
+    const list = document.createElement('ul')
+    for (const rule of rules) {
+      const item = document.createElement('li')
+      item.textContent = t(`rule.${rule}`)
+      list.append(item)
+    }
+    box.append(list)
+  }
+  box.hidden = false
+}
+
+function setError (view: View, message: Message | undefined): void {
+  if (message === undefined) state.errors.delete(view)
+  else state.errors.set(view, message)
+  renderError(view)
+}
+
+/** Marks a field as wrong and ties it to the view's error message. */
+function markInvalid (view: View, field: HTMLInputElement): void {
+  field.setAttribute('aria-invalid', 'true')
+  field.setAttribute('aria-describedby', `${view}-error`)
+}
+
+function clearInvalid (form: HTMLFormElement): void {
+  for (const element of Array.from(form.querySelectorAll('[aria-invalid]'))) {
+    element.removeAttribute('aria-invalid')
+    element.removeAttribute('aria-describedby')
+  }
+}
+
+/** Every field filled in, emails well-formed; else a CheckError naming the first wrong field. */
+function checkFilled (form: HTMLFormElement, names: string[]): void {
+  for (const name of names) {
+    const field = input(form, name)
+    if (field.value.trim() === '') throw new CheckError('check.required', field)
+    if (field.type === 'email' && field.validity.typeMismatch) throw new CheckError('check.email', field)
+  }
+}
+
+function checkSame (form: HTMLFormElement, first: string, second: string): void {
+  const repeat = input(form, second)
+  if (input(form, first).value !== repeat.value) throw new CheckError('check.mismatch', repeat)
+}
+
+/** Wires a form: client checks, a busy state, and server errors shown in place. */
+function onSubmit (view: View, handler: (form: HTMLFormElement) => Promise<void>, focusOnError?: string): void {
+  const form = part<HTMLFormElement>(section(view), 'form')
+  form.addEventListener('submit', (event) => {
+    event.preventDefault()
+    const button = part<HTMLButtonElement>(form, 'button[type="submit"]')
+    if (button.disabled) return
+    clearInvalid(form)
+    button.disabled = true
+    section(view).setAttribute('aria-busy', 'true')
+    handler(form).then(() => { setError(view, undefined) }, (error: unknown) => {
+      if (error instanceof CheckError) {
+        setError(view, () => ({ text: t(error.key), rules: [] }))
+        if (error.field !== undefined) {
+          markInvalid(view, error.field)
+          error.field.focus()
+        }
+        return
+      }
+      const apiError = error instanceof ApiError ? error : new ApiError('NETWORK', '', 0)
+      setError(view, describe(apiError))
+      const field = focusOnError === undefined ? undefined : input(form, focusOnError)
+      if (field !== undefined) {
+        if (apiError.code === 'INVALID_PASSWORD' || apiError.code === 'INVALID_CREDENTIALS' || apiError.code === 'INVALID_CODE') markInvalid(view, field)
+        field.select()
+        field.focus()
+      }
+    }).finally(() => {
+      button.disabled = false
+      section(view).removeAttribute('aria-busy')
+    })
+  })
+}
+
+/** Shows `view`, via the URL so Back works; `notice` is shown on it once. */
+function go (view: View, notice?: string): void {
+  state.notice = notice === undefined ? undefined : { view, key: notice }
+  if (location.hash === `#/${view}`) render(view, true)
+  else location.hash = `#/${view}`
+}
+
+/** Which view a URL may show now: each view needs what it works on. */
+function allowed (requested: string): View {
+  let view: View = (VIEWS as readonly string[]).includes(requested) ? requested as View : (state.user === undefined ? 'sign-in' : 'account')
+  if (view === 'account' && state.user === undefined) view = 'sign-in'
+  if (view === 'sign-in' && state.user !== undefined) view = 'account'
+  if ((view === 'new-password' || view === 'code') && state.challenge === undefined) view = 'sign-in'
+  if (view === 'reset' && state.resetUsername === undefined) view = 'forgot'
+  return view
+}
+
+function route (moveFocus: boolean): void {
+  const requested = location.hash.replace(/^#\/?/, '')
+  const view = allowed(requested)
+  if (requested !== view) history.replaceState(null, '', `#/${view}`)
+  render(view, moveFocus)
+}
+
+function render (view: View, moveFocus: boolean): void {
+  if (state.current !== undefined && state.current !== view) setError(state.current, undefined)
+  state.current = view
+  for (const name of VIEWS) section(name).hidden = name !== view
+  const root = section(view)
+  const notice = root.querySelector<HTMLElement>('[data-notice]')
+  if (notice !== null) {
+    const key = state.notice?.view === view ? state.notice.key : undefined
+    notice.textContent = key === undefined ? '' : t(key)
+    notice.hidden = key === undefined
+  }
+  renderDynamic(view)
+  document.title = `IMS · ${part(root, 'h1').textContent ?? ''}`
+  if (!moveFocus) return
+  // On the sign-in form the next thing to do is type; elsewhere the heading announces the new view.
+  const empty = Array.from(root.querySelectorAll<HTMLInputElement>('input')).find((field) => field.value === '')
+  if (view === 'sign-in' && empty !== undefined) empty.focus()
+  else part(root, 'h1').focus()
+}
+
+/** The parts of a view made from data (the user, the challenge, the email a code went to). */
+function renderDynamic (view: View): void {
+  const root = section(view)
+  if (view === 'account' && state.user !== undefined) renderAccount(state.user)
+  if (view === 'code' && state.challenge !== undefined) {
+    const challenge = state.challenge
+    const choosing = challenge.options !== undefined && challenge.options.length > 0
+    part(root, '[data-code-lead]').textContent = choosing
+      ? t('code.leadChoose')
+      : challenge.challenge === 'MFA_SETUP'
+        ? t('code.leadSetup')
+        : challenge.destination !== undefined ? t('code.lead', { destination: challenge.destination }) : t('code.leadApp')
+    const secret = part(root, '[data-secret]')
+    secret.textContent = challenge.secretCode ?? ''
+    secret.hidden = challenge.secretCode === undefined
+    part(root, '[data-choice]').hidden = !choosing
+    part(root, '[data-code-field]').hidden = choosing
+    const select = part<HTMLSelectElement>(root, 'select')
+    select.replaceChildren(...(challenge.options ?? []).map((option) => new Option(option, option)))
+  }
+  if (view === 'reset') part(root, '[data-reset-lead]').textContent = t('reset.lead', { email: state.resetUsername ?? '' })
+  renderError(view)
+}
+
+function renderAccount (user: User): void {
+  const root = section('account')
+  const name = user.email ?? user.username
+  part(root, '[data-avatar]').textContent = name.slice(0, 1).toUpperCase()
+  part(root, '[data-user-email]').textContent = name
+  const role = part(root, '[data-user-role]')
+  role.textContent = user.primaryRole ?? t('account.noRole')
+  role.classList.toggle('none', user.primaryRole === null)
+  part(root, '[data-user-username]').textContent = user.username
+  part(root, '[data-user-groups]').textContent = user.groups.length > 0 ? user.groups.join(', ') : '—'
+  const list = part(root, '[data-areas]')
+  list.replaceChildren(...state.areas.map((area) => {
+    const allowedHere = user.roles.some((r) => area.roles.includes(r))
+    const item = document.createElement('li')
+    item.dataset.area = area.path
+    const label = document.createElement('div')
+    label.className = 'area-name'
+    const path = document.createElement('code')
+    path.textContent = area.path
+    const title = document.createElement('span')
+    title.textContent = t(`area.${area.path}`) === `area.${area.path}` ? area.roles.join(', ') : t(`area.${area.path}`)
+    label.append(path, title)
+    const access = document.createElement('span')
+    access.className = `access ${allowedHere ? 'yes' : 'no'}`
+    access.textContent = allowedHere ? t('account.allowed') : t('account.denied')
+    item.append(label, access)
+    return item
+  }))
+}
+
+function applyLanguage (next: Lang): void {
+  setLang(next)
+  document.documentElement.lang = next
+  for (const element of Array.from(document.querySelectorAll<HTMLElement>('[data-i18n]'))) element.textContent = t(element.dataset.i18n!)
+  for (const element of Array.from(document.querySelectorAll<HTMLElement>('[data-i18n-label]'))) element.setAttribute('aria-label', t(element.dataset.i18nLabel!))
+  for (const button of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-lang]'))) button.setAttribute('aria-pressed', String(button.dataset.lang === next))
+  for (const button of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-reveal]'))) button.textContent = t(button.getAttribute('aria-pressed') === 'true' ? 'hide' : 'show')
+  if (state.current !== undefined) render(state.current, false)
+}
+
+function initialLanguage (): Lang {
+  const saved = localStorage.getItem(LANG_KEY)
+  if (saved !== null && (LANGS as readonly string[]).includes(saved)) return saved as Lang
+  return navigator.language.toLowerCase().startsWith('vi') ? 'vi' : 'en'
+}
+
+function afterSignIn (answer: SignInAnswer): void {
+  if (answer.status === 'SIGNED_IN') {
+    state.user = answer.user
+    state.challenge = undefined
+    go('account')
+    return
+  }
+  state.challenge = answer
+  go(answer.challenge === 'NEW_PASSWORD_REQUIRED' ? 'new-password' : 'code')
+}
+
+/** A challenge answer failed for good (expired, replayed): back to sign-in, with the reason shown there. */
+function challengeLost (error: unknown): never {
+  if (error instanceof ApiError && error.code === 'UNAUTHENTICATED') {
+    state.challenge = undefined
+    go('sign-in')
+    setError('sign-in', describe(error))
+  }
+  throw error
+}
+
+function wireForms (): void {
+  onSubmit('sign-in', async (form) => {
+    checkFilled(form, ['username', 'password'])
+    const password = input(form, 'password')
+    try {
+      afterSignIn(await call<SignInAnswer>('POST', '/auth/sign-in', { username: input(form, 'username').value.trim(), password: password.value }))
+    } finally {
+      password.value = ''
+    }
+  }, 'password')
+
+  onSubmit('new-password', async (form) => {
+    checkFilled(form, ['newPassword', 'confirm'])
+    checkSame(form, 'newPassword', 'confirm')
+    const answer = await call<SignInAnswer>('POST', '/auth/challenge', { challenge: 'NEW_PASSWORD_REQUIRED', newPassword: input(form, 'newPassword').value }).catch(challengeLost)
+    form.reset()
+    afterSignIn(answer)
+  }, 'newPassword')
+
+  onSubmit('code', async (form) => {
+    const challenge = state.challenge!
+    const choosing = challenge.options !== undefined && challenge.options.length > 0
+    const answer = choosing ? (form.elements.namedItem('choice') as HTMLSelectElement).value : input(form, 'answer').value.trim()
+    if (!choosing) checkFilled(form, ['answer'])
+    const next = await call<SignInAnswer>('POST', '/auth/challenge', { challenge: challenge.challenge, answer }).catch(challengeLost)
+    form.reset()
+    afterSignIn(next)
+  }, 'answer')
+
+  onSubmit('forgot', async (form) => {
+    checkFilled(form, ['username'])
+    const username = input(form, 'username').value.trim()
+    await call('POST', '/auth/forgot-password', { username })
+    state.resetUsername = username
+    go('reset')
+  }, 'username')
+
+  onSubmit('reset', async (form) => {
+    checkFilled(form, ['code', 'newPassword', 'confirm'])
+    checkSame(form, 'newPassword', 'confirm')
+    const username = state.resetUsername!
+    await call('POST', '/auth/verify-otp', { username, code: input(form, 'code').value.trim(), newPassword: input(form, 'newPassword').value })
+    form.reset()
+    state.resetUsername = undefined
+    input(part<HTMLFormElement>(section('sign-in'), 'form'), 'username').value = username
+    go('sign-in', 'signIn.passwordChanged')
+  }, 'code')
+
+  part(section('reset'), '[data-resend]').addEventListener('click', () => {
+    call('POST', '/auth/forgot-password', { username: state.resetUsername }).then(
+      () => { setError('reset', undefined); go('reset', 'reset.resent') },
+      (error: unknown) => { setError('reset', describe(error instanceof ApiError ? error : new ApiError('NETWORK', '', 0))) }
+    )
+  })
+
+  for (const [selector, global] of [['[data-sign-out]', false], ['[data-sign-out-global]', true]] as const) {
+    const button = part<HTMLButtonElement>(section('account'), selector)
+    button.addEventListener('click', () => {
+      button.disabled = true
+      call('POST', '/auth/sign-out', global ? { global: true } : {}).then(() => {
+        state.user = undefined
+        go('sign-in', global ? 'signIn.signedOutEverywhere' : 'signIn.signedOut')
+      }, (error: unknown) => {
+        setError('account', describe(error instanceof ApiError ? error : new ApiError('NETWORK', '', 0)))
+      }).finally(() => { button.disabled = false })
+    })
+  }
+
+  for (const button of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-reveal]'))) {
+    button.addEventListener('click', () => {
+      const field = document.getElementById(button.dataset.reveal!) as HTMLInputElement
+      const reveal = field.type === 'password'
+      field.type = reveal ? 'text' : 'password'
+      button.setAttribute('aria-pressed', String(reveal))
+      button.textContent = t(reveal ? 'hide' : 'show')
+    })
+  }
+
+  for (const button of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-lang]'))) {
+    button.addEventListener('click', () => {
+      const next = button.dataset.lang as Lang
+      localStorage.setItem(LANG_KEY, next)
+      applyLanguage(next)
+    })
+  }
+}
+
+async function start (): Promise<void> {
+  applyLanguage(initialLanguage())
+  wireForms()
+  const [config, areas, user] = await Promise.all([
+    call<PublicConfig>('GET', '/auth/config').catch(() => undefined),
+    call<{ areas: Area[] }>('GET', '/areas.json').catch(() => ({ areas: [] })),
+    call<User>('GET', '/auth/me').catch(() => undefined)
+  ])
+  state.areas = areas.areas
+  state.user = user
+  if (config?.hostedUi != null) {
+    const link = part<HTMLAnchorElement>(document, '[data-hosted-link]')
+    const url = new URL(config.hostedUi.loginUrl, location.href)
+    url.searchParams.set('returnTo', '/')
+    link.href = url.toString()
+    part(document, '[data-hosted]').hidden = false
+  }
+  part(document, '[data-local-hint]').hidden = config?.mode !== 'local'
+  part(document, '#loading').hidden = true
+  window.addEventListener('hashchange', () => { route(true) })
+  route(true)
+  document.body.dataset.ready = lang()
+}
+
+void start()
