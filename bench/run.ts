@@ -154,7 +154,6 @@ async function sessionMemory (app: FastifyInstance, tokens: { accessToken: strin
       email: `user-${i}@ims.test`,
       groups: ['LINE_LEADER'],
       accessToken: variant(tokens.accessToken, i),
-      idToken: variant(tokens.idToken, i),
       refreshToken: variant(tokens.refreshToken, i),
       accessExpiresAt: Date.now() + 3600_000
     })

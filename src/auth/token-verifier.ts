@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { CognitoJwtVerifier, JwtVerifier } from 'aws-jwt-verify'
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk'
 import type { Fetcher } from 'aws-jwt-verify/https'
-import { JwksNotAvailableInCacheError, FetchError, NonRetryableFetchError } from 'aws-jwt-verify/error'
+import { JwksNotAvailableInCacheError, KidNotFoundInJwksError, FetchError, NonRetryableFetchError } from 'aws-jwt-verify/error'
 import { AppError, unauthenticated, upstreamUnavailable } from '../errors.js'
 
 /** The claims of a verified access token that the adapter uses. */
@@ -67,6 +67,26 @@ export class DeadlineFetcher implements Fetcher {
 
 type Verify = (token: string) => Promise<Record<string, unknown>>
 
+/** What both aws-jwt-verify verifiers offer. */
+interface LibraryVerifier { verify: (token: string) => Promise<unknown>, verifySync: (token: string) => unknown }
+
+/**
+ * Verifies synchronously with the cached keys (the common case, and the cheaper path), and falls back to the async
+ * path, which may fetch the JWKS (penalty-boxed), only when the keys are not cached or the kid is unknown.
+ */
+function syncFirst (verifier: LibraryVerifier): Verify {
+  return async (token) => {
+    try {
+      return verifier.verifySync(token) as Record<string, unknown>
+    } catch (error) {
+      if (error instanceof JwksNotAvailableInCacheError || error instanceof KidNotFoundInJwksError) {
+        return await verifier.verify(token) as Record<string, unknown>
+      }
+      throw error
+    }
+  }
+}
+
 /** Cognito always sets these; a token without them is not one of its tokens (aws-jwt-verify accepts a missing exp). */
 function requireTimes (payload: { exp?: unknown, iat?: unknown }): void {
   if (typeof payload.exp !== 'number' || typeof payload.iat !== 'number') throw new Error('exp and iat are required')
@@ -95,8 +115,8 @@ export class TokenVerifier {
       const cognito = { userPoolId: settings.userPoolId, clientId: settings.clientId, ...common, customJwtCheck: ({ payload }: { payload: { exp?: unknown, iat?: unknown } }) => { requireTimes(payload) } }
       const access = CognitoJwtVerifier.create({ ...cognito, tokenUse: 'access' }, { jwksCache })
       const id = CognitoJwtVerifier.create({ ...cognito, tokenUse: 'id' }, { jwksCache })
-      this.verifyAccessToken = async (token) => await access.verify(token) as unknown as Record<string, unknown>
-      this.verifyIdToken = async (token) => await id.verify(token) as unknown as Record<string, unknown>
+      this.verifyAccessToken = syncFirst(access)
+      this.verifyIdToken = syncFirst(id)
       this.hydrateKeys = async () => { await access.hydrate() }
     } else {
       // cognito-local: CognitoJwtVerifier refuses its pool ids, so check what it would check ourselves.
@@ -123,8 +143,8 @@ export class TokenVerifier {
           if (payload.token_use !== 'id') throw new Error('not an ID token')
         }
       }, { jwksCache })
-      this.verifyAccessToken = async (token) => await access.verify(token) as unknown as Record<string, unknown>
-      this.verifyIdToken = async (token) => await id.verify(token) as unknown as Record<string, unknown>
+      this.verifyAccessToken = syncFirst(access)
+      this.verifyIdToken = syncFirst(id)
       this.hydrateKeys = async () => { await access.hydrate() }
     }
   }

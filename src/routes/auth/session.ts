@@ -88,7 +88,6 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
     const claims = await app.verifier.verifyAccess(tokens.accessToken)
     const updated = await app.sessions.update(current, {
       accessToken: tokens.accessToken,
-      idToken: tokens.idToken,
       accessExpiresAt: Date.now() + tokens.expiresIn * 1000,
       groups: claims.groups,
       ...(tokens.refreshToken === undefined ? {} : { refreshToken: tokens.refreshToken })
