@@ -25,6 +25,7 @@ async function main (): Promise<void> {
       '',
       'IMS identity adapter: local mode',
       `  adapter          ${address}`,
+      `  login pages      ${address}/`,
       `  API docs         ${address}/docs`,
       `  Cognito (local)  ${local.cognitoEndpoint}  pool ${local.config.cognito.userPoolId}, client ${local.config.cognito.clientId}`,
       `  mailbox          ${local.mailboxUrl}`,

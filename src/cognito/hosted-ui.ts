@@ -1,6 +1,6 @@
 // The pool's managed login (hosted UI) through openid-client: authorization URL with PKCE, code exchange, logout URL.
 import * as oidc from 'openid-client'
-import { cognitoMode, type Config } from '../../fastify.config.js'
+import type { Config } from '../../fastify.config.js'
 import { AppError, upstreamUnavailable } from '../errors.js'
 import type { CognitoTokens } from './auth.js'
 
@@ -52,12 +52,11 @@ export function hostedUiSettings (config: Config, localMode: boolean): HostedUiS
   const emulator = config.cognito.endpoint !== ''
   const domain = config.hostedUi.domain !== '' ? config.hostedUi.domain : localMode ? config.cognito.endpoint : ''
   if (domain === '') return undefined
-  const aws = !emulator && cognitoMode(config) === 'aws'
   return {
     domain,
-    issuer: aws
-      ? `https://cognito-idp.${config.cognito.region}.amazonaws.com/${config.cognito.userPoolId}`
-      : `${config.cognito.endpoint}/${config.cognito.userPoolId}`,
+    issuer: emulator
+      ? `${config.cognito.endpoint}/${config.cognito.userPoolId}`
+      : `https://cognito-idp.${config.cognito.region}.amazonaws.com/${config.cognito.userPoolId}`,
     clientId: config.cognito.clientId,
     clientSecret: config.cognito.clientSecret,
     redirectUri: callbackUrl(config),
@@ -84,6 +83,15 @@ function translate (error: unknown): AppError {
   return upstreamUnavailable()
 }
 
+/**
+ * How the adapter authenticates at the token endpoint: public clients send only client_id; a confidential client uses
+ * HTTP Basic, as Cognito documents, except against the emulator, which reads client_id from the body only.
+ */
+function clientAuthentication (settings: HostedUiSettings): oidc.ClientAuth {
+  if (settings.clientSecret === '') return oidc.None()
+  return settings.emulator ? oidc.ClientSecretPost(settings.clientSecret) : oidc.ClientSecretBasic(settings.clientSecret)
+}
+
 /** The hosted login of one app client. */
 export class HostedUi {
   private readonly configuration: oidc.Configuration
@@ -95,9 +103,7 @@ export class HostedUi {
       authorization_endpoint: `${settings.domain}/oauth2/authorize`,
       token_endpoint: `${settings.domain}/oauth2/token`,
       jwks_uri: `${settings.issuer}/.well-known/jwks.json`
-    }, settings.clientId, settings.clientSecret === '' ? undefined : settings.clientSecret,
-    // Client authentication in the body: cognito-local reads client_id only from there.
-    settings.clientSecret === '' ? oidc.None() : oidc.ClientSecretPost(settings.clientSecret))
+    }, settings.clientId, settings.clientSecret === '' ? undefined : settings.clientSecret, clientAuthentication(settings))
     this.configuration.timeout = Math.max(1, Math.ceil(settings.timeoutMs / 1000))
     if (settings.emulator) oidc.allowInsecureRequests(this.configuration)
   }

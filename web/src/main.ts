@@ -385,6 +385,7 @@ async function start (): Promise<void> {
   part(document, '#loading').hidden = true
   window.addEventListener('hashchange', () => { route(true) })
   route(true)
+  // Says the pages are up (and in which language): browser tests and monitors wait for it.
   document.body.dataset.ready = lang()
 }
 

@@ -6,6 +6,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../../helpers/emulator.js'
 import { CSRF, LogCapture, cookieValue, setCookies, signIn, testApp } from '../../helpers/app.js'
 import { payloadOf, signRs256 } from '../../helpers/jwt.js'
+import { loadConfig } from '../../../fastify.config.js'
 
 const PUBLIC_URL = 'http://adapter.test:8080'
 /** What a browser sends to the adapter at PUBLIC_URL. */
@@ -161,6 +162,15 @@ t.test('the hosted flow ends in the same session, user object and role guards as
   }
 })
 
+t.test('a confidential app client (COGNITO_CLIENT_SECRET) completes the flow too; locally its secret goes in the body', async (t) => {
+  const confidential = await testApp(emulator, { HOSTED_UI_DOMAIN: emulator.endpoint, PUBLIC_URL, COGNITO_CLIENT_SECRET: 'local-client-secret' })
+  t.teardown(async () => { await confidential.close() })
+  const email = await emulator.user(['MANAGER'])
+  const { response } = await hostedLogin(email, '/', confidential)
+  t.equal(response.statusCode, 302)
+  t.ok(sessionCookie(response), 'a session')
+})
+
 t.test('bar 10: a missing or wrong state gives 400 and no session', async (t) => {
   const email = await emulator.user(['MANAGER'])
   for (const mangle of [(q: URLSearchParams) => { q.delete('state') }, (q: URLSearchParams) => { q.set('state', 'not-the-state') }]) {
@@ -286,4 +296,12 @@ t.test('bar 35: no code, state, token or cookie value of a hosted login reaches 
   for (const secret of secrets) t.notOk(logs.text.includes(secret), 'not in the logs')
   t.notOk(logs.text.includes('eyJ'), 'no JWT in the logs')
   t.ok(logs.entries.some((e) => e.audit?.event === 'sign-in' && e.audit?.method === 'hosted' && e.audit?.outcome === 'success'), 'the sign-in is audited')
+})
+
+t.test('AWS mode refuses to start with a plain-http pool domain or without an https PUBLIC_URL', async (t) => {
+  const aws = { COGNITO_USER_POOL_ID: 'eu-west-1_AbCdEf123', COGNITO_CLIENT_ID: 'client', AWS_REGION: 'eu-west-1', SESSION_ENCRYPTION_KEY: 'ab'.repeat(32) }
+  t.throws(() => loadConfig({ ...aws, HOSTED_UI_DOMAIN: 'http://ims.auth.eu-west-1.amazoncognito.com', PUBLIC_URL: 'https://ims.example.com' }), /HOSTED_UI_DOMAIN must be an https:\/\/ URL/)
+  t.throws(() => loadConfig({ ...aws, HOSTED_UI_DOMAIN: 'https://ims.auth.eu-west-1.amazoncognito.com' }), /PUBLIC_URL must be set/)
+  t.throws(() => loadConfig({ ...aws, HOSTED_UI_DOMAIN: 'https://ims.auth.eu-west-1.amazoncognito.com/path' }), /HOSTED_UI_DOMAIN is invalid/)
+  t.doesNotThrow(() => loadConfig({ ...aws, HOSTED_UI_DOMAIN: 'https://ims.auth.eu-west-1.amazoncognito.com', PUBLIC_URL: 'https://ims.example.com' }))
 })
