@@ -4,7 +4,7 @@ import type { Server } from 'node:http'
 import Fastify, { type FastifyHttpOptions, type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { cognitoMode, type Config } from '../fastify.config.js'
-import { loggerOptions } from './logger.js'
+import { loggerOptions, OneLinePerRequest } from './logger.js'
 import type { SharedStore } from './store/shared-store.js'
 import { createStore } from './store/index.js'
 import errorHandler, { sendError, toAppError } from './plugins/error-handler.js'
@@ -53,6 +53,7 @@ function trustProxy (value: string): boolean | string | string[] {
 export function serverOptions (config: Config, deps: AppDependencies = {}): FastifyHttpOptions<Server> {
   return {
     logger: loggerOptions(config.server.logLevel, deps.logStream),
+    logController: new OneLinePerRequest(),
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     trustProxy: trustProxy(config.server.trustProxy),

@@ -1,5 +1,5 @@
 // Logger options: pino JSON with redaction; requests are logged by path only, so query strings never reach a log.
-import type { FastifyServerOptions } from 'fastify'
+import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 
 /** Fields that could hold a secret, wherever they appear in a logged object. */
 const REDACT_PATHS = [
@@ -19,4 +19,17 @@ export function loggerOptions (level: string, stream?: NodeJS.WritableStream): F
     },
     ...(stream === undefined ? {} : { stream })
   } as FastifyServerOptions['logger']
+}
+
+/** One log line per request, when it completes (Fastify's default writes two): method, path, status, time. */
+export class OneLinePerRequest extends LogController {
+  override incomingRequest (): void {}
+
+  override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error !== null && error !== undefined) {
+      reply.log.error({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request errored')
+    } else {
+      reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed')
+    }
+  }
 }
