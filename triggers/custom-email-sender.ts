@@ -5,15 +5,10 @@ import { errorName, jsonLogger, maskEmail, type TriggerLogger } from './lib/log.
 import { createSesMailer, type Mailer } from './lib/mailer.js'
 import { defineHandler } from './lib/runtime.js'
 import { EMAIL_KINDS, pickLocale, renderEmail, type EmailKind, type EmailParams, type TakeoverDetails } from './templates/index.js'
+import type { CognitoTriggerEvent } from './lib/event.js'
 
 /** The Custom Email Sender event, as Cognito sends it (cognito-local sends `version: "0"`). */
-export interface CustomEmailSenderEvent {
-  version: string
-  triggerSource: string
-  region: string
-  userPoolId: string
-  userName: string
-  callerContext: { awsSdkVersion?: string, clientId?: string | null }
+export interface CustomEmailSenderEvent extends CognitoTriggerEvent {
   request: {
     type: string
     /** Base64 AWS Encryption SDK message holding the code or temporary password; null for account takeover. */

@@ -3,15 +3,10 @@ import { loadCommonConfig, processEnv, type CommonTriggerConfig, type Locale } f
 import { jsonLogger, type TriggerLogger } from './lib/log.js'
 import { defineHandler } from './lib/runtime.js'
 import { pickLocale, renderEmail, type EmailKind } from './templates/index.js'
+import type { CognitoTriggerEvent } from './lib/event.js'
 
 /** The Custom Message event, as Cognito sends it. */
-export interface CustomMessageEvent {
-  version: string
-  triggerSource: string
-  region: string
-  userPoolId: string
-  userName: string
-  callerContext: { awsSdkVersion?: string, clientId?: string | null }
+export interface CustomMessageEvent extends CognitoTriggerEvent {
   request: {
     userAttributes: Record<string, string>
     /** The placeholder Cognito replaces with the code, normally `{####}`. */

@@ -4,15 +4,10 @@ import { loadPostConfirmationConfig, processEnv, type PostConfirmationConfig } f
 import { LOCAL_CREDENTIALS } from './lib/aws.js'
 import { errorName, jsonLogger, type TriggerLogger } from './lib/log.js'
 import { defineHandler } from './lib/runtime.js'
+import type { CognitoTriggerEvent } from './lib/event.js'
 
 /** The Post Confirmation event, as Cognito sends it. */
-export interface PostConfirmationEvent {
-  version: string
-  triggerSource: string
-  region: string
-  userPoolId: string
-  userName: string
-  callerContext: { awsSdkVersion?: string, clientId?: string | null }
+export interface PostConfirmationEvent extends CognitoTriggerEvent {
   request: { userAttributes: Record<string, string>, clientMetadata?: Record<string, string> }
   response: Record<string, unknown>
 }

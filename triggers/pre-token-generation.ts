@@ -3,6 +3,7 @@ import { rolesFromGroups, type Role, type RoleGroups } from '../src/role-mapping
 import { loadPreTokenConfig, processEnv, type PreTokenConfig } from './config.js'
 import { jsonLogger, type TriggerLogger } from './lib/log.js'
 import { defineHandler } from './lib/runtime.js'
+import type { CognitoTriggerEvent } from './lib/event.js'
 
 /**
  * The claim this trigger adds. V1 events (ID token only) carry it as a comma-separated string, because V1 claim
@@ -17,13 +18,7 @@ interface ClaimsOverride {
 }
 
 /** The Pre Token Generation event, V1 (`version` "1", cognito-local sends "0") or V2/V3 (`version` "2"/"3"). */
-export interface PreTokenGenerationEvent {
-  version: string
-  triggerSource: string
-  region: string
-  userPoolId: string
-  userName: string
-  callerContext: { awsSdkVersion?: string, clientId?: string | null }
+export interface PreTokenGenerationEvent extends CognitoTriggerEvent {
   request: {
     userAttributes: Record<string, string>
     groupConfiguration?: { groupsToOverride?: string[], iamRolesToOverride?: string[], preferredRole?: string | null }

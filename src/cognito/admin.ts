@@ -7,18 +7,12 @@ import {
   type ListUsersInGroupCommandOutput
 } from '@aws-sdk/client-cognito-identity-provider'
 import { AppError, UnsupportedByEmulatorError } from '../errors.js'
-import { DEFAULT_ROLE_GROUPS, groupsForRoles, primaryRole, rolesFromGroups, type Role, type RoleGroups } from '../role-mapping.js'
+import { DEFAULT_ROLE_GROUPS, groupsForRoles, rolesFromGroups, type Role, type RoleGroups } from '../role-mapping.js'
 import type { CognitoGateway, Translation } from './gateway.js'
+import { toUser, type User } from '../auth/user.js'
 
 /** A user as an administrator sees it: the contract's user object plus account state. */
-export interface AdminUser {
-  sub: string
-  /** Cognito's own username (with email sign-in, a UUID); what the /admin/users/:username routes take. */
-  username: string
-  email: string | null
-  roles: Role[]
-  primaryRole: Role | null
-  groups: string[]
+export interface AdminUser extends User {
   enabled: boolean
   /** Cognito's UserStatus: CONFIRMED, FORCE_CHANGE_PASSWORD, RESET_REQUIRED, UNCONFIRMED, ... */
   status: string
@@ -139,14 +133,8 @@ export class CognitoAdmin {
       token = output.NextToken
       if (token === undefined) break
     }
-    const roles = rolesFromGroups(groups, this.roleGroups)
     return {
-      sub: attribute(user.Attributes, 'sub') ?? username,
-      username,
-      email: attribute(user.Attributes, 'email'),
-      roles,
-      primaryRole: primaryRole(roles),
-      groups: groups.sort(),
+      ...toUser({ sub: attribute(user.Attributes, 'sub') ?? username, username, email: attribute(user.Attributes, 'email'), groups: groups.sort() }, this.roleGroups),
       enabled: user.Enabled !== false,
       status: user.UserStatus ?? 'UNKNOWN',
       createdAt: user.UserCreateDate?.toISOString() ?? null,
