@@ -119,8 +119,6 @@ export interface LocalTriggers {
   keyArn: string
   /** Merge into `.cognito/config.json` before cognito-local starts. */
   cognitoConfig: CognitoLocalTriggerConfig
-  /** Pass as `LambdaConfig` to CreateUserPool / UpdateUserPool. */
-  poolLambdaConfig: LambdaConfigType
   /** Spread into CreateUserPool / UpdateUserPool: `LambdaConfig` plus `AutoVerifiedAttributes: ["email"]`. */
   poolSettings: LocalPoolSettings
   close: () => Promise<void>
@@ -162,7 +160,6 @@ export async function startLocalTriggers (options: LocalTriggersOptions): Promis
       kmsEndpoint: kms.endpoint,
       keyArn: kms.keyArn,
       cognitoConfig: cognitoLocalConfigFragment(endpoints),
-      poolLambdaConfig: poolLambdaConfig(endpoints),
       poolSettings: localPoolSettings(endpoints),
       close
     }

@@ -35,7 +35,7 @@ t.test('invitation, forgot password and sign-up emails carry codes that work, th
   const client = cognito.client
 
   const pool = (await client.send(new CreateUserPoolCommand({ PoolName: 'ims-e2e', ...triggers.poolSettings }))).UserPool?.Id as string
-  t.same((await client.send(new DescribeUserPoolCommand({ UserPoolId: pool }))).UserPool?.LambdaConfig, triggers.poolLambdaConfig, 'the pool describes its triggers')
+  t.same((await client.send(new DescribeUserPoolCommand({ UserPoolId: pool }))).UserPool?.LambdaConfig, triggers.poolSettings.LambdaConfig, 'the pool describes its triggers')
   await client.send(new CreateGroupCommand({ UserPoolId: pool, GroupName: 'LINE_LEADER' }))
   const clientId = (await client.send(new CreateUserPoolClientCommand({ UserPoolId: pool, ClientName: 'ims-bff' }))).UserPoolClient?.ClientId as string
   const secrets: string[] = []
