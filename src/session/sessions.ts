@@ -48,6 +48,8 @@ function hashId (id: string): string {
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{43}$/
+/** How long a used one-time code is remembered. */
+const USED_CODE_SECONDS = 120
 /** Writes of `lastSeenAt` closer together than this are skipped, to spare the store (a tenth of the idle limit, at most a minute). */
 const MAX_TOUCH_INTERVAL_MS = 60_000
 
@@ -182,6 +184,15 @@ export class SessionManager {
     const record: ChallengeRecord = { ...pending, cognitoSession: this.sealer.seal(pending.cognitoSession), attempts }
     await this.store.set(this.challengeKey(id), record, this.limits.challengeSeconds)
     return id
+  }
+
+  /**
+   * Claims a one-time code (an MFA or email code) for `username`: true the first time, false for a code already
+   * offered in the last two minutes (a TOTP code stays valid up to 90 s). cognito-local accepts a reused code;
+   * real Cognito does not, and neither does the adapter.
+   */
+  async claimCode (username: string, code: string): Promise<boolean> {
+    return await this.store.setIfAbsent(`used-code:${hashId(`${username}\n${code}`)}`, 1, USED_CODE_SECONDS)
   }
 
   /** Takes a pending challenge out of the store: each one can be answered once. */

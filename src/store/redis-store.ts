@@ -56,6 +56,11 @@ export class RedisStore implements SharedStore {
     await this.run(async () => await this.redis.set(key, JSON.stringify(value), 'EX', Math.max(1, Math.ceil(ttlSeconds))))
   }
 
+  async setIfAbsent (key: string, value: unknown, ttlSeconds: number): Promise<boolean> {
+    const answer = await this.run(async () => await this.redis.set(key, JSON.stringify(value), 'EX', Math.max(1, Math.ceil(ttlSeconds)), 'NX'))
+    return answer === 'OK'
+  }
+
   async take<T> (key: string): Promise<T | undefined> {
     const raw = await this.run(async () => await this.redis.getdel(key))
     return raw === null ? undefined : JSON.parse(raw) as T

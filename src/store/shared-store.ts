@@ -10,6 +10,8 @@ export interface SharedStore {
   set(key: string, value: unknown, ttlSeconds: number): Promise<void>
   /** Reads and deletes in one step, so a one-time value can be used once only. */
   take<T>(key: string): Promise<T | undefined>
+  /** Sets `key` only if it is absent, in one step; true when this call set it. */
+  setIfAbsent(key: string, value: unknown, ttlSeconds: number): Promise<boolean>
   delete(...keys: string[]): Promise<void>
   /** Adds `member` to the set at `key` and extends the set's life to at least `ttlSeconds`. */
   addToSet(key: string, member: string, ttlSeconds: number): Promise<void>
@@ -51,6 +53,12 @@ export class MemoryStore implements SharedStore {
 
   async set (key: string, value: unknown, ttlSeconds: number): Promise<void> {
     this.entries.set(key, { value, expiresAt: Date.now() + ttlSeconds * 1000 })
+  }
+
+  async setIfAbsent (key: string, value: unknown, ttlSeconds: number): Promise<boolean> {
+    if (this.live(key) !== undefined) return false
+    await this.set(key, value, ttlSeconds)
+    return true
   }
 
   async take<T> (key: string): Promise<T | undefined> {

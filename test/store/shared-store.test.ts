@@ -23,6 +23,9 @@ for (const [name, make] of stores) {
     t.same(await store.get(key), { a: 1, list: ['x'] })
     t.same(await store.take(key), { a: 1, list: ['x'] })
     t.equal(await store.take(key), undefined, 'a taken value is gone')
+    const once = `test-once:${randomUUID()}`
+    const claims = await Promise.all([store.setIfAbsent(once, 1, 60), store.setIfAbsent(once, 2, 60), store.setIfAbsent(once, 3, 60)])
+    t.same(claims.filter(Boolean).length, 1, 'of three concurrent claims exactly one wins')
     await store.set(key, 1, 1)
     await new Promise((resolve) => setTimeout(resolve, 1100))
     t.equal(await store.get(key), undefined, 'expired')

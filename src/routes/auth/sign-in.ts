@@ -7,6 +7,9 @@ import { PRE_AUTH_COOKIE, SESSION_COOKIE, COOKIE_OPTIONS } from '../../plugins/s
 import { PasswordSchema, UsernameSchema, errorResponses } from '../schemas.js'
 import { SignInResponse, answerOutcome } from './outcome.js'
 
+/** Challenges answered with a one-time code, which must not be accepted twice. */
+const CODE_CHALLENGES = new Set(['SOFTWARE_TOKEN_MFA', 'SMS_MFA', 'EMAIL_OTP', 'MFA_SETUP'])
+
 /** Wrong answers to one challenge before the flow must restart. */
 const MAX_CHALLENGE_ATTEMPTS = 5
 
@@ -56,6 +59,9 @@ const signIn: FastifyPluginAsyncTypebox = async (app) => {
     try {
       // A new password meets the pool's rules before Cognito sees it (the emulator checks none).
       if (request.body.newPassword !== undefined) await app.cognito.recovery.checkPassword(request.body.newPassword)
+      if (request.body.answer !== undefined && CODE_CHALLENGES.has(pending.challenge) && !await app.sessions.claimCode(pending.username, request.body.answer)) {
+        throw new AppError('INVALID_CODE')
+      }
       const outcome = await app.cognito.auth.respond(pending, request.body)
       const answer = await answerOutcome(app, request, reply, outcome)
       request.audit({ event: 'challenge', challenge: pending.challenge, outcome: answer.status === 'SIGNED_IN' ? 'success' : 'challenge', username: pending.username })

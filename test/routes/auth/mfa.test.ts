@@ -1,0 +1,73 @@
+// Bar 12 with a real authenticator-app user: the MFA challenge, a reused code refused, too many wrong codes end in 429.
+import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { AssociateSoftwareTokenCommand, SetUserMFAPreferenceCommand, SetUserPoolMfaConfigCommand, VerifySoftwareTokenCommand } from '@aws-sdk/client-cognito-identity-provider'
+import { startEmulator, TEST_PASSWORD, type Emulator } from '../../helpers/emulator.js'
+import { CSRF, cognitoTokens, cookieValue, testApp } from '../../helpers/app.js'
+import { totp } from '../../helpers/totp.js'
+
+let emulator: Emulator
+let app: FastifyInstance
+
+t.before(async () => {
+  emulator = await startEmulator()
+  // Authenticator-app MFA, optional per user, as an IMS pool would offer it.
+  await emulator.client.send(new SetUserPoolMfaConfigCommand({ UserPoolId: emulator.userPoolId, MfaConfiguration: 'OPTIONAL', SoftwareTokenMfaConfiguration: { Enabled: true } }))
+  app = await testApp(emulator, { AUTH_IP_LIMIT: '1000' })
+})
+t.teardown(async () => {
+  await app?.close()
+  await emulator?.stop()
+})
+
+/** A MANAGER who has set up an authenticator app; returns the email and the TOTP secret. */
+async function mfaUser (): Promise<{ email: string, secret: string }> {
+  const email = await emulator.user(['MANAGER'])
+  const { accessToken } = await cognitoTokens(app, email, TEST_PASSWORD)
+  const { SecretCode } = await emulator.client.send(new AssociateSoftwareTokenCommand({ AccessToken: accessToken }))
+  await emulator.client.send(new VerifySoftwareTokenCommand({ AccessToken: accessToken, UserCode: totp(SecretCode!) }))
+  await emulator.client.send(new SetUserMFAPreferenceCommand({ AccessToken: accessToken, SoftwareTokenMfaSettings: { Enabled: true, PreferredMfa: true } }))
+  return { email, secret: SecretCode! }
+}
+
+async function startChallenge (email: string): Promise<string> {
+  const response = await app.inject({ method: 'POST', url: '/auth/sign-in', headers: CSRF, payload: { username: email, password: TEST_PASSWORD } })
+  if (response.json().challenge !== 'SOFTWARE_TOKEN_MFA') throw new Error(`expected the MFA challenge, got ${response.body}`)
+  return `__Host-ims-preauth=${cookieValue(response, '__Host-ims-preauth')}`
+}
+
+const answer = async (cookie: string, code: string) =>
+  await app.inject({ method: 'POST', url: '/auth/challenge', headers: { ...CSRF, cookie }, payload: { challenge: 'SOFTWARE_TOKEN_MFA', answer: code } })
+
+t.test('the authenticator code signs in; the same code a second time is refused', async (t) => {
+  const { email, secret } = await mfaUser()
+  const first = await app.inject({ method: 'POST', url: '/auth/sign-in', headers: CSRF, payload: { username: email, password: TEST_PASSWORD } })
+  t.same(first.json(), { status: 'CHALLENGE', challenge: 'SOFTWARE_TOKEN_MFA' }, 'the challenge, and nothing of Cognito\'s session')
+  t.notOk(cookieValue(first, '__Host-ims-session'), 'no session before the code')
+  const code = totp(secret)
+  const signedIn = await answer(`__Host-ims-preauth=${cookieValue(first, '__Host-ims-preauth')}`, code)
+  t.equal(signedIn.statusCode, 200)
+  t.equal(signedIn.json().status, 'SIGNED_IN')
+  t.same(signedIn.json().user.roles, ['MANAGER'])
+
+  const again = await answer(await startChallenge(email), code)
+  t.equal(again.statusCode, 400, 'a reused code')
+  t.equal(again.json().error, 'INVALID_CODE')
+  t.notOk(cookieValue(again, '__Host-ims-session'))
+})
+
+t.test('wrong codes are INVALID_CODE; the fifth ends the challenge with 429 and the right code no longer helps', async (t) => {
+  const { email, secret } = await mfaUser()
+  const cookie = await startChallenge(email)
+  for (let attempt = 1; attempt <= 4; attempt++) {
+    const wrong = await answer(cookie, String(100000 + attempt))
+    t.equal(wrong.statusCode, 400, `wrong code ${attempt}`)
+    t.equal(wrong.json().error, 'INVALID_CODE')
+  }
+  const fifth = await answer(cookie, '100005')
+  t.equal(fifth.statusCode, 429)
+  t.equal(fifth.json().error, 'TOO_MANY_REQUESTS')
+  t.ok(Number(fifth.headers['retry-after']) >= 1, 'with Retry-After')
+  const late = await answer(cookie, totp(secret))
+  t.equal(late.statusCode, 401, 'the challenge is gone: the flow restarts')
+})
