@@ -8,7 +8,7 @@ import { loggerOptions, OneLinePerRequest } from './logger.js'
 import type { SharedStore } from './store/shared-store.js'
 import { createStore } from './store/index.js'
 import errorHandler, { sendError, toAppError } from './plugins/error-handler.js'
-import securityHeaders from './plugins/security-headers.js'
+import securityHeaders, { setSecurityHeaders } from './plugins/security-headers.js'
 import requestHygiene from './plugins/request-hygiene.js'
 import docs from './plugins/docs.js'
 import cognito from './plugins/cognito.js'
@@ -62,7 +62,10 @@ export function serverOptions (config: Config, deps: AppDependencies = {}): Fast
     http: { maxHeaderSize: 128 * 1024 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true } },
     // Errors raised while routing (a malformed URL escape, an over-long path parameter) get the contract's body too.
-    frameworkErrors: (error, request, reply) => { sendError(request, reply, toAppError(error)) }
+    frameworkErrors: (error, request, reply) => {
+      setSecurityHeaders(request.raw, reply.raw)
+      sendError(request, reply, toAppError(error))
+    }
   }
 }
 

@@ -183,6 +183,8 @@ t.test('paths are judged as the upstream will read them: traversal, encodings, c
   }
   const malformed = await rawRequest(origin, 'GET', '/api/shop-floor/%zz', { cookie: admin.cookie })
   t.equal(JSON.parse(malformed.body.toString()).error, 'NOT_FOUND', 'a malformed escape is refused in the contract\'s shape')
+  t.equal(malformed.headers['x-content-type-options'], 'nosniff', 'with the security headers too (bar 30)')
+  t.match(String(malformed.headers['content-security-policy']), /frame-ancestors 'none'/)
   const escaped = await rawRequest(origin, 'GET', '/api/../auth/me', { cookie: admin.cookie })
   t.equal(escaped.status, 404, 'a path that leaves /api is not proxied')
   t.equal(upstream.saw('/auth/me').length, 0)

@@ -87,7 +87,7 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.get('/users', {
-    preHandler: requireRole('ADMIN'),
+    preValidation: requireRole('ADMIN'),
     schema: { ...common, querystring: ListQuery, response: { 200: UserPageSchema, ...errorResponses } }
   }, async (request) => {
     const { role, limit, cursor } = request.query
@@ -98,7 +98,7 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/users', {
-    preHandler: requireRole('ADMIN'),
+    preValidation: requireRole('ADMIN'),
     schema: { ...common, body: CreateBody, response: { 201: AdminUserSchema, ...errorResponses } }
   }, async (request, reply) => {
     const email = request.body.email.toLowerCase()
@@ -114,7 +114,7 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.put('/users/:username/roles', {
-    preHandler: requireRole('ADMIN'),
+    preValidation: requireRole('ADMIN'),
     schema: { ...common, params: UsernameParams, body: RolesBody, response: { 200: AdminUserSchema, ...errorResponses } }
   }, async (request) => {
     const roles: Role[] = request.body.roles
@@ -132,7 +132,7 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/users/:username/disable', {
-    preHandler: requireRole('ADMIN'),
+    preValidation: requireRole('ADMIN'),
     schema: { ...common, params: UsernameParams, body: EmptyBody, response: { 200: AdminUserSchema, ...errorResponses } }
   }, async (request) => {
     return await audited(request, 'disable-user', async (note) => {
@@ -146,7 +146,7 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/users/:username/enable', {
-    preHandler: requireRole('ADMIN'),
+    preValidation: requireRole('ADMIN'),
     schema: { ...common, params: UsernameParams, body: EmptyBody, response: { 200: AdminUserSchema, ...errorResponses } }
   }, async (request) => {
     return await audited(request, 'enable-user', async (note) => {
@@ -158,7 +158,7 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/users/:username/sign-out', {
-    preHandler: requireRole('ADMIN'),
+    preValidation: requireRole('ADMIN'),
     schema: { ...common, params: UsernameParams, body: EmptyBody, response: { 200: SignOutResponse, ...errorResponses } }
   }, async (request) => {
     return await audited(request, 'sign-out-user', async (note) => {

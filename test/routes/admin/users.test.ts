@@ -199,6 +199,8 @@ t.test('bar 8: every admin route refuses MANAGER and LINE_LEADER with 403 (and a
       t.equal(byBearer.statusCode, 403, `${role} bearer ${method} ${url}`)
     }
     t.ok(logs.entries.some((e) => e.audit?.outcome === 'forbidden' && e.audit?.sub === caller.sub), 'refusals are audited')
+    const malformed = await app.inject({ method: 'POST', url: '/admin/users', headers: CSRF_WITH(caller.cookie), payload: { nonsense: true } })
+    t.equal(malformed.statusCode, 403, `${role}: a malformed body is still 403, so the route's schema is not revealed`)
   }
   for (const [method, url, payload] of routes) {
     const stranger = await app.inject({ method, url, headers: CSRF, ...(payload === undefined ? {} : { payload }) })
