@@ -208,6 +208,9 @@ function checkModeRules (config: Config, env: Env): void {
       if (!config.hostedUi.publicUrl.startsWith('https://')) throw new ConfigError('PUBLIC_URL must be set to the adapter\'s https:// origin when HOSTED_UI_DOMAIN is set in AWS mode (the redirect URI is <PUBLIC_URL>/auth/callback).')
     }
   }
+  if (config.session.store === 'redis' && config.session.encryptionKey === '' && mode !== 'local') {
+    throw new ConfigError('SESSION_ENCRYPTION_KEY must be set with SESSION_STORE=redis: instances sharing the store must share the key (64 hex characters).')
+  }
   if (config.session.absoluteSeconds < config.session.idleSeconds) {
     throw new ConfigError('SESSION_ABSOLUTE_SECONDS must not be shorter than SESSION_IDLE_SECONDS.')
   }

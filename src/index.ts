@@ -1,4 +1,5 @@
 // The package's exports for other IMS Fastify services: bearer-token authentication and role guards, no BFF needed.
+import { randomBytes } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import verifier from './plugins/verifier.js'
@@ -40,7 +41,8 @@ export const imsAuth = fp<ImsAuthOptions>(async (app, options) => {
     graceSeconds: options.graceSeconds ?? 5,
     jwksTimeoutMs: 3000
   })
-  await app.register(audit, { hashKey: options.auditKey ?? options.clientId })
+  // Without a key of the service's own, a random one: usernames in audit lines cannot be reversed from the client id.
+  await app.register(audit, { hashKey: options.auditKey ?? randomBytes(32).toString('hex') })
   app.decorateRequest('identity', undefined)
   app.decorate('authenticate', async (request: FastifyRequest, _reply: FastifyReply): Promise<Identity> => {
     if (request.identity !== undefined) return request.identity

@@ -14,7 +14,12 @@ export function loggerOptions (level: string, stream?: NodeJS.WritableStream): F
     level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     serializers: {
-      req: (req: { method: string, url: string, id: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
+      // Routes with parameters are logged by their pattern, so a username in a URL (/admin/users/:username) is not.
+      req: (req: { method: string, url: string, id: string, routeOptions?: { url?: string } }) => ({
+        id: req.id,
+        method: req.method,
+        path: req.routeOptions?.url?.includes(':') === true ? req.routeOptions.url : req.url.split('?')[0]
+      }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode })
     },
     ...(stream === undefined ? {} : { stream })

@@ -14,12 +14,19 @@ async function main (): Promise<void> {
     process.exit(1)
   }
   const local: LocalStack | undefined = cognitoMode(config) === 'local' ? await startLocalStack(config) : undefined
-  const app = await buildApp(local?.config ?? config, { localMode: local !== undefined })
-  closeWithGrace({ delay: 10_000 }, async () => {
-    await app.close()
+  let address: string
+  try {
+    const app = await buildApp(local?.config ?? config, { localMode: local !== undefined })
+    closeWithGrace({ delay: 10_000 }, async () => {
+      await app.close()
+      await local?.stop()
+    })
+    address = await app.listen({ port: config.server.port, host: config.server.host })
+  } catch (error) {
+    // The emulator would keep its port, and the next start would fail.
     await local?.stop()
-  })
-  const address = await app.listen({ port: config.server.port, host: config.server.host })
+    throw error
+  }
   if (local !== undefined) {
     const lines = [
       '',

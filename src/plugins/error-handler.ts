@@ -33,7 +33,10 @@ export function toAppError (error: unknown): AppError {
 
 /** Sends the contract's error body. */
 export function sendError (request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
-  if (error.retryAfterSeconds !== undefined) reply.header('Retry-After', String(error.retryAfterSeconds))
+  const retryAfter = error.retryAfterSeconds ?? (error.code === 'TOO_MANY_REQUESTS' || error.code === 'UPSTREAM_UNAVAILABLE' ? 5 : undefined)
+  if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter))
+  // Also on replies that bypass the hooks (routing errors).
+  if (request.url.startsWith('/auth')) reply.header('Cache-Control', 'no-store')
   return reply.code(error.statusCode).type('application/json').send({
     error: error.code,
     message: error.message,

@@ -37,7 +37,8 @@ const DROPPED_RESPONSE_HEADERS = new Set([
 function upstreamHeaders (headers: IncomingHttpHeaders, identity: Identity, request: FastifyRequest): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {}
   for (const [name, value] of Object.entries(headers)) {
-    if (DROPPED_REQUEST_HEADERS.has(name) || name.startsWith('x-ims-') || name.startsWith('x-forwarded-')) continue
+    // Names with "_" are dropped too: some servers read X_IMS_ROLES as X-IMS-Roles.
+    if (DROPPED_REQUEST_HEADERS.has(name) || name.includes('_') || name.startsWith('x-ims-') || name.startsWith('x-forwarded-')) continue
     out[name] = value
   }
   out.authorization = `Bearer ${identity.accessToken}`

@@ -37,8 +37,13 @@ declare module 'fastify' {
     revocations: Revocations
     sessionMode: 'cookie' | 'token'
     store: SharedStore
-    /** Resolves the caller from a bearer token or the session cookie; throws UNAUTHENTICATED. */
-    authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<Identity>
+    /**
+     * Resolves the caller from a bearer token or the session cookie; throws UNAUTHENTICATED. Near expiry the
+     * session's tokens are refreshed first, unless `refresh` is false (signing out needs no fresh token).
+     */
+    authenticate: (request: FastifyRequest, reply: FastifyReply, options?: { refresh?: boolean }) => Promise<Identity>
+    /** Ends the session this browser already had (sign-in always issues a fresh one), revoking its refresh token. */
+    endPreviousSession: (request: FastifyRequest) => Promise<void>
     /** Turns fresh Cognito tokens into a session (cookie mode) or a token body (token mode) and the user. */
     startSession: (reply: FastifyReply, tokens: CognitoTokens) => Promise<{ user: User, tokens?: CognitoTokens }>
     /** Ends every session of a user and revokes their tokens, on every instance. */
@@ -76,12 +81,11 @@ export default fp<SessionPluginOptions>(async (app, options) => {
 
   // CSRF: unsafe requests riding on (or creating) a cookie session must say X-CSRF: 1 and not come cross-site.
   app.addHook('onRequest', async (request) => {
-    if (!UNSAFE_METHODS.has(request.method)) return
-    if (request.headers['sec-fetch-site'] === 'cross-site') throw new AppError('CSRF_REQUIRED')
-    if (request.headers.authorization !== undefined) return
+    if (!UNSAFE_METHODS.has(request.method) || request.headers.authorization !== undefined) return
     const cookieRiding = request.cookies[SESSION_COOKIE] !== undefined || request.cookies[PRE_AUTH_COOKIE] !== undefined
     const creating = options.mode === 'cookie' && request.routeOptions.config?.createsSession === true
-    if ((cookieRiding || creating) && request.headers['x-csrf'] !== '1') throw new AppError('CSRF_REQUIRED')
+    if (!cookieRiding && !creating) return
+    if (request.headers['x-csrf'] !== '1' || request.headers['sec-fetch-site'] === 'cross-site') throw new AppError('CSRF_REQUIRED')
   })
 
   const refreshing = new Map<string, Promise<Session>>()
@@ -122,7 +126,7 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     }
   }
 
-  app.decorate('authenticate', async (request: FastifyRequest, reply: FastifyReply): Promise<Identity> => {
+  app.decorate('authenticate', async (request: FastifyRequest, reply: FastifyReply, { refresh = true }: { refresh?: boolean } = {}): Promise<Identity> => {
     if (request.identity !== undefined) return request.identity
     const token = bearerToken(request)
     let identity: Identity
@@ -135,7 +139,7 @@ export default fp<SessionPluginOptions>(async (app, options) => {
         if (request.cookies[SESSION_COOKIE] !== undefined) reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
         throw unauthenticated()
       }
-      const session = await freshen(found)
+      const session = refresh ? await freshen(found) : found
       identity = { user: toUser(session.record, options.roleGroups), accessToken: session.record.accessToken, via: 'session', session }
     }
     request.identity = identity
@@ -158,6 +162,14 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     })
     reply.setCookie(SESSION_COOKIE, session.id, COOKIE_OPTIONS)
     return { user }
+  })
+
+  app.decorate('endPreviousSession', async (request: FastifyRequest) => {
+    const previous = await sessions.find(request.cookies[SESSION_COOKIE])
+    if (previous === undefined) return
+    await sessions.destroy(previous.id, previous.record)
+    const refreshToken = sessions.refreshToken(previous.record)
+    if (refreshToken !== undefined) await app.cognito.auth.revoke(refreshToken)
   })
 
   app.decorate('endSession', async ({ session, accessToken }: Identity) => {

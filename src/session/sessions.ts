@@ -1,6 +1,7 @@
 // Server-side sessions and pending challenges: opaque random ids, hashed keys, sealed secrets, idle and absolute limits.
 import { createHash, randomBytes } from 'node:crypto'
 import type { SharedStore } from '../store/shared-store.js'
+import { unauthenticated } from '../errors.js'
 import type { PendingChallenge } from '../cognito/auth.js'
 import type { Sealer } from './sealing.js'
 
@@ -126,13 +127,14 @@ export class SessionManager {
       const touched = { ...record, lastSeenAt: now }
       const touchedStored = { ...stored, lastSeenAt: now }
       this.opened.set(touchedStored, touched)
-      await this.store.set(this.sessionKey(id), touchedStored, this.ttlSeconds(touched, now))
+      // A session ended meanwhile (sign-out, revocation) stays ended.
+      if (!await this.store.replace(this.sessionKey(id), touchedStored, this.ttlSeconds(touched, now))) return undefined
       return { id, record: touched }
     }
     return { id, record }
   }
 
-  /** Saves new tokens into a session, keeping its id. */
+  /** Saves new tokens into a session, keeping its id; UNAUTHENTICATED when the session ended meanwhile. */
   async update (session: Session, tokens: { accessToken: string, accessExpiresAt: number, groups: string[], refreshToken?: string }): Promise<Session> {
     const now = Date.now()
     const { refreshToken, ...rest } = tokens
@@ -142,18 +144,20 @@ export class SessionManager {
       ...(refreshToken === undefined ? {} : { refreshTokenSealed: this.sealer.seal(refreshToken) }),
       lastSeenAt: now
     }
-    await this.save(session.id, record, now)
+    // A refresh that finishes after a sign-out or a revocation must not bring the session back.
+    if (!await this.store.replace(this.sessionKey(session.id), this.seal(record), this.ttlSeconds(record, now))) throw unauthenticated()
     return { id: session.id, record }
   }
 
-  /** Moves a session to a fresh id (the old id stops working) and returns it. */
+  /** Moves a session to a fresh id (the old id stops working) and returns it; UNAUTHENTICATED if it ended meanwhile. */
   async rotate (session: Session): Promise<Session> {
+    // Taking the old entry first means only one rotation wins, and an ended session cannot be moved back to life.
+    if (await this.store.take(this.sessionKey(session.id)) === undefined) throw unauthenticated()
+    await this.store.removeFromSet(this.userKey(session.record.sub), hashId(session.id))
     const id = newId()
     const now = Date.now()
     const record = { ...session.record, lastSeenAt: now }
-    await this.save(id, record, now)
-    await this.store.addToSet(this.userKey(record.sub), hashId(id), this.limits.absoluteSeconds)
-    await this.destroy(session.id, session.record)
+    await Promise.all([this.save(id, record, now), this.store.addToSet(this.userKey(record.sub), hashId(id), this.limits.absoluteSeconds)])
     return { id, record }
   }
 

@@ -61,6 +61,11 @@ export class RedisStore implements SharedStore {
     return answer === 'OK'
   }
 
+  async replace (key: string, value: unknown, ttlSeconds: number): Promise<boolean> {
+    const answer = await this.run(async () => await this.redis.set(key, JSON.stringify(value), 'EX', Math.max(1, Math.ceil(ttlSeconds)), 'XX'))
+    return answer === 'OK'
+  }
+
   async take<T> (key: string): Promise<T | undefined> {
     const raw = await this.run(async () => await this.redis.getdel(key))
     return raw === null ? undefined : JSON.parse(raw) as T

@@ -12,6 +12,8 @@ export interface SharedStore {
   take<T>(key: string): Promise<T | undefined>
   /** Sets `key` only if it is absent, in one step; true when this call set it. */
   setIfAbsent(key: string, value: unknown, ttlSeconds: number): Promise<boolean>
+  /** Sets `key` only if it is still there, in one step; false when it was deleted meanwhile (it stays deleted). */
+  replace(key: string, value: unknown, ttlSeconds: number): Promise<boolean>
   delete(...keys: string[]): Promise<void>
   /** Adds `member` to the set at `key` and extends the set's life to at least `ttlSeconds`. */
   addToSet(key: string, member: string, ttlSeconds: number): Promise<void>
@@ -57,6 +59,12 @@ export class MemoryStore implements SharedStore {
 
   async setIfAbsent (key: string, value: unknown, ttlSeconds: number): Promise<boolean> {
     if (this.live(key) !== undefined) return false
+    await this.set(key, value, ttlSeconds)
+    return true
+  }
+
+  async replace (key: string, value: unknown, ttlSeconds: number): Promise<boolean> {
+    if (this.live(key) === undefined) return false
     await this.set(key, value, ttlSeconds)
     return true
   }

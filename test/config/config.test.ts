@@ -51,6 +51,7 @@ t.test('misconfiguration stops start-up with a sentence naming the setting', asy
   t.match(refusal({ TOKEN_GRACE_SECONDS: '300' }), /TOKEN_GRACE_SECONDS is invalid/, 'grace above 60 s')
   t.match(refusal({ CORS_ORIGINS: 'evil.example' }), /CORS_ORIGINS is invalid/)
   t.match(refusal({ SESSION_IDLE_SECONDS: '7200', SESSION_ABSOLUTE_SECONDS: '3600' }), /SESSION_ABSOLUTE_SECONDS/)
+  t.match(refusal({ COGNITO_ENDPOINT: 'http://127.0.0.1:9229', COGNITO_USER_POOL_ID: 'local_x', COGNITO_CLIENT_ID: 'c', SESSION_STORE: 'redis' }), /SESSION_ENCRYPTION_KEY must be set with SESSION_STORE=redis/, 'a shared store needs a shared key')
 })
 
 t.test('a refusal never echoes a secret', async (t) => {

@@ -89,6 +89,7 @@ t.test('header hygiene: the session\'s token and the real identity go up; browse
       'x-ims-user-sub': 'forged-sub',
       'x-ims-roles': 'ADMIN',
       'x-ims-anything': 'forged',
+      x_ims_roles: 'ADMIN',
       'x-forwarded-for': '203.0.113.9',
       'x-forwarded-host': 'evil.example',
       'proxy-authorization': 'Basic Zm9vOmJhcg==',
@@ -109,6 +110,7 @@ t.test('header hygiene: the session\'s token and the real identity go up; browse
   t.equal(seen!.headers['x-ims-user-sub'], sub)
   t.equal(seen!.headers['x-ims-roles'], 'MANAGER,LINE_LEADER')
   t.notOk(seen!.headers['x-ims-anything'])
+  t.notOk(seen!.headers.x_ims_roles, 'nor the underscore spelling some servers read as X-IMS-Roles')
   t.notOk(seen!.headers.cookie, 'no cookie at all')
   t.notOk(seen!.headers['proxy-authorization'])
   t.notOk(seen!.headers['x-csrf'])

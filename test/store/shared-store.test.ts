@@ -26,6 +26,11 @@ for (const [name, make] of stores) {
     const once = `test-once:${randomUUID()}`
     const claims = await Promise.all([store.setIfAbsent(once, 1, 60), store.setIfAbsent(once, 2, 60), store.setIfAbsent(once, 3, 60)])
     t.same(claims.filter(Boolean).length, 1, 'of three concurrent claims exactly one wins')
+    t.equal(await store.replace(once, 9, 60), true, 'a present key is replaced')
+    t.equal(await store.get(once), 9)
+    await store.delete(once)
+    t.equal(await store.replace(once, 10, 60), false, 'a deleted key is not brought back')
+    t.equal(await store.get(once), undefined)
     await store.set(key, 1, 1)
     await new Promise((resolve) => setTimeout(resolve, 1100))
     t.equal(await store.get(key), undefined, 'expired')

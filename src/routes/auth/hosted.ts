@@ -57,7 +57,8 @@ const hosted: FastifyPluginAsyncTypebox<HostedRoutesOptions> = async (app, { hos
     if (!await transactions.consume(transaction)) throw refuse('transaction-used')
     if (request.query.error !== undefined || request.query.code === undefined) throw refuse('no-code')
 
-    const rawQuery = request.raw.url?.split('?')[1] ?? ''
+    const rawUrl = request.raw.url ?? ''
+    const rawQuery = rawUrl.includes('?') ? rawUrl.slice(rawUrl.indexOf('?') + 1) : ''
     let tokens
     try {
       tokens = await hostedUi.exchange(rawQuery, transaction)
@@ -73,8 +74,7 @@ const hosted: FastifyPluginAsyncTypebox<HostedRoutesOptions> = async (app, { hos
       throw new AppError('INVALID_CREDENTIALS')
     }
     // Sign-in always issues a fresh session id; a session this browser had ends here.
-    const previous = await app.sessions.find(request.cookies[SESSION_COOKIE])
-    if (previous !== undefined) await app.sessions.destroy(previous.id, previous.record)
+    await app.endPreviousSession(request)
     if (request.cookies[PRE_AUTH_COOKIE] !== undefined) reply.clearCookie(PRE_AUTH_COOKIE, COOKIE_OPTIONS)
     const { user } = await app.startSession(reply, tokens)
     request.audit({ event: 'sign-in', method: 'hosted', outcome: 'success', sub: user.sub })
@@ -85,7 +85,7 @@ const hosted: FastifyPluginAsyncTypebox<HostedRoutesOptions> = async (app, { hos
     schema: { tags: ['auth'], summary: 'Ends the session, revokes the refresh token, then 302 to the pool\'s /logout', response: redirectResponse }
   }, async (request, reply) => {
     try {
-      const identity = await app.authenticate(request, reply)
+      const identity = await app.authenticate(request, reply, { refresh: false })
       await app.endSession(identity)
       request.audit({ event: 'sign-out', method: 'hosted', outcome: 'success', sub: identity.user.sub })
     } catch (error) {

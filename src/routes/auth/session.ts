@@ -104,7 +104,7 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
     const global = request.body?.global === true
     let identity
     try {
-      identity = await app.authenticate(request, reply)
+      identity = await app.authenticate(request, reply, { refresh: false })
     } catch (error) {
       // Signing out twice, or with a dead session, is harmless.
       if (!(error instanceof AppError) || error.code !== 'UNAUTHENTICATED') throw error
@@ -115,12 +115,11 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
       return await reply.code(204).send()
     }
     const { user, accessToken } = identity
+    // Cognito's GlobalSignOut needs a live access token: before any revocation, which would kill it on real Cognito.
+    if (global) await app.cognito.auth.globalSignOut(accessToken).catch(() => false)
     await app.endSession(identity)
     if (request.body?.refreshToken !== undefined) await app.cognito.auth.revoke(request.body.refreshToken)
-    if (global) {
-      await app.cognito.auth.globalSignOut(accessToken).catch(() => false)
-      await app.endUserSessions(user.sub)
-    }
+    if (global) await app.endUserSessions(user.sub)
     request.audit({ event: 'sign-out', outcome: 'success', sub: user.sub, global })
     return await reply.code(204).send()
   })

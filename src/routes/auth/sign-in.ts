@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { AppError, unauthenticated } from '../../errors.js'
 import { CHALLENGES } from '../../cognito/auth.js'
-import { PRE_AUTH_COOKIE, SESSION_COOKIE, COOKIE_OPTIONS } from '../../plugins/session.js'
+import { PRE_AUTH_COOKIE, COOKIE_OPTIONS } from '../../plugins/session.js'
 import { PasswordSchema, UsernameSchema, errorResponses } from '../schemas.js'
 import { SignInResponse, answerOutcome } from './outcome.js'
 
@@ -30,8 +30,7 @@ const signIn: FastifyPluginAsyncTypebox = async (app) => {
     const username = request.body.username.trim()
     await app.throttle.guard(request, ['ip', 'password'], 'sign-in')
     // A session the browser already had ends here: sign-in always issues a fresh id.
-    const previous = await app.sessions.find(request.cookies[SESSION_COOKIE])
-    if (previous !== undefined) await app.sessions.destroy(previous.id, previous.record)
+    await app.endPreviousSession(request)
     try {
       const outcome = await app.cognito.auth.signIn(username, request.body.password)
       const answer = await answerOutcome(app, request, reply, outcome)

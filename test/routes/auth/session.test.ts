@@ -48,6 +48,9 @@ t.test('bar 27: unsafe requests riding on a cookie need X-CSRF: 1 and must not b
   const { accessToken } = await cognitoTokens(app, email, TEST_PASSWORD)
   const bearer = await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { authorization: `Bearer ${accessToken}` } })
   t.equal(bearer.statusCode, 204, 'bearer callers need no CSRF header')
+  const { accessToken: another } = await cognitoTokens(app, email, TEST_PASSWORD)
+  const crossSiteBearer = await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { authorization: `Bearer ${another}`, 'sec-fetch-site': 'cross-site' } })
+  t.equal(crossSiteBearer.statusCode, 204, 'nor are they refused as cross-site: a bearer token is not sent by the browser on its own')
 })
 
 t.test('bar 14: refresh gets new tokens from Cognito and rotates the session id', async (t) => {

@@ -1,0 +1,32 @@
+// Sessions that end while a request is still working on them stay ended: no refresh or rotation brings them back.
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import { MemoryStore } from '../../src/store/shared-store.js'
+import { RedisStore } from '../../src/store/redis-store.js'
+import { SessionManager } from '../../src/session/sessions.js'
+import { Sealer } from '../../src/session/sealing.js'
+import { AppError } from '../../src/errors.js'
+import { SHARED_REDIS_URL } from '../helpers/redis.js'
+
+const limits = { idleSeconds: 3600, absoluteSeconds: 43200, challengeSeconds: 180 }
+const fields = { sub: 'sub-1', username: 'u', email: null, groups: ['MANAGER'], accessToken: 'a.b.c', refreshToken: 'r', accessExpiresAt: Date.now() + 3600_000 }
+
+for (const [name, make] of [['memory', () => new MemoryStore()], ['redis', () => new RedisStore(SHARED_REDIS_URL)]] as const) {
+  t.test(`${name}: a refresh or a rotation finishing after the sign-out does not revive the session`, async (t) => {
+    const store = make()
+    t.teardown(async () => { await store.close() })
+    const sessions = new SessionManager(store, new Sealer(randomBytes(32).toString('hex')), limits)
+    const session = await sessions.create({ ...fields, sub: `sub-${randomBytes(4).toString('hex')}` })
+    await sessions.destroy(session.id, session.record)
+    const late = await sessions.update(session, { accessToken: 'x.y.z', accessExpiresAt: Date.now() + 3600_000, groups: ['MANAGER'] }).then(() => undefined, (error: unknown) => error)
+    t.ok(late instanceof AppError && late.code === 'UNAUTHENTICATED', 'the late refresh is refused')
+    t.equal(await sessions.find(session.id), undefined, 'and the session stays ended')
+    const rotated = await sessions.rotate(session).then(() => undefined, (error: unknown) => error)
+    t.ok(rotated instanceof AppError && rotated.code === 'UNAUTHENTICATED', 'an ended session cannot be rotated into a new id')
+
+    const live = await sessions.create({ ...fields, sub: `sub-${randomBytes(4).toString('hex')}` })
+    const [first, second] = await Promise.allSettled([sessions.rotate(live), sessions.rotate(live)])
+    t.equal([first, second].filter((r) => r.status === 'fulfilled').length, 1, 'of two concurrent rotations one wins')
+    t.equal(await sessions.find(live.id), undefined, 'the old id is gone')
+  })
+}
