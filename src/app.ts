@@ -7,6 +7,7 @@ import { cognitoMode, type Config } from '../fastify.config.js'
 import { loggerOptions, OneLinePerRequest } from './logger.js'
 import type { SharedStore } from './store/shared-store.js'
 import { createStore } from './store/index.js'
+import { subkey } from './session/keys.js'
 import errorHandler, { sendError, toAppError } from './plugins/error-handler.js'
 import securityHeaders, { setSecurityHeaders } from './plugins/security-headers.js'
 import requestHygiene from './plugins/request-hygiene.js'
@@ -92,7 +93,8 @@ export async function buildApp (config: Config, deps: AppDependencies = {}): Pro
     graceSeconds: config.cognito.tokenGraceSeconds,
     jwksTimeoutMs: config.cognito.jwksTimeoutMs
   })
-  await app.register(audit, { hashKey: encryptionKeyHex })
+  const usernameHashKey = subkey(encryptionKeyHex, 'username hash')
+  await app.register(audit, { hashKey: usernameHashKey })
   await app.register(session, {
     mode: config.session.mode,
     store: deps.store ?? createStore(config),
@@ -103,7 +105,7 @@ export async function buildApp (config: Config, deps: AppDependencies = {}): Pro
     challengeSeconds: config.session.challengeSeconds,
     roleGroups: config.roles.groups
   })
-  await app.register(rateLimit, { ...config.throttle, hashKey: encryptionKeyHex })
+  await app.register(rateLimit, { ...config.throttle, hashKey: usernameHashKey })
   const hostedUiConfig = hostedUiSettings(config, mode === 'local')
   const hostedUi = hostedUiConfig === undefined ? undefined : new HostedUi(hostedUiConfig)
 

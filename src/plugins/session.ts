@@ -7,6 +7,7 @@ import type { SharedStore } from '../store/shared-store.js'
 import { SessionManager, type Session, type SessionLimits } from '../session/sessions.js'
 import { Revocations } from '../session/revocations.js'
 import { Sealer } from '../session/sealing.js'
+import { subkey } from '../session/keys.js'
 import { toUser, type User } from '../auth/user.js'
 import { bearerToken, userFromBearer } from '../auth/bearer.js'
 import type { CognitoTokens } from '../cognito/auth.js'
@@ -67,7 +68,7 @@ export const COOKIE_OPTIONS = { path: '/', secure: true, httpOnly: true, sameSit
 
 export default fp<SessionPluginOptions>(async (app, options) => {
   await app.register(cookie)
-  const sealer = new Sealer(options.encryptionKeyHex)
+  const sealer = new Sealer(subkey(options.encryptionKeyHex, 'session store'))
   const sessions = new SessionManager(options.store, sealer, options)
   const revocations = new Revocations(options.store)
   app.decorate('sessions', sessions)

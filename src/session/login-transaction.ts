@@ -1,8 +1,9 @@
 // Hosted login transactions: state, nonce and PKCE verifier sealed in a short-lived cookie, single use, with a safe returnTo.
-import { createHash, hkdfSync, randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { SharedStore } from '../store/shared-store.js'
 import type { LoginTransaction } from '../cognito/hosted-ui.js'
 import { Sealer } from './sealing.js'
+import { subkey } from './keys.js'
 
 /** The transaction cookie: `__Host-`, HttpOnly, and SameSite=Lax so it survives the top-level redirect back from the pool. */
 export const LOGIN_COOKIE = '__Host-ims-login'
@@ -10,7 +11,7 @@ export const LOGIN_COOKIE_OPTIONS = { path: '/', secure: true, httpOnly: true, s
 
 /** A transaction as the callback gets it back. */
 export interface OpenedTransaction extends LoginTransaction {
-  /** Single-use handle in the shared store. */
+  /** Its id: once used, remembered in the shared store until the transaction would have expired anyway. */
   id: string
   returnTo: string
 }
@@ -47,18 +48,19 @@ export class LoginTransactions {
 
   /** @param sessionKeyHex the session key; a key of its own is derived from it for these cookies. */
   constructor (private readonly store: SharedStore, sessionKeyHex: string, readonly ttlSeconds: number) {
-    const key = Buffer.from(hkdfSync('sha256', Buffer.from(sessionKeyHex, 'hex'), Buffer.alloc(0), 'ims hosted-login transaction cookie', 32))
-    this.sealer = new Sealer(key.toString('hex'))
+    this.sealer = new Sealer(subkey(sessionKeyHex, 'hosted-login transaction cookie'))
   }
 
-  private key (id: string): string {
-    return `login-tx:${createHash('sha256').update(id).digest('base64url')}`
+  private usedKey (id: string): string {
+    return `login-tx-used:${createHash('sha256').update(id).digest('base64url')}`
   }
 
-  /** Records a new transaction and returns the sealed cookie value that carries it. */
+  /**
+   * Returns the sealed cookie value that carries a new transaction. Nothing is stored until the callback uses it,
+   * so anonymous calls to /auth/login cost the store nothing.
+   */
   async start (transaction: LoginTransaction, returnTo: string): Promise<string> {
     const id = randomBytes(32).toString('base64url')
-    await this.store.set(this.key(id), 1, this.ttlSeconds)
     const sealed: SealedTransaction = { ...transaction, id, returnTo: safeReturnTo(returnTo), purpose: 'hosted-login', expiresAt: Date.now() + this.ttlSeconds * 1000 }
     return this.sealer.seal(JSON.stringify(sealed))
   }
@@ -78,8 +80,8 @@ export class LoginTransactions {
     return { id: sealed.id, state: sealed.state, nonce: sealed.nonce, codeVerifier: sealed.codeVerifier, returnTo: safeReturnTo(sealed.returnTo) }
   }
 
-  /** Uses a transaction up; false when it was used (or expired from the store) already. */
+  /** Uses a transaction up; false when it was used already. */
   async consume (transaction: OpenedTransaction): Promise<boolean> {
-    return await this.store.take(this.key(transaction.id)) !== undefined
+    return await this.store.setIfAbsent(this.usedKey(transaction.id), 1, this.ttlSeconds)
   }
 }

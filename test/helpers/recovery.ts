@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { SignUpCommand } from '@aws-sdk/client-cognito-identity-provider'
 import { hashUsername } from '../../src/plugins/audit.js'
+import { subkey } from '../../src/session/keys.js'
 import { TEST_PASSWORD, uniqueEmail, type Emulator } from './emulator.js'
 import type { LogCapture } from './app.js'
 import { freePort } from './ports.js'
@@ -22,7 +23,7 @@ export async function unconfirmedUser (emulator: Emulator, password = TEST_PASSW
  * with SESSION_ENCRYPTION_KEY=TEST_SESSION_KEY): code sends finish after the answer, by design.
  */
 export async function waitForAudit (logs: LogCapture, event: string, outcome: string, username: string, count = 1, timeoutMs = 5000): Promise<void> {
-  const user = hashUsername(TEST_SESSION_KEY, username)
+  const user = hashUsername(subkey(TEST_SESSION_KEY, 'username hash'), username)
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     const seen = logs.entries.filter((e) => e.audit?.event === event && e.audit?.outcome === outcome && e.audit?.user === user).length
