@@ -43,6 +43,8 @@ declare module 'fastify' {
      * session's tokens are refreshed first, unless `refresh` is false (signing out needs no fresh token).
      */
     authenticate: (request: FastifyRequest, reply: FastifyReply, options?: { refresh?: boolean }) => Promise<Identity>
+    /** Gets new Cognito tokens for a session now; a rejected refresh token ends it (UNAUTHENTICATED). */
+    refreshSession: (session: Session) => Promise<Session>
     /** Ends the session this browser already had (sign-in always issues a fresh one), revoking its refresh token. */
     endPreviousSession: (request: FastifyRequest) => Promise<void>
     /** Turns fresh Cognito tokens into a session (cookie mode) or a token body (token mode) and the user. */
@@ -92,16 +94,22 @@ export default fp<SessionPluginOptions>(async (app, options) => {
   const refreshing = new Map<string, Promise<Session>>()
 
   /** Refreshes the session's Cognito tokens when they are about to expire; a transient failure keeps the session. */
-  async function freshen (session: Session): Promise<Session> {
-    const expiresIn = session.record.accessExpiresAt - Date.now()
-    if (expiresIn > options.refreshSkewSeconds * 1000) return session
+  /** Refreshes a session's Cognito tokens now; concurrent calls for one session share one Cognito call. */
+  async function refreshNow (session: Session): Promise<Session> {
     let pending = refreshing.get(session.id)
     if (pending === undefined) {
       pending = refreshSession(session).finally(() => refreshing.delete(session.id))
       refreshing.set(session.id, pending)
     }
+    return await pending
+  }
+
+  /** Refreshes the session's Cognito tokens when they are about to expire; a transient failure keeps the session. */
+  async function freshen (session: Session): Promise<Session> {
+    const expiresIn = session.record.accessExpiresAt - Date.now()
+    if (expiresIn > options.refreshSkewSeconds * 1000) return session
     try {
-      return await pending
+      return await refreshNow(session)
     } catch (error) {
       if (error instanceof AppError && error.code === 'UPSTREAM_UNAVAILABLE' && expiresIn > 0) return session
       throw error
@@ -164,6 +172,8 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     reply.setCookie(SESSION_COOKIE, session.id, COOKIE_OPTIONS)
     return { user }
   })
+
+  app.decorate('refreshSession', refreshNow)
 
   app.decorate('endPreviousSession', async (request: FastifyRequest) => {
     const previous = await sessions.find(request.cookies[SESSION_COOKIE])

@@ -70,32 +70,20 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
     }
     const current = await app.sessions.find(request.cookies[SESSION_COOKIE])
     if (current === undefined) throw unauthenticated()
-    const refreshToken = app.sessions.refreshToken(current.record)
-    if (refreshToken === undefined) throw unauthenticated()
-    let tokens
+    let refreshed
     try {
-      tokens = await app.cognito.auth.refresh(refreshToken, current.record.username)
+      refreshed = await app.refreshSession(current)
     } catch (error) {
       const code = error instanceof AppError ? error.code : 'INTERNAL'
       request.audit({ event: 'refresh', outcome: code, sub: current.record.sub })
-      // Only a rejected refresh token ends the session; a passing failure keeps it.
-      if (code === 'UNAUTHENTICATED') {
-        await app.sessions.destroy(current.id, current.record)
-        reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
-      }
+      // Only a rejected refresh token ends the session (refreshSession did); a passing failure keeps it.
+      if (code === 'UNAUTHENTICATED') reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
       throw error
     }
-    const claims = await app.verifier.verifyAccess(tokens.accessToken)
-    const updated = await app.sessions.update(current, {
-      accessToken: tokens.accessToken,
-      accessExpiresAt: Date.now() + tokens.expiresIn * 1000,
-      groups: claims.groups,
-      ...(tokens.refreshToken === undefined ? {} : { refreshToken: tokens.refreshToken })
-    })
     await app.revocations.revokeToken(current.record.accessToken)
-    const rotated = await app.sessions.rotate(updated)
+    const rotated = await app.sessions.rotate(refreshed)
     reply.setCookie(SESSION_COOKIE, rotated.id, COOKIE_OPTIONS)
-    return { status: 'REFRESHED' as const, expiresIn: tokens.expiresIn }
+    return { status: 'REFRESHED' as const, expiresIn: Math.max(0, Math.round((rotated.record.accessExpiresAt - Date.now()) / 1000)) }
   })
 
   app.post('/sign-out', {
