@@ -1,9 +1,7 @@
 // User administration against the user pool, in the contract's terms: users with roles, invitations, roles, enable, sign-out.
 import {
-  AdminAddUserToGroupCommand, AdminCreateUserCommand, AdminDisableUserCommand, AdminEnableUserCommand, AdminGetUserCommand,
-  AdminListGroupsForUserCommand, AdminRemoveUserFromGroupCommand, AdminUserGlobalSignOutCommand, ListUsersCommand,
-  ListUsersInGroupCommand, type AdminCreateUserCommandOutput, type AdminGetUserCommandOutput,
-  type AdminListGroupsForUserCommandOutput, type AttributeType, type ListUsersCommandOutput,
+  AdminAddUserToGroupCommand, AdminCreateUserCommand, AdminDisableUserCommand, AdminEnableUserCommand, AdminListGroupsForUserCommand, AdminRemoveUserFromGroupCommand, AdminUserGlobalSignOutCommand, ListUsersCommand,
+  ListUsersInGroupCommand, type AdminCreateUserCommandOutput, type AdminListGroupsForUserCommandOutput, type AttributeType, type ListUsersCommandOutput,
   type ListUsersInGroupCommandOutput
 } from '@aws-sdk/client-cognito-identity-provider'
 import { AppError, UnsupportedByEmulatorError } from '../errors.js'
@@ -118,7 +116,8 @@ export class CognitoAdmin {
    * canonical Username: cognito-local finds a user by email but lists its groups only under that Username.
    */
   async getUser (username: string): Promise<AdminUser> {
-    const output = await this.gateway.call<AdminGetUserCommandOutput>(new AdminGetUserCommand({ UserPoolId: this.userPoolId, Username: username }), ADMIN_TRANSLATION)
+    const output = await this.gateway.adminGetUser(username, ADMIN_TRANSLATION)
+    if (output === undefined) throw new AppError('NOT_FOUND', 'There is no such user.')
     return await this.withGroups({ ...output, Attributes: output.UserAttributes })
   }
 

@@ -1,9 +1,8 @@
 // Sign-in, challenges, refresh, revocation and sign-out against the user pool, in the contract's terms.
 import {
-  AdminGetUserCommand, AssociateSoftwareTokenCommand, DescribeUserPoolCommand, GetUserCommand, GlobalSignOutCommand,
+  AssociateSoftwareTokenCommand, GetUserCommand, GlobalSignOutCommand,
   InitiateAuthCommand, RespondToAuthChallengeCommand, RevokeTokenCommand, VerifySoftwareTokenCommand,
-  type AdminGetUserCommandOutput, type AuthenticationResultType, type ChallengeNameType, type DescribeUserPoolCommandOutput,
-  type GetUserCommandOutput, type InitiateAuthCommandOutput, type RespondToAuthChallengeCommandOutput
+  type AuthenticationResultType, type ChallengeNameType, type GetUserCommandOutput, type InitiateAuthCommandOutput, type RespondToAuthChallengeCommandOutput
 } from '@aws-sdk/client-cognito-identity-provider'
 import { AppError, UnsupportedByEmulatorError } from '../errors.js'
 import type { CognitoGateway, Translation } from './gateway.js'
@@ -165,18 +164,8 @@ export class CognitoAuth {
 
   /** Whether the user exists and is enabled (an admin call). */
   async isEnabled (username: string): Promise<boolean> {
-    try {
-      const user = await this.gateway.call<AdminGetUserCommandOutput>(new AdminGetUserCommand({ UserPoolId: this.gateway.settings.userPoolId, Username: username }))
-      return user.Enabled !== false
-    } catch (error) {
-      if (error instanceof AppError && (error.code === 'UNAUTHENTICATED' || error.code === 'NOT_FOUND')) return false
-      throw error
-    }
-  }
-
-  /** The pool's description; answers when Cognito is reachable. */
-  async describePool (): Promise<DescribeUserPoolCommandOutput> {
-    return await this.gateway.call(new DescribeUserPoolCommand({ UserPoolId: this.gateway.settings.userPoolId }))
+    const user = await this.gateway.adminGetUser(username)
+    return user !== undefined && user.Enabled !== false
   }
 
   private async outcome (output: InitiateAuthCommandOutput | RespondToAuthChallengeCommandOutput, username: string): Promise<AuthOutcome> {

@@ -1,6 +1,9 @@
 // The one Cognito client: timeouts, bounded retries, SECRET_HASH, and translation of every AWS exception to an AppError.
 import { createHmac } from 'node:crypto'
-import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider'
+import {
+  AdminGetUserCommand, CognitoIdentityProviderClient, DescribeUserPoolCommand,
+  type AdminGetUserCommandOutput, type DescribeUserPoolCommandOutput
+} from '@aws-sdk/client-cognito-identity-provider'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { AppError, UnsupportedByEmulatorError, upstreamUnavailable, type ErrorCode } from '../errors.js'
 
@@ -102,6 +105,24 @@ export class CognitoGateway {
     } catch (error) {
       throw translateCognitoError(error, translation)
     }
+  }
+
+  /**
+   * One user of the pool (AdminGetUser) by Username, email alias or sub, or undefined when there is none. Used by
+   * sign-in (the emulator's disabled-user gap), recovery (whose sessions to end) and administration.
+   */
+  async adminGetUser (username: string, translation?: Translation): Promise<AdminGetUserCommandOutput | undefined> {
+    try {
+      return await this.call<AdminGetUserCommandOutput>(new AdminGetUserCommand({ UserPoolId: this.settings.userPoolId, Username: username }), translation)
+    } catch (error) {
+      if (error instanceof AppError && (error.code === 'UNAUTHENTICATED' || error.code === 'NOT_FOUND')) return undefined
+      throw error
+    }
+  }
+
+  /** The pool's description (DescribeUserPool): its password policy; that it answers at all tells readiness. */
+  async describePool (): Promise<DescribeUserPoolCommandOutput> {
+    return await this.call(new DescribeUserPoolCommand({ UserPoolId: this.settings.userPoolId }))
   }
 
   /** SECRET_HASH for confidential app clients, or undefined when the client has no secret. */

@@ -1,8 +1,7 @@
 // Password recovery, self sign-up, confirmation codes and password changes against the user pool, in the contract's terms.
 import {
-  AdminGetUserCommand, ChangePasswordCommand, ConfirmForgotPasswordCommand, ConfirmSignUpCommand, DescribeUserPoolCommand,
-  ForgotPasswordCommand, ResendConfirmationCodeCommand, SignUpCommand,
-  type AdminGetUserCommandOutput, type DescribeUserPoolCommandOutput, type PasswordPolicyType
+  ChangePasswordCommand, ConfirmForgotPasswordCommand, ConfirmSignUpCommand, ForgotPasswordCommand, ResendConfirmationCodeCommand, SignUpCommand,
+  type PasswordPolicyType
 } from '@aws-sdk/client-cognito-identity-provider'
 import { AppError } from '../errors.js'
 import { invalidPassword, unmetRules } from '../auth/password-policy.js'
@@ -43,7 +42,7 @@ export class CognitoRecovery {
   /** The pool's password policy, read once (DescribeUserPool) and kept; a failed read is retried next time. */
   async passwordPolicy (): Promise<PasswordPolicyType> {
     if (this.policy === undefined) {
-      const reading = this.gateway.call<DescribeUserPoolCommandOutput>(new DescribeUserPoolCommand({ UserPoolId: this.gateway.settings.userPoolId }))
+      const reading = this.gateway.describePool()
         .then((output) => output.UserPool?.Policies?.PasswordPolicy ?? {})
       reading.catch(() => { if (this.policy === reading) this.policy = undefined })
       this.policy = reading
@@ -112,12 +111,7 @@ export class CognitoRecovery {
 
   /** The user's `sub` (AdminGetUser), or undefined when there is no such user. */
   async subOf (username: string): Promise<string | undefined> {
-    try {
-      const user = await this.gateway.call<AdminGetUserCommandOutput>(new AdminGetUserCommand({ UserPoolId: this.gateway.settings.userPoolId, Username: username }))
-      return user.UserAttributes?.find((attribute) => attribute.Name === 'sub')?.Value
-    } catch (error) {
-      if (error instanceof AppError && error.code === 'UNAUTHENTICATED') return undefined
-      throw error
-    }
+    const user = await this.gateway.adminGetUser(username)
+    return user?.UserAttributes?.find((attribute) => attribute.Name === 'sub')?.Value
   }
 }

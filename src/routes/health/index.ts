@@ -17,7 +17,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
   async function check (): Promise<Record<string, boolean>> {
     if (last !== undefined && Date.now() - last.at < READY_CACHE_MS) return last.checks
     const [cognito, store] = await Promise.all([
-      app.cognito.auth.describePool().then(() => true, () => false),
+      app.cognito.gateway.describePool().then(() => true, () => false),
       app.store.ping().then(() => true, () => false)
     ])
     let keys = app.verifier.ready
