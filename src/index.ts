@@ -30,6 +30,8 @@ export interface ImsAuthOptions {
 /**
  * Bearer-token authentication for any IMS Fastify service: verifies Cognito access tokens (keys loaded before
  * listen), maps groups to roles, answers in the contract's error shape. Use with `preHandler: requireRole('MANAGER')`.
+ * Registered at the root, it installs the contract's error and 404 handlers for the whole service; register it inside
+ * an encapsulated scope (without fastify-plugin) to keep the service's own handlers elsewhere.
  */
 export const imsAuth = fp<ImsAuthOptions>(async (app, options) => {
   const roleGroups = options.roleGroups ?? DEFAULT_ROLE_GROUPS

@@ -11,7 +11,6 @@ export interface AccessClaims {
   sub: string
   username: string
   groups: string[]
-  clientId: string
   exp: number
   iat: number
   jti?: string
@@ -22,8 +21,6 @@ export interface AccessClaims {
 export interface IdClaims {
   sub: string
   email: string | null
-  groups: string[]
-  exp: number
 }
 
 /** Where the tokens come from and what to accept. */
@@ -176,7 +173,6 @@ export class TokenVerifier {
       sub: String(payload.sub),
       username: String(payload.username ?? payload['cognito:username'] ?? payload.sub),
       groups: stringArray(payload['cognito:groups']),
-      clientId: String(payload.client_id),
       exp: Number(payload.exp),
       iat: Number(payload.iat),
       ...(typeof payload.jti === 'string' ? { jti: payload.jti } : {}),
@@ -191,12 +187,7 @@ export class TokenVerifier {
   async verifyId (token: string): Promise<IdClaims> {
     if (token.length > MAX_TOKEN_LENGTH) throw unauthenticated()
     const payload = await this.guard(this.verifyIdToken, token)
-    return {
-      sub: String(payload.sub),
-      email: typeof payload.email === 'string' ? payload.email : null,
-      groups: stringArray(payload['cognito:groups']),
-      exp: Number(payload.exp)
-    }
+    return { sub: String(payload.sub), email: typeof payload.email === 'string' ? payload.email : null }
   }
 
   private async guard (verify: Verify, token: string): Promise<Record<string, unknown>> {

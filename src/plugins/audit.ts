@@ -24,6 +24,7 @@ export function hashUsername (key: string, username: string): string {
   return createHmac('sha256', key).update(username.trim().normalize('NFKC').toLowerCase()).digest('hex').slice(0, 16)
 }
 
+/** Decorates `request.audit(entry)`: one structured line per outcome, the username keyed-hashed. */
 export default fp<{ hashKey: string }>(async (app, { hashKey }) => {
   app.decorateRequest('audit', function (this: FastifyRequest, entry: AuditEntry) {
     const { username, ...rest } = entry

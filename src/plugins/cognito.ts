@@ -12,6 +12,7 @@ declare module 'fastify' {
   }
 }
 
+/** Decorates `app.cognito`: the gateway and the auth, recovery and admin operations over it. */
 export default fp<CognitoSettings & { roleGroups?: RoleGroups }>(async (app, { roleGroups, ...settings }) => {
   const gateway = new CognitoGateway(settings)
   app.decorate('cognito', { gateway, auth: new CognitoAuth(gateway), recovery: new CognitoRecovery(gateway), admin: new CognitoAdmin(gateway, roleGroups) })

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 
+/** Serves the OpenAPI document at /docs/json and its UI at /docs. */
 export default fp(async (app) => {
   await app.register(swagger, {
     openapi: {

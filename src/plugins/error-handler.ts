@@ -45,6 +45,7 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, error: 
   })
 }
 
+/** Installs the one error handler and the 404 handler (the contract's body) in the scope it is registered in. */
 export default fp(async (app) => {
   app.setErrorHandler((error, request, reply) => {
     const appError = toAppError(error)

@@ -93,6 +93,7 @@ function detachedBody (payload: IncomingMessage): Readable {
   return body
 }
 
+/** Registers `/api` and `/api/*`: judged by role, then streamed to the upstream with the caller's token. */
 const proxy: FastifyPluginAsync<ProxyOptions> = async (app, options) => {
   if (options.upstreamUrl === '') {
     app.log.warn('API_UPSTREAM_URL is not set: /api/* answers 404 NOT_FOUND')

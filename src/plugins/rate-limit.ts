@@ -90,6 +90,7 @@ function subject (request: FastifyRequest, hashKey: string): string {
   return typeof username === 'string' ? `user:${hashUsername(hashKey, username)}` : 'user:'
 }
 
+/** Decorates `app.throttle`: the four counters on @fastify/rate-limit, in the app's shared store. */
 export default fp<ThrottleOptions>(async (app, options) => {
   // Counters live in the SharedStore's Redis when there is one, so every instance counts together.
   await app.register(rateLimit, {

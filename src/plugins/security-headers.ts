@@ -36,6 +36,7 @@ export interface SecurityHeaderOptions {
   corsOrigins: string[]
 }
 
+/** Security headers, CORS for `corsOrigins` only, HSTS over TLS, no-store on /auth. */
 export default fp<SecurityHeaderOptions>(async (app, { corsOrigins }) => {
   // Set on the raw response first, so error replies carry them too; a route may still override one with reply.header.
   app.addHook('onRequest', (request, reply, done) => {

@@ -68,6 +68,7 @@ const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 /** The cookie attributes of the contract: __Host- prefix, Secure, HttpOnly, SameSite=Strict, Path=/, no Domain. */
 export const COOKIE_OPTIONS = { path: '/', secure: true, httpOnly: true, sameSite: 'strict' } as const
 
+/** Sessions, cookies, CSRF and `app.authenticate` for the app (see the decorations above). */
 export default fp<SessionPluginOptions>(async (app, options) => {
   await app.register(cookie)
   const sealer = new Sealer(subkey(options.encryptionKeyHex, 'session store'))
@@ -157,6 +158,8 @@ export default fp<SessionPluginOptions>(async (app, options) => {
 
   app.decorate('startSession', async (reply: FastifyReply, tokens: CognitoTokens) => {
     const [access, id] = await Promise.all([app.verifier.verifyAccess(tokens.accessToken), app.verifier.verifyId(tokens.idToken)])
+    // Both tokens came from one Cognito answer; they must name the same user.
+    if (id.sub !== access.sub) throw unauthenticated()
     const user = toUser({ ...access, email: id.email }, options.roleGroups)
     if (options.mode === 'token') return { user, tokens }
     if (tokens.refreshToken === undefined) throw new AppError('INTERNAL')

@@ -8,6 +8,7 @@ declare module 'fastify' {
   }
 }
 
+/** Decorates `app.verifier` and loads the signing keys when the app is readied. */
 export default fp<VerifierSettings>(async (app, settings) => {
   const verifier = new TokenVerifier(settings)
   app.decorate('verifier', verifier)

@@ -58,6 +58,7 @@ const DEFAULT_LIMIT = 20
 
 const common: { tags: string[], security: Array<Record<string, string[]>> } = { tags: ['admin'], security: [{ session: [] }, { bearer: [] }] }
 
+/** The /admin/users routes, ADMIN only, each audited. */
 const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
   const admin = app.cognito.admin
 

@@ -20,6 +20,7 @@ const ConfigResponse = Type.Object({
   hostedUi: Type.Union([Type.Object({ loginUrl: Type.String() }), Type.Null()])
 })
 
+/** GET /auth/config. */
 const config: FastifyPluginAsyncTypebox<{ publicConfig: PublicConfig }> = async (app, { publicConfig }) => {
   app.get('/config', { schema: { tags: ['auth'], response: { 200: ConfigResponse } } }, async () => publicConfig)
 }

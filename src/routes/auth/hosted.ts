@@ -22,6 +22,7 @@ const CallbackQuery = Type.Object({
 })
 const redirectResponse = { 302: Type.Null({ description: 'Redirect (Location header)' }), ...errorResponses }
 
+/** GET /auth/login, /auth/callback and /auth/logout: Cognito's managed login. */
 const hosted: FastifyPluginAsyncTypebox<HostedRoutesOptions> = async (app, { hostedUi, encryptionKeyHex }) => {
   const transactions = new LoginTransactions(app.store, encryptionKeyHex, hostedUi.settings.transactionSeconds)
   const publicOrigin = new URL(hostedUi.settings.redirectUri)

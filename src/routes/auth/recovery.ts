@@ -47,6 +47,7 @@ async function answerUniformly (app: FastifyInstance, request: FastifyRequest, t
   return { status: 'CODE_SENT' as const }
 }
 
+/** POST /auth/forgot-password, /auth/resend-code, /auth/verify-otp and /auth/change-password. */
 const recovery: FastifyPluginAsyncTypebox = async (app) => {
   /** Code sends still running after their answer; closing waits for them (each is bounded by the Cognito timeout). */
   const pending = new Set<Promise<void>>()

@@ -33,6 +33,7 @@ class EmailCache {
   }
 }
 
+/** GET /auth/me, POST /auth/refresh and POST /auth/sign-out. */
 const session: FastifyPluginAsyncTypebox = async (app) => {
   const emails = new EmailCache()
 

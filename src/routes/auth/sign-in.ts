@@ -22,6 +22,7 @@ const ChallengeBody = Type.Object({
   session: Type.Optional(Type.String({ maxLength: 128 }))
 }, { additionalProperties: false })
 
+/** POST /auth/sign-in and POST /auth/challenge. */
 const signIn: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/sign-in', {
     config: { createsSession: true },

@@ -12,6 +12,7 @@ const SignUpBody = Type.Object({
 }, { additionalProperties: false })
 const ConfirmBody = Type.Object({ username: UsernameSchema, code: CodeSchema }, { additionalProperties: false })
 
+/** POST /auth/sign-up and POST /auth/confirm-sign-up. */
 const signUp: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/sign-up', {
     schema: { tags: ['auth'], body: SignUpBody, response: { 202: Type.Object({ status: Type.Literal('CONFIRMATION_REQUIRED') }), ...errorResponses } }

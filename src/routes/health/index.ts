@@ -10,20 +10,23 @@ const Checks = Type.Object({
 /** Readiness answers are reused this long, so probes cannot hammer Cognito. */
 const READY_CACHE_MS = 2000
 
+/** GET /health/live and GET /health/ready. */
 const health: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/live', { schema: { tags: ['health'], response: { 200: Checks } } }, async () => ({ status: 'ok' as const }))
 
-  let last: { at: number, checks: Record<string, boolean> } | undefined
-  async function check (): Promise<Record<string, boolean>> {
-    if (last !== undefined && Date.now() - last.at < READY_CACHE_MS) return last.checks
-    const [cognito, store] = await Promise.all([
+  // The answer in progress or last given: concurrent probes share one round of checks.
+  let last: { at: number, checks: Promise<Record<string, boolean>> } | undefined
+  async function probe (): Promise<Record<string, boolean>> {
+    const [cognito, store, keys] = await Promise.all([
       app.cognito.gateway.describePool().then(() => true, () => false),
-      app.store.ping().then(() => true, () => false)
+      app.store.ping().then(() => true, () => false),
+      app.verifier.ready ? true : app.verifier.hydrate().then(() => true, () => false)
     ])
-    let keys = app.verifier.ready
-    if (!keys) keys = await app.verifier.hydrate().then(() => true, () => false)
-    last = { at: Date.now(), checks: { keys, cognito, store } }
-    return last.checks
+    return { keys, cognito, store }
+  }
+  async function check (): Promise<Record<string, boolean>> {
+    if (last === undefined || Date.now() - last.at >= READY_CACHE_MS) last = { at: Date.now(), checks: probe() }
+    return await last.checks
   }
 
   app.get('/ready', { schema: { tags: ['health'], response: { 200: Checks, 503: Checks } } }, async (_request, reply) => {
