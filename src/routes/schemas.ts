@@ -1,9 +1,11 @@
 // Schemas shared by several route folders: the user object, the error body, tokens.
-import { Type } from '@sinclair/typebox'
-import { ROLES } from '../role-mapping.js'
+import { Type, type TLiteral } from '@sinclair/typebox'
+import { ROLES, type Role } from '../role-mapping.js'
 
-const RoleSchema = Type.Union(ROLES.map((role) => Type.Literal(role)))
+/** One of the IMS roles. */
+export const RoleSchema = Type.Union(ROLES.map((role) => Type.Literal(role)) as [TLiteral<Role>])
 
+/** The contract's user object. */
 export const UserSchema = Type.Object({
   sub: Type.String(),
   username: Type.String(),
@@ -13,6 +15,7 @@ export const UserSchema = Type.Object({
   groups: Type.Array(Type.String())
 }, { $id: 'User' })
 
+/** The contract's error body. */
 export const ErrorSchema = Type.Object({
   error: Type.String(),
   message: Type.String(),
@@ -20,6 +23,7 @@ export const ErrorSchema = Type.Object({
   rules: Type.Optional(Type.Array(Type.String()))
 }, { $id: 'Error' })
 
+/** Token mode: the tokens in a sign-in, challenge or refresh answer. */
 export const TokensSchema = Type.Object({
   accessToken: Type.String(),
   idToken: Type.String(),

@@ -1,14 +1,13 @@
 // /admin/users (ADMIN only): list, invite, set roles, disable, enable, sign out; every action audited, access changes apply at once.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import { Type, type TLiteral } from '@sinclair/typebox'
+import { Type } from '@sinclair/typebox'
 import { AppError } from '../../errors.js'
 import { requireRole } from '../../plugins/roles.js'
 import { ROLES, type Role } from '../../role-mapping.js'
 import type { AdminUser } from '../../cognito/admin.js'
-import { errorResponses } from '../schemas.js'
+import { RoleSchema, errorResponses } from '../schemas.js'
 
-const RoleSchema = Type.Union(ROLES.map((role) => Type.Literal(role)) as [TLiteral<Role>])
 const RolesSchema = Type.Array(RoleSchema, { uniqueItems: true, maxItems: ROLES.length })
 
 /** A user as the administration pages show it. */
