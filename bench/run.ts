@@ -1,6 +1,6 @@
 // The benchmark (`npm run bench`): throughput of authenticated routes against the bare route, verification, sign-in, session memory.
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { createPublicKey, randomUUID, verify as cryptoVerify, type KeyObject } from 'node:crypto'
+import { createPublicKey, randomBytes, randomUUID, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { availableParallelism, cpus, loadavg } from 'node:os'
@@ -173,7 +173,7 @@ async function main (): Promise<void> {
   }
   try {
     const memory = await build({})
-    const redis = await build({ SESSION_STORE: 'redis' })
+    const redis = await build({ SESSION_STORE: 'redis', SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex') })
     const memoryApp = apps[0]!
     const username = await emulator.user(['LINE_LEADER'])
     const direct = await memoryApp.cognito.auth.signIn(username, TEST_PASSWORD)
