@@ -26,7 +26,9 @@ export class RedisStore implements SharedStore {
       connectTimeout: 1000,
       commandTimeout: 1000,
       retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
-      lazyConnect: false
+      lazyConnect: false,
+      // Commands issued in the same tick share one write and one read: fewer syscalls per request under load.
+      enableAutoPipelining: true
     })
     // Connection errors are reported through failing commands (503) and /health/ready; no crash.
     this.redis.on('error', () => {})
