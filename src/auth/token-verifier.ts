@@ -107,14 +107,21 @@ export class TokenVerifier {
     this.fetcher = new DeadlineFetcher(settings.jwksTimeoutMs)
     this.cacheSize = settings.cacheSize ?? 10_000
     const jwksCache = new SimpleJwksCache({ fetcher: this.fetcher })
+    const { access, id } = TokenVerifier.libraryVerifiers(settings, jwksCache)
+    this.verifyAccessToken = syncFirst(access)
+    this.verifyIdToken = syncFirst(id)
+    this.hydrateKeys = async () => { await access.hydrate() }
+  }
+
+  /** aws-jwt-verify's verifiers for this pool: Cognito's own on AWS, the generic one with Cognito's checks locally. */
+  private static libraryVerifiers (settings: VerifierSettings, jwksCache: SimpleJwksCache): { access: LibraryVerifier & { hydrate: () => Promise<void> }, id: LibraryVerifier } {
     const common = { graceSeconds: settings.graceSeconds }
     if (settings.endpoint === '') {
       const cognito = { userPoolId: settings.userPoolId, clientId: settings.clientId, ...common, customJwtCheck: ({ payload }: { payload: { exp?: unknown, iat?: unknown } }) => { requireTimes(payload) } }
-      const access = CognitoJwtVerifier.create({ ...cognito, tokenUse: 'access' }, { jwksCache })
-      const id = CognitoJwtVerifier.create({ ...cognito, tokenUse: 'id' }, { jwksCache })
-      this.verifyAccessToken = syncFirst(access)
-      this.verifyIdToken = syncFirst(id)
-      this.hydrateKeys = async () => { await access.hydrate() }
+      return {
+        access: CognitoJwtVerifier.create({ ...cognito, tokenUse: 'access' }, { jwksCache }),
+        id: CognitoJwtVerifier.create({ ...cognito, tokenUse: 'id' }, { jwksCache })
+      }
     } else {
       // cognito-local: CognitoJwtVerifier refuses its pool ids, so check what it would check ourselves.
       const issuer = `${settings.endpoint}/${settings.userPoolId}`
@@ -140,9 +147,7 @@ export class TokenVerifier {
           if (payload.token_use !== 'id') throw new Error('not an ID token')
         }
       }, { jwksCache })
-      this.verifyAccessToken = syncFirst(access)
-      this.verifyIdToken = syncFirst(id)
-      this.hydrateKeys = async () => { await access.hydrate() }
+      return { access, id }
     }
   }
 
