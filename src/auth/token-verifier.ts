@@ -1,10 +1,10 @@
 // Verifies Cognito access and ID tokens with aws-jwt-verify, with a bounded cache of tokens already verified.
-import { createHash } from 'node:crypto'
 import { CognitoJwtVerifier, JwtVerifier } from 'aws-jwt-verify'
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk'
 import type { Fetcher } from 'aws-jwt-verify/https'
 import { JwksNotAvailableInCacheError, KidNotFoundInJwksError, FetchError, NonRetryableFetchError } from 'aws-jwt-verify/error'
 import { AppError, unauthenticated, upstreamUnavailable } from '../errors.js'
+import { sha256 } from '../digest.js'
 
 /** The claims of a verified access token that the adapter uses. */
 export interface AccessClaims {
@@ -166,7 +166,7 @@ export class TokenVerifier {
    */
   async verifyAccess (token: string): Promise<AccessClaims> {
     if (token.length > MAX_TOKEN_LENGTH) throw unauthenticated()
-    const key = createHash('sha256').update(token).digest('base64url')
+    const key = sha256(token)
     const now = Date.now() / 1000
     const cached = this.cache.get(key)
     if (cached !== undefined) {

@@ -11,8 +11,23 @@ export interface User {
   groups: string[]
 }
 
+/** What a user object is built from: verified token claims, or a session record. */
+export interface UserSource { sub: string, username: string, groups: string[], email?: string | null }
+
 /** Builds the user object; roles come only from Cognito groups, never from anything the client sent. */
-export function toUser (claims: { sub: string, username: string, email: string | null, groups: string[] }, mapping: RoleGroups): User {
+export function toUser (claims: UserSource, mapping: RoleGroups): User {
   const roles = rolesFromGroups(claims.groups, mapping)
-  return { sub: claims.sub, username: claims.username, email: claims.email, roles, primaryRole: primaryRole(roles), groups: [...claims.groups] }
+  return { sub: claims.sub, username: claims.username, email: claims.email ?? null, roles, primaryRole: primaryRole(roles), groups: [...claims.groups] }
+}
+
+/** Users already built, per source object (cached claims and session records are never changed, only replaced). */
+const built = new WeakMap<UserSource, { mapping: RoleGroups, user: User }>()
+
+/** toUser, remembered per source: a token or session seen again costs no rebuilding (nor a new object to answer). */
+export function userOf (source: UserSource, mapping: RoleGroups): User {
+  const known = built.get(source)
+  if (known?.mapping === mapping) return known.user
+  const user = toUser(source, mapping)
+  built.set(source, { mapping, user })
+  return user
 }

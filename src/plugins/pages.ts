@@ -1,5 +1,5 @@
 // Serves the built-in login pages at `/`: web/public as static files and web/src bundled by esbuild into memory at start.
-import { createHash } from 'node:crypto'
+import { sha256 } from '../digest.js'
 import { fileURLToPath } from 'node:url'
 import type { FastifyPluginAsync } from 'fastify'
 import fastifyStatic from '@fastify/static'
@@ -37,7 +37,7 @@ export async function bundlePages (): Promise<string> {
 /** The pages, encapsulated: their hooks touch only their own routes. */
 const pages: FastifyPluginAsync<PagesOptions> = async (app, { areas }) => {
   const script = await bundlePages()
-  const etag = `"${createHash('sha256').update(script).digest('base64url').slice(0, 22)}"`
+  const etag = `"${sha256(script).slice(0, 22)}"`
   // Pages and assets are revalidated on every load, so a restart with new pages is seen at once.
   app.addHook('onSend', async (_request, reply) => { reply.header('Cache-Control', 'no-cache') })
   await app.register(fastifyStatic, { root: `${WEB_DIR}public`, prefix: '/', wildcard: false, decorateReply: false, cacheControl: false })

@@ -8,7 +8,7 @@ import { SessionManager, type Session, type SessionLimits } from '../session/ses
 import { Revocations } from '../session/revocations.js'
 import { Sealer } from '../session/sealing.js'
 import { subkey } from '../session/keys.js'
-import { toUser, type User } from '../auth/user.js'
+import { toUser, userOf, type User } from '../auth/user.js'
 import { bearerToken, userFromBearer } from '../auth/bearer.js'
 import type { CognitoTokens } from '../cognito/auth.js'
 import type { RoleGroups } from '../role-mapping.js'
@@ -105,10 +105,13 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     return await pending
   }
 
-  /** Refreshes the session's Cognito tokens when they are about to expire; a transient failure keeps the session. */
+  function nearExpiry (session: Session): boolean {
+    return session.record.accessExpiresAt - Date.now() <= options.refreshSkewSeconds * 1000
+  }
+
+  /** Refreshes the session's Cognito tokens (they are about to expire); a transient failure keeps the session. */
   async function freshen (session: Session): Promise<Session> {
     const expiresIn = session.record.accessExpiresAt - Date.now()
-    if (expiresIn > options.refreshSkewSeconds * 1000) return session
     try {
       return await refreshNow(session)
     } catch (error) {
@@ -149,8 +152,8 @@ export default fp<SessionPluginOptions>(async (app, options) => {
         if (request.cookies[SESSION_COOKIE] !== undefined) reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
         throw unauthenticated()
       }
-      const session = refresh ? await freshen(found) : found
-      identity = { user: toUser(session.record, options.roleGroups), accessToken: session.record.accessToken, via: 'session', session }
+      const session = refresh && nearExpiry(found) ? await freshen(found) : found
+      identity = { user: userOf(session.record, options.roleGroups), accessToken: session.record.accessToken, via: 'session', session }
     }
     request.identity = identity
     return identity

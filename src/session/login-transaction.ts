@@ -1,5 +1,6 @@
 // Hosted login transactions: state, nonce and PKCE verifier sealed in a short-lived cookie, single use, with a safe returnTo.
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { sha256 } from '../digest.js'
 import type { SharedStore } from '../store/shared-store.js'
 import type { LoginTransaction } from '../cognito/hosted-ui.js'
 import { Sealer } from './sealing.js'
@@ -52,7 +53,7 @@ export class LoginTransactions {
   }
 
   private usedKey (id: string): string {
-    return `login-tx-used:${createHash('sha256').update(id).digest('base64url')}`
+    return `login-tx-used:${sha256(id)}`
   }
 
   /**

@@ -2,6 +2,7 @@
 import type { SharedStore } from '../store/shared-store.js'
 import type { StoreChannel } from '../store/channel.js'
 import type { AccessClaims } from '../auth/token-verifier.js'
+import { BoundedView } from './bounded-view.js'
 
 /*
  * How a revocation reaches every instance at once without a store round trip per request:
@@ -54,35 +55,14 @@ interface UserFact { notBefore: number, until: number }
 
 type Message = { kind: 'token', jti: string, exp: number } | { kind: 'user', sub: string, notBefore: number }
 
-/** A bounded map whose entries lapse at `until` and whose oldest entries go first when it is full. */
-class View<T extends { until: number }> {
-  private readonly entries = new Map<string, T>()
-
-  get (key: string, now: number): T | undefined {
-    const entry = this.entries.get(key)
-    if (entry !== undefined && entry.until <= now) {
-      this.entries.delete(key)
-      return undefined
-    }
-    return entry
-  }
-
-  set (key: string, value: T): void {
-    if (!this.entries.has(key) && this.entries.size >= VIEW_SIZE) this.entries.delete(this.entries.keys().next().value as string)
-    this.entries.set(key, value)
-  }
-
-  clear (): void { this.entries.clear() }
-}
-
 /** Unknown: ask the store. */
 const UNKNOWN = 2
 
 /** Makes access tokens fail before they expire, on every instance that shares the store. */
 export class Revocations {
   private readonly channel: StoreChannel
-  private readonly tokens = new View<Fact>()
-  private readonly users = new View<UserFact>()
+  private readonly tokens = new BoundedView<Fact>(VIEW_SIZE)
+  private readonly users = new BoundedView<UserFact>(VIEW_SIZE)
   private generation: number
 
   constructor (private readonly store: SharedStore) {

@@ -5,6 +5,8 @@ import { AppError, unauthenticated } from '../../errors.js'
 import { COOKIE_OPTIONS, SESSION_COOKIE } from '../../plugins/session.js'
 import { requireUser } from '../../plugins/roles.js'
 import { TokensSchema, UserSchema, errorResponses } from '../schemas.js'
+import { BoundedView } from '../../session/bounded-view.js'
+import type { User } from '../../auth/user.js'
 
 const RefreshBody = Type.Object({
   refreshToken: Type.Optional(Type.String({ minLength: 1, maxLength: 8192 })),
@@ -18,24 +20,15 @@ const SignOutBody = Type.Object({
   refreshToken: Type.Optional(Type.String({ minLength: 1, maxLength: 8192 }))
 }, { additionalProperties: false })
 
-/** Emails of bearer callers (access tokens carry none), remembered briefly and boundedly. */
-class EmailCache {
-  private readonly entries = new Map<string, { email: string | null, until: number }>()
-  constructor (private readonly size = 10_000, private readonly ttlMs = 10 * 60_000) {}
-  get (sub: string): string | null | undefined {
-    const entry = this.entries.get(sub)
-    return entry !== undefined && entry.until > Date.now() ? entry.email : undefined
-  }
+/** How long the email Cognito gave for a bearer caller is reused (access tokens carry none). */
+const EMAIL_TTL_MS = 10 * 60_000
 
-  set (sub: string, email: string | null): void {
-    if (this.entries.size >= this.size) this.entries.delete(this.entries.keys().next().value as string)
-    this.entries.set(sub, { email, until: Date.now() + this.ttlMs })
-  }
-}
+/** What /auth/me answered a bearer caller, per user: the user object it was built from, and until when it holds. */
+interface BearerAnswer { user: User, answer: User, until: number }
 
 /** GET /auth/me, POST /auth/refresh and POST /auth/sign-out. */
 const session: FastifyPluginAsyncTypebox = async (app) => {
-  const emails = new EmailCache()
+  const bearerAnswers = new BoundedView<BearerAnswer>(10_000)
 
   app.get('/me', {
     preHandler: requireUser,
@@ -43,12 +36,13 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const identity = request.identity!
     if (identity.via === 'session' || identity.user.email !== null) return identity.user
-    let email = emails.get(identity.user.sub)
-    if (email === undefined) {
-      email = await app.cognito.auth.email(identity.accessToken)
-      emails.set(identity.user.sub, email)
-    }
-    return { ...identity.user, email }
+    // A repeated bearer token yields the same user object (see src/auth/bearer.ts), so its answer is reused as is.
+    const known = bearerAnswers.get(identity.user.sub, Date.now())
+    if (known?.user === identity.user) return known.answer
+    const email = known !== undefined ? known.answer.email : await app.cognito.auth.email(identity.accessToken)
+    const answer = { ...identity.user, email }
+    bearerAnswers.set(identity.user.sub, { user: identity.user, answer, until: known?.until ?? Date.now() + EMAIL_TTL_MS })
+    return answer
   })
 
   app.post('/refresh', {
