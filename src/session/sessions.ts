@@ -1,9 +1,11 @@
 // Server-side sessions and pending challenges: opaque random ids, hashed keys, sealed secrets, idle and absolute limits.
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { sha256 } from '../digest.js'
 import type { SharedStore } from '../store/shared-store.js'
 import { unauthenticated } from '../errors.js'
 import type { PendingChallenge } from '../cognito/auth.js'
 import type { Sealer } from './sealing.js'
+import { SessionView } from './session-view.js'
 
 /** One signed-in browser's session, as the adapter uses it (the store keeps it as a StoredSession). */
 export interface SessionRecord {
@@ -45,7 +47,7 @@ export function newId (): string {
 
 /** Ids are never stored as such: a leaked store does not yield usable cookies. */
 function hashId (id: string): string {
-  return createHash('sha256').update(id).digest('base64url')
+  return sha256(id)
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{43}$/
@@ -57,9 +59,12 @@ const MAX_TOUCH_INTERVAL_MS = 60_000
 /** Creates, finds, touches and ends sessions in a SharedStore. */
 export class SessionManager {
   private readonly touchIntervalMs: number
+  /** Sessions read lately from a remote store (none for the memory store, which is already in this process). */
+  private readonly view: SessionView<StoredSession> | undefined
 
   constructor (private readonly store: SharedStore, private readonly sealer: Sealer, readonly limits: SessionLimits) {
     this.touchIntervalMs = Math.min(MAX_TOUCH_INTERVAL_MS, limits.idleSeconds * 100)
+    this.view = store.inProcess ? undefined : new SessionView(store.channel('sessions'))
   }
 
   /** Opened records by stored object: the memory store hands back the same object, so a session in use is opened once. */
@@ -111,14 +116,28 @@ export class SessionManager {
     return { id, record }
   }
 
+  /** True while the record is within its idle and absolute limits. */
+  private alive (record: SessionRecord, now: number): boolean {
+    return record.absoluteExpiresAt > now && record.lastSeenAt + this.limits.idleSeconds * 1000 > now
+  }
+
   /** Finds a live session; malformed, unknown, idle or expired ids find nothing. Touches it now and then. */
   async find (id: string | undefined): Promise<Session | undefined> {
     if (id === undefined || !ID_PATTERN.test(id)) return undefined
-    const stored = await this.store.get<StoredSession>(this.sessionKey(id))
+    const key = this.sessionKey(id)
+    const viewed = this.view?.get(key)
+    if (viewed !== undefined) {
+      const record = this.opened.get(viewed)
+      const now = Date.now()
+      // Anything but a plain hit (expired, or due for its touch) is decided on what the store holds now.
+      if (record !== undefined && this.alive(record, now) && now - record.lastSeenAt < this.touchIntervalMs) return { id, record }
+    }
+    const mark = this.view?.mark()
+    const stored = await this.store.get<StoredSession>(key)
     if (stored === undefined) return undefined
     const now = Date.now()
     const record = this.open(stored)
-    if (record === undefined || record.absoluteExpiresAt <= now || record.lastSeenAt + this.limits.idleSeconds * 1000 <= now) {
+    if (record === undefined || !this.alive(record, now)) {
       await this.destroy(id, stored)
       return undefined
     }
@@ -128,9 +147,11 @@ export class SessionManager {
       const touchedStored = { ...stored, lastSeenAt: now }
       this.opened.set(touchedStored, touched)
       // A session ended meanwhile (sign-out, revocation) stays ended.
-      if (!await this.store.replace(this.sessionKey(id), touchedStored, this.ttlSeconds(touched, now))) return undefined
+      if (!await this.store.replace(key, touchedStored, this.ttlSeconds(touched, now))) return undefined
+      if (mark !== undefined) this.view?.remember(key, touchedStored, mark)
       return { id, record: touched }
     }
+    if (mark !== undefined) this.view?.remember(key, stored, mark)
     return { id, record }
   }
 
@@ -145,14 +166,20 @@ export class SessionManager {
       lastSeenAt: now
     }
     // A refresh that finishes after a sign-out or a revocation must not bring the session back.
-    if (!await this.store.replace(this.sessionKey(session.id), this.seal(record), this.ttlSeconds(record, now))) throw unauthenticated()
+    const key = this.sessionKey(session.id)
+    const replaced = await this.store.replace(key, this.seal(record), this.ttlSeconds(record, now))
+    await this.view?.invalidate([key])
+    if (!replaced) throw unauthenticated()
     return { id: session.id, record }
   }
 
   /** Moves a session to a fresh id (the old id stops working) and returns it; UNAUTHENTICATED if it ended meanwhile. */
   async rotate (session: Session): Promise<Session> {
     // Taking the old entry first means only one rotation wins, and an ended session cannot be moved back to life.
-    if (await this.store.take(this.sessionKey(session.id)) === undefined) throw unauthenticated()
+    const key = this.sessionKey(session.id)
+    const taken = await this.store.take(key)
+    await this.view?.invalidate([key])
+    if (taken === undefined) throw unauthenticated()
     await this.store.removeFromSet(this.userKey(session.record.sub), hashId(session.id))
     const id = newId()
     const now = Date.now()
@@ -168,8 +195,10 @@ export class SessionManager {
 
   /** Ends one session. */
   async destroy (id: string, record: Pick<SessionRecord, 'sub'>): Promise<void> {
-    await this.store.delete(this.sessionKey(id))
+    const key = this.sessionKey(id)
+    await this.store.delete(key)
     await this.store.removeFromSet(this.userKey(record.sub), hashId(id))
+    await this.view?.invalidate([key])
   }
 
   /** Ends every session of a user and returns their records (so their refresh tokens can be revoked). */
@@ -180,6 +209,7 @@ export class SessionManager {
       .map((stored) => stored === undefined ? undefined : this.open(stored))
       .filter((r): r is SessionRecord => r !== undefined)
     await this.store.delete(...keys, this.userKey(sub))
+    await this.view?.invalidate(keys)
     return records
   }
 

@@ -6,6 +6,8 @@ import { MemoryChannel, type StoreChannel } from './channel.js'
  * when several instances must behave as one. Values are JSON-serialisable.
  */
 export interface SharedStore {
+  /** True when the data lives in this process, so a read costs no round trip (and needs no local copy). */
+  readonly inProcess: boolean
   get<T>(key: string): Promise<T | undefined>
   set(key: string, value: unknown, ttlSeconds: number): Promise<void>
   /** Reads and deletes in one step, so a one-time value can be used once only. */
@@ -30,6 +32,7 @@ interface Entry { value: unknown, expiresAt: number }
 
 /** One process's store; expired entries vanish on read and in a periodic sweep. */
 export class MemoryStore implements SharedStore {
+  readonly inProcess = true
   private readonly entries = new Map<string, Entry>()
   private readonly channels = new Map<string, MemoryChannel>()
   private readonly sweeper: NodeJS.Timeout

@@ -52,6 +52,48 @@ t.test('signed in on A, the session works on B; a global sign-out on B is refuse
   t.equal((await me(b, bearer(device.accessToken))).statusCode, 401)
 })
 
+/** How many GETs Redis has served so far (all clients). */
+async function redisGets (): Promise<number> {
+  const stats = await redis.info('commandstats')
+  return Number(/cmdstat_get:calls=(\d+)/.exec(stats)?.[1] ?? 0)
+}
+
+t.test('a session in use on A is answered from A\'s own view, and still ends on A the moment B ends it', async (t) => {
+  const email = await emulator.user(['LINE_LEADER'])
+  const single = await signIn(b, email, TEST_PASSWORD)
+  const everywhere = await signIn(b, email, TEST_PASSWORD)
+  const rotated = await signIn(b, email, TEST_PASSWORD)
+  for (const { cookie } of [single, everywhere, rotated]) t.equal((await me(a, { cookie })).statusCode, 200, 'A reads each once')
+
+  const before = await redisGets()
+  for (let i = 0; i < 40; i++) t.equal((await me(a, { cookie: single.cookie })).statusCode, 200)
+  const gets = await redisGets() - before
+  t.ok(gets < 10, `40 cookie requests on A cost ${gets} Redis GETs`)
+
+  // New tokens written by B (the refresh that runs near expiry keeps the id): A serves them, not what it remembered.
+  const id = everywhere.cookie.split('=')[1]!
+  const seenOnA = await a.sessions.find(id)
+  const onB = await b.sessions.find(id)
+  await b.refreshSession(onB!)
+  const written = (await b.sessions.find(id))!.record.accessToken
+  t.not(written, seenOnA!.record.accessToken, 'B holds new tokens')
+  t.equal((await a.sessions.find(id))!.record.accessToken, written, 'A reads them at once')
+
+  // The refresh route also rotates the id: the old one is refused on A at once.
+  const refreshed = await b.inject({ method: 'POST', url: '/auth/refresh', headers: { ...CSRF, cookie: rotated.cookie }, payload: {} })
+  t.equal(refreshed.statusCode, 200)
+  const newCookie = `__Host-ims-session=${refreshed.cookies.find((c) => c.name === '__Host-ims-session')?.value ?? ''}`
+  t.equal((await me(a, { cookie: rotated.cookie })).statusCode, 401, 'the id B rotated away is refused on A at once')
+  t.equal((await me(a, { cookie: newCookie })).statusCode, 200, 'and the new one works there')
+
+  t.equal((await b.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie: single.cookie }, payload: {} })).statusCode, 204)
+  t.equal((await me(a, { cookie: single.cookie })).statusCode, 401, 'a sign-out on B ends the session on A at the very next request')
+  t.equal((await me(a, { cookie: everywhere.cookie })).statusCode, 200, 'the user\'s other session is untouched')
+
+  t.equal((await b.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie: everywhere.cookie }, payload: { global: true } })).statusCode, 204)
+  t.equal((await me(a, { cookie: newCookie })).statusCode, 401, 'sign-out everywhere on B ends every session of the user on A at once')
+})
+
 t.test('a sign-out with a bearer token revokes that token on every instance, and only that token', async (t) => {
   const email = await emulator.user(['LINE_LEADER'])
   const first = await cognitoTokens(a, email, TEST_PASSWORD)
