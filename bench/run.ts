@@ -1,17 +1,21 @@
 // The benchmark (`npm run bench`): throughput of authenticated routes against the bare route, verification, sign-in, session memory.
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { createPublicKey, randomBytes, randomUUID, verify as cryptoVerify, type KeyObject } from 'node:crypto'
-import { writeFile } from 'node:fs/promises'
+import { access, constants, writeFile } from 'node:fs/promises'
+import { Agent, request, type IncomingMessage } from 'node:http'
 import { createRequire } from 'node:module'
 import { availableParallelism, cpus, loadavg } from 'node:os'
+import { delimiter, join } from 'node:path'
 import { Writable } from 'node:stream'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import type { FastifyInstance } from 'fastify'
 import { AdminGetUserCommand, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider'
+import { JwtVerifier } from 'aws-jwt-verify'
+import { SimpleJwksCache } from 'aws-jwt-verify/jwk'
 import { loadConfig } from '../fastify.config.js'
 import { buildApp } from '../src/app.js'
-import { TokenVerifier } from '../src/auth/token-verifier.js'
+import { DeadlineFetcher, TokenVerifier } from '../src/auth/token-verifier.js'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../test/helpers/emulator.js'
 import { emulatorEnv } from '../test/helpers/app.js'
 import { emulatorPrivateKey, payloadOf, signRs256 } from '../test/helpers/jwt.js'
@@ -19,11 +23,18 @@ import { freePort } from '../test/helpers/ports.js'
 
 const require = createRequire(import.meta.url)
 
-/** Load per row: 10 connections keep one app process busy; 3 rounds of 4 s, best round kept (other load only lowers). */
+/**
+ * Load per row: 10 connections keep one app process busy; one warm-up round, then 12 rounds of 1 s per row, each run
+ * between two runs of the bare route and judged by the median of its ratios to their mean (on this shared 2-core
+ * machine the speed swings by half within seconds: many short side-by-side pairs beat a few long runs).
+ */
 const CONNECTIONS = 10
-const SECONDS = 4
-const ROUNDS = 3
-const SIGN_INS = 60
+const SECONDS = 1
+const ROUNDS = 12
+/** First-seen verification: distinct tokens per batch, and batches (the median one counts). */
+const TOKENS = 400
+const BATCHES = 15
+const SIGN_INS = 100
 const SESSIONS = 10_000
 const README = new URL('./README.md', import.meta.url)
 
@@ -33,33 +44,92 @@ const gc = runInNewContext('gc') as () => void
 /** Logs are serialised as in production, then dropped (the load would otherwise flood the terminal). */
 const discard = (): Writable => new Writable({ write (_chunk, _encoding, callback) { callback() } })
 
-/** A loaded route: its best requests per second, and the least CPU time this process spent per request (µs). */
-interface Row { name: string, url: string, headers: Record<string, string>, rps: number, cpu: number }
+/** A loaded route: its requests per second and the CPU time this process spent per request (µs), one per counted round. */
+interface Row {
+  name: string
+  url: string
+  headers: Record<string, string>
+  rps: number[]
+  cpu: number[]
+  /** Per measurement of this row: the bare route's figures around it (the mean of the runs just before and after). */
+  bareRps: number[]
+  bareCpu: number[]
+}
 
-/**
- * Runs autocannon in a child process (its own core) against `url`; returns requests per second and the app's CPU
- * time per request (this process serves the app; the figure barely moves when other work shares the machine).
- */
-async function load (url: string, headers: Record<string, string>): Promise<{ rps: number, cpu: number }> {
+/** wrk when it is on PATH (C, lighter than autocannon, so the app process stays the bottleneck); otherwise autocannon. */
+type Generator = 'wrk' | 'autocannon'
+
+async function onPath (name: string): Promise<boolean> {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    try {
+      await access(join(dir, name), constants.X_OK)
+      return true
+    } catch {}
+  }
+  return false
+}
+
+async function output (file: string, args: string[]): Promise<string> {
+  return await new Promise<string>((resolve, reject) => {
+    execFile(file, args, { maxBuffer: 16 * 1024 * 1024 }, (error, out) => { error === null ? resolve(out) : reject(error) })
+  })
+}
+
+/** wrk's requests per second and request count for one run against `url`; any error response or socket error fails. */
+async function wrk (url: string, headers: Record<string, string>): Promise<{ rps: number, total: number }> {
+  const args = ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`]
+  for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`)
+  const out = await output('wrk', [...args, url])
+  const total = /(\d+) requests in/.exec(out)?.[1]
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]
+  if (total === undefined || rps === undefined || /Non-2xx or 3xx responses|Socket errors/.test(out)) throw new Error(`${url}: wrk reported\n${out}`)
+  return { rps: Number(rps), total: Number(total) }
+}
+
+/** The same from autocannon, run by Node in a child process. */
+async function autocannon (url: string, headers: Record<string, string>): Promise<{ rps: number, total: number }> {
   const args = [require.resolve('autocannon/autocannon.js'), '-j', '-c', String(CONNECTIONS), '-d', String(SECONDS)]
   for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}=${value}`)
   args.push(url)
-  const cpuBefore = process.cpuUsage()
-  const stdout = await new Promise<string>((resolve, reject) => {
-    execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 }, (error, out) => { error === null ? resolve(out) : reject(error) })
-  })
-  const cpu = process.cpuUsage(cpuBefore)
-  const result = JSON.parse(stdout) as { requests: { average: number, total: number }, non2xx: number, errors: number, timeouts: number }
+  const result = JSON.parse(await output(process.execPath, args)) as { requests: { average: number, total: number }, non2xx: number, errors: number, timeouts: number }
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
     throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`)
   }
-  return { rps: result.requests.average, cpu: (cpu.user + cpu.system) / result.requests.total }
+  return { rps: result.requests.average, total: result.requests.total }
+}
+
+/**
+ * Loads `url` from a child process (its own core); returns requests per second and the app's CPU time per request
+ * (this process serves the app; the figure barely moves when other work shares the machine).
+ */
+async function load (generator: Generator, url: string, headers: Record<string, string>): Promise<{ rps: number, cpu: number }> {
+  const cpuBefore = process.cpuUsage()
+  const { rps, total } = generator === 'wrk' ? await wrk(url, headers) : await autocannon(url, headers)
+  const cpu = process.cpuUsage(cpuBefore)
+  return { rps, cpu: (cpu.user + cpu.system) / total }
 }
 
 /** The p-th percentile of `values` (ms). */
 function percentile (values: number[], p: number): number {
   const sorted = [...values].sort((x, y) => x - y)
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+
+function median (values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y)
+  const middle = sorted.length / 2
+  return Number.isInteger(middle) ? (sorted[middle - 1]! + sorted[middle]!) / 2 : sorted[Math.floor(middle)]!
+}
+
+/** The median of the paired ratios xs[i] / ys[i] (each pair measured side by side). */
+function medianRatio (xs: number[], ys: number[]): number {
+  return median(xs.map((x, i) => x / ys[i]!))
+}
+
+/** The first and third quartiles of the paired ratios: how far apart the pairs fell. */
+function ratioSpread (xs: number[], ys: number[]): string {
+  const ratios = xs.map((x, i) => x / ys[i]!)
+  return `${percentile(ratios, 25).toFixed(2)}–${percentile(ratios, 75).toFixed(2)}`
 }
 
 async function listen (app: FastifyInstance): Promise<string> {
@@ -85,70 +155,110 @@ async function signInCookie (base: string, username: string): Promise<string> {
   return cookie.split(';')[0]!
 }
 
-/** Mean microseconds per call of `fn` over `inputs`, best of several batches. */
-async function microseconds (inputs: string[], fn: (input: string) => unknown, batches = 7): Promise<number> {
-  let best = Infinity
-  for (let batch = 0; batch < batches; batch++) {
-    const started = process.hrtime.bigint()
-    for (const input of inputs) await fn(input)
-    best = Math.min(best, Number(process.hrtime.bigint() - started) / 1000 / inputs.length)
+/** Mean microseconds per call of `fn` over `inputs` (awaited only when it returns a promise). */
+async function microseconds (inputs: string[], fn: (input: string) => unknown): Promise<number> {
+  const started = process.hrtime.bigint()
+  for (const input of inputs) {
+    const result = fn(input)
+    if (result instanceof Promise) await result
   }
-  return best
+  return Number(process.hrtime.bigint() - started) / 1000 / inputs.length
 }
 
-/** First-seen verification through the adapter's verifier against a bare crypto.verify of the same tokens. */
-async function verification (emulator: Emulator, genuine: string): Promise<{ adapter: number, raw: number }> {
+/**
+ * First-seen verification of the same tokens through the adapter's verifier, through aws-jwt-verify alone and through
+ * a bare crypto.verify, interleaved per batch; µs per token for each counted batch (the first warms up).
+ */
+async function verification (emulator: Emulator, genuine: string): Promise<{ adapter: number[], library: number[], raw: number[] }> {
   const key = emulatorPrivateKey()
   const claims = payloadOf(genuine)
-  const tokens = Array.from({ length: 200 }, () => signRs256({ ...claims, jti: randomUUID() }))
-  // A cache of one, cycled through 200 tokens: every verification is a first sight.
+  const tokens = Array.from({ length: TOKENS }, () => signRs256({ ...claims, jti: randomUUID() }))
+  // A cache of one, cycled through the tokens: every verification is a first sight.
   const verifier = new TokenVerifier({ userPoolId: emulator.userPoolId, clientId: emulator.clientId, endpoint: emulator.endpoint, graceSeconds: 5, jwksTimeoutMs: 3000, cacheSize: 1 })
   await verifier.hydrate()
+  // The library's own fetcher is https-only; cognito-local serves its JWKS over http, as the adapter's fetcher allows.
+  const issuer = `${emulator.endpoint}/${emulator.userPoolId}`
+  const library = JwtVerifier.create({ issuer, audience: null, jwksUri: `${issuer}/.well-known/jwks.json` }, { jwksCache: new SimpleJwksCache({ fetcher: new DeadlineFetcher(3000) }) })
+  await library.hydrate()
   const publicKey: KeyObject = createPublicKey(key)
   const raw = (token: string): boolean => {
     const dot = token.lastIndexOf('.')
     return cryptoVerify('RSA-SHA256', Buffer.from(token.slice(0, dot)), publicKey, Buffer.from(token.slice(dot + 1), 'base64url'))
   }
   for (const token of tokens) if (!raw(token)) throw new Error('raw verify failed')
-  await microseconds(tokens, async (token) => await verifier.verifyAccess(token), 2)
-  const adapter = await microseconds(tokens, async (token) => await verifier.verifyAccess(token))
-  const bare = await microseconds(tokens, raw)
-  return { adapter, raw: bare }
+  const samples = { adapter: [] as number[], library: [] as number[], raw: [] as number[] }
+  for (let batch = 0; batch <= BATCHES; batch++) {
+    const adapter = await microseconds(tokens, async (token) => await verifier.verifyAccess(token))
+    const alone = await microseconds(tokens, (token) => library.verifySync(token))
+    const bare = await microseconds(tokens, raw)
+    if (batch === 0) continue
+    samples.adapter.push(adapter)
+    samples.library.push(alone)
+    samples.raw.push(bare)
+  }
+  return samples
+}
+
+/** One request on `agent`; resolves once the response body has been read. */
+async function send (agent: Agent, url: string, options: { method?: string, headers?: Record<string, string>, body?: string } = {}): Promise<IncomingMessage> {
+  return await new Promise((resolve, reject) => {
+    request(url, { agent, method: options.method ?? 'GET', headers: options.headers }, (response) => {
+      response.on('end', () => { resolve(response) }).on('error', reject).resume()
+    }).on('error', reject).end(options.body)
+  })
 }
 
 /**
- * Sign-in latency through the adapter (HTTP) against a direct InitiateAuth to the same emulator, and against the
- * InitiateAuth + AdminGetUser pair that endpoint mode asks of the emulator (its disabled-user gap), interleaved.
+ * Sign-in latency through the adapter (HTTP, a keep-alive node:http client) against a direct InitiateAuth to the same
+ * emulator, and against the InitiateAuth + AdminGetUser pair that endpoint mode asks of the emulator (its disabled-user
+ * gap), interleaved with a GET /health/live on the same client: the price of the HTTP hop itself.
  */
-async function signInLatency (emulator: Emulator, base: string, username: string): Promise<{ adapter: number[], direct: number[], pair: number[] }> {
-  const samples = { adapter: [] as number[], direct: [] as number[], pair: [] as number[] }
+async function signInLatency (emulator: Emulator, base: string, username: string): Promise<{ adapter: number[], hop: number[], direct: number[], pair: number[] }> {
+  const samples = { adapter: [] as number[], hop: [] as number[], direct: [] as number[], pair: [] as number[] }
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  const body = JSON.stringify({ username, password: TEST_PASSWORD })
+  const signIn = async (): Promise<void> => {
+    const response = await send(agent, `${base}/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf': '1' }, body })
+    const cookie = response.headers['set-cookie']?.some((line) => line.startsWith('__Host-ims-session=')) ?? false
+    if (response.statusCode !== 200 || !cookie) throw new Error(`sign-in through the adapter failed: ${response.statusCode}`)
+  }
+  const live = async (): Promise<void> => {
+    const response = await send(agent, `${base}/health/live`)
+    if (response.statusCode !== 200) throw new Error(`GET /health/live: ${response.statusCode}`)
+  }
   const initiate = async (): Promise<void> => {
     const output = await emulator.client.send(new InitiateAuthCommand({ AuthFlow: 'USER_PASSWORD_AUTH', ClientId: emulator.clientId, AuthParameters: { USERNAME: username, PASSWORD: TEST_PASSWORD } }))
     if (output.AuthenticationResult?.AccessToken === undefined) throw new Error('direct sign-in failed')
   }
   const runs: Array<[keyof typeof samples, () => Promise<unknown>]> = [
-    ['adapter', async () => await signInCookie(base, username)],
+    ['adapter', signIn],
+    ['hop', live],
     ['direct', initiate],
     ['pair', async () => await Promise.all([initiate(), emulator.client.send(new AdminGetUserCommand({ UserPoolId: emulator.userPoolId, Username: username }))])]
   ]
-  for (let i = 0; i < SIGN_INS + 5; i++) {
-    for (const [name, run] of runs) {
-      const started = performance.now()
-      await run()
-      if (i >= 5) samples[name].push(performance.now() - started)
+  try {
+    for (let i = 0; i < SIGN_INS + 5; i++) {
+      for (const [name, run] of runs) {
+        const started = performance.now()
+        await run()
+        if (i >= 5) samples[name].push(performance.now() - started)
+      }
     }
+  } finally {
+    agent.destroy()
   }
   return samples
 }
 
-/** Extra RSS (MB) of SESSIONS live sessions in the memory store, each with its own token strings. */
+/** Extra RSS (MB) of SESSIONS live sessions in the memory store, each with its own token strings; they end afterwards. */
 async function sessionMemory (app: FastifyInstance, tokens: { accessToken: string, idToken: string, refreshToken: string }): Promise<number> {
   // Same lengths as real tokens, distinct strings (as real sessions would hold).
   const variant = (token: string, i: number): string => token.slice(0, -8) + String(i).padStart(8, '0')
   gc()
   const before = process.memoryUsage().rss
+  const created = []
   for (let i = 0; i < SESSIONS; i++) {
-    await app.sessions.create({
+    created.push(await app.sessions.create({
       sub: randomUUID(),
       username: randomUUID(),
       email: `user-${i}@ims.test`,
@@ -156,13 +266,19 @@ async function sessionMemory (app: FastifyInstance, tokens: { accessToken: strin
       accessToken: variant(tokens.accessToken, i),
       refreshToken: variant(tokens.refreshToken, i),
       accessExpiresAt: Date.now() + 3600_000
-    })
+    }))
   }
   gc()
-  return (process.memoryUsage().rss - before) / 1024 / 1024
+  const extra = (process.memoryUsage().rss - before) / 1024 / 1024
+  // Ended again, so that their heap does not slow every row measured after them.
+  for (const session of created) await app.sessions.destroy(session.id, session.record)
+  gc()
+  return extra
 }
 
 async function main (): Promise<void> {
+  const generator: Generator = await onPath('wrk') ? 'wrk' : 'autocannon'
+  process.stdout.write(`load generator: ${generator}\n`)
   const emulator = await startEmulator()
   const upstream = await startUpstream()
   const apps: FastifyInstance[] = []
@@ -180,43 +296,60 @@ async function main (): Promise<void> {
     if (direct.kind !== 'tokens' || direct.tokens.refreshToken === undefined) throw new Error('expected tokens')
     const tokens = { ...direct.tokens, refreshToken: direct.tokens.refreshToken }
 
+    // First, while the process's memory is fresh (measured later, RSS already claimed by the heap hides the growth).
     process.stdout.write(`memory: ${SESSIONS} live sessions in the memory store...\n`)
     const sessionsMb = await sessionMemory(memoryApp, tokens)
 
     const memoryCookie = await signInCookie(memory, username)
     const redisCookie = await signInCookie(redis, username)
     const bearer = { authorization: `Bearer ${tokens.accessToken}` }
+    const route = (name: string, url: string, headers: Record<string, string>): Row => ({ name, url, headers, rps: [], cpu: [], bareRps: [], bareCpu: [] })
     const rows: Row[] = [
-      { name: 'GET /health/live (bare route)', url: `${memory}/health/live`, headers: {}, rps: 0, cpu: Infinity },
-      { name: 'GET /auth/me, bearer token', url: `${memory}/auth/me`, headers: bearer, rps: 0, cpu: Infinity },
-      { name: 'GET /auth/me, cookie, memory store', url: `${memory}/auth/me`, headers: { cookie: memoryCookie }, rps: 0, cpu: Infinity },
-      { name: 'GET /auth/me, cookie, redis store', url: `${redis}/auth/me`, headers: { cookie: redisCookie }, rps: 0, cpu: Infinity }
+      route('GET /health/live (bare route)', `${memory}/health/live`, {}),
+      route('GET /auth/me, bearer token', `${memory}/auth/me`, bearer),
+      route('GET /auth/me, cookie, memory store', `${memory}/auth/me`, { cookie: memoryCookie }),
+      route('GET /auth/me, cookie, redis store', `${redis}/auth/me`, { cookie: redisCookie })
     ]
     const probe = await fetch(`${memory}/api/bench`, { headers: { cookie: memoryCookie } })
-    if (probe.status === 200) rows.push({ name: 'GET /api/bench, cookie, proxied', url: `${memory}/api/bench`, headers: { cookie: memoryCookie }, rps: 0, cpu: Infinity })
+    if (probe.status === 200) rows.push(route('GET /api/bench, cookie, proxied', `${memory}/api/bench`, { cookie: memoryCookie }))
     else process.stdout.write(`(no proxy row: /api answered ${probe.status})\n`)
     for (const row of rows) {
       const check = await fetch(row.url, { headers: row.headers })
       if (check.status !== 200) throw new Error(`${row.name}: ${check.status}`)
     }
 
+    process.stdout.write('warm-up: one round per row, not counted...\n')
+    for (const row of rows) await load(generator, row.url, row.headers)
+    // Every row runs between two runs of the bare route and is compared with their mean: the machine's speed drifts.
+    const [bare, ...others] = rows as [Row, ...Row[]]
+    const measure = async (row: Row, round: number): Promise<{ rps: number, cpu: number }> => {
+      const figures = await load(generator, row.url, row.headers)
+      row.rps.push(figures.rps)
+      row.cpu.push(figures.cpu)
+      process.stdout.write(`round ${round}  ${row.name.padEnd(40)} ${Math.round(figures.rps)} req/s  ${figures.cpu.toFixed(1)} µs CPU/request\n`)
+      return figures
+    }
+    let before = await measure(bare, 1)
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const row of rows) {
-        const { rps, cpu } = await load(row.url, row.headers)
-        row.rps = Math.max(row.rps, rps)
-        row.cpu = Math.min(row.cpu, cpu)
-        process.stdout.write(`round ${round}  ${row.name.padEnd(40)} ${Math.round(rps)} req/s  ${cpu.toFixed(1)} µs CPU/request\n`)
+      for (const row of others) {
+        await measure(row, round)
+        const after = await measure(bare, round)
+        row.bareRps.push((before.rps + after.rps) / 2)
+        row.bareCpu.push((before.cpu + after.cpu) / 2)
+        before = after
       }
     }
 
-    process.stdout.write('verification: first-seen tokens against crypto.verify...\n')
+    process.stdout.write('verification: first-seen tokens through the adapter, aws-jwt-verify alone and crypto.verify...\n')
     const verify = await verification(emulator, tokens.accessToken)
     process.stdout.write('sign-in: through the adapter against direct InitiateAuth...\n')
     const latency = await signInLatency(emulator, memory, username)
 
-    const bare = rows[0]!
-    const ratio = (row: Row): number => row.rps / bare.rps
-    const capacity = (row: Row): number => bare.cpu / row.cpu
+    const ratio = (row: Row): number => row === bare ? 1 : medianRatio(row.rps, row.bareRps)
+    const capacity = (row: Row): number => row === bare ? 1 : medianRatio(row.bareCpu, row.cpu)
+    const spread = (row: Row): string => row === bare ? '' : ` (middle half of pairs ${ratioSpread(row.rps, row.bareRps)})`
+    const adapterRatio = medianRatio(verify.adapter, verify.raw)
+    const libraryRatio = medianRatio(verify.library, verify.raw)
     const signInP50 = percentile(latency.adapter, 50) - percentile(latency.direct, 50)
     const targets: Record<string, number> = {
       'GET /auth/me, bearer token': 0.85,
@@ -230,27 +363,35 @@ async function main (): Promise<void> {
       ...rows.map((row) => {
         const target = targets[row.name]
         const met = target === undefined ? '' : `>= ${target}: req/s ${verdict(ratio(row) >= target)}, CPU ${verdict(capacity(row) >= target)}`
-        return `| ${row.name} | ${Math.round(row.rps)} req/s; ${row.cpu.toFixed(1)} µs CPU/req | ${ratio(row).toFixed(2)} of bare req/s; ${capacity(row).toFixed(2)} of bare by CPU | ${met} |`
+        return `| ${row.name} | ${Math.round(median(row.rps))} req/s; ${median(row.cpu).toFixed(1)} µs CPU/req | ${ratio(row).toFixed(2)} of bare req/s${spread(row)}; ${capacity(row).toFixed(2)} of bare by CPU | ${met} |`
       }),
-      `| first-seen token verification | ${verify.adapter.toFixed(1)} µs (crypto.verify ${verify.raw.toFixed(1)} µs) | ${(verify.adapter / verify.raw).toFixed(2)}x | <= 1.3x: ${verdict(verify.adapter / verify.raw <= 1.3)} |`,
+      `| first-seen token verification | ${median(verify.adapter).toFixed(1)} µs (crypto.verify ${median(verify.raw).toFixed(1)} µs) | ${adapterRatio.toFixed(2)}x | <= 1.3x: ${verdict(adapterRatio <= 1.3)} |`,
+      `| aws-jwt-verify alone (the floor under the adapter) | ${median(verify.library).toFixed(1)} µs (crypto.verify ${median(verify.raw).toFixed(1)} µs) | ${libraryRatio.toFixed(2)}x | |`,
+      `| GET /health/live p50, same keep-alive client (the HTTP hop itself) | ${percentile(latency.hop, 50).toFixed(2)} ms | | |`,
       `| sign-in p50 (adapter / direct InitiateAuth) | ${percentile(latency.adapter, 50).toFixed(2)} / ${percentile(latency.direct, 50).toFixed(2)} ms | +${signInP50.toFixed(2)} ms | <= +2 ms: ${verdict(signInP50 <= 2)} |`,
       `| sign-in p95 (adapter / direct InitiateAuth) | ${percentile(latency.adapter, 95).toFixed(2)} / ${percentile(latency.direct, 95).toFixed(2)} ms | +${(percentile(latency.adapter, 95) - percentile(latency.direct, 95)).toFixed(2)} ms | |`,
       `| sign-in p50 (adapter / direct InitiateAuth + AdminGetUser, the emulator's disabled-user gap) | ${percentile(latency.adapter, 50).toFixed(2)} / ${percentile(latency.pair, 50).toFixed(2)} ms | +${(percentile(latency.adapter, 50) - percentile(latency.pair, 50)).toFixed(2)} ms | |`,
       `| sign-in p95 (adapter / the same pair) | ${percentile(latency.adapter, 95).toFixed(2)} / ${percentile(latency.pair, 95).toFixed(2)} ms | +${(percentile(latency.adapter, 95) - percentile(latency.pair, 95)).toFixed(2)} ms | |`,
       `| ${SESSIONS.toLocaleString('en')} live sessions, memory store | +${sessionsMb.toFixed(1)} MB RSS | ${(sessionsMb * 1024 * 1024 / SESSIONS / 1024).toFixed(1)} KB each | < 100 MB: ${verdict(sessionsMb < 100)} |`
     ]
-    const machine = `${availableParallelism()} cores (nproc), ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}, load average ${loadavg()[0]!.toFixed(1)} at the end (other work on the machine lowers every figure)`
+    const machine = `${availableParallelism()} cores (nproc), ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}, load from ${generator}, load average ${loadavg()[0]!.toFixed(1)} at the end (other work on the machine lowers every figure)`
     process.stdout.write(`\n${lines.join('\n')}\n\nmachine: ${machine}\n`)
     await writeFile(README, [
       '# Benchmarks',
       '',
-      'Run `npm run bench` (`tsx bench/run.ts`, about two minutes). It starts cognito-local and a one-line upstream in a child',
+      'Run `npm run bench` (`tsx bench/run.ts`, about three minutes). It starts cognito-local and a one-line upstream in a child',
       'process, builds the real app twice (memory and Redis stores, Redis at 127.0.0.1:6379, logs at info into a discarding',
-      `stream), and loads each row with autocannon in a child process (${CONNECTIONS} connections, ${SECONDS} s, best of ${ROUNDS} interleaved rounds:`,
-      'on 2 cores the app gets one core and the load generator the other; other work on the machine only lowers a round).',
-      'First-seen verification cycles 200 distinct RS256 tokens through a verifier whose cache holds one; sign-in latency',
-      `alternates ${SIGN_INS} adapter sign-ins (HTTP, cookie mode, memory store) with direct InitiateAuth calls.`,
-      'Session memory: RSS after a full GC, before and after creating the sessions through the session manager.',
+      `stream), and loads each row from a child process with wrk (\`-t1 -c${CONNECTIONS}\`; autocannon with ${CONNECTIONS} connections when wrk is`,
+      `not on PATH): on 2 cores the app gets one core and the load generator the other. One ${SECONDS} s warm-up run per row, not`,
+      `counted, then ${ROUNDS} rounds in which each row runs ${SECONDS} s between two ${SECONDS} s runs of the bare route. Each figure is the median`,
+      'over the runs; each ratio is the median of the ratios to the mean of the two bare runs around it (the machine\'s speed',
+      'drifts; side-by-side pairs cancel it), with the middle half of those pair ratios shown to tell how steady the run was.',
+      `First-seen verification cycles ${TOKENS} distinct RS256 tokens through the adapter's verifier (whose cache holds one),`,
+      `through aws-jwt-verify alone (verifySync) and through a bare crypto.verify, interleaved per batch: medians of ${BATCHES}`,
+      `batches after one warm-up batch. Sign-in latency alternates ${SIGN_INS} adapter sign-ins (cookie mode, memory store, over one`,
+      'keep-alive node:http connection) with a GET /health/live on the same connection, direct InitiateAuth calls and',
+      'InitiateAuth + AdminGetUser pairs. Session memory is measured first, while the process is fresh: RSS after a full GC,',
+      'before and after creating the sessions through the session manager; they are ended again before the rows run.',
       '',
       `Latest run: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machine}.`,
       '',
