@@ -62,25 +62,31 @@ export class DeadlineFetcher implements Fetcher {
   }
 }
 
-type Verify = (token: string) => Promise<Record<string, unknown>>
-
 /** What both aws-jwt-verify verifiers offer. */
 interface LibraryVerifier { verify: (token: string) => Promise<unknown>, verifySync: (token: string) => unknown }
 
+/** The contract's error for a failed verification: keys that cannot be had are 503, anything else 401. */
+function refusal (error: unknown): AppError {
+  if (error instanceof AppError) return error
+  if (error instanceof JwksNotAvailableInCacheError || error instanceof FetchError) return upstreamUnavailable()
+  return unauthenticated()
+}
+
 /**
- * Verifies synchronously with the cached keys (the common case, and the cheaper path), and falls back to the async
- * path, which may fetch the JWKS (penalty-boxed), only when the keys are not cached or the kid is unknown.
+ * Verifies synchronously with the cached keys (the common case, and the cheaper path: no promise in between), and
+ * falls back to the async path, which may fetch the JWKS (penalty-boxed), only when the keys are not cached or the kid
+ * is unknown.
  */
-function syncFirst (verifier: LibraryVerifier): Verify {
-  return async (token) => {
-    try {
-      return verifier.verifySync(token) as Record<string, unknown>
-    } catch (error) {
-      if (error instanceof JwksNotAvailableInCacheError || error instanceof KidNotFoundInJwksError) {
-        return await verifier.verify(token) as Record<string, unknown>
-      }
-      throw error
-    }
+async function verifyPayload (verifier: LibraryVerifier, token: string): Promise<Record<string, unknown>> {
+  try {
+    return verifier.verifySync(token) as Record<string, unknown>
+  } catch (error) {
+    if (!(error instanceof JwksNotAvailableInCacheError || error instanceof KidNotFoundInJwksError)) throw refusal(error)
+  }
+  try {
+    return await verifier.verify(token) as Record<string, unknown>
+  } catch (error) {
+    throw refusal(error)
   }
 }
 
@@ -96,8 +102,8 @@ function stringArray (value: unknown): string[] {
 /** One verifier per app: created once, keys loaded before listen. */
 export class TokenVerifier {
   readonly fetcher: DeadlineFetcher
-  private readonly verifyAccessToken: Verify
-  private readonly verifyIdToken: Verify
+  private readonly access: LibraryVerifier
+  private readonly id: LibraryVerifier
   private readonly hydrateKeys: () => Promise<void>
   private readonly cache = new Map<string, AccessClaims>()
   private readonly cacheSize: number
@@ -108,8 +114,8 @@ export class TokenVerifier {
     this.cacheSize = settings.cacheSize ?? 10_000
     const jwksCache = new SimpleJwksCache({ fetcher: this.fetcher })
     const { access, id } = TokenVerifier.libraryVerifiers(settings, jwksCache)
-    this.verifyAccessToken = syncFirst(access)
-    this.verifyIdToken = syncFirst(id)
+    this.access = access
+    this.id = id
     this.hydrateKeys = async () => { await access.hydrate() }
   }
 
@@ -173,16 +179,16 @@ export class TokenVerifier {
       if (cached.exp + this.settings.graceSeconds > now) return cached
       this.cache.delete(key)
     }
-    const payload = await this.guard(this.verifyAccessToken, token)
+    const payload = await verifyPayload(this.access, token)
     const claims: AccessClaims = {
       sub: String(payload.sub),
       username: String(payload.username ?? payload['cognito:username'] ?? payload.sub),
       groups: stringArray(payload['cognito:groups']),
       exp: Number(payload.exp),
-      iat: Number(payload.iat),
-      ...(typeof payload.jti === 'string' ? { jti: payload.jti } : {}),
-      ...(typeof payload.origin_jti === 'string' ? { originJti: payload.origin_jti } : {})
+      iat: Number(payload.iat)
     }
+    if (typeof payload.jti === 'string') claims.jti = payload.jti
+    if (typeof payload.origin_jti === 'string') claims.originJti = payload.origin_jti
     if (this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value as string)
     this.cache.set(key, claims)
     return claims
@@ -191,17 +197,7 @@ export class TokenVerifier {
   /** Verifies an ID token of this app client. */
   async verifyId (token: string): Promise<IdClaims> {
     if (token.length > MAX_TOKEN_LENGTH) throw unauthenticated()
-    const payload = await this.guard(this.verifyIdToken, token)
+    const payload = await verifyPayload(this.id, token)
     return { sub: String(payload.sub), email: typeof payload.email === 'string' ? payload.email : null }
-  }
-
-  private async guard (verify: Verify, token: string): Promise<Record<string, unknown>> {
-    try {
-      return await verify(token)
-    } catch (error) {
-      if (error instanceof AppError) throw error
-      if (error instanceof JwksNotAvailableInCacheError || error instanceof FetchError) throw upstreamUnavailable()
-      throw unauthenticated()
-    }
   }
 }
