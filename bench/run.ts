@@ -227,7 +227,8 @@ async function send (agent: Agent, url: string, options: { method?: string, head
 /**
  * Sign-in latency through the adapter (HTTP, a keep-alive node:http client) against a direct InitiateAuth to the same
  * emulator, and against the InitiateAuth + AdminGetUser pair that endpoint mode asks of the emulator (its disabled-user
- * gap; that AdminGetUser is also timed alone), interleaved with a GET /health/live on the same client: the price of the HTTP hop itself.
+ * gap; that AdminGetUser is also timed alone), interleaved with a GET /health/live on the same client: the price of the
+ * HTTP hop itself.
  */
 async function signInLatency (emulator: Emulator, base: string, username: string): Promise<{ adapter: number[], hop: number[], direct: number[], pair: number[], gap: number[] }> {
   const samples = { adapter: [] as number[], hop: [] as number[], direct: [] as number[], pair: [] as number[], gap: [] as number[] }

@@ -20,7 +20,7 @@ function isData (value: unknown): value is Record<string, unknown> {
  * object is left as it was). It does what pino's wildcard redaction paths (`*.password`) did, for well under a
  * microsecond a line instead of about 12: that redaction ran on every value of every line, the bare route's included.
  */
-export function censorSecrets (object: Record<string, unknown>): Record<string, unknown> {
+function censorSecrets (object: Record<string, unknown>): Record<string, unknown> {
   let censored: Record<string, unknown> | undefined
   for (const key in object) {
     const value = object[key]
