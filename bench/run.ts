@@ -7,7 +7,7 @@ import { createRequire } from 'node:module'
 import { availableParallelism, cpus, loadavg } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { Writable } from 'node:stream'
-import { setImmediate as nextTurn } from 'node:timers/promises'
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import type { FastifyInstance } from 'fastify'
@@ -36,6 +36,9 @@ const ROUNDS = 12
 const TOKENS = 400
 const BATCHES = 15
 const SIGN_INS = 100
+/** Single checks timed just after the process has idled IDLE_MS, as the work after each Cognito answer runs. */
+const WAKES = 200
+const IDLE_MS = 5
 const SESSIONS = 10_000
 const README = new URL('./README.md', import.meta.url)
 
@@ -180,7 +183,7 @@ async function microseconds (inputs: string[], fn: (input: string) => unknown): 
  * First-seen verification of the same tokens through the adapter's verifier, through aws-jwt-verify alone and through
  * a bare crypto.verify, interleaved per batch; µs per token for each counted batch (the first warms up).
  */
-async function verification (emulator: Emulator, genuine: string): Promise<{ adapter: number[], library: number[], raw: number[] }> {
+async function verification (emulator: Emulator, genuine: string): Promise<{ adapter: number[], library: number[], raw: number[], woken: number[] }> {
   const key = emulatorPrivateKey()
   const claims = payloadOf(genuine)
   // Flat strings, as a request header delivers them: a concatenated string is flattened by whichever of the three
@@ -199,7 +202,7 @@ async function verification (emulator: Emulator, genuine: string): Promise<{ ada
     return cryptoVerify('RSA-SHA256', Buffer.from(token.slice(0, dot)), publicKey, Buffer.from(token.slice(dot + 1), 'base64url'))
   }
   for (const token of tokens) if (!raw(token)) throw new Error('raw verify failed')
-  const samples = { adapter: [] as number[], library: [] as number[], raw: [] as number[] }
+  const samples = { adapter: [] as number[], library: [] as number[], raw: [] as number[], woken: [] as number[] }
   const ways: Array<[keyof typeof samples, (token: string) => unknown]> = [
     ['adapter', async (token) => await verifier.verifyAccess(token)],
     ['library', (token) => library.verifySync(token)],
@@ -212,6 +215,11 @@ async function verification (emulator: Emulator, genuine: string): Promise<{ ada
       const perToken = await microseconds(tokens, way)
       if (batch > 0) samples[name].push(perToken)
     }
+  }
+  // What waking costs on this machine: the same bare check, once the process has idled as it does awaiting Cognito.
+  for (const token of tokens.slice(0, WAKES)) {
+    await sleep(IDLE_MS)
+    samples.woken.push(await microseconds([token], raw))
   }
   return samples
 }
@@ -390,6 +398,7 @@ async function main (): Promise<void> {
       `| first-seen token verification | ${median(verify.adapter).toFixed(1)} µs (crypto.verify ${median(verify.raw).toFixed(1)} µs) | ${adapterRatio.toFixed(2)}x | <= 1.3x: ${verdict(adapterRatio <= 1.3)} |`,
       `| aws-jwt-verify alone (the floor under the adapter) | ${median(verify.library).toFixed(1)} µs (crypto.verify ${median(verify.raw).toFixed(1)} µs) | ${libraryRatio.toFixed(2)}x | |`,
       `| the adapter's verifier over aws-jwt-verify alone (hashing the token for the cache key, the cache, the claims) | ${median(verify.adapter).toFixed(1)} / ${median(verify.library).toFixed(1)} µs | ${medianRatio(verify.adapter, verify.library).toFixed(2)}x | |`,
+      `| crypto.verify just after ${IDLE_MS} ms idle, p50 (this machine's wake-up cost; the work after each Cognito answer pays it) | ${percentile(verify.woken, 50).toFixed(1)} µs (${median(verify.raw).toFixed(1)} µs in a busy loop) | ${(percentile(verify.woken, 50) / median(verify.raw)).toFixed(1)}x | |`,
       `| GET /health/live p50, same keep-alive client (the HTTP hop itself) | ${percentile(latency.hop, 50).toFixed(2)} ms | | |`,
       `| sign-in p50 (adapter / direct InitiateAuth) | ${percentile(latency.adapter, 50).toFixed(2)} / ${percentile(latency.direct, 50).toFixed(2)} ms | ${signed(signInP50, 2)} ms | <= +2 ms: ${verdict(signInP50 <= 2)} |`,
       `| sign-in p95 (adapter / direct InitiateAuth) | ${percentile(latency.adapter, 95).toFixed(2)} / ${percentile(latency.direct, 95).toFixed(2)} ms | ${signed(percentile(latency.adapter, 95) - percentile(latency.direct, 95), 2)} ms | |`,
@@ -414,7 +423,8 @@ async function main (): Promise<void> {
       `First-seen verification cycles ${TOKENS} distinct RS256 tokens through the adapter's verifier (whose cache holds one),`,
       `through aws-jwt-verify alone (verifySync) and through a bare crypto.verify, interleaved per batch (each batch led by`,
       `another of the three; the tokens are flat strings, as a request header delivers them): medians of ${BATCHES} batches after`,
-      `one warm-up batch. Sign-in latency alternates ${SIGN_INS} adapter sign-ins (cookie mode, memory store, over one`,
+      `one warm-up batch; then ${WAKES} single bare checks, each after the process has idled ${IDLE_MS} ms (as it does awaiting`,
+      `Cognito). Sign-in latency alternates ${SIGN_INS} adapter sign-ins (cookie mode, memory store, over one`,
       'keep-alive node:http connection) with a GET /health/live on the same connection, direct InitiateAuth calls,',
       'InitiateAuth + AdminGetUser pairs (AdminGetUser a turn of the event loop later, as the adapter sends them to the',
       'emulator) and AdminGetUser alone. Session memory is measured first, while the process is fresh: RSS after a full GC,',
