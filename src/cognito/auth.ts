@@ -163,7 +163,7 @@ export class CognitoAuth {
    * Whether the user is enabled, asked of the emulator alongside a sign-in or refresh (cognito-local signs disabled
    * users in and refreshes them; real Cognito refuses them, so elsewhere this is true without a call). Asked on the
    * next turn of the event loop, once the caller's own request has left: started together, this call's SDK work held
-   * that request back, the slower of the two (about 0.6 ms of p50 sign-in; see bench/README.md).
+   * that request back, the slower of the two (0.6 to 0.9 ms of p50 sign-in, measured; see bench/README.md).
    */
   private async enabledOnEmulator (username: string): Promise<boolean> {
     if (!this.gateway.emulator || username === '') return true
