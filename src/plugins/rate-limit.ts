@@ -1,9 +1,11 @@
 // Throttling of /auth on @fastify/rate-limit: per client IP and per normalised username, counted in the shared store.
+import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError, upstreamUnavailable } from '../errors.js'
 import { RedisStore } from '../store/redis-store.js'
+import type { SharedStore } from '../store/shared-store.js'
 import { hashUsername } from './audit.js'
 
 /**
@@ -31,9 +33,18 @@ export interface ThrottleOptions {
 type Limiter = ReturnType<FastifyInstance['createRateLimit']>
 type LimiterStatus = Awaited<ReturnType<Limiter>>
 
+/**
+ * How long an admitted attempt may keep its place among those in flight: longer than any attempt's Cognito calls; it
+ * only matters when an instance stops in the middle of one.
+ */
+const ATTEMPT_SECONDS = 60
+
+/** The wait asked of an attempt refused because others still in flight would use the limit up. */
+const IN_FLIGHT_RETRY_SECONDS = 1
+
 /** Guards and counts attempts; one instance per app, its counters shared by every instance on the same store. */
 export class Throttle {
-  constructor (private readonly limiters: Record<Counter, Limiter>, readonly uniformResponseMs: number) {}
+  constructor (private readonly limiters: Record<Counter, Limiter>, private readonly store: SharedStore, readonly uniformResponseMs: number) {}
 
   private async status (counter: Counter, request: FastifyRequest, increment: boolean): Promise<LimiterStatus> {
     try {
@@ -44,24 +55,50 @@ export class Throttle {
     }
   }
 
+  /** 429 TOO_MANY_REQUESTS with Retry-After, audited under `event` with the counter that ran out. */
+  private refusal (request: FastifyRequest, counter: Counter, event: string, retryAfterSeconds: number): AppError {
+    const username = (request.body as { username?: unknown } | undefined)?.username
+    request.audit({
+      event,
+      outcome: 'TOO_MANY_REQUESTS',
+      limit: counter,
+      ...(request.identity === undefined ? {} : { sub: request.identity.user.sub }),
+      ...(typeof username === 'string' ? { username } : {})
+    })
+    return new AppError('TOO_MANY_REQUESTS').retryAfter(retryAfterSeconds)
+  }
+
   /**
-   * Refuses with 429 TOO_MANY_REQUESTS and Retry-After when any of `counters` is used up, and audits the refusal
-   * under `event`; counts nothing.
+   * Runs `attempt`, whose failure counts against `counters` (a password, a code) once it calls `failed`, unless the
+   * failures counted so far plus the attempts still in flight, on every instance, would use a limit up: then 429
+   * (audited under `event`). Attempts sent at once thus cannot all pass before the first failure is counted.
    */
-  async guard (request: FastifyRequest, counters: readonly Counter[], event: string): Promise<void> {
-    for (const counter of counters) {
-      const status = await this.status(counter, request, false)
-      if (!status.isAllowed && status.remaining === 0) {
-        const username = (request.body as { username?: unknown } | undefined)?.username
-        request.audit({
-          event,
-          outcome: 'TOO_MANY_REQUESTS',
-          limit: counter,
-          ...(request.identity === undefined ? {} : { sub: request.identity.user.sub }),
-          ...(typeof username === 'string' ? { username } : {})
-        })
-        throw new AppError('TOO_MANY_REQUESTS').retryAfter(status.ttlInSeconds)
+  async attempt<T> (request: FastifyRequest, counters: readonly Counter[], event: string, attempt: (failed: () => Promise<void>) => Promise<T>): Promise<T> {
+    const id = randomUUID()
+    const held: string[] = []
+    try {
+      for (const counter of counters) {
+        const status = await this.status(counter, request, false)
+        if (status.isAllowed) continue // an allow-listed key (none is configured) is never limited
+        if (status.remaining === 0) throw this.refusal(request, counter, event, status.ttlInSeconds)
+        const key = `throttle-in-flight:${status.key}`
+        held.push(key)
+        if (await this.store.holdPlace(key, id, ATTEMPT_SECONDS) > status.remaining) {
+          throw this.refusal(request, counter, event, IN_FLIGHT_RETRY_SECONDS)
+        }
       }
+      return await attempt(async () => { await this.count(request, counters) })
+    } finally {
+      // A place that cannot be given up now (the store is down) lapses by itself after ATTEMPT_SECONDS.
+      await Promise.all(held.map(async (key) => { await this.store.releasePlace(key, id) })).catch(() => {})
+    }
+  }
+
+  /** Counts this request against `counters` at once, and refuses it (429, audited under `event`) beyond a limit. */
+  async charge (request: FastifyRequest, counters: readonly Counter[], event: string): Promise<void> {
+    for (const counter of counters) {
+      const status = await this.status(counter, request, true)
+      if (!status.isAllowed && status.isExceeded) throw this.refusal(request, counter, event, status.ttlInSeconds)
     }
   }
 
@@ -105,7 +142,7 @@ export default fp<ThrottleOptions>(async (app, options) => {
     code: app.createRateLimit({ ...failures, keyGenerator: (request) => `code:${subject(request, options.hashKey)}` }),
     send: app.createRateLimit({ max: options.codeSendLimit, timeWindow: options.codeSendWindowSeconds * 1000, keyGenerator: (request) => `send:${subject(request, options.hashKey)}` })
   }
-  app.decorate('throttle', new Throttle(limiters, options.uniformResponseMs))
+  app.decorate('throttle', new Throttle(limiters, app.store, options.uniformResponseMs))
   // The limiters use the Redis connection directly: let it connect before the first request (a failure shows as 503 then).
   app.addHook('onReady', async () => { await app.store.ping().catch(() => {}) })
 }, { name: 'rate-limit', dependencies: ['session', 'audit'] })

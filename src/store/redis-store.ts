@@ -95,6 +95,22 @@ export class RedisStore implements SharedStore {
     return await this.run(async () => await this.redis.smembers(key))
   }
 
+  /** A sorted set scored by each place's end, pruned, added to and counted in one transaction. */
+  async holdPlace (key: string, id: string, ttlSeconds: number): Promise<number> {
+    const now = Date.now()
+    const ttlMs = Math.max(1000, Math.ceil(ttlSeconds * 1000))
+    return await this.run(async () => {
+      const results = await this.redis.multi().zremrangebyscore(key, '-inf', now).zadd(key, now + ttlMs, id).zcard(key)
+        .pexpire(key, ttlMs, 'NX').pexpire(key, ttlMs, 'GT').exec()
+      if (results === null || results.some(([error]) => error !== null)) throw new Error('transaction failed')
+      return Number(results[2]![1])
+    })
+  }
+
+  async releasePlace (key: string, id: string): Promise<void> {
+    await this.run(async () => await this.redis.zrem(key, id))
+  }
+
   async ping (): Promise<void> {
     await this.run(async () => await this.redis.ping())
   }

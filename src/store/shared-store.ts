@@ -21,6 +21,12 @@ export interface SharedStore {
   addToSet(key: string, member: string, ttlSeconds: number): Promise<void>
   removeFromSet(key: string, member: string): Promise<void>
   members(key: string): Promise<string[]>
+  /**
+   * Holds the place `id` in the group at `key` until `releasePlace` or for `ttlSeconds` at most, and in the same step
+   * answers how many places the group holds now, this one included (places past their time no longer count).
+   */
+  holdPlace(key: string, id: string, ttlSeconds: number): Promise<number>
+  releasePlace(key: string, id: string): Promise<void>
   /** Answers when the store is usable; throws otherwise. */
   ping(): Promise<void>
   /** The broadcast channel `name` between every instance on this store (one per name and store). */
@@ -96,6 +102,21 @@ export class MemoryStore implements SharedStore {
 
   async members (key: string): Promise<string[]> {
     return [...((this.live(key)?.value as Set<string> | undefined) ?? [])]
+  }
+
+  async holdPlace (key: string, id: string, ttlSeconds: number): Promise<number> {
+    const now = Date.now()
+    const entry = this.live(key)
+    const places = (entry?.value as Map<string, number> | undefined) ?? new Map<string, number>()
+    for (const [place, until] of places) if (until <= now) places.delete(place)
+    const until = now + ttlSeconds * 1000
+    places.set(id, until)
+    this.entries.set(key, { value: places, expiresAt: Math.max(entry?.expiresAt ?? 0, until) })
+    return places.size
+  }
+
+  async releasePlace (key: string, id: string): Promise<void> {
+    (this.live(key)?.value as Map<string, number> | undefined)?.delete(id)
   }
 
   async ping (): Promise<void> {}

@@ -98,3 +98,51 @@ t.test('redis: two instances count failures together, per username and per IP', 
   for (let i = 0; i < 4; i++) t.equal(answerOf(await signInAs(i % 2 === 0 ? a : b, uniqueEmail('spray'), 'Wrong-Passw0rd!', client)), WRONG)
   t.equal(answerOf(await signInAs(a, uniqueEmail('spray'), 'Wrong-Passw0rd!', client)), TOO_MANY, 'one client IP across both instances')
 })
+
+/** Sends `count` requests at once; how many got each answer (status and error body, as `answerOf` gives it). */
+async function atOnce (count: number, send: (i: number) => Promise<LightMyRequestResponse>): Promise<Record<string, number>> {
+  const answers = await Promise.all(Array.from({ length: count }, async (_, i) => await send(i)))
+  const tally: Record<string, number> = {}
+  for (const answer of answers) {
+    const key = answer.statusCode === 202 ? '202' : answerOf(answer)
+    tally[key] = (tally[key] ?? 0) + 1
+  }
+  return tally
+}
+
+t.test('bar 21: sign-ins sent at once cannot pass the limits, per username and per IP', async (t) => {
+  const app = await appFor(t, { TRUST_PROXY: '127.0.0.1', AUTH_IP_LIMIT: '10' })
+  const real = await emulator.user(['MANAGER'])
+  const perUser = await atOnce(20, async () => await signInAs(app, real, 'Wrong-Passw0rd!', { 'x-forwarded-for': clientIp() }))
+  t.same(perUser, { [WRONG]: 5, [TOO_MANY]: 15 }, 'five wrong passwords reach Cognito, the other fifteen are refused')
+  t.equal(answerOf(await signInAs(app, real, TEST_PASSWORD, { 'x-forwarded-for': clientIp() })), TOO_MANY, 'then the account is locked')
+
+  const client = { 'x-forwarded-for': clientIp() }
+  const perIp = await atOnce(25, async () => await signInAs(app, uniqueEmail('spray'), 'Wrong-Passw0rd!', client))
+  t.same(perIp, { [WRONG]: 10, [TOO_MANY]: 15 }, 'spraying at once from one IP: ten tries, the rest refused')
+})
+
+t.test('bar 21: attempts in flight on one instance count on the other (redis)', async (t) => {
+  const env = { SESSION_STORE: 'redis', SESSION_ENCRYPTION_KEY: TEST_SESSION_KEY, TRUST_PROXY: '127.0.0.1' }
+  const [a, b] = [await appFor(t, env), await appFor(t, env)]
+  const username = uniqueEmail('burst')
+  const tally = await atOnce(16, async (i) => await signInAs(i % 2 === 0 ? a : b, username, 'Wrong-Passw0rd!', { 'x-forwarded-for': clientIp() }))
+  t.same(tally, { [WRONG]: 5, [TOO_MANY]: 11 })
+})
+
+t.test('bar 23: wrong reset codes sent at once cannot pass the limit of five', async (t) => {
+  const app = await appFor(t, { TRUST_PROXY: '127.0.0.1' })
+  const email = await emulator.user(['LINE_LEADER'])
+  const tally = await atOnce(12, async () => await app.inject({
+    method: 'POST', url: '/auth/verify-otp', headers: { 'x-forwarded-for': clientIp() }, payload: { username: email, code: '000000', newPassword: 'Fresh-Passw0rd!' }
+  }))
+  t.same(tally, { '400 {"error":"INVALID_CODE","message":"The code is wrong or has expired."}': 5, [TOO_MANY]: 7 })
+})
+
+t.test('the per-IP limit holds for code requests sent at once to two instances (redis): 429 beyond it', async (t) => {
+  const env = { SESSION_STORE: 'redis', SESSION_ENCRYPTION_KEY: TEST_SESSION_KEY, TRUST_PROXY: '127.0.0.1', AUTH_IP_LIMIT: '5' }
+  const [a, b] = [await appFor(t, env), await appFor(t, env)]
+  const client = { 'x-forwarded-for': clientIp() }
+  const tally = await atOnce(12, async (i) => await (i % 2 === 0 ? a : b).inject({ method: 'POST', url: '/auth/forgot-password', headers: client, payload: { username: uniqueEmail('burst') } }))
+  t.same(tally, { 202: 5, [TOO_MANY]: 7 })
+})

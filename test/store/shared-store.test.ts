@@ -46,6 +46,20 @@ for (const [name, make] of stores) {
     t.same(await store.members(set), [])
   })
 
+  t.test(`${name}: places held at once are counted one by one, and given up or lapsed places no longer count`, async (t) => {
+    const store = make()
+    t.teardown(async () => { await store.close() })
+    const group = `test-places:${randomUUID()}`
+    const counts = await Promise.all(['a', 'b', 'c', 'd'].map(async (id) => await store.holdPlace(group, id, 60)))
+    t.same([...counts].sort(), [1, 2, 3, 4], 'each of four concurrent holders sees a different count')
+    await store.releasePlace(group, 'b')
+    t.equal(await store.holdPlace(group, 'e', 60), 4, 'a given-up place no longer counts')
+    const brief = `test-places:${randomUUID()}`
+    await store.holdPlace(brief, 'short', 1)
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    t.equal(await store.holdPlace(brief, 'later', 60), 1, 'a place past its time no longer counts')
+  })
+
   t.test(`${name}: a channel message reaches every subscriber with its record written`, async (t) => {
     const first = make()
     const second = name === 'memory' ? first : make()

@@ -31,8 +31,8 @@ export function outcomeOf (error: unknown): string {
 async function answerUniformly (app: FastifyInstance, request: FastifyRequest, typed: string, event: string,
   pending: Set<Promise<void>>, send: (username: string) => Promise<void>): Promise<{ status: 'CODE_SENT' }> {
   const answerAt = sleep(app.throttle.uniformResponseMs)
-  await app.throttle.guard(request, ['ip'], event)
-  const overBudget = await app.throttle.count(request, ['ip', 'send'])
+  await app.throttle.charge(request, ['ip'], event)
+  const overBudget = await app.throttle.count(request, ['send'])
   const username = typed.trim()
   if (overBudget) {
     request.audit({ event, outcome: 'suppressed-limit', username })
@@ -71,21 +71,22 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags: ['auth'], body: VerifyOtpBody, response: { 200: Type.Object({ status: Type.Literal('PASSWORD_RESET') }), ...errorResponses } }
   }, async (request) => {
     const username = request.body.username.trim()
-    await app.throttle.guard(request, ['ip', 'code'], 'password-reset')
-    await app.cognito.recovery.checkPassword(request.body.newPassword)
-    // The user's sub is read first: once the password has changed, nothing may stop their sessions from ending.
-    const sub = await app.cognito.recovery.subOf(username)
-    try {
-      await app.cognito.recovery.confirmForgotPassword(username, request.body.code, request.body.newPassword)
-    } catch (error) {
-      if (error instanceof AppError && error.code === 'INVALID_CODE') await app.throttle.count(request, ['ip', 'code'])
-      request.audit({ event: 'password-reset', outcome: outcomeOf(error), username })
-      throw error
-    }
-    // Every session of the user ends; the reset itself signs nobody in.
-    if (sub !== undefined) await app.endUserSessions(sub)
-    request.audit({ event: 'password-reset', outcome: 'success', username, ...(sub === undefined ? {} : { sub }) })
-    return { status: 'PASSWORD_RESET' as const }
+    return await app.throttle.attempt(request, ['ip', 'code'], 'password-reset', async (failed) => {
+      await app.cognito.recovery.checkPassword(request.body.newPassword)
+      // The user's sub is read first: once the password has changed, nothing may stop their sessions from ending.
+      const sub = await app.cognito.recovery.subOf(username)
+      try {
+        await app.cognito.recovery.confirmForgotPassword(username, request.body.code, request.body.newPassword)
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'INVALID_CODE') await failed()
+        request.audit({ event: 'password-reset', outcome: outcomeOf(error), username })
+        throw error
+      }
+      // Every session of the user ends; the reset itself signs nobody in.
+      if (sub !== undefined) await app.endUserSessions(sub)
+      request.audit({ event: 'password-reset', outcome: 'success', username, ...(sub === undefined ? {} : { sub }) })
+      return { status: 'PASSWORD_RESET' as const }
+    })
   })
 
   app.post('/change-password', {
@@ -94,29 +95,30 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const identity = request.identity!
     const sub = identity.user.sub
-    await app.throttle.guard(request, ['ip', 'password'], 'password-change')
-    await app.cognito.recovery.checkPassword(request.body.newPassword)
-    try {
-      await app.cognito.recovery.changePassword(identity.accessToken, request.body.oldPassword, request.body.newPassword)
-    } catch (error) {
-      if (error instanceof AppError && error.code === 'INVALID_CREDENTIALS') await app.throttle.count(request, ['ip', 'password'])
-      request.audit({ event: 'password-change', outcome: outcomeOf(error), sub })
-      throw error
-    }
-    await app.endUserSessions(sub)
-    // The browser that changed the password keeps a session: a fresh one, signed in with the new password.
-    let kept = false
-    if (identity.session !== undefined) {
-      const outcome = await app.cognito.auth.signIn(identity.session.record.username, request.body.newPassword).catch(() => undefined)
-      if (outcome?.kind === 'tokens') {
-        await app.startSession(reply, outcome.tokens)
-        kept = true
-      } else {
-        reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
+    return await app.throttle.attempt(request, ['ip', 'password'], 'password-change', async (failed) => {
+      await app.cognito.recovery.checkPassword(request.body.newPassword)
+      try {
+        await app.cognito.recovery.changePassword(identity.accessToken, request.body.oldPassword, request.body.newPassword)
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'INVALID_CREDENTIALS') await failed()
+        request.audit({ event: 'password-change', outcome: outcomeOf(error), sub })
+        throw error
       }
-    }
-    request.audit({ event: 'password-change', outcome: 'success', sub, keptSession: kept })
-    return await reply.code(204).send()
+      await app.endUserSessions(sub)
+      // The browser that changed the password keeps a session: a fresh one, signed in with the new password.
+      let kept = false
+      if (identity.session !== undefined) {
+        const outcome = await app.cognito.auth.signIn(identity.session.record.username, request.body.newPassword).catch(() => undefined)
+        if (outcome?.kind === 'tokens') {
+          await app.startSession(reply, outcome.tokens)
+          kept = true
+        } else {
+          reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
+        }
+      }
+      request.audit({ event: 'password-change', outcome: 'success', sub, keptSession: kept })
+      return await reply.code(204).send()
+    })
   })
 }
 

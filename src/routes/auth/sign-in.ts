@@ -29,57 +29,59 @@ const signIn: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags: ['auth'], body: SignInBody, response: { 200: SignInResponse, ...errorResponses } }
   }, async (request, reply) => {
     const username = request.body.username.trim()
-    await app.throttle.guard(request, ['ip', 'password'], 'sign-in')
-    // A session the browser already had ends here: sign-in always issues a fresh id.
-    await app.endPreviousSession(request)
-    try {
-      const outcome = await app.cognito.auth.signIn(username, request.body.password)
-      const answer = await answerOutcome(app, request, reply, outcome)
-      request.audit({ event: 'sign-in', outcome: answer.status === 'SIGNED_IN' ? 'success' : 'challenge', username, ...('user' in answer ? { sub: answer.user.sub } : {}) })
-      return answer
-    } catch (error) {
-      if (error instanceof AppError && error.code === 'INVALID_CREDENTIALS') await app.throttle.count(request, ['ip', 'password'])
-      request.audit({ event: 'sign-in', outcome: error instanceof AppError ? error.code : 'INTERNAL', username })
-      throw error
-    }
+    return await app.throttle.attempt(request, ['ip', 'password'], 'sign-in', async (failed) => {
+      // A session the browser already had ends here: sign-in always issues a fresh id.
+      await app.endPreviousSession(request)
+      try {
+        const outcome = await app.cognito.auth.signIn(username, request.body.password)
+        const answer = await answerOutcome(app, request, reply, outcome)
+        request.audit({ event: 'sign-in', outcome: answer.status === 'SIGNED_IN' ? 'success' : 'challenge', username, ...('user' in answer ? { sub: answer.user.sub } : {}) })
+        return answer
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'INVALID_CREDENTIALS') await failed()
+        request.audit({ event: 'sign-in', outcome: error instanceof AppError ? error.code : 'INTERNAL', username })
+        throw error
+      }
+    })
   })
 
   app.post('/challenge', {
     config: { createsSession: true },
     schema: { tags: ['auth'], body: ChallengeBody, response: { 200: SignInResponse, ...errorResponses } }
   }, async (request, reply) => {
-    await app.throttle.guard(request, ['ip'], 'challenge')
-    const handle = app.sessionMode === 'cookie' ? request.cookies[PRE_AUTH_COOKIE] : request.body.session
-    const pending = await app.sessions.takeChallenge(handle)
-    if (pending === undefined || pending.challenge !== request.body.challenge) {
-      reply.clearCookie(PRE_AUTH_COOKIE, COOKIE_OPTIONS)
-      request.audit({ event: 'challenge', outcome: 'no-pending-challenge' })
-      throw unauthenticated('This sign-in step has expired or does not exist. Sign in again.')
-    }
-    try {
-      // A new password meets the pool's rules before Cognito sees it (the emulator checks none).
-      if (request.body.newPassword !== undefined) await app.cognito.recovery.checkPassword(request.body.newPassword)
-      if (request.body.answer !== undefined && CODE_CHALLENGES.has(pending.challenge) && !await app.sessions.claimCode(pending.username, request.body.answer)) {
-        throw new AppError('INVALID_CODE')
-      }
-      const outcome = await app.cognito.auth.respond(pending, request.body)
-      const answer = await answerOutcome(app, request, reply, outcome)
-      request.audit({ event: 'challenge', challenge: pending.challenge, outcome: answer.status === 'SIGNED_IN' ? 'success' : 'challenge', username: pending.username })
-      return answer
-    } catch (error) {
-      const code = error instanceof AppError ? error.code : 'INTERNAL'
-      if (code === 'INVALID_CODE') await app.throttle.count(request, ['ip'])
-      request.audit({ event: 'challenge', challenge: pending.challenge, outcome: code, username: pending.username })
-      const retryable = code === 'INVALID_CODE' || code === 'INVALID_PASSWORD' || code === 'VALIDATION_ERROR'
-      if (!retryable) throw error
-      if (pending.attempts + 1 >= MAX_CHALLENGE_ATTEMPTS) {
+    return await app.throttle.attempt(request, ['ip'], 'challenge', async (failed) => {
+      const handle = app.sessionMode === 'cookie' ? request.cookies[PRE_AUTH_COOKIE] : request.body.session
+      const pending = await app.sessions.takeChallenge(handle)
+      if (pending === undefined || pending.challenge !== request.body.challenge) {
         reply.clearCookie(PRE_AUTH_COOKIE, COOKIE_OPTIONS)
-        throw new AppError('TOO_MANY_REQUESTS', 'Too many wrong answers. Sign in again.').retryAfter(1)
+        request.audit({ event: 'challenge', outcome: 'no-pending-challenge' })
+        throw unauthenticated('This sign-in step has expired or does not exist. Sign in again.')
       }
-      // The same step may be tried again with the same handle.
-      await app.sessions.saveChallenge(pending, pending.attempts + 1, handle)
-      throw error
-    }
+      try {
+        // A new password meets the pool's rules before Cognito sees it (the emulator checks none).
+        if (request.body.newPassword !== undefined) await app.cognito.recovery.checkPassword(request.body.newPassword)
+        if (request.body.answer !== undefined && CODE_CHALLENGES.has(pending.challenge) && !await app.sessions.claimCode(pending.username, request.body.answer)) {
+          throw new AppError('INVALID_CODE')
+        }
+        const outcome = await app.cognito.auth.respond(pending, request.body)
+        const answer = await answerOutcome(app, request, reply, outcome)
+        request.audit({ event: 'challenge', challenge: pending.challenge, outcome: answer.status === 'SIGNED_IN' ? 'success' : 'challenge', username: pending.username })
+        return answer
+      } catch (error) {
+        const code = error instanceof AppError ? error.code : 'INTERNAL'
+        if (code === 'INVALID_CODE') await failed()
+        request.audit({ event: 'challenge', challenge: pending.challenge, outcome: code, username: pending.username })
+        const retryable = code === 'INVALID_CODE' || code === 'INVALID_PASSWORD' || code === 'VALIDATION_ERROR'
+        if (!retryable) throw error
+        if (pending.attempts + 1 >= MAX_CHALLENGE_ATTEMPTS) {
+          reply.clearCookie(PRE_AUTH_COOKIE, COOKIE_OPTIONS)
+          throw new AppError('TOO_MANY_REQUESTS', 'Too many wrong answers. Sign in again.').retryAfter(1)
+        }
+        // The same step may be tried again with the same handle.
+        await app.sessions.saveChallenge(pending, pending.attempts + 1, handle)
+        throw error
+      }
+    })
   })
 }
 

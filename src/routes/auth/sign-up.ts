@@ -18,8 +18,7 @@ const signUp: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags: ['auth'], body: SignUpBody, response: { 202: Type.Object({ status: Type.Literal('CONFIRMATION_REQUIRED') }), ...errorResponses } }
   }, async (request, reply) => {
     const username = request.body.username.trim()
-    await app.throttle.guard(request, ['ip'], 'sign-up')
-    await app.throttle.count(request, ['ip'])
+    await app.throttle.charge(request, ['ip'], 'sign-up')
     try {
       await app.cognito.recovery.checkPassword(request.body.password)
       await app.cognito.recovery.signUp(username, request.body.password, request.body.email.trim())
@@ -35,16 +34,17 @@ const signUp: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags: ['auth'], body: ConfirmBody, response: { 200: Type.Object({ status: Type.Literal('CONFIRMED') }), ...errorResponses } }
   }, async (request) => {
     const username = request.body.username.trim()
-    await app.throttle.guard(request, ['ip', 'code'], 'confirm-sign-up')
-    try {
-      await app.cognito.recovery.confirmSignUp(username, request.body.code)
-    } catch (error) {
-      if (error instanceof AppError && error.code === 'INVALID_CODE') await app.throttle.count(request, ['ip', 'code'])
-      request.audit({ event: 'confirm-sign-up', outcome: outcomeOf(error), username })
-      throw error
-    }
-    request.audit({ event: 'confirm-sign-up', outcome: 'success', username })
-    return { status: 'CONFIRMED' as const }
+    return await app.throttle.attempt(request, ['ip', 'code'], 'confirm-sign-up', async (failed) => {
+      try {
+        await app.cognito.recovery.confirmSignUp(username, request.body.code)
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'INVALID_CODE') await failed()
+        request.audit({ event: 'confirm-sign-up', outcome: outcomeOf(error), username })
+        throw error
+      }
+      request.audit({ event: 'confirm-sign-up', outcome: 'success', username })
+      return { status: 'CONFIRMED' as const }
+    })
   })
 }
 
