@@ -22,5 +22,10 @@ export class BoundedView<T extends { until: number }> {
 
   delete (key: string): void { this.entries.delete(key) }
 
+  /** Drops every entry `keep` says no to. */
+  keepOnly (keep: (value: T) => boolean): void {
+    for (const [key, value] of this.entries) if (!keep(value)) this.entries.delete(key)
+  }
+
   clear (): void { this.entries.clear() }
 }

@@ -1,4 +1,5 @@
 // Revoked access tokens (by token id, or per user: "issued before now"), kept in the store and known locally at once.
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { SharedStore } from '../store/shared-store.js'
 import type { StoreChannel } from '../store/channel.js'
 import type { AccessClaims } from '../auth/token-verifier.js'
@@ -8,14 +9,18 @@ import { BoundedView } from './bounded-view.js'
  * How a revocation reaches every instance at once without a store round trip per request:
  * - The store holds the truth: `revoked-jti:<jti>` until the token expires, and `user-not-before:<sub>` for a day (the
  *   longest life of a Cognito access token). cognito-local's access tokens carry a jti but no origin_jti; real
- *   Cognito's carry both, and either one being revoked revokes the token.
+ *   Cognito's carry both, and either one being revoked revokes the token. Revoking a token revokes both its ids, so on
+ *   real Cognito every token refreshed from the same sign-in (one origin_jti) fails with it.
+ * - An instance learns its own revocation once the store has it, never before: a failed write (503) leaves nothing
+ *   behind that would make a retry look done.
  * - A revocation is written and broadcast in one step (MULTI SET + PUBLISH on Redis, see src/store/channel.ts): no
  *   instance can read the write unless the message was also sent to every subscriber.
  * - Each instance keeps a bounded local view, per token id and per user, of what it learned from the store or the
- *   channel. "Revoked" facts stay true until the token expires, so they are always used. "Not revoked" facts are used
- *   only while the channel is live: every revocation published after the fact was learned has then been received and
- *   has overwritten it. Such a fact is kept only when the channel was live and in the same generation from before the
- *   store read until after it; a new generation (the subscription was lost, messages may be missing) drops the view.
+ *   channel. "Revoked" facts stay true until the token expires, so they are always used and always kept, even when
+ *   the store loses its data (a Redis restart without persistence). "Not revoked" facts are used only while the
+ *   channel is live: every revocation published after the fact was learned has then been received and has overwritten
+ *   it. Such a fact is kept only when the channel was live and in the same generation from before the store read until
+ *   after it; a new generation (the subscription was lost, messages may be missing) drops every such fact.
  * - While the channel is not live (Redis unreachable, subscription lost, or silent for its staleness bound), every
  *   check reads the store, and fails closed (503) when the store cannot answer.
  * - The instance that revokes answers its caller only once its own subscription has received the message back:
@@ -25,8 +30,9 @@ import { BoundedView } from './bounded-view.js'
  *
  * Same second: Cognito's `iat` is in whole seconds. A user's mark is the second after the revocation, and a token
  * whose iat is before the mark is refused, so every token issued up to the revocation fails, those of the same second
- * included. The price: a token issued later in that same second fails too (a fresh bearer token may need a second;
- * cookie sessions are not judged by this mark, their records are deleted instead).
+ * included. A token issued later in that same second would fail too, for its whole life: so revoking a user returns
+ * only once the mark's second has begun (at most a second later), and a sign-in that follows it gets a token that
+ * passes. Cookie sessions are not judged by this mark; their records are deleted instead.
  */
 
 /** Cognito access tokens live at most a day; a user's "not before" mark need not outlive that. */
@@ -39,11 +45,12 @@ const VIEW_SIZE = 50_000
 const READY_WAIT_MS = 2000
 const CHANNEL = 'revocations'
 
-/** Reads the `jti` and `exp` of a token the adapter itself holds (already verified when it was stored). */
-export function tokenIdentity (token: string): { jti: string, exp: number } | undefined {
+/** Reads the ids (`jti`, and `origin_jti` where present) and `exp` of a token the adapter itself holds (verified when stored). */
+export function tokenIdentity (token: string): { ids: string[], exp: number } | undefined {
   try {
-    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { jti?: unknown, exp?: unknown }
-    return typeof payload.jti === 'string' && typeof payload.exp === 'number' ? { jti: payload.jti, exp: payload.exp } : undefined
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { jti?: unknown, origin_jti?: unknown, exp?: unknown }
+    if (typeof payload.jti !== 'string' || typeof payload.exp !== 'number') return undefined
+    return { ids: typeof payload.origin_jti === 'string' ? [payload.jti, payload.origin_jti] : [payload.jti], exp: payload.exp }
   } catch {
     return undefined
   }
@@ -76,21 +83,30 @@ export class Revocations {
     await this.channel.whenLive(READY_WAIT_MS)
   }
 
-  /** Revokes one access token until it expires, on every instance. */
+  /** Revokes an access token (by each of its ids) until it expires, on every instance. */
   async revokeToken (token: string): Promise<void> {
     const identity = tokenIdentity(token)
     if (identity === undefined) return
     const ttl = Math.ceil(identity.exp - Date.now() / 1000) + GRACE_SECONDS
     if (ttl <= 0) return
-    this.apply({ kind: 'token', jti: identity.jti, exp: identity.exp })
-    await this.channel.publish(JSON.stringify({ kind: 'token', jti: identity.jti, exp: identity.exp }), { key: `revoked-jti:${identity.jti}`, value: 1, ttlSeconds: ttl })
+    await Promise.all(identity.ids.map(async (jti) => { await this.publish({ kind: 'token', jti, exp: identity.exp }, `revoked-jti:${jti}`, 1, ttl) }))
   }
 
-  /** Revokes every access token of `sub` issued up to now (the current second included), on every instance. */
+  /**
+   * Revokes every access token of `sub` issued up to now (the current second included), on every instance; resolves
+   * once the next second has begun, so that a token issued afterwards passes (see "Same second" above).
+   */
   async revokeUser (sub: string): Promise<void> {
     const notBefore = Math.floor(Date.now() / 1000) + 1
-    this.apply({ kind: 'user', sub, notBefore })
-    await this.channel.publish(JSON.stringify({ kind: 'user', sub, notBefore }), { key: `user-not-before:${sub}`, value: notBefore, ttlSeconds: MAX_ACCESS_TOKEN_SECONDS })
+    await this.publish({ kind: 'user', sub, notBefore }, `user-not-before:${sub}`, notBefore, MAX_ACCESS_TOKEN_SECONDS)
+    const wait = notBefore * 1000 - Date.now()
+    if (wait > 0) await sleep(wait)
+  }
+
+  /** Writes a revocation to the store and every instance; learns it here too once written, even if the echo is late. */
+  private async publish (message: Message, key: string, value: number, ttlSeconds: number): Promise<void> {
+    await this.channel.publish(JSON.stringify(message), { key, value, ttlSeconds })
+    this.apply(message)
   }
 
   /**
@@ -99,8 +115,9 @@ export class Revocations {
    */
   isRevoked (claims: AccessClaims): boolean | Promise<boolean> {
     if (this.channel.generation !== this.generation) {
-      this.tokens.clear()
-      this.users.clear()
+      // Messages may have been missed: what was known to be clear is no longer; what was revoked stays revoked.
+      this.tokens.keepOnly((fact) => fact.revoked)
+      this.users.keepOnly((fact) => fact.notBefore > 0)
       this.generation = this.channel.generation
     }
     const now = Date.now()

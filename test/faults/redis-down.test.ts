@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
 import { CSRF, cognitoTokens, signIn, testApp } from '../helpers/app.js'
-import { ownRedis, type OwnRedis } from '../helpers/redis.js'
+import { ownRedis, rawRedis, type OwnRedis } from '../helpers/redis.js'
 
 let emulator: Emulator
 let redis: OwnRedis
@@ -86,4 +86,55 @@ t.test('bar 41: Redis down gives 503 with Retry-After on session routes, fast; i
   const out = await b.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie: resumed!.cookie }, payload: { global: true } })
   t.equal(out.statusCode, 204)
   t.equal((await me(a, bearer)).statusCode, 401, 'a global sign-out on B reaches A after the outage')
+})
+
+/** Each instance's broadcast channel for revocations (the store hands out one per name). */
+const revocationChannel = (app: FastifyInstance) => app.store.channel('revocations')
+
+/** Waits until both instances have subscribed anew since `generations` were read, and hear their channel. */
+async function untilResubscribed (generations: number[]): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const channels = [a, b].map(revocationChannel)
+    if (channels.every((channel, i) => channel.live && channel.generation !== generations[i])) return
+    await sleep(100)
+  }
+  throw new Error('the instances did not subscribe again within 10 s')
+}
+
+t.test('a bearer sign-out whose write failed is not taken as done: retried, it reaches every instance', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { accessToken } = await cognitoTokens(a, email, TEST_PASSWORD)
+  const bearer = { authorization: `Bearer ${accessToken}` }
+  await untilResubscribed([-1, -1])
+  t.equal((await me(a, bearer)).statusCode, 200)
+  t.equal((await me(b, bearer)).statusCode, 200)
+  // The command connections drop (the subscriptions stay): A still trusts what it knows, only the write fails.
+  const admin = await rawRedis(redis.url)
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'normal')
+  admin.disconnect()
+  const failed = await a.inject({ method: 'POST', url: '/auth/sign-out', headers: bearer, payload: {} })
+  t.equal(failed.statusCode, 503, 'the sign-out could not be recorded, and says so')
+  let retried = failed
+  for (let attempt = 0; attempt < 50 && retried.statusCode === 503; attempt++) {
+    await sleep(100)
+    retried = await a.inject({ method: 'POST', url: '/auth/sign-out', headers: bearer, payload: {} })
+  }
+  t.equal(retried.statusCode, 204)
+  t.equal((await me(b, bearer)).statusCode, 401, 'the retry was written: B refuses the token')
+  t.equal((await me(a, bearer)).statusCode, 401)
+})
+
+t.test('revoked tokens stay revoked on every instance when Redis comes back empty', async (t) => {
+  const email = await emulator.user(['LINE_LEADER'])
+  const { accessToken } = await cognitoTokens(a, email, TEST_PASSWORD)
+  const bearer = { authorization: `Bearer ${accessToken}` }
+  await untilResubscribed([-1, -1])
+  t.equal((await a.inject({ method: 'POST', url: '/auth/sign-out', headers: bearer, payload: {} })).statusCode, 204)
+  t.equal((await me(b, bearer)).statusCode, 401)
+  const generations = [a, b].map((app) => revocationChannel(app).generation)
+  await redis.kill()
+  await redis.start()
+  await untilResubscribed(generations)
+  t.equal((await me(a, bearer)).statusCode, 401, 'A still refuses it though Redis lost the revocation')
+  t.equal((await me(b, bearer)).statusCode, 401, 'and so does B')
 })

@@ -1,11 +1,12 @@
 // Two app instances on one Redis behave as one: sessions, sign-out and revocation at once, throttling, sealed storage.
 import t from 'tap'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
 import { CSRF, cognitoTokens, signIn, testApp } from '../helpers/app.js'
 import { rawRedis, SHARED_REDIS_URL } from '../helpers/redis.js'
+import { payloadOf, signRs256 } from '../helpers/jwt.js'
 
 let emulator: Emulator
 let a: FastifyInstance
@@ -114,6 +115,28 @@ t.test('a token seen for the first time on an instance is judged by what another
   const { accessToken } = await cognitoTokens(a, email, TEST_PASSWORD)
   t.equal((await a.inject({ method: 'POST', url: '/auth/sign-out', headers: bearer(accessToken), payload: {} })).statusCode, 204)
   t.equal((await me(b, bearer(accessToken))).statusCode, 401)
+})
+
+t.test('revoking a token revokes the tokens refreshed from the same sign-in (one origin_jti), on every instance', async (t) => {
+  const email = await emulator.user(['LINE_LEADER'])
+  const { accessToken } = await cognitoTokens(a, email, TEST_PASSWORD)
+  // Real Cognito's tokens carry origin_jti (cognito-local's do not): two tokens of one sign-in, signed by the pool's key.
+  const origin = randomUUID()
+  const [first, refreshed] = [randomUUID(), randomUUID()].map((jti) => signRs256({ ...payloadOf(accessToken), jti, origin_jti: origin }))
+  t.equal((await me(b, bearer(refreshed!))).statusCode, 200)
+  t.equal((await a.inject({ method: 'POST', url: '/auth/sign-out', headers: bearer(first!), payload: {} })).statusCode, 204)
+  t.equal((await me(b, bearer(refreshed!))).statusCode, 401, 'the refreshed token of that sign-in is refused too')
+  t.equal((await me(a, bearer(accessToken))).statusCode, 200, 'a token of another sign-in is not')
+})
+
+t.test('a sign-in right after a global sign-out gets a token that works (same second as the revocation)', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { cookie } = await signIn(a, email, TEST_PASSWORD)
+  const out = await a.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie }, payload: { global: true } })
+  t.equal(out.statusCode, 204)
+  const { accessToken } = await cognitoTokens(b, email, TEST_PASSWORD)
+  t.equal((await me(b, bearer(accessToken))).statusCode, 200)
+  t.equal((await me(a, bearer(accessToken))).statusCode, 200)
 })
 
 t.test('failed sign-ins are counted across both instances', async (t) => {
