@@ -1,8 +1,15 @@
 // The one typed configuration: a TypeBox schema with defaults, read from the environment and validated at start-up.
+import { isIP } from 'node:net'
 import { Type, type Static, type TSchema, type TObject } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { DEFAULT_ROLE_GROUPS, ROLES, parseRoleGroups } from './src/role-mapping.js'
 import { DEFAULT_API_ROLE_RULES, parseApiRoleRules } from './src/proxy/rules.js'
+
+/**
+ * The OAuth scopes hosted login asks for by default. Cognito accepts a hosted-login access token for the user's own
+ * account operations (ChangePassword, GlobalSignOut) only with `aws.cognito.signin.user.admin`.
+ */
+export const HOSTED_UI_DEFAULT_SCOPES = 'openid email profile aws.cognito.signin.user.admin'
 
 /** Every leaf names the environment variable that overrides it (`env`); the type is derived from this schema. */
 export const ConfigSchema = Type.Object({
@@ -12,7 +19,8 @@ export const ConfigSchema = Type.Object({
     host: Type.String({ env: 'HOST', default: '127.0.0.1', minLength: 1 }),
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { env: 'LOG_LEVEL', default: 'info' }),
     /** `false`, `true`, a hop count, or comma-separated addresses/CIDRs of the proxies whose X-Forwarded-For is trusted. */
-    trustProxy: Type.String({ env: 'TRUST_PROXY', default: 'false' }),
+    trustProxy: Type.Union([Type.Boolean(), Type.Integer({ minimum: 0 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })],
+      { env: 'TRUST_PROXY', default: false }),
     bodyLimitBytes: Type.Integer({ env: 'BODY_LIMIT_BYTES', default: 65536, minimum: 1024, maximum: 10485760 }),
     corsOrigins: Type.Array(Type.String({ pattern: '^https?://[^/]+$' }), { env: 'CORS_ORIGINS', default: [] })
   }),
@@ -41,7 +49,7 @@ export const ConfigSchema = Type.Object({
     /** Where the pool's `/logout` sends the browser afterwards (must be in the app client's sign-out URLs); default `<PUBLIC_URL>/`. */
     logoutUri: Type.String({ env: 'HOSTED_UI_LOGOUT_URI', default: '', pattern: '^(https?://[^\\s]+)?$' }),
     /** OAuth scopes asked of the pool, space-separated. */
-    scopes: Type.String({ env: 'HOSTED_UI_SCOPES', default: 'openid email profile', pattern: '\\bopenid\\b' }),
+    scopes: Type.String({ env: 'HOSTED_UI_SCOPES', default: HOSTED_UI_DEFAULT_SCOPES, pattern: '\\bopenid\\b' }),
     /** How long a started hosted login may take before its callback is refused. */
     transactionSeconds: Type.Integer({ env: 'HOSTED_UI_TRANSACTION_SECONDS', default: 600, minimum: 60, maximum: 3600 })
   }),
@@ -106,6 +114,33 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>
 
+/** Named address ranges that proxy-addr (Fastify's trust check) knows besides addresses and CIDRs. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+/** An address or CIDR (`10.0.0.0/8`, `fd00::/8`) that proxy-addr accepts, or a named range. */
+function isProxyAddress (entry: string): boolean {
+  if (PROXY_RANGE_NAMES.has(entry)) return true
+  const [address = '', prefix, ...rest] = entry.split('/')
+  const family = isIP(address)
+  // proxy-addr has no use for a zone id (`fe80::1%eth0`) and refuses a prefix of 0.
+  if (family === 0 || address.includes('%') || rest.length > 0) return false
+  if (prefix === undefined) return true
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= (family === 4 ? 32 : 128)
+}
+
+/** `TRUST_PROXY` as Fastify takes it: false, true, a hop count, or a list of proxy addresses/CIDRs. */
+function parseTrustProxy (raw: string): boolean | number | string[] {
+  if (raw === 'false') return false
+  if (raw === 'true') return true
+  if (/^\d+$/.test(raw)) return Number(raw)
+  const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
+  const wrong = entries.find((entry) => !isProxyAddress(entry))
+  if (entries.length === 0 || wrong !== undefined) {
+    throw new ConfigError(`TRUST_PROXY must be false, true, a hop count, or comma-separated proxy addresses or CIDRs (or loopback, linklocal, uniquelocal); "${wrong ?? raw}" is none of these.`)
+  }
+  return entries
+}
+
 function parseEnvValue (schema: TSchema, raw: string, env: string): unknown {
   if (env === 'ROLE_GROUPS') {
     try {
@@ -114,6 +149,7 @@ function parseEnvValue (schema: TSchema, raw: string, env: string): unknown {
       throw new ConfigError((error as Error).message)
     }
   }
+  if (env === 'TRUST_PROXY') return parseTrustProxy(raw)
   if (env === 'API_ROLE_RULES') {
     try {
       return parseApiRoleRules(raw, env)

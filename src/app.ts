@@ -8,7 +8,7 @@ import { loggerOptions, OneLinePerRequest } from './logger.js'
 import type { SharedStore } from './store/shared-store.js'
 import { createStore } from './store/index.js'
 import { subkey } from './session/keys.js'
-import errorHandler, { sendError, toAppError } from './plugins/error-handler.js'
+import errorHandler, { clientErrorHandler, sendError, toAppError } from './plugins/error-handler.js'
 import securityHeaders, { setSecurityHeaders } from './plugins/security-headers.js'
 import requestHygiene from './plugins/request-hygiene.js'
 import docs from './plugins/docs.js'
@@ -41,32 +41,27 @@ export interface AppDependencies {
   localMode?: boolean
 }
 
-/** `TRUST_PROXY`: false, true, a hop count, or a list of addresses/CIDRs. */
-function trustProxy (value: string): boolean | string | string[] {
-  // A hop count is a number for proxy-addr, which Fastify's types do not spell out.
-  if (value === 'false' || value === '') return false
-  if (value === 'true') return true
-  if (/^\d+$/.test(value)) return Number(value) as unknown as string
-  return value.split(',').map((v) => v.trim()).filter(Boolean)
-}
-
 /** Fastify's own options for this app. */
 export function serverOptions (config: Config, deps: AppDependencies = {}): FastifyHttpOptions<Server> {
+  const newRequestId = (): string => randomUUID()
   return {
     logger: loggerOptions(config.server.logLevel, deps.logStream),
     logController: new OneLinePerRequest(),
-    genReqId: () => randomUUID(),
+    genReqId: newRequestId,
     requestIdHeader: false,
-    trustProxy: trustProxy(config.server.trustProxy),
+    // A hop count is a number, which Fastify's types do not spell out.
+    trustProxy: config.server.trustProxy as boolean | string[],
     bodyLimit: config.server.bodyLimitBytes,
     // Oversized headers (a 64 KB token) reach the app and get a 401 instead of Node's bare 431.
     http: { maxHeaderSize: 128 * 1024 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true } },
     // Errors raised while routing (a malformed URL escape, an over-long path parameter) get the contract's body too.
     frameworkErrors: (error, request, reply) => {
-      setSecurityHeaders(request.raw, reply.raw)
+      setSecurityHeaders(reply.raw)
       sendError(request, reply, toAppError(error))
-    }
+    },
+    // So do requests Node's HTTP parser refuses (raw bytes in the request line, a header block over maxHeaderSize).
+    clientErrorHandler: clientErrorHandler(newRequestId)
   }
 }
 

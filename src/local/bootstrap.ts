@@ -5,6 +5,7 @@ import {
   ListGroupsCommand, ListUserPoolClientsCommand, ListUserPoolsCommand, UpdateUserPoolClientCommand, UpdateUserPoolCommand, type LambdaConfigType
 } from '@aws-sdk/client-cognito-identity-provider'
 import { ROLES, type Role } from '../role-mapping.js'
+import { HOSTED_UI_DEFAULT_SCOPES } from '../../fastify.config.js'
 
 /** The demo users of the contract, one per role. */
 export const DEMO_USERS: ReadonlyArray<{ email: string, role: Role }> = [
@@ -64,7 +65,7 @@ async function ensureClient (client: CognitoIdentityProviderClient, userPoolId: 
   const existing = clients.UserPoolClients?.find((c) => c.ClientName === options.clientName)?.ClientId
   const oauth = options.callbackUrls === undefined
     ? {}
-    : { CallbackURLs: options.callbackUrls, AllowedOAuthFlows: ['code' as const], AllowedOAuthScopes: ['openid', 'email', 'profile'], AllowedOAuthFlowsUserPoolClient: true, SupportedIdentityProviders: ['COGNITO'] }
+    : { CallbackURLs: options.callbackUrls, AllowedOAuthFlows: ['code' as const], AllowedOAuthScopes: HOSTED_UI_DEFAULT_SCOPES.split(' '), AllowedOAuthFlowsUserPoolClient: true, SupportedIdentityProviders: ['COGNITO'] }
   if (existing !== undefined) {
     // A kept pool may have been made for another port: the callback URL must match this run.
     if (options.callbackUrls !== undefined) await client.send(new UpdateUserPoolClientCommand({ UserPoolId: userPoolId, ClientId: existing, ...oauth }))

@@ -1,18 +1,25 @@
 // The one place errors become HTTP: the contract's body, the right status, Retry-After; nothing internal leaks.
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, UnsupportedByEmulatorError, type ErrorCode } from '../errors.js'
+import { SECURITY_HEADERS } from './security-headers.js'
 
-/** Fastify's own error codes, as the contract names them. */
-const FASTIFY_CODES: Record<string, ErrorCode> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_ERROR',
-  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'VALIDATION_ERROR',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'VALIDATION_ERROR',
-  FST_ERR_VALIDATION: 'VALIDATION_ERROR',
-  FST_ERR_BAD_URL: 'NOT_FOUND',
-  FST_ERR_NOT_FOUND: 'NOT_FOUND'
+const NOT_JSON = 'The request body is not valid JSON.'
+
+/** Fastify's own error codes, as the contract names them, with a sentence where the code's default says too little. */
+const FASTIFY_ERRORS: Record<string, { code: ErrorCode, message?: string }> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'VALIDATION_ERROR', message: 'The request body does not match its Content-Length.' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'PAYLOAD_TOO_LARGE' },
+  // An empty body, JSON that does not parse, or a __proto__/constructor key (refused by the parser).
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'VALIDATION_ERROR', message: NOT_JSON },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'VALIDATION_ERROR', message: NOT_JSON },
+  FST_ERR_VALIDATION: { code: 'VALIDATION_ERROR' },
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'VALIDATION_ERROR', message: 'A part of the URL path is too long.' },
+  FST_ERR_BAD_URL: { code: 'NOT_FOUND' },
+  FST_ERR_NOT_FOUND: { code: 'NOT_FOUND' }
 }
 
 /** Turns anything thrown into an AppError; unknown errors become INTERNAL. */
@@ -23,12 +30,17 @@ export function toAppError (error: unknown): AppError {
   if (fastifyError.validation !== undefined) {
     return new AppError('VALIDATION_ERROR', `The request is not valid: ${fastifyError.message}.`)
   }
-  const code = FASTIFY_CODES[fastifyError.code ?? '']
-  if (code !== undefined) return new AppError(code, code === 'VALIDATION_ERROR' ? 'The request body is not valid JSON.' : undefined)
+  const known = FASTIFY_ERRORS[fastifyError.code ?? '']
+  if (known !== undefined) return new AppError(known.code, known.message)
   if (fastifyError.statusCode === 429) return new AppError('TOO_MANY_REQUESTS')
-  // JSON.parse errors and prototype-poisoning refusals from the body parser.
-  if (fastifyError.statusCode === 400) return new AppError('VALIDATION_ERROR', 'The request body is not valid JSON.')
+  // Any other client error (a request stream that broke off, a plugin's refusal): the generic sentence, nothing more.
+  if (fastifyError.statusCode === 400) return new AppError('VALIDATION_ERROR')
   return new AppError('INTERNAL')
+}
+
+/** The contract's error body. */
+function errorBody (error: AppError, requestId: string): Record<string, unknown> {
+  return { error: error.code, message: error.message, requestId, ...error.extra }
 }
 
 /** Sends the contract's error body. */
@@ -37,12 +49,50 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, error: 
   if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter))
   // Also on replies that bypass the hooks (routing errors).
   if (request.url.startsWith('/auth')) reply.header('Cache-Control', 'no-store')
-  return reply.code(error.statusCode).type('application/json').send({
-    error: error.code,
-    message: error.message,
-    requestId: request.id,
-    ...error.extra
-  })
+  return reply.code(error.statusCode).type('application/json').send(errorBody(error, request.id))
+}
+
+/**
+ * What a request Node's HTTP parser refused becomes. The contract pairs each code with one status, so a header block
+ * over the limit is 400 VALIDATION_ERROR saying so (431 is a refinement of 400 that the contract has no code for),
+ * and a request that did not arrive in time is 400 too (no 408 code either); chunk extensions over Node's limit
+ * are a body too large, 413.
+ */
+function parserErrorToAppError (error: ConnectionError): AppError {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW': return new AppError('VALIDATION_ERROR', 'The request headers are too large.')
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW': return new AppError('PAYLOAD_TOO_LARGE')
+    case 'ERR_HTTP_REQUEST_TIMEOUT': return new AppError('VALIDATION_ERROR', 'The request did not arrive in time.')
+    default: return new AppError('VALIDATION_ERROR', 'The request is not valid HTTP.')
+  }
+}
+
+/**
+ * Fastify's `clientErrorHandler`: answers a request Node's HTTP parser refused (it never reaches Fastify) with the
+ * contract's body, a fresh request id (also logged) and the security headers, written straight to the socket.
+ */
+export function clientErrorHandler (newRequestId: () => string): (this: FastifyInstance, error: ConnectionError, socket: Socket) => void {
+  return function answerClientError (error, socket) {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return
+    const appError = parserErrorToAppError(error)
+    const requestId = newRequestId()
+    // The parser error only: its raw packet may hold a cookie or a token.
+    this.log.info({ reqId: requestId, parserError: error.code, res: { statusCode: appError.statusCode } }, 'request refused by the HTTP parser')
+    // As Node's own handler: never write into a response already under way on this socket (pipelining).
+    const inFlight = (socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage
+    if (socket.writable && inFlight?.headersSent !== true) {
+      const body = JSON.stringify(errorBody(appError, requestId))
+      const headers: Array<readonly [string, string]> = [
+        ...SECURITY_HEADERS,
+        ['Cache-Control', 'no-store'],
+        ['Content-Type', 'application/json; charset=utf-8'],
+        ['Content-Length', String(Buffer.byteLength(body))],
+        ['Connection', 'close']
+      ]
+      socket.write(`HTTP/1.1 ${appError.statusCode} ${STATUS_CODES[appError.statusCode]}\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${body}`)
+    }
+    socket.destroy()
+  }
 }
 
 /** Installs the one error handler and the 404 handler (the contract's body) in the scope it is registered in. */

@@ -1,5 +1,6 @@
 // The contract's HTTP conventions: error bodies, 400/404/413/415, security headers and CORS (bar 27, 29, 30, 32, 34).
 import { createServer, type Server } from 'node:http'
+import { connect } from 'node:net'
 import { hostname } from 'node:os'
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
@@ -103,6 +104,61 @@ t.test('bar 29: CORS echoes allow-listed origins only, with credentials and Vary
   const preflight = await app.inject({ method: 'OPTIONS', url: '/auth/sign-in', headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-csrf' } })
   t.equal(preflight.headers['access-control-allow-origin'], 'http://localhost:5173')
   t.match(preflight.headers['access-control-allow-headers'], /X-CSRF/i)
+})
+
+t.test('bar 32: a 400 that is not about JSON does not say the body is not valid JSON', async (t) => {
+  const invalidJson = await post('{"username": ')
+  t.equal(invalidJson.json().message, 'The request body is not valid JSON.', 'invalid JSON says so')
+  const wrongLength = await post(JSON.stringify({ username: 'a@b.c', password: 'x' }), { 'content-type': 'application/json', 'content-length': '5' })
+  t.equal(wrongLength.statusCode, 400)
+  assertErrorBody(t, wrongLength.json(), 'VALIDATION_ERROR')
+  t.equal(wrongLength.json().message, 'The request body does not match its Content-Length.')
+  // Fastify refuses a path parameter over 100 characters while routing; this was a 500 before.
+  const longParameter = await app.inject({ method: 'PUT', url: `/admin/users/${'a'.repeat(150)}/roles`, headers: CSRF, payload: { roles: [] } })
+  t.equal(longParameter.statusCode, 400)
+  assertErrorBody(t, longParameter.json(), 'VALIDATION_ERROR')
+  t.notMatch(longParameter.json().message, /JSON/)
+})
+
+t.test('bar 30, 32: requests that Node\'s HTTP parser refuses get the contract\'s body and the security headers', async (t) => {
+  const logs = new LogCapture()
+  const listening = await testApp(emulator, {}, { logStream: logs })
+  t.teardown(async () => { await listening.close() })
+  await listening.listen({ port: 0, host: '127.0.0.1' })
+  const address = listening.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  /** Sends `request` as raw bytes and reads the raw answer until the server closes the connection. */
+  const sendRaw = async (request: Buffer): Promise<{ status: number, headers: Record<string, string>, body: Record<string, unknown> }> => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => { socket.end(request) })
+      let received = ''
+      socket.on('data', (chunk: Buffer) => { received += chunk.toString('utf8') })
+      socket.on('close', () => { resolve(received) })
+      // The server may close before it has read everything sent (a huge header): what it wrote first still counts.
+      socket.on('error', (error) => { if (received === '') reject(error) })
+    })
+    const [head = '', body = ''] = answer.split('\r\n\r\n')
+    const [statusLine = '', ...headerLines] = head.split('\r\n')
+    const headers = Object.fromEntries(headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]))
+    return { status: Number(statusLine.split(' ')[1]), headers, body: JSON.parse(body) as Record<string, unknown> }
+  }
+  const cases: Array<[string, Buffer, number, string, RegExp]> = [
+    ['raw UTF-8 in the request line', Buffer.from('GET /api/ｐlanning/x HTTP/1.1\r\nHost: localhost\r\n\r\n', 'utf8'), 400, 'VALIDATION_ERROR', /not valid HTTP/],
+    ['a 140 KB header', Buffer.from(`GET /health/live HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(140 * 1024)}\r\n\r\n`), 400, 'VALIDATION_ERROR', /headers are too large/],
+    ['chunk extensions over Node\'s limit', Buffer.from(`POST /auth/sign-in HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2;${'e'.repeat(20_000)}\r\n{}\r\n0\r\n\r\n`), 413, 'PAYLOAD_TOO_LARGE', /too large/]
+  ]
+  for (const [label, request, status, code, message] of cases) {
+    const response = await sendRaw(request)
+    t.equal(response.status, status, label)
+    assertErrorBody(t, response.body, code)
+    t.match(response.body.message, message, `${label}: the message says what was wrong`)
+    t.match(response.headers['content-type'], /^application\/json/, `${label}: JSON`)
+    t.equal(response.headers['x-content-type-options'], 'nosniff', `${label}: nosniff`)
+    t.match(response.headers['content-security-policy'], /frame-ancestors 'none'/, `${label}: CSP`)
+    t.equal(response.headers['referrer-policy'], 'no-referrer', `${label}: referrer policy`)
+    t.equal(response.headers['cache-control'], 'no-store', `${label}: never cached`)
+    t.ok(logs.text.includes(response.body.requestId as string), `${label}: the request id is in the log`)
+  }
 })
 
 t.test('bar 34: a forced internal error is 500 with a request id and nothing internal', async (t) => {
