@@ -18,8 +18,8 @@ export const ConfigSchema = Type.Object({
     port: Type.Integer({ env: 'PORT', default: 3000, minimum: 0, maximum: 65535 }),
     host: Type.String({ env: 'HOST', default: '127.0.0.1', minLength: 1 }),
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { env: 'LOG_LEVEL', default: 'info' }),
-    /** `false`, `true`, a hop count, or comma-separated addresses/CIDRs of the proxies whose X-Forwarded-For is trusted. */
-    trustProxy: Type.Union([Type.Boolean(), Type.Integer({ minimum: 0 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })],
+    /** `false`, `true`, or comma-separated addresses/CIDRs of the proxies whose X-Forwarded-For is trusted. */
+    trustProxy: Type.Union([Type.Boolean(), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })],
       { env: 'TRUST_PROXY', default: false }),
     bodyLimitBytes: Type.Integer({ env: 'BODY_LIMIT_BYTES', default: 65536, minimum: 1024, maximum: 10485760 }),
     corsOrigins: Type.Array(Type.String({ pattern: '^https?://[^/]+$' }), { env: 'CORS_ORIGINS', default: [] })
@@ -128,15 +128,20 @@ function isProxyAddress (entry: string): boolean {
   return /^\d{1,3}$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= (family === 4 ? 32 : 128)
 }
 
-/** `TRUST_PROXY` as Fastify takes it: false, true, a hop count, or a list of proxy addresses/CIDRs. */
-function parseTrustProxy (raw: string): boolean | number | string[] {
+/**
+ * `TRUST_PROXY` as Fastify takes it: false, true, or a list of proxy addresses/CIDRs. Not a hop count: Fastify 5
+ * trusts no proxy for one (a hop count cannot tell a proxy from a client that sends enough X-Forwarded-For entries).
+ */
+function parseTrustProxy (raw: string): boolean | string[] {
   if (raw === 'false') return false
   if (raw === 'true') return true
-  if (/^\d+$/.test(raw)) return Number(raw)
+  if (/^\d+$/.test(raw)) {
+    throw new ConfigError(`TRUST_PROXY cannot be a hop count (${raw}): Fastify trusts no proxy for one. List the proxies' addresses or CIDRs (for example the load balancer's subnets) instead.`)
+  }
   const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
   const wrong = entries.find((entry) => !isProxyAddress(entry))
   if (entries.length === 0 || wrong !== undefined) {
-    throw new ConfigError(`TRUST_PROXY must be false, true, a hop count, or comma-separated proxy addresses or CIDRs (or loopback, linklocal, uniquelocal); "${wrong ?? raw}" is none of these.`)
+    throw new ConfigError(`TRUST_PROXY must be false, true, or comma-separated proxy addresses or CIDRs (or loopback, linklocal, uniquelocal); "${wrong ?? raw}" is none of these.`)
   }
   return entries
 }

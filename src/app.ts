@@ -49,8 +49,7 @@ export function serverOptions (config: Config, deps: AppDependencies = {}): Fast
     logController: new OneLinePerRequest(),
     genReqId: newRequestId,
     requestIdHeader: false,
-    // A hop count is a number, which Fastify's types do not spell out.
-    trustProxy: config.server.trustProxy as boolean | string[],
+    trustProxy: config.server.trustProxy,
     bodyLimit: config.server.bodyLimitBytes,
     // Oversized headers (a 64 KB token) reach the app and get a 401 instead of Node's bare 431.
     http: { maxHeaderSize: 128 * 1024 },
