@@ -18,6 +18,9 @@ export interface AdminUser extends User {
   updatedAt: string | null
 }
 
+/** Group memberships to change so that a user holds exactly the roles asked for. */
+export interface RoleChange { add: string[], remove: string[] }
+
 /** One page of users and the cursor of the next, or null at the end. */
 export interface UserPage { users: AdminUser[], nextCursor: string | null }
 
@@ -160,25 +163,35 @@ export class CognitoAdmin {
   }
 
   /**
-   * Makes the user's roles exactly `roles`: adds the first group of each missing role, removes every group that grants
-   * a role not asked for; groups that grant no role are left alone. Returns the user and whether anything changed.
+   * The group changes that make the user's roles exactly `roles`: add the first group of each missing role, remove every
+   * group that grants a role not asked for; groups that grant no role are left alone. Undefined when none is needed.
    */
-  async setRoles (user: AdminUser, roles: Role[]): Promise<{ user: AdminUser, changed: boolean }> {
+  roleChange (user: AdminUser, roles: Role[]): RoleChange | undefined {
     const unwanted = new Set(Object.entries(this.roleGroups).filter(([role]) => !roles.includes(role as Role)).flatMap(([, groups]) => groups))
-    const toRemove = user.groups.filter((group) => unwanted.has(group))
+    const remove = user.groups.filter((group) => unwanted.has(group))
     const kept = rolesFromGroups(user.groups.filter((group) => !unwanted.has(group)), this.roleGroups)
-    const toAdd = groupsForRoles(roles.filter((role) => !kept.includes(role)), this.roleGroups)
-    // Removals first: mid-change the user never holds more than either the old or the new roles.
-    for (const group of toRemove) {
-      await this.gateway.call(new AdminRemoveUserFromGroupCommand({ UserPoolId: this.userPoolId, Username: user.username, GroupName: group }), ADMIN_TRANSLATION)
-    }
-    for (const group of toAdd) await this.addToGroup(user.username, group)
-    const changed = toAdd.length + toRemove.length > 0
-    return { user: changed ? await this.getUser(user.username) : user, changed }
+    const add = groupsForRoles(roles.filter((role) => !kept.includes(role)), this.roleGroups)
+    return add.length + remove.length > 0 ? { add, remove } : undefined
   }
 
+  /**
+   * Makes a role change and returns the user as it is now. Removals first: mid-change the user never holds more than
+   * either the old or the new roles. A failure part-way leaves the steps before it made.
+   */
+  async changeRoles (username: string, change: RoleChange): Promise<AdminUser> {
+    for (const group of change.remove) {
+      await this.gateway.call(new AdminRemoveUserFromGroupCommand({ UserPoolId: this.userPoolId, Username: username, GroupName: group }), ADMIN_TRANSLATION)
+    }
+    for (const group of change.add) await this.addToGroup(username, group)
+    return await this.getUser(username)
+  }
+
+  /** Adds the user to a group; a group the pool lacks (ROLE_GROUPS names one that was never created) is 409 CONFLICT. */
   private async addToGroup (username: string, group: string): Promise<void> {
-    await this.gateway.call(new AdminAddUserToGroupCommand({ UserPoolId: this.userPoolId, Username: username, GroupName: group }), ADMIN_TRANSLATION)
+    await this.gateway.call(new AdminAddUserToGroupCommand({ UserPoolId: this.userPoolId, Username: username, GroupName: group }), {
+      ...ADMIN_TRANSLATION,
+      ResourceNotFoundException: () => new AppError('CONFLICT', `The user pool has no group "${group}", which ROLE_GROUPS maps a role to; create the group or correct the mapping.`)
+    })
   }
 
   /** Enables or disables the account (a disabled user cannot sign in or refresh). */

@@ -43,8 +43,16 @@ declare module 'fastify' {
      * session's tokens are refreshed first, unless `refresh` is false (signing out needs no fresh token).
      */
     authenticate: (request: FastifyRequest, reply: FastifyReply, options?: { refresh?: boolean }) => Promise<Identity>
-    /** Gets new Cognito tokens for a session now; a rejected refresh token ends it (UNAUTHENTICATED). */
+    /**
+     * Gets new Cognito tokens for a session now and revokes the access token they replace; a rejected refresh token
+     * ends the session (UNAUTHENTICATED).
+     */
     refreshSession: (session: Session) => Promise<Session>
+    /**
+     * POST /auth/refresh: refreshSession, then the session moved to a fresh id.
+     * Concurrent calls for one session on this instance (two tabs) share one outcome, so both get the same new id.
+     */
+    renewSession: (session: Session) => Promise<Session>
     /** Ends the session this browser already had (sign-in always issues a fresh one), revoking its refresh token. */
     endPreviousSession: (request: FastifyRequest) => Promise<void>
     /** Turns fresh Cognito tokens into a session (cookie mode) or a token body (token mode) and the user. */
@@ -92,18 +100,20 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     if (request.headers['x-csrf'] !== '1' || request.headers['sec-fetch-site'] === 'cross-site') throw new AppError('CSRF_REQUIRED')
   })
 
-  const refreshing = new Map<string, Promise<Session>>()
-
-  /** Refreshes the session's Cognito tokens when they are about to expire; a transient failure keeps the session. */
-  /** Refreshes a session's Cognito tokens now; concurrent calls for one session share one Cognito call. */
-  async function refreshNow (session: Session): Promise<Session> {
-    let pending = refreshing.get(session.id)
-    if (pending === undefined) {
-      pending = refreshSession(session).finally(() => refreshing.delete(session.id))
-      refreshing.set(session.id, pending)
+  /** Runs `work` for a session unless it is already running for that session id here, whose outcome is then shared. */
+  function sharedPerSession (running: Map<string, Promise<Session>>, work: (session: Session) => Promise<Session>): (session: Session) => Promise<Session> {
+    return async (session) => {
+      let pending = running.get(session.id)
+      if (pending === undefined) {
+        pending = work(session).finally(() => running.delete(session.id))
+        running.set(session.id, pending)
+      }
+      return await pending
     }
-    return await pending
   }
+
+  /** Refreshes a session's Cognito tokens now; concurrent calls for one session share one Cognito call. */
+  const refreshNow = sharedPerSession(new Map(), refreshSession)
 
   function nearExpiry (session: Session): boolean {
     return session.record.accessExpiresAt - Date.now() <= options.refreshSkewSeconds * 1000
@@ -132,6 +142,8 @@ export default fp<SessionPluginOptions>(async (app, options) => {
         groups: claims.groups,
         ...(tokens.refreshToken === undefined ? {} : { refreshToken: tokens.refreshToken })
       })
+      // The token it replaces may have been handed to the IMS backend: it stops working with the session's sign-out.
+      await revocations.revokeToken(session.record.accessToken)
       return updated
     } catch (error) {
       if (error instanceof AppError && error.code === 'UNAUTHENTICATED') await sessions.destroy(session.id, session.record)
@@ -164,7 +176,10 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     // Both tokens came from one Cognito answer; they must name the same user.
     if (id.sub !== access.sub) throw unauthenticated()
     const user = toUser({ ...access, email: id.email }, options.roleGroups)
-    if (options.mode === 'token') return { user, tokens }
+    if (options.mode === 'token') {
+      if (await revocations.isRevoked(access)) throw unauthenticated()
+      return { user, tokens }
+    }
     if (tokens.refreshToken === undefined) throw new AppError('INTERNAL')
     const session = await sessions.create({
       sub: access.sub,
@@ -175,11 +190,22 @@ export default fp<SessionPluginOptions>(async (app, options) => {
       refreshToken: tokens.refreshToken,
       accessExpiresAt: Date.now() + tokens.expiresIn * 1000
     })
+    // Every session of the user may have ended while these tokens were being issued (a role change, a reset, an admin
+    // sign-out): that revoked them, and ending the sessions either found this one or ran before it was listed.
+    if (await revocations.isRevoked(access)) {
+      await sessions.destroy(session.id, session.record)
+      throw unauthenticated()
+    }
     reply.setCookie(SESSION_COOKIE, session.id, COOKIE_OPTIONS)
     return { user }
   })
 
   app.decorate('refreshSession', refreshNow)
+
+  app.decorate('renewSession', sharedPerSession(new Map(), async (session) => {
+    const refreshed = await refreshNow(session)
+    return await sessions.rotate(refreshed)
+  }))
 
   app.decorate('endPreviousSession', async (request: FastifyRequest) => {
     const previous = await sessions.find(request.cookies[SESSION_COOKIE])

@@ -55,6 +55,8 @@ const ID_PATTERN = /^[A-Za-z0-9_-]{43}$/
 const USED_CODE_SECONDS = 120
 /** Writes of `lastSeenAt` closer together than this are skipped, to spare the store (a tenth of the idle limit, at most a minute). */
 const MAX_TOUCH_INTERVAL_MS = 60_000
+/** How many times destroyUser reads a user's sessions again, so sign-ins that never stop cannot hold it forever. */
+const MAX_DESTROY_ROUNDS = 5
 
 /** Creates, finds, touches and ends sessions in a SharedStore. */
 export class SessionManager {
@@ -112,7 +114,10 @@ export class SessionManager {
       absoluteExpiresAt: now + this.limits.absoluteSeconds * 1000
     }
     const id = newId()
-    await Promise.all([this.save(id, record, now), this.store.addToSet(this.userKey(record.sub), hashId(id), this.limits.absoluteSeconds)])
+    // Written before it is listed, as in rotate: ending every session of the user then finds it, or runs before it is
+    // listed (and the caller, which checks the user's revocations after this, refuses it).
+    await this.save(id, record, now)
+    await this.store.addToSet(this.userKey(record.sub), hashId(id), this.limits.absoluteSeconds)
     return { id, record }
   }
 
@@ -175,16 +180,22 @@ export class SessionManager {
 
   /** Moves a session to a fresh id (the old id stops working) and returns it; UNAUTHENTICATED if it ended meanwhile. */
   async rotate (session: Session): Promise<Session> {
-    // Taking the old entry first means only one rotation wins, and an ended session cannot be moved back to life.
-    const key = this.sessionKey(session.id)
-    const taken = await this.store.take(key)
-    await this.view?.invalidate([key])
-    if (taken === undefined) throw unauthenticated()
-    await this.store.removeFromSet(this.userKey(session.record.sub), hashId(session.id))
+    // The new id is written, then listed among the user's sessions, and only then is the old one taken: ending every
+    // session of the user (destroyUser, on any instance) at any moment ends the new id too, or makes the take fail.
+    // Taking the old entry means only one rotation wins, and an ended session cannot be moved back to life.
     const id = newId()
     const now = Date.now()
     const record = { ...session.record, lastSeenAt: now }
-    await Promise.all([this.save(id, record, now), this.store.addToSet(this.userKey(record.sub), hashId(id), this.limits.absoluteSeconds)])
+    await this.save(id, record, now)
+    await this.store.addToSet(this.userKey(record.sub), hashId(id), this.limits.absoluteSeconds)
+    const key = this.sessionKey(session.id)
+    const taken = await this.store.take(key)
+    await this.view?.invalidate([key])
+    if (taken === undefined) {
+      await this.destroy(id, record)
+      throw unauthenticated()
+    }
+    await this.store.removeFromSet(this.userKey(session.record.sub), hashId(session.id))
     return { id, record }
   }
 
@@ -201,16 +212,28 @@ export class SessionManager {
     await this.view?.invalidate([key])
   }
 
-  /** Ends every session of a user and returns their records (so their refresh tokens can be revoked). */
+  /**
+   * Ends every session of a user and returns their records (so their refresh tokens can be revoked). Reads the user's
+   * sessions again until none is left: a rotation lists its new id before it takes the old one, so a rotation that
+   * took an id ended here has its new id listed by the next read.
+   */
   async destroyUser (sub: string): Promise<SessionRecord[]> {
-    const hashed = await this.store.members(this.userKey(sub))
-    const keys = hashed.map((h) => `session:${h}`)
-    const records = (await Promise.all(keys.map(async (key) => await this.store.get<StoredSession>(key))))
-      .map((stored) => stored === undefined ? undefined : this.open(stored))
-      .filter((r): r is SessionRecord => r !== undefined)
-    await this.store.delete(...keys, this.userKey(sub))
-    await this.view?.invalidate(keys)
-    return records
+    const userKey = this.userKey(sub)
+    const ended: SessionRecord[] = []
+    for (let round = 0; round < MAX_DESTROY_ROUNDS; round++) {
+      const hashed = await this.store.members(userKey)
+      if (hashed.length === 0) break
+      const keys = hashed.map((h) => `session:${h}`)
+      const records = (await Promise.all(keys.map(async (key) => await this.store.get<StoredSession>(key))))
+        .map((stored) => stored === undefined ? undefined : this.open(stored))
+        .filter((r): r is SessionRecord => r !== undefined)
+      ended.push(...records)
+      await this.store.delete(...keys)
+      // Only the ids read are unlisted: an id a rotation listed meanwhile stays for the next read.
+      await Promise.all(hashed.map(async (h) => { await this.store.removeFromSet(userKey, h) }))
+      await this.view?.invalidate(keys)
+    }
+    return ended
   }
 
   /** Keeps a pending challenge under a fresh id; its Cognito session is sealed. */

@@ -3,13 +3,20 @@ import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import { MemoryStore } from '../../src/store/shared-store.js'
 import { RedisStore } from '../../src/store/redis-store.js'
-import { SessionManager } from '../../src/session/sessions.js'
+import { SessionManager, type Session } from '../../src/session/sessions.js'
 import { Sealer } from '../../src/session/sealing.js'
 import { AppError } from '../../src/errors.js'
 import { SHARED_REDIS_URL } from '../helpers/redis.js'
+import { pauseAfter } from '../helpers/pause-after.js'
 
 const limits = { idleSeconds: 3600, absoluteSeconds: 43200, challengeSeconds: 180 }
 const fields = { sub: 'sub-1', username: 'u', email: null, groups: ['MANAGER'], accessToken: 'a.b.c', refreshToken: 'r', accessExpiresAt: Date.now() + 3600_000 }
+
+/** The live sessions among `ids`. */
+async function liveIds (sessions: SessionManager, ids: Array<string | undefined>): Promise<string[]> {
+  const found = await Promise.all(ids.map(async (id) => await sessions.find(id)))
+  return found.filter((s): s is Session => s !== undefined).map((s) => s.id)
+}
 
 for (const [name, make] of [['memory', () => new MemoryStore()], ['redis', () => new RedisStore(SHARED_REDIS_URL)]] as const) {
   t.test(`${name}: a refresh or a rotation finishing after the sign-out does not revive the session`, async (t) => {
@@ -28,5 +35,28 @@ for (const [name, make] of [['memory', () => new MemoryStore()], ['redis', () =>
     const [first, second] = await Promise.allSettled([sessions.rotate(live), sessions.rotate(live)])
     t.equal([first, second].filter((r) => r.status === 'fulfilled').length, 1, 'of two concurrent rotations one wins')
     t.equal(await sessions.find(live.id), undefined, 'the old id is gone')
+  })
+
+  t.test(`${name}: ending every session of a user while one of them is rotated leaves none alive`, async (t) => {
+    const store = make()
+    t.teardown(async () => { await store.close() })
+    const sessions = new SessionManager(store, new Sealer(randomBytes(32).toString('hex')), limits)
+    const user = { ...fields, sub: `sub-${randomBytes(4).toString('hex')}` }
+
+    // The user's sessions are ended just after the rotation took the old id out of the store.
+    const pauseAfterTake = pauseAfter(store, 'take')
+    const first = await sessions.create(user)
+    pauseAfterTake(async () => await sessions.destroyUser(user.sub))
+    const rotated = await sessions.rotate(first).catch(() => undefined)
+    t.same(await liveIds(sessions, [first.id, rotated?.id]), [], 'neither the old nor the new id works')
+
+    // The rotation runs whole just after the ending read which sessions the user has.
+    const pauseAfterMembers = pauseAfter(store, 'members')
+    const second = await sessions.create(user)
+    let moved: Session | undefined
+    pauseAfterMembers(async () => { moved = await sessions.rotate(second) })
+    await sessions.destroyUser(user.sub)
+    t.ok(moved, 'the rotation went through')
+    t.same(await liveIds(sessions, [second.id, moved?.id]), [], 'and its new id was ended too')
   })
 }

@@ -124,10 +124,15 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
       note.target = target.sub
       note.previousRoles = target.roles
       if (!roles.includes('ADMIN') && target.roles.includes('ADMIN')) refuseSelfLockout(request, target, 'You cannot remove your own ADMIN role; ask another administrator.')
-      const { user, changed } = await admin.setRoles(target, roles)
-      note.changed = changed
-      if (changed) note.cognitoGlobalSignOut = await endAccess(user)
-      return user
+      const change = admin.roleChange(target, roles)
+      note.changed = change !== undefined
+      if (change === undefined) return target
+      try {
+        return await admin.changeRoles(target.username, change)
+      } finally {
+        // Once any membership may have changed, even by a change that failed part-way, no session keeps the old roles.
+        note.cognitoGlobalSignOut = await endAccess(target)
+      }
     })
   })
 

@@ -57,6 +57,11 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
       if (refreshToken === undefined) throw new AppError('VALIDATION_ERROR', 'Send {"refreshToken"} to refresh in token mode.')
       try {
         const tokens = await app.cognito.auth.refresh(refreshToken, request.body?.username ?? '')
+        // cognito-local refreshes disabled users (real Cognito refuses them): ask about the user the new token names.
+        if (app.cognito.gateway.emulator) {
+          const { username } = await app.verifier.verifyAccess(tokens.accessToken)
+          if (!await app.cognito.auth.isEnabled(username)) throw unauthenticated()
+        }
         return { status: 'REFRESHED' as const, expiresIn: tokens.expiresIn, tokens }
       } catch (error) {
         request.audit({ event: 'refresh', outcome: error instanceof AppError ? error.code : 'INTERNAL' })
@@ -65,18 +70,16 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
     }
     const current = await app.sessions.find(request.cookies[SESSION_COOKIE])
     if (current === undefined) throw unauthenticated()
-    let refreshed
+    let rotated
     try {
-      refreshed = await app.refreshSession(current)
+      rotated = await app.renewSession(current)
     } catch (error) {
       const code = error instanceof AppError ? error.code : 'INTERNAL'
       request.audit({ event: 'refresh', outcome: code, sub: current.record.sub })
-      // Only a rejected refresh token ends the session (refreshSession did); a passing failure keeps it.
+      // Only a rejected refresh token or a session ended meanwhile ends it; a passing failure keeps it.
       if (code === 'UNAUTHENTICATED') reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
       throw error
     }
-    await app.revocations.revokeToken(current.record.accessToken)
-    const rotated = await app.sessions.rotate(refreshed)
     reply.setCookie(SESSION_COOKIE, rotated.id, COOKIE_OPTIONS)
     return { status: 'REFRESHED' as const, expiresIn: Math.max(0, Math.round((rotated.record.accessExpiresAt - Date.now()) / 1000)) }
   })

@@ -1,9 +1,11 @@
 // Admin changes of access against a real cognito-local: role changes, disable and sign-out end sessions at once; no self-lockout.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { CreateGroupCommand } from '@aws-sdk/client-cognito-identity-provider'
+import { AdminListGroupsForUserCommand, CreateGroupCommand } from '@aws-sdk/client-cognito-identity-provider'
+import { MemoryStore } from '../../../src/store/shared-store.js'
+import { pauseAfter } from '../../helpers/pause-after.js'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../../helpers/emulator.js'
-import { CSRF, LogCapture, cognitoTokens, signIn, testApp } from '../../helpers/app.js'
+import { CSRF, LogCapture, cookieValue, cognitoTokens, signIn, testApp } from '../../helpers/app.js'
 
 let emulator: Emulator
 let app: FastifyInstance
@@ -77,6 +79,73 @@ t.test('setting the roles a user already has changes nothing and keeps their ses
   t.equal(response.statusCode, 200)
   t.same(response.json().roles, ['MANAGER', 'LINE_LEADER'])
   t.same(await me(target.cookie), { status: 200, roles: ['MANAGER', 'LINE_LEADER'], error: undefined })
+})
+
+t.test('bar 8: a role change that fails halfway still ends the user\'s sessions and tokens; the missing group is named', async (t) => {
+  // MANAGER is granted by a group the pool lacks: removing ADMIN succeeds, adding MANAGERS fails.
+  const mapped = await testApp(emulator, { ROLE_GROUPS: '{"MANAGER": ["MANAGERS"]}' })
+  t.teardown(async () => { await mapped.close() })
+  const admin = await signIn(mapped, await emulator.user(['ADMIN']), TEST_PASSWORD)
+  const targetEmail = await emulator.user(['ADMIN'])
+  const target = await signIn(mapped, targetEmail, TEST_PASSWORD)
+  const { accessToken } = await cognitoTokens(mapped, targetEmail, TEST_PASSWORD)
+  t.equal((await mapped.inject({ method: 'GET', url: '/admin/users?limit=1', headers: { cookie: target.cookie } })).statusCode, 200, 'an admin before')
+
+  const response = await mapped.inject({ method: 'PUT', url: `/admin/users/${targetEmail}/roles`, headers: unsafe(admin.cookie), payload: { roles: ['MANAGER'] } })
+  t.equal(response.statusCode, 409)
+  t.equal(response.json().error, 'CONFLICT', 'not a 404: the user exists')
+  t.match(response.json().message, /no group "MANAGERS"/)
+  const { Groups } = await emulator.client.send(new AdminListGroupsForUserCommand({ UserPoolId: emulator.userPoolId, Username: target.response.json().user.username }))
+  t.same(Groups, [], 'Cognito already took ADMIN away')
+
+  const listing = await mapped.inject({ method: 'GET', url: '/admin/users?limit=1', headers: { cookie: target.cookie } })
+  t.equal(listing.statusCode, 401, 'the old session no longer acts as ADMIN')
+  t.equal(listing.json().error, 'UNAUTHENTICATED')
+  t.equal((await mapped.inject({ method: 'GET', url: '/auth/me', headers: { cookie: target.cookie } })).statusCode, 401, 'the session ended')
+  t.equal((await mapped.inject({ method: 'GET', url: '/admin/users?limit=1', headers: { authorization: `Bearer ${accessToken}` } })).statusCode, 401, 'its earlier access tokens too')
+})
+
+t.test('bar 8: a refresh that overlaps a role change does not carry the old roles on in a new session id', async (t) => {
+  const store = new MemoryStore()
+  const pauseAfterTake = pauseAfter(store, 'take')
+  const paused = await testApp(emulator, {}, { store })
+  t.teardown(async () => { await paused.close() })
+  const admin = await signIn(paused, await emulator.user(['ADMIN']), TEST_PASSWORD)
+  const targetEmail = await emulator.user(['ADMIN'])
+  const target = await signIn(paused, targetEmail, TEST_PASSWORD)
+  let demotion = 0
+  // The only take of a refresh is its rotation's: the demotion runs just after the old id was taken out.
+  pauseAfterTake(async () => {
+    demotion = (await paused.inject({ method: 'PUT', url: `/admin/users/${targetEmail}/roles`, headers: unsafe(admin.cookie), payload: { roles: ['LINE_LEADER'] } })).statusCode
+  })
+  const refreshed = await paused.inject({ method: 'POST', url: '/auth/refresh', headers: unsafe(target.cookie) })
+  t.equal(demotion, 200, 'the demotion ran while the refresh was rotating the session')
+  const next = cookieValue(refreshed, '__Host-ims-session')
+  for (const cookie of [target.cookie, ...(next === undefined || next === '' ? [] : [`__Host-ims-session=${next}`])]) {
+    const listing = await paused.inject({ method: 'GET', url: '/admin/users?limit=1', headers: { cookie } })
+    t.equal(listing.statusCode, 401, `${cookie === target.cookie ? 'the old' : 'the refreshed'} cookie no longer acts as ADMIN`)
+  }
+})
+
+t.test('bar 8: a sign-in whose tokens were issued before a role change does not keep the old roles in a new session', async (t) => {
+  const store = new MemoryStore()
+  const pauseAfterSet = pauseAfter(store, 'set')
+  const paused = await testApp(emulator, {}, { store })
+  t.teardown(async () => { await paused.close() })
+  const admin = await signIn(paused, await emulator.user(['ADMIN']), TEST_PASSWORD)
+  const targetEmail = await emulator.user(['ADMIN'])
+  let demotion = 0
+  // The first store write of a sign-in is its new session's: the demotion runs just after it, before it is listed.
+  pauseAfterSet(async () => {
+    demotion = (await paused.inject({ method: 'PUT', url: `/admin/users/${targetEmail}/roles`, headers: unsafe(admin.cookie), payload: { roles: ['LINE_LEADER'] } })).statusCode
+  })
+  const target = await signIn(paused, targetEmail, TEST_PASSWORD)
+  t.equal(demotion, 200, 'the demotion ran while the sign-in was storing its session')
+  t.equal(target.response.statusCode, 401, 'the sign-in, holding tokens issued before the change, is refused')
+  t.equal(target.cookie, '', 'and sets no session cookie')
+  const again = await signIn(paused, targetEmail, TEST_PASSWORD)
+  t.equal(again.response.statusCode, 200, 'signing in again works')
+  t.same(again.response.json().user.roles, ['LINE_LEADER'], 'with the new roles')
 })
 
 t.test('groups that grant no role are left alone by a role change', async (t) => {

@@ -87,6 +87,43 @@ t.test('bar 14: a refresh token Cognito no longer honours, or a disabled user, e
   t.equal((await me({ cookie: second.cookie })).statusCode, 401)
 })
 
+t.test('two tabs refreshing at once both get 200 and the same working session id', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { cookie } = await signIn(app, email, TEST_PASSWORD)
+  const refresh = async () => await app.inject({ method: 'POST', url: '/auth/refresh', headers: { cookie, ...CSRF } })
+  const [first, second] = await Promise.all([refresh(), refresh()])
+  t.equal(first.statusCode, 200, first.body)
+  t.equal(second.statusCode, 200, second.body)
+  const next = cookieValue(first, '__Host-ims-session')
+  t.ok(next, 'a new id')
+  t.equal(cookieValue(second, '__Host-ims-session'), next, 'the same new id for both')
+  t.equal((await me({ cookie: `__Host-ims-session=${next!}` })).statusCode, 200, 'and it works')
+  t.equal((await me({ cookie })).statusCode, 401, 'the old id does not')
+})
+
+t.test('bar 14, token mode: a disabled user cannot refresh, whatever username the body names', async (t) => {
+  const tokenApp = await testApp(emulator, { SESSION_MODE: 'token' })
+  t.teardown(async () => { await tokenApp.close() })
+  const signInTokens = async (username: string) => {
+    const response = await tokenApp.inject({ method: 'POST', url: '/auth/sign-in', payload: { username, password: TEST_PASSWORD } })
+    return response.json().tokens as { accessToken: string, refreshToken: string }
+  }
+  const refresh = async (payload: Record<string, string>) => await tokenApp.inject({ method: 'POST', url: '/auth/refresh', payload })
+  const email = await emulator.user(['MANAGER'])
+  const { refreshToken } = await signInTokens(email)
+  t.equal((await refresh({ refreshToken })).statusCode, 200, 'enabled, the refresh works')
+
+  await emulator.disable(email)
+  const bystander = await emulator.user(['MANAGER'])
+  const payloads: Array<Record<string, string>> = [{ refreshToken }, { refreshToken, username: bystander }]
+  for (const payload of payloads) {
+    const refused = await refresh(payload)
+    t.equal(refused.statusCode, 401, JSON.stringify(Object.keys(payload)))
+    t.equal(refused.json().error, 'UNAUTHENTICATED')
+    t.notOk(refused.json().tokens, 'and no tokens')
+  }
+})
+
 t.test('bar 15: sign-out revokes, deletes, clears; the old cookie and the old access token get 401; twice is harmless', async (t) => {
   const email = await emulator.user(['ADMIN'])
   const { cookie } = await signIn(app, email, TEST_PASSWORD)
@@ -103,6 +140,20 @@ t.test('bar 15: sign-out revokes, deletes, clears; the old cookie and the old ac
   t.equal((await me({ authorization: `Bearer ${accessToken}` })).statusCode, 401, 'the signed-out access token is refused')
   const again = await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { cookie, ...CSRF } })
   t.equal(again.statusCode, 204, 'a second sign-out is a harmless 204')
+})
+
+t.test('bar 15: an access token a session replaced (its refresh near expiry) is refused with the session\'s sign-out', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { cookie } = await signIn(app, email, TEST_PASSWORD)
+  const session = await app.sessions.find(cookie.split('=')[1])
+  const replaced = session!.record.accessToken
+  // What a request near the token's expiry does on its way (SESSION_REFRESH_SKEW_SECONDS): new tokens, same session.
+  const refreshed = await app.refreshSession(session!)
+  t.not(refreshed.record.accessToken, replaced)
+  t.equal((await me({ cookie })).statusCode, 200, 'the session goes on')
+  t.equal((await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie }, payload: {} })).statusCode, 204)
+  t.equal((await me({ authorization: `Bearer ${replaced}` })).statusCode, 401, 'the replaced token, which the IMS backend may hold, is refused')
+  t.equal((await me({ authorization: `Bearer ${refreshed.record.accessToken}` })).statusCode, 401, 'and so is the current one')
 })
 
 t.test('sign out everywhere ends every session and every access token of the user', async (t) => {
