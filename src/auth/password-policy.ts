@@ -9,10 +9,10 @@ import { AppError } from '../errors.js'
  * - `REQUIRE_NUMBERS`: no digit 0-9;
  * - `REQUIRE_SYMBOLS`: none of Cognito's special characters ^ $ * . [ ] { } ( ) ? " ! @ # % & / \ , > < ' : ; | _ ~ ` = + -
  *   (a space counts too, except at either end);
- * - `POOL_POLICY`: every rule above was met, yet Cognito refused the password for a reason it does not name
- *   (for example password history).
+ * - `PASSWORD_HISTORY`: Cognito refused one of the user's recent passwords (the pool's password history);
+ * - `POOL_POLICY`: every rule above was met, yet Cognito refused the password for a reason it does not name.
  */
-export const PASSWORD_RULES = ['MINIMUM_LENGTH', 'REQUIRE_UPPERCASE', 'REQUIRE_LOWERCASE', 'REQUIRE_NUMBERS', 'REQUIRE_SYMBOLS', 'POOL_POLICY'] as const
+export const PASSWORD_RULES = ['MINIMUM_LENGTH', 'REQUIRE_UPPERCASE', 'REQUIRE_LOWERCASE', 'REQUIRE_NUMBERS', 'REQUIRE_SYMBOLS', 'PASSWORD_HISTORY', 'POOL_POLICY'] as const
 export type PasswordRule = (typeof PASSWORD_RULES)[number]
 
 const SYMBOLS = /[\^$*.[\]{}()?"!@#%&/\\,><':;|_~`=+-]/

@@ -7,6 +7,7 @@ import {
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { AppError, UnsupportedByEmulatorError } from '../errors.js'
 import type { CognitoGateway, Translation } from './gateway.js'
+import { PASSWORD_REFUSALS } from './recovery.js'
 
 /** The challenges of the contract. */
 export const CHALLENGES = ['NEW_PASSWORD_REQUIRED', 'SOFTWARE_TOKEN_MFA', 'SMS_MFA', 'EMAIL_OTP', 'SELECT_MFA_TYPE', 'MFA_SETUP'] as const
@@ -60,12 +61,14 @@ const SIGN_IN_TRANSLATION: Translation = {
   InvalidPasswordException: 'INVALID_CREDENTIALS'
 }
 
+/** An answer refused: an expired or unknown challenge, a wrong code, or a new password Cognito refused (naming the rule). */
 const CHALLENGE_TRANSLATION: Translation = {
   NotAuthorizedException: 'UNAUTHENTICATED',
   UserNotFoundException: 'UNAUTHENTICATED',
   CodeMismatchException: 'INVALID_CODE',
   ExpiredCodeException: 'INVALID_CODE',
-  EnableSoftwareTokenMFAException: 'INVALID_CODE'
+  EnableSoftwareTokenMFAException: 'INVALID_CODE',
+  ...PASSWORD_REFUSALS
 }
 
 /** Sign-in flows of one app client. */

@@ -7,8 +7,14 @@ import { AppError } from '../errors.js'
 import { invalidPassword, unmetRules } from '../auth/password-policy.js'
 import type { CognitoGateway, Translation } from './gateway.js'
 
-/** Cognito refused a password that met every rule we know of. */
-const poolRefused = (): AppError => invalidPassword(['POOL_POLICY'])
+/**
+ * Cognito's own refusals of a new password (whatever call sets one), as INVALID_PASSWORD naming the rule: a recent
+ * password of the user, or a password that met every rule we know of.
+ */
+export const PASSWORD_REFUSALS = {
+  PasswordHistoryPolicyViolationException: () => invalidPassword(['PASSWORD_HISTORY']),
+  InvalidPasswordException: () => invalidPassword(['POOL_POLICY'])
+} satisfies Translation
 
 /** Wrong, expired or used code, unknown user, already-confirmed user: one and the same INVALID_CODE. */
 const CODE_TRANSLATION: Translation = {
@@ -16,7 +22,7 @@ const CODE_TRANSLATION: Translation = {
   ExpiredCodeException: 'INVALID_CODE',
   UserNotFoundException: 'INVALID_CODE',
   NotAuthorizedException: 'INVALID_CODE',
-  InvalidPasswordException: poolRefused
+  ...PASSWORD_REFUSALS
 }
 
 /** What the code-sending calls report (to the audit log only): why nothing was sent. */
@@ -86,7 +92,7 @@ export class CognitoRecovery {
       UserAttributes: [{ Name: 'email', Value: email }],
       ...this.secretHash(username)
     }), {
-      InvalidPasswordException: poolRefused,
+      ...PASSWORD_REFUSALS,
       // A pool without self sign-up answers NotAuthorizedException.
       NotAuthorizedException: () => new AppError('FORBIDDEN', 'Self sign-up is not enabled for this user pool.')
     })
@@ -104,8 +110,9 @@ export class CognitoRecovery {
   async changePassword (accessToken: string, oldPassword: string, newPassword: string): Promise<void> {
     const wrongPassword = (): AppError => new AppError('INVALID_CREDENTIALS', 'The current password is incorrect.')
     await this.gateway.call(new ChangePasswordCommand({ AccessToken: accessToken, PreviousPassword: oldPassword, ProposedPassword: newPassword }), {
+      ...PASSWORD_REFUSALS,
       NotAuthorizedException: wrongPassword,
-      InvalidPasswordException: this.gateway.emulator ? wrongPassword : poolRefused
+      ...(this.gateway.emulator ? { InvalidPasswordException: wrongPassword } : {})
     })
   }
 

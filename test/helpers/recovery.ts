@@ -35,9 +35,10 @@ export async function waitForAudit (logs: LogCapture, event: string, outcome: st
 
 /**
  * A real Cognito endpoint on loopback that throttles: the named operations get Cognito's throttling exception, every
- * other call (keys, admin calls) goes through to `emulator`. Stands in for a fault cognito-local cannot produce.
+ * other call (keys, admin calls) goes through to `emulator` (read on each call, so it may be set after this starts).
+ * Stands in for a fault cognito-local cannot produce.
  */
-export async function throttlingCognito (emulator: Emulator, exceptions: Record<string, string>): Promise<{ endpoint: string, close: () => Promise<void> }> {
+export async function throttlingCognito (emulator: Pick<Emulator, 'endpoint'>, exceptions: Record<string, string>): Promise<{ endpoint: string, close: () => Promise<void> }> {
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = []
     request.on('data', (chunk: Buffer) => chunks.push(chunk))

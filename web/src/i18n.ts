@@ -73,7 +73,8 @@ const en = {
   'rule.REQUIRE_LOWERCASE': 'A lowercase letter (a–z)',
   'rule.REQUIRE_NUMBERS': 'A number (0–9)',
   'rule.REQUIRE_SYMBOLS': 'A symbol such as ! @ # $ %',
-  'rule.POOL_POLICY': 'Not a password the account policy refuses (for example a recent one)'
+  'rule.PASSWORD_HISTORY': 'Not one of your recent passwords',
+  'rule.POOL_POLICY': 'Not a password the account policy refuses'
 }
 
 type Key = keyof typeof en
@@ -148,7 +149,8 @@ const vi: Record<Key, string> = {
   'rule.REQUIRE_LOWERCASE': 'Một chữ thường (a–z)',
   'rule.REQUIRE_NUMBERS': 'Một chữ số (0–9)',
   'rule.REQUIRE_SYMBOLS': 'Một ký hiệu như ! @ # $ %',
-  'rule.POOL_POLICY': 'Không phải mật khẩu bị chính sách tài khoản từ chối (ví dụ mật khẩu vừa dùng)'
+  'rule.PASSWORD_HISTORY': 'Không trùng mật khẩu bạn dùng gần đây',
+  'rule.POOL_POLICY': 'Không phải mật khẩu bị chính sách tài khoản từ chối'
 }
 
 /** Vietnamese sentences for the contract's error codes; English shows the server's own message. */

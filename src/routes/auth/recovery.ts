@@ -82,9 +82,11 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
         request.audit({ event: 'password-reset', outcome: outcomeOf(error), username })
         throw error
       }
-      // Every session of the user ends; the reset itself signs nobody in.
+      // Every session of the user ends, and the refresh tokens Cognito issued to clients that hold their own (token
+      // mode, other apps) are revoked where the pool can; the reset itself signs nobody in.
       if (sub !== undefined) await app.endUserSessions(sub)
-      request.audit({ event: 'password-reset', outcome: 'success', username, ...(sub === undefined ? {} : { sub }) })
+      const cognitoGlobalSignOut = await app.cognito.admin.globalSignOut(username).catch(() => false)
+      request.audit({ event: 'password-reset', outcome: 'success', username, cognitoGlobalSignOut, ...(sub === undefined ? {} : { sub }) })
       return { status: 'PASSWORD_RESET' as const }
     })
   })

@@ -1,5 +1,6 @@
 // Password recovery through the app against cognito-local (fixed code): uniform answers and timing, codes, rules, sessions, logs.
 import t from 'tap'
+import { payloadOf } from '../../helpers/jwt.js'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { startEmulator, TEST_PASSWORD, uniqueEmail, type Emulator } from '../../helpers/emulator.js'
 import { CSRF, LogCapture, cognitoTokens, cookieValue, signIn, testApp } from '../../helpers/app.js'
@@ -193,6 +194,8 @@ t.test('bar 16: a reset ends every session of the user (cookie and bearer) and s
   t.equal(reset.statusCode, 200)
   t.same(reset.json(), { status: 'PASSWORD_RESET' })
   t.notOk(cookieValue(reset, '__Host-ims-session'), 'no session cookie is set')
+  const audited = logs.entries.find((e) => e.audit?.event === 'password-reset' && e.audit?.outcome === 'success' && e.audit?.sub === payloadOf(accessToken).sub)
+  t.equal(audited?.audit.cognitoGlobalSignOut, false, 'Cognito is asked to revoke refresh tokens held elsewhere; the emulator cannot, and the audit line says so')
   for (const cookie of [first.cookie, second.cookie]) {
     t.equal((await app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })).statusCode, 401, 'an older session ended')
   }
@@ -258,6 +261,52 @@ t.test('bar 40: Cognito throttling is 429 on code routes and leaves forgot-passw
   const tooMany = '429 30 {"error":"TOO_MANY_REQUESTS","message":"Too many attempts. Wait a moment and try again."}'
   t.same(answers['/auth/verify-otp'], [tooMany, tooMany])
   t.same(answers['/auth/confirm-sign-up'], [tooMany, tooMany])
+})
+
+t.test('a new password Cognito refuses (password history, its own policy) is 400 INVALID_PASSWORD naming the rule', async (t) => {
+  // cognito-local keeps no password history: a loopback Cognito refuses the new password per operation, in front of a
+  // pool of its own whose tokens name that loopback as their issuer (so the app signs users in through it).
+  const refusals: Record<string, string> = {
+    ConfirmForgotPassword: 'PasswordHistoryPolicyViolationException',
+    ChangePassword: 'PasswordHistoryPolicyViolationException',
+    RespondToAuthChallenge: 'PasswordHistoryPolicyViolationException'
+  }
+  const behind = { endpoint: '' }
+  const refusing = await throttlingCognito(behind, refusals)
+  const pool = await startEmulator({ issuerDomain: refusing.endpoint })
+  behind.endpoint = pool.endpoint
+  const refusingApp = await testApp(pool, { ...ENV, COGNITO_ENDPOINT: refusing.endpoint })
+  t.teardown(async () => { await refusingApp.close(); await refusing.close(); await pool.stop() })
+  const send = async (url: string, payload: object, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> =>
+    await refusingApp.inject({ method: 'POST', url, payload, headers })
+  const refused = (rule: string): object => ({ error: 'INVALID_PASSWORD', message: 'The new password does not meet the password rules.', rules: [rule] })
+
+  const email = await pool.user([])
+  const reset = await send('/auth/verify-otp', { username: email, code: CODE, newPassword: 'Recent-Passw0rd!' })
+  t.equal(reset.statusCode, 400, 'verify-otp')
+  t.same(errorOf(reset), refused('PASSWORD_HISTORY'))
+
+  const { cookie } = await signIn(refusingApp, email, TEST_PASSWORD)
+  const change = await send('/auth/change-password', { oldPassword: TEST_PASSWORD, newPassword: 'Recent-Passw0rd!' }, { ...CSRF, cookie })
+  t.equal(change.statusCode, 400, 'change-password')
+  t.same(errorOf(change), refused('PASSWORD_HISTORY'))
+  t.equal((await refusingApp.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })).statusCode, 200, 'the user is still signed in')
+
+  const invited = await pool.invitedUser('Temp-Passw0rd!')
+  const first = await send('/auth/sign-in', { username: invited, password: 'Temp-Passw0rd!' }, CSRF)
+  const preAuth = { ...CSRF, cookie: `__Host-ims-preauth=${cookieValue(first, '__Host-ims-preauth')}` }
+  const answer = async (): Promise<LightMyRequestResponse> => await send('/auth/challenge', { challenge: 'NEW_PASSWORD_REQUIRED', newPassword: 'Brand-New-Passw0rd!' }, preAuth)
+  const recent = await answer()
+  t.equal(recent.statusCode, 400, 'NEW_PASSWORD_REQUIRED')
+  t.same(errorOf(recent), refused('PASSWORD_HISTORY'))
+  refusals.RespondToAuthChallenge = 'InvalidPasswordException'
+  const unnamed = await answer()
+  t.equal(unnamed.statusCode, 400, 'the same challenge can be answered again')
+  t.same(errorOf(unnamed), refused('POOL_POLICY'))
+  delete refusals.RespondToAuthChallenge
+  const accepted = await answer()
+  t.equal(accepted.statusCode, 200)
+  t.equal(accepted.json().status, 'SIGNED_IN', 'and signs in once Cognito accepts the password')
 })
 
 t.test('bar 35/36: a full recovery flow writes one audit line per outcome and never a password or a code', async (t) => {
