@@ -22,25 +22,33 @@ interface SealedTransaction extends OpenedTransaction {
   expiresAt: number
 }
 
+/**
+ * The longest returnTo kept, counted once percent-encoded (a typed character may take up to 12): with the rest of the
+ * transaction, the sealed cookie stays near 3.1 KB, under the 4 KB a browser keeps of one cookie.
+ */
 const MAX_RETURN_TO = 2048
 
+/** A stand-in origin against which returnTo is resolved. */
+const RETURN_TO_BASE = 'http://return-to.invalid'
+
 /**
- * The path a login may return to: a same-origin path such as `/plans?week=3`, else `/`. Absolute and
- * protocol-relative URLs (`https://evil`, `//evil`, `/\evil`), other schemes (`javascript:`), control characters
- * and the hosted-login routes themselves are all replaced by `/`.
+ * The path a login may return to: a same-origin path such as `/plans?week=3`, percent-encoded, else `/`. Absolute
+ * and protocol-relative URLs (`https://evil`, `//evil`, `/\evil`), other schemes (`javascript:`), backslashes,
+ * control characters, paths longer than {@link MAX_RETURN_TO} once encoded and the hosted-login routes themselves
+ * are all replaced by `/`. The path is judged after resolution, where dot segments (`/.//evil`, `/%2e%2e//evil`)
+ * may have turned it into `//evil`.
  */
 export function safeReturnTo (value: unknown): string {
-  if (typeof value !== 'string' || value.length > MAX_RETURN_TO) return '/'
-  if (!value.startsWith('/') || value.startsWith('//') || /[\\\u0000-\u001f\u007f]/.test(value)) return '/'
-  const base = 'http://return-to.invalid'
+  if (typeof value !== 'string' || !value.startsWith('/') || /[\\\u0000-\u001f\u007f]/.test(value)) return '/'
   let url: URL
   try {
-    url = new URL(value, base)
+    url = new URL(value, RETURN_TO_BASE)
   } catch {
     return '/'
   }
-  if (url.origin !== base || /^\/auth\/(login|callback|logout)\b/.test(url.pathname)) return '/'
-  return `${url.pathname}${url.search}${url.hash}`
+  const path = `${url.pathname}${url.search}${url.hash}`
+  if (url.origin !== RETURN_TO_BASE || path.startsWith('//') || path.length > MAX_RETURN_TO || /^\/auth\/(login|callback|logout)\b/.test(url.pathname)) return '/'
+  return path
 }
 
 /** Starts and finishes hosted login transactions; each one can finish once, within `ttlSeconds`. */

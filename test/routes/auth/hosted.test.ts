@@ -276,6 +276,24 @@ t.test('bar 31: returnTo accepts same-origin paths only; anything else lands on 
   }
 })
 
+t.test('a returnTo too long once percent-encoded lands on /, and the transaction cookie stays under 4 KB', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  // 2001 typed characters, six times as many once encoded: kept as typed, the cookie would pass 16 KB.
+  const { response: login, authorize, cookie } = await startLogin(app, `/${'é'.repeat(2000)}`)
+  t.equal(login.statusCode, 302)
+  const sent = setCookies(login).find((c) => c.startsWith(`${LOGIN_COOKIE}=`))!
+  t.ok(Buffer.byteLength(sent.split(';')[0]!) < 4096, `a cookie a browser keeps (${Buffer.byteLength(sent.split(';')[0]!)} bytes)`)
+  const back = await submitPoolForm(authorize, email, TEST_PASSWORD)
+  const landed = await callback(app, back, cookie)
+  t.equal(landed.statusCode, 302, 'the user who typed their password is signed in')
+  t.equal(landed.headers.location, '/')
+  t.ok(sessionCookie(landed))
+
+  const longest = `/${'é'.repeat(340)}`
+  const { response } = await hostedLogin(email, longest)
+  t.equal(response.headers.location, encodeURI(longest), 'a long path that fits is kept')
+})
+
 t.test('GET /auth/logout ends the session and clears the cookie, then goes to the login page (cognito-local has no /logout)', async (t) => {
   const email = await emulator.user(['MANAGER'])
   const { response } = await hostedLogin(email)

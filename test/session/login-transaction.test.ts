@@ -1,0 +1,30 @@
+// safeReturnTo on its own: only same-origin paths come out, judged after dot segments are resolved and once encoded.
+import t from 'tap'
+import { safeReturnTo } from '../../src/session/login-transaction.js'
+
+t.test('bar 31: absolute, protocol-relative and backslash URLs and other schemes become /', async (t) => {
+  for (const value of ['https://evil.example/x', '//evil.example/x', '/\\evil.example/x', 'javascript:alert(1)', 'evil.example', '/\t/evil.example', 42, undefined]) {
+    t.equal(safeReturnTo(value), '/', JSON.stringify(value))
+  }
+})
+
+t.test('dot segments that resolve to //host become /, not a protocol-relative URL', async (t) => {
+  for (const value of ['/.//evil.example', '/%2e%2e//evil.example', '/a/..//evil.example', '/.%2E/./..//evil.example/x?y#z']) {
+    t.equal(safeReturnTo(value), '/', value)
+  }
+})
+
+t.test('same-origin paths come back resolved and percent-encoded; the hosted-login routes do not', async (t) => {
+  t.equal(safeReturnTo('/shop-floor/line-3?week=3#today'), '/shop-floor/line-3?week=3#today')
+  t.equal(safeReturnTo('/plans/../shop-floor'), '/shop-floor')
+  t.equal(safeReturnTo('/%2F%2Fevil.example'), '/%2F%2Fevil.example', 'an encoded slash stays one path segment')
+  t.equal(safeReturnTo('/kế-hoạch'), '/k%E1%BA%BF-ho%E1%BA%A1ch')
+  t.equal(safeReturnTo('/auth/callback?code=x'), '/')
+})
+
+t.test('the length is judged once encoded: 2048 characters at most', async (t) => {
+  t.equal(safeReturnTo(`/${'x'.repeat(2047)}`).length, 2048, 'ASCII up to the limit is kept')
+  t.equal(safeReturnTo(`/${'x'.repeat(2048)}`), '/')
+  t.equal(safeReturnTo(`/${'é'.repeat(341)}`).length, 2047, '341 typed characters, 2047 encoded: kept')
+  t.equal(safeReturnTo(`/${'é'.repeat(342)}`), '/', '342 typed characters, 2053 encoded: too long')
+})
