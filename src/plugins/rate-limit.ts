@@ -83,14 +83,14 @@ export class Throttle {
         if (status.remaining === 0) throw this.refusal(request, counter, event, status.ttlInSeconds)
         const key = `throttle-in-flight:${status.key}`
         held.push(key)
-        if (await this.store.holdPlace(key, id, ATTEMPT_SECONDS) > status.remaining) {
+        if (await this.store.addToSet(key, id, ATTEMPT_SECONDS) > status.remaining) {
           throw this.refusal(request, counter, event, IN_FLIGHT_RETRY_SECONDS)
         }
       }
       return await attempt(async () => { await this.count(request, counters) })
     } finally {
       // A place that cannot be given up now (the store is down) lapses by itself after ATTEMPT_SECONDS.
-      await Promise.all(held.map(async (key) => { await this.store.releasePlace(key, id) })).catch(() => {})
+      await Promise.all(held.map(async (key) => { await this.store.removeFromSet(key, id) })).catch(() => {})
     }
   }
 

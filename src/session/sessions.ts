@@ -94,7 +94,7 @@ export class SessionManager {
   private async save (id: string, record: SessionRecord, now: number): Promise<void> {
     await this.store.set(this.sessionKey(id), this.seal(record), this.ttlSeconds(record, now))
   }
-  private userKey (sub: string): string { return `user-sessions:${sub}` }
+  private userKey (sub: string): string { return `session-list:${sub}` }
   private challengeKey (id: string): string { return `challenge:${hashId(id)}` }
 
   private ttlSeconds (record: SessionRecord, now: number): number {

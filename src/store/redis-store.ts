@@ -78,37 +78,25 @@ export class RedisStore implements SharedStore {
     if (keys.length > 0) await this.run(async () => await this.redis.del(...keys))
   }
 
-  async addToSet (key: string, member: string, ttlSeconds: number): Promise<void> {
-    const ttl = Math.max(1, Math.ceil(ttlSeconds))
-    await this.run(async () => {
-      // EXEC reports each command's error in its result instead of rejecting.
-      const results = await this.redis.multi().sadd(key, member).expire(key, ttl, 'NX').expire(key, ttl, 'GT').exec()
-      if (results === null || results.some(([error]) => error !== null)) throw new Error('transaction failed')
-    })
-  }
-
-  async removeFromSet (key: string, member: string): Promise<void> {
-    await this.run(async () => await this.redis.srem(key, member))
-  }
-
-  async members (key: string): Promise<string[]> {
-    return await this.run(async () => await this.redis.smembers(key))
-  }
-
-  /** A sorted set scored by each place's end, pruned, added to and counted in one transaction. */
-  async holdPlace (key: string, id: string, ttlSeconds: number): Promise<number> {
+  /** A sorted set scored by the time each member lapses: pruned, added to and counted in one transaction. */
+  async addToSet (key: string, member: string, ttlSeconds: number): Promise<number> {
     const now = Date.now()
     const ttlMs = Math.max(1000, Math.ceil(ttlSeconds * 1000))
     return await this.run(async () => {
-      const results = await this.redis.multi().zremrangebyscore(key, '-inf', now).zadd(key, now + ttlMs, id).zcard(key)
+      const results = await this.redis.multi().zremrangebyscore(key, '-inf', now).zadd(key, now + ttlMs, member).zcard(key)
         .pexpire(key, ttlMs, 'NX').pexpire(key, ttlMs, 'GT').exec()
+      // EXEC reports each command's error in its result instead of rejecting.
       if (results === null || results.some(([error]) => error !== null)) throw new Error('transaction failed')
       return Number(results[2]![1])
     })
   }
 
-  async releasePlace (key: string, id: string): Promise<void> {
-    await this.run(async () => await this.redis.zrem(key, id))
+  async removeFromSet (key: string, member: string): Promise<void> {
+    await this.run(async () => await this.redis.zrem(key, member))
+  }
+
+  async members (key: string): Promise<string[]> {
+    return await this.run(async () => await this.redis.zrangebyscore(key, `(${Date.now()}`, '+inf'))
   }
 
   async ping (): Promise<void> {

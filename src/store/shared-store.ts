@@ -17,16 +17,14 @@ export interface SharedStore {
   /** Sets `key` only if it is still there, in one step; false when it was deleted meanwhile (it stays deleted). */
   replace(key: string, value: unknown, ttlSeconds: number): Promise<boolean>
   delete(...keys: string[]): Promise<void>
-  /** Adds `member` to the set at `key` and extends the set's life to at least `ttlSeconds`. */
-  addToSet(key: string, member: string, ttlSeconds: number): Promise<void>
-  removeFromSet(key: string, member: string): Promise<void>
-  members(key: string): Promise<string[]>
   /**
-   * Holds the place `id` in the group at `key` until `releasePlace` or for `ttlSeconds` at most, and in the same step
-   * answers how many places the group holds now, this one included (places past their time no longer count).
+   * Adds `member` to the set at `key` for `ttlSeconds` (each member lapses on its own), and in the same step answers
+   * how many members the set holds now, this one included.
    */
-  holdPlace(key: string, id: string, ttlSeconds: number): Promise<number>
-  releasePlace(key: string, id: string): Promise<void>
+  addToSet(key: string, member: string, ttlSeconds: number): Promise<number>
+  removeFromSet(key: string, member: string): Promise<void>
+  /** The members that have not lapsed. */
+  members(key: string): Promise<string[]>
   /** Answers when the store is usable; throws otherwise. */
   ping(): Promise<void>
   /** The broadcast channel `name` between every instance on this store (one per name and store). */
@@ -88,35 +86,28 @@ export class MemoryStore implements SharedStore {
     for (const key of keys) this.entries.delete(key)
   }
 
-  async addToSet (key: string, member: string, ttlSeconds: number): Promise<void> {
-    const entry = this.live(key)
-    const set = (entry?.value as Set<string> | undefined) ?? new Set<string>()
-    set.add(member)
-    const expiresAt = Math.max(entry?.expiresAt ?? 0, Date.now() + ttlSeconds * 1000)
-    this.entries.set(key, { value: set, expiresAt })
+  /** A set's members, each with the time it lapses (ms), lapsed ones dropped. */
+  private liveMembers (key: string): Map<string, number> | undefined {
+    const members = this.live(key)?.value as Map<string, number> | undefined
+    const now = Date.now()
+    if (members !== undefined) for (const [member, until] of members) if (until <= now) members.delete(member)
+    return members
+  }
+
+  async addToSet (key: string, member: string, ttlSeconds: number): Promise<number> {
+    const members = this.liveMembers(key) ?? new Map<string, number>()
+    const until = Date.now() + ttlSeconds * 1000
+    members.set(member, until)
+    this.entries.set(key, { value: members, expiresAt: Math.max(this.entries.get(key)?.expiresAt ?? 0, until) })
+    return members.size
   }
 
   async removeFromSet (key: string, member: string): Promise<void> {
-    (this.live(key)?.value as Set<string> | undefined)?.delete(member)
+    this.liveMembers(key)?.delete(member)
   }
 
   async members (key: string): Promise<string[]> {
-    return [...((this.live(key)?.value as Set<string> | undefined) ?? [])]
-  }
-
-  async holdPlace (key: string, id: string, ttlSeconds: number): Promise<number> {
-    const now = Date.now()
-    const entry = this.live(key)
-    const places = (entry?.value as Map<string, number> | undefined) ?? new Map<string, number>()
-    for (const [place, until] of places) if (until <= now) places.delete(place)
-    const until = now + ttlSeconds * 1000
-    places.set(id, until)
-    this.entries.set(key, { value: places, expiresAt: Math.max(entry?.expiresAt ?? 0, until) })
-    return places.size
-  }
-
-  async releasePlace (key: string, id: string): Promise<void> {
-    (this.live(key)?.value as Map<string, number> | undefined)?.delete(id)
+    return [...(this.liveMembers(key)?.keys() ?? [])]
   }
 
   async ping (): Promise<void> {}

@@ -165,7 +165,7 @@ t.test('bar 26: what Redis keeps holds no session id, no access, ID or refresh t
   const secrets = { id, access: session!.record.accessToken, refresh: a.sessions.refreshToken(session!.record)! }
   t.ok(secrets.refresh.length > 0)
 
-  const hashed = await redis.smembers(`ims:user-sessions:${session!.record.sub}`)
+  const hashed = await redis.zrange(`ims:session-list:${session!.record.sub}`, '0', '-1')
   t.equal(hashed.length, 1, 'the user has one session in Redis')
   const raw = await redis.get(`ims:session:${hashed[0]}`)
   t.ok(raw !== null && raw.length > 0, 'the session is in Redis')

@@ -37,6 +37,18 @@ for (const [name, make] of [['memory', () => new MemoryStore()], ['redis', () =>
     t.equal(await sessions.find(live.id), undefined, 'the old id is gone')
   })
 
+  t.test(`${name}: a user's list of sessions forgets those past their absolute lifetime`, async (t) => {
+    const store = make()
+    t.teardown(async () => { await store.close() })
+    const sessions = new SessionManager(store, new Sealer(randomBytes(32).toString('hex')), { ...limits, absoluteSeconds: 1 })
+    const sub = `sub-${randomBytes(4).toString('hex')}`
+    for (let i = 0; i < 3; i++) await sessions.create({ ...fields, sub })
+    t.equal((await store.members(`session-list:${sub}`)).length, 3)
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    await sessions.create({ ...fields, sub })
+    t.equal((await store.members(`session-list:${sub}`)).length, 1, 'the three that lapsed are no longer listed, the new one is')
+  })
+
   t.test(`${name}: ending every session of a user while one of them is rotated leaves none alive`, async (t) => {
     const store = make()
     t.teardown(async () => { await store.close() })

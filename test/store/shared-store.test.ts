@@ -36,28 +36,18 @@ for (const [name, make] of stores) {
     t.equal(await store.get(key), undefined, 'expired')
 
     const set = `test-set:${randomUUID()}`
-    await store.addToSet(set, 'one', 60)
-    await store.addToSet(set, 'two', 1)
+    t.equal(await store.addToSet(set, 'one', 60), 1)
+    t.equal(await store.addToSet(set, 'two', 1), 2, 'adding answers the count')
     await new Promise((resolve) => setTimeout(resolve, 1100))
-    t.same((await store.members(set)).sort(), ['one', 'two'], 'a shorter ttl never shortens a set')
+    t.same(await store.members(set), ['one'], 'each member lapses on its own')
+    t.equal(await store.addToSet(set, 'three', 60), 2, 'and lapsed members no longer count')
     await store.removeFromSet(set, 'one')
-    t.same(await store.members(set), ['two'])
+    t.same(await store.members(set), ['three'])
     await store.delete(set, key)
     t.same(await store.members(set), [])
-  })
-
-  t.test(`${name}: places held at once are counted one by one, and given up or lapsed places no longer count`, async (t) => {
-    const store = make()
-    t.teardown(async () => { await store.close() })
-    const group = `test-places:${randomUUID()}`
-    const counts = await Promise.all(['a', 'b', 'c', 'd'].map(async (id) => await store.holdPlace(group, id, 60)))
-    t.same([...counts].sort(), [1, 2, 3, 4], 'each of four concurrent holders sees a different count')
-    await store.releasePlace(group, 'b')
-    t.equal(await store.holdPlace(group, 'e', 60), 4, 'a given-up place no longer counts')
-    const brief = `test-places:${randomUUID()}`
-    await store.holdPlace(brief, 'short', 1)
-    await new Promise((resolve) => setTimeout(resolve, 1100))
-    t.equal(await store.holdPlace(brief, 'later', 60), 1, 'a place past its time no longer counts')
+    const group = `test-set:${randomUUID()}`
+    const counts = await Promise.all(['a', 'b', 'c', 'd'].map(async (member) => await store.addToSet(group, member, 60)))
+    t.same([...counts].sort(), [1, 2, 3, 4], 'each of four concurrent adds sees a different count')
   })
 
   t.test(`${name}: a channel message reaches every subscriber with its record written`, async (t) => {
