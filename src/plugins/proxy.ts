@@ -1,6 +1,6 @@
 // The IMS API behind the adapter: /api/* judged by role rules, then streamed to API_UPSTREAM_URL as the signed-in user.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
-import { PassThrough, type Readable } from 'node:stream'
+import { PassThrough } from 'node:stream'
 import replyFrom from '@fastify/reply-from'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify'
 import { AppError } from '../errors.js'
@@ -14,7 +14,7 @@ export interface ProxyOptions {
   upstreamUrl: string
   /** Connect and response-header deadline: past it, 504 GATEWAY_TIMEOUT. */
   timeoutMs: number
-  /** Longest pause inside a streamed body, either way. */
+  /** Longest pause inside a streamed body, either way: a caller's upload or the upstream's response that stops is cut off. */
   idleTimeoutMs: number
   roleRules: ApiRoleRules
 }
@@ -22,10 +22,14 @@ export interface ProxyOptions {
 /** OPTIONS is left to the CORS preflight handler; CONNECT and TRACE are never proxied. */
 const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
 
-/** Request headers that are the adapter's business or hop-by-hop; never forwarded as the browser sent them. */
+/**
+ * Request headers that are the adapter's business, hop-by-hop, or that make some servers route to another path or
+ * method than the one judged (X-Original-URL, X-HTTP-Method-Override and kin); never forwarded as the browser sent them.
+ */
 const DROPPED_REQUEST_HEADERS = new Set([
   'authorization', 'proxy-authorization', 'cookie', 'x-csrf', 'forwarded', 'x-request-id', 'x-real-ip',
-  'expect', 'upgrade', 'te', 'keep-alive', 'proxy-connection', 'http2-settings'
+  'expect', 'upgrade', 'te', 'keep-alive', 'proxy-connection', 'http2-settings',
+  'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override'
 ])
 
 /** Response headers the adapter owns on its origin (cookies, CORS) or that are hop-by-hop. */
@@ -86,11 +90,56 @@ function upstreamErrorSerializer (error: UpstreamFailure): Record<string, unknow
  * The request body as a stream of its own: when the upstream fails, the HTTP client destroys the stream it was given,
  * and that must not be the caller's connection, which still gets its 502. A caller who goes away ends it too.
  */
-function detachedBody (payload: IncomingMessage): Readable {
+function detachedBody (payload: IncomingMessage): PassThrough {
   const body = new PassThrough()
   payload.pipe(body)
-  payload.once('close', () => { if (!payload.complete) body.destroy(new Error('the caller went away mid-body')) })
+  // Destroyed without an error: until forward() hands the stream over nothing listens for one, and an unheard 'error'
+  // would end the process while the request is still being judged. The HTTP client reads a body that closes before
+  // its end as an aborted request all the same.
+  payload.once('close', () => { if (!payload.complete) body.destroy() })
   return body
+}
+
+/**
+ * Cuts off an upload whose caller sends nothing for `idleTimeoutMs` while it is forwarded (the HTTP client's timeouts
+ * do not cover a caller who stops sending): the caller loses its connection, as with Fastify's connectionTimeout,
+ * since there is nothing honest to answer, and the upstream connection is freed. An upstream that stops reading the
+ * body is not the caller's fault; the HTTP client's headersTimeout ends that wait with a 504.
+ */
+function cutOffWhenIdle (request: FastifyRequest, body: PassThrough, idleTimeoutMs: number): void {
+  const payload = request.raw
+  if (payload.complete || body.destroyed) return
+  const timer = setTimeout(() => {
+    // A full buffer: the caller is waiting for the upstream, not the other way round.
+    if (body.writableNeedDrain) {
+      timer.refresh()
+      return
+    }
+    request.log.info('the caller sent no part of its upload for API_IDLE_TIMEOUT_MS: its connection is closed')
+    payload.destroy()
+  }, idleTimeoutMs)
+  const restart = (): void => { timer.refresh() }
+  const stop = (): void => {
+    clearTimeout(timer)
+    payload.off('data', restart)
+  }
+  payload.on('data', restart)
+  payload.once('end', stop)
+  body.once('close', stop)
+}
+
+/**
+ * Where reply-from sends a normalised path: the base (origin plus directory) and the last segment, relative to it.
+ * reply-from refuses a source whose decoded text holds "/.." or "../", as a segment named "..hidden" does; the path has
+ * been normalised and judged already, so only its last segment goes through that check.
+ */
+function upstreamTarget (origin: string, path: string): { base: string, source: string } {
+  const lastSlash = path.lastIndexOf('/')
+  const last = path.slice(lastSlash + 1)
+  // "." stands for an empty last segment (reply-from reads '' as "the request's own path"); "./" keeps a segment such
+  // as "c:x" from reading as a URL scheme.
+  const source = last === '' ? '.' : /^[a-z][a-z\d+.-]*:/i.test(last) ? `./${last}` : last
+  return { base: origin.replace(/\/$/, '') + path.slice(0, lastSlash + 1), source }
 }
 
 /** Registers `/api` and `/api/*`: judged by role, then streamed to the upstream with the caller's token. */
@@ -130,13 +179,23 @@ const proxy: FastifyPluginAsync<ProxyOptions> = async (app, options) => {
     const url = request.raw.url ?? ''
     const queryAt = url.indexOf('?')
     const identity = request.identity!
-    return reply.from(paths.get(request)!.forward + (queryAt === -1 ? '' : url.slice(queryAt)), {
+    const { base, source } = upstreamTarget(options.upstreamUrl, paths.get(request)!.forward)
+    reply.from(source, {
+      getUpstream: () => base,
+      // The query goes up as the caller sent it: it is the upstream's to read, and decoding it here could only fail.
+      queryString: () => (queryAt === -1 ? '' : url.slice(queryAt + 1)),
       rewriteRequestHeaders: (_request, headers) => upstreamHeaders(headers as IncomingHttpHeaders, identity, request),
       rewriteHeaders: (headers) => downstreamHeaders(headers as IncomingHttpHeaders, reply),
-      onError: (failed, { error }) => { failed.send(gatewayError(error)) },
+      onError: (failed, { error }) => {
+        // A caller who left (or whose upload stalled) aborted the call itself: no upstream failure, and nobody to answer.
+        if (request.raw.aborted) return
+        failed.send(gatewayError(error))
+      },
       // An upstream 503 is the upstream's answer to give, not something to retry behind the caller's back.
       retryDelay: () => null
     })
+    if (request.body instanceof PassThrough) cutOffWhenIdle(request, request.body, options.idleTimeoutMs)
+    return reply
   }
 
   for (const url of ['/api', '/api/*']) {

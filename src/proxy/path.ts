@@ -5,12 +5,21 @@ import { AppError } from '../errors.js'
 export interface ApiPath {
   /** What the upstream receives: dot segments resolved, repeated slashes merged, other escapes kept. */
   forward: string
-  /** `forward` percent-decoded, lower case, `;parameters` cut from each segment: the strictest reading of it. */
+  /** `forward` percent-decoded, case-folded, `;parameters` cut from each segment: the strictest reading of it. */
   judged: string
 }
 
 /** Encoded slashes and backslashes, backslashes, NUL: spelled differently by different servers, so refused. */
 const AMBIGUOUS = /%2f|%5c|%00|\\/i
+
+/**
+ * Folds case the way case-insensitive servers compare, so a path is judged as any of them reads it: upper case first,
+ * as Java's equalsIgnoreCase and .NET's OrdinalIgnoreCase do (`ı` and `ſ` upper-case to I and S, so they judge as
+ * `i` and `s`), then lower case; `İ`, which lower-cases to "i" and a combining dot, judges as `i` too.
+ */
+export function foldCase (text: string): string {
+  return text.toUpperCase().toLowerCase().replaceAll('i\u0307', 'i')
+}
 
 /**
  * Normalises the raw path of a request (no query string) the way an upstream server would read it at its most
@@ -29,7 +38,7 @@ export function normaliseApiPath (rawPath: string): ApiPath {
     throw new AppError('VALIDATION_ERROR', 'The path is not a valid URL path.')
   }
   // Some servers drop ";parameters" before resolving dots (Tomcat reads "/..;/" as "/../"): judge that reading.
-  const segments = decoded.toLowerCase().split('/').map((segment) => segment.split(';')[0]!)
+  const segments = foldCase(decoded).split('/').map((segment) => segment.split(';')[0]!)
   if (segments.some((segment) => segment === '.' || segment === '..')) {
     throw new AppError('VALIDATION_ERROR', 'The path contains a dot segment.')
   }

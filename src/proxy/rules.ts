@@ -1,7 +1,8 @@
 // Which roles may call which part of the IMS API: role rules by path prefix, longest prefix wins (API_ROLE_RULES).
 import { ROLES, type Role } from '../role-mapping.js'
+import { foldCase } from './path.js'
 
-/** Path prefix (lower case, under /api) to the roles allowed there. */
+/** Path prefix (case-folded, under /api) to the roles allowed there. */
 export type ApiRoleRules = Record<string, Role[]>
 
 /** The contract's defaults; `/api` itself covers every path no longer prefix names. */
@@ -12,11 +13,17 @@ export const DEFAULT_API_ROLE_RULES: ApiRoleRules = {
   '/api/shop-floor': ['ADMIN', 'MANAGER', 'LINE_LEADER']
 }
 
-/** A prefix as rules keep it: lower case, no trailing slash. */
+/** A prefix as rules keep it: case-folded as judged paths are (see foldCase), no trailing slash. */
 function canonicalPrefix (prefix: string): string {
-  const lowered = prefix.toLowerCase()
-  return lowered.length > 4 && lowered.endsWith('/') ? lowered.replace(/\/+$/, '') : lowered
+  const folded = foldCase(prefix)
+  return folded.length > 4 && folded.endsWith('/') ? folded.replace(/\/+$/, '') : folded
 }
+
+/**
+ * Prefix text that would not match what its author meant: paths are judged decoded, with `//` merged and `;parameters`
+ * cut, and prefixes match as plain text, not patterns; such a rule would leave its paths to a shorter prefix.
+ */
+const UNMATCHABLE_PREFIX = /[*%;]|\/\//
 
 /**
  * Parses an `API_ROLE_RULES` JSON value such as `{"/api/reports": ["ADMIN", "MANAGER"]}`. The given rules are laid
@@ -38,6 +45,9 @@ export function parseApiRoleRules (json: string, settingName = 'API_ROLE_RULES')
     if (!/^\/api(\/[^\s?#\\]*)?$/i.test(prefix) || /(^|\/)\.\.?(\/|$)/.test(prefix)) {
       throw new Error(`${settingName} names "${prefix}", which is not a path prefix under /api.`)
     }
+    if (UNMATCHABLE_PREFIX.test(prefix)) {
+      throw new Error(`${settingName} names "${prefix}", but prefixes match request paths as plain decoded text: write it without "*" wildcards, "%" escapes, ";" parameters or "//".`)
+    }
     if (!Array.isArray(roles) || roles.length === 0 || !roles.every((r) => (ROLES as readonly unknown[]).includes(r))) {
       throw new Error(`${settingName}["${prefix}"] must be a non-empty array of ${ROLES.join(', ')}.`)
     }
@@ -47,7 +57,7 @@ export function parseApiRoleRules (json: string, settingName = 'API_ROLE_RULES')
 }
 
 /**
- * The roles allowed on `path` (a normalised, decoded, lower-case path under /api): the rule with the longest
+ * The roles allowed on `path` (a normalised, decoded, case-folded path under /api): the rule with the longest
  * prefix that `path` starts with. Prefixes match as plain strings, so `/api/admin` also covers `/api/admin-tools`:
  * an ambiguous path is judged by the stricter rule.
  */

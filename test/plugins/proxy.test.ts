@@ -94,6 +94,11 @@ t.test('header hygiene: the session\'s token and the real identity go up; browse
       'x-forwarded-host': 'evil.example',
       'proxy-authorization': 'Basic Zm9vOmJhcg==',
       'x-request-id': 'forged-id',
+      'x-original-url': '/api/admin/users',
+      'x-rewrite-url': '/api/admin/users',
+      'x-http-method-override': 'DELETE',
+      'x-http-method': 'DELETE',
+      'x-method-override': 'DELETE',
       'x-custom': 'kept',
       'content-type': 'application/json'
     },
@@ -114,6 +119,9 @@ t.test('header hygiene: the session\'s token and the real identity go up; browse
   t.notOk(seen!.headers.cookie, 'no cookie at all')
   t.notOk(seen!.headers['proxy-authorization'])
   t.notOk(seen!.headers['x-csrf'])
+  for (const name of ['x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override']) {
+    t.notOk(seen!.headers[name], `no ${name}: the upstream serves the path and method that were judged`)
+  }
   t.equal(seen!.headers['x-forwarded-for'], '127.0.0.1')
   t.not(seen!.headers['x-forwarded-host'], 'evil.example')
   t.match(seen!.headers['x-request-id'], /^[0-9a-f-]{36}$/, 'the adapter\'s request id, not the browser\'s')
@@ -165,7 +173,10 @@ t.test('paths are judged as the upstream will read them: traversal, encodings, c
     (m: string) => `/api/ADMIN/${m}`,
     (m: string) => `/api/%61dmin/${m}`,
     (m: string) => `/api/admin;x=1/${m}`,
-    (m: string) => `/api/shop-floor/./../planning/${m}`
+    (m: string) => `/api/shop-floor/./../planning/${m}`,
+    // Dotless ı and dotted İ: servers comparing like Java's equalsIgnoreCase read both as "admin".
+    (m: string) => `/api/adm%C4%B1n/${m}`,
+    (m: string) => `/api/adm%C4%B0n/${m}`
   ]
   for (const build of refusedForLeader) {
     const m = marker()
@@ -190,6 +201,31 @@ t.test('paths are judged as the upstream will read them: traversal, encodings, c
   const escaped = await rawRequest(origin, 'GET', '/api/../auth/me', { cookie: admin.cookie })
   t.equal(escaped.status, 404, 'a path that leaves /api is not proxied')
   t.equal(upstream.saw('/auth/me').length, 0)
+})
+
+t.test('odd but legal paths and queries reach the upstream as sent: "../" in a query, a segment named "..hidden", stray "%"', async (t) => {
+  const admin = await browser(['ADMIN'])
+  const errorsBefore = logs.entries.filter((entry) => entry.level >= 50).length
+  const m = randomUUID().slice(0, 8)
+  const cases = [
+    `/api/shop-floor/${m}/a?file=../etc/passwd`,
+    `/api/shop-floor/${m}/b?a=/..`,
+    `/api/shop-floor/${m}/..hidden`,
+    `/api/shop-floor/${m}/..hidden/c`,
+    `/api/shop-floor/${m}/%2E%2Ehidden`,
+    `/api/shop-floor/${m}/...`,
+    `/api/shop-floor/${m}/c:x`,
+    `/api/shop-floor/${m}/dir/`,
+    `/api/shop-floor/${m}/d?q=%`,
+    `/api/shop-floor/${m}/e?q=%E0%A4%A&x=%zz`,
+    `/api?${m}`
+  ]
+  for (const path of cases) {
+    const response = await rawRequest(origin, 'GET', path, { cookie: admin.cookie })
+    t.equal(response.status, 200, path)
+    t.same(upstream.saw(m).map((seen) => seen.url).filter((url) => url === path), [path], `${path}: the upstream saw it as sent`)
+  }
+  t.equal(logs.entries.filter((entry) => entry.level >= 50).length, errorsBefore, 'and nothing was logged as an error')
 })
 
 t.test('streaming: a 20 MB upload of any content type and a 20 MB download pass through whole', async (t) => {
@@ -320,6 +356,7 @@ t.test('API_ROLE_RULES adds rules over the defaults; API_UPSTREAM_URL unset: /ap
   t.equal((await ruled.inject({ method: 'GET', url: fresh('/api/reports'), headers: { cookie: manager.cookie } })).statusCode, 200)
   t.equal((await ruled.inject({ method: 'GET', url: fresh('/api/reports'), headers: { cookie: admin.cookie } })).statusCode, 403)
   t.equal((await ruled.inject({ method: 'GET', url: fresh('/api/admin'), headers: { cookie: manager.cookie } })).statusCode, 403, 'defaults still apply')
+  t.equal((await ruled.inject({ method: 'GET', url: fresh('/api/report%C5%BF'), headers: { cookie: admin.cookie } })).statusCode, 403, 'a long s (ſ) is judged as the "s" it upper-cases to')
   const signedIn = await signIn(unset, await emulator.user(['ADMIN']), TEST_PASSWORD)
   const response = await unset.inject({ method: 'GET', url: '/api/shop-floor/x', headers: { cookie: signedIn.cookie } })
   t.equal(response.statusCode, 404)
@@ -334,6 +371,8 @@ t.test('misconfigured proxy settings stop start-up with a sentence naming the va
     [{ API_ROLE_RULES: '{"/api/reports": ["admin"]}' }, /^API_ROLE_RULES\["\/api\/reports"\] must be a non-empty array/],
     [{ API_ROLE_RULES: '{"/api/reports": []}' }, /must be a non-empty array/],
     [{ API_ROLE_RULES: 'not json' }, /^API_ROLE_RULES must be JSON/],
+    ...['/api/reports/*', '/api/%72eports', '/api//reports', '/api/reports;v=1'].map((prefix): [Record<string, string>, RegExp] =>
+      [{ API_ROLE_RULES: JSON.stringify({ [prefix]: ['ADMIN'] }) }, /^API_ROLE_RULES names ".+", but prefixes match request paths as plain decoded text/]),
     [{ API_TIMEOUT_MS: '0' }, /^API_TIMEOUT_MS is invalid/]
   ]
   for (const [env, message] of cases) {
