@@ -142,7 +142,8 @@ export default fp<SessionPluginOptions>(async (app, options) => {
         groups: claims.groups,
         ...(tokens.refreshToken === undefined ? {} : { refreshToken: tokens.refreshToken })
       })
-      // The token it replaces may have been handed to the IMS backend: it stops working with the session's sign-out.
+      // The token it replaces is revoked at once (a sign-out revokes only the session's current one); not its sign-in,
+      // which the new token continues.
       await revocations.revokeToken(session.record.accessToken)
       return updated
     } catch (error) {
@@ -221,14 +222,14 @@ export default fp<SessionPluginOptions>(async (app, options) => {
       const refreshToken = sessions.refreshToken(session.record)
       if (refreshToken !== undefined) await app.cognito.auth.revoke(refreshToken)
     }
-    await revocations.revokeToken(accessToken)
+    await revocations.revokeSignIn(accessToken)
   })
 
   app.decorate('endUserSessions', async (sub: string) => {
     await revocations.revokeUser(sub)
     const records = await sessions.destroyUser(sub)
     await Promise.all(records.map(async (record) => {
-      await revocations.revokeToken(record.accessToken)
+      await revocations.revokeSignIn(record.accessToken)
       const refreshToken = sessions.refreshToken(record)
       if (refreshToken !== undefined) await app.cognito.auth.revoke(refreshToken)
     }))

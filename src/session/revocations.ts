@@ -9,8 +9,9 @@ import { BoundedView } from './bounded-view.js'
  * How a revocation reaches every instance at once without a store round trip per request:
  * - The store holds the truth: `revoked-jti:<jti>` until the token expires, and `user-not-before:<sub>` for a day (the
  *   longest life of a Cognito access token). cognito-local's access tokens carry a jti but no origin_jti; real
- *   Cognito's carry both, and either one being revoked revokes the token. Revoking a token revokes both its ids, so on
- *   real Cognito every token refreshed from the same sign-in (one origin_jti) fails with it.
+ *   Cognito's carry both, and either one being revoked revokes the token. Ending a sign-in (revokeSignIn) revokes its
+ *   origin_jti too, for as long as an access token can live: on real Cognito every token refreshed from that sign-in
+ *   fails with it. A refresh revokes only the token it replaces (revokeToken): its successor shares the origin_jti.
  * - An instance learns its own revocation once the store has it, never before: a failed write (503) leaves nothing
  *   behind that would make a retry look done.
  * - A revocation is written and broadcast in one step (MULTI SET + PUBLISH on Redis, see src/store/channel.ts): no
@@ -45,12 +46,12 @@ const VIEW_SIZE = 50_000
 const READY_WAIT_MS = 2000
 const CHANNEL = 'revocations'
 
-/** Reads the ids (`jti`, and `origin_jti` where present) and `exp` of a token the adapter itself holds (verified when stored). */
-export function tokenIdentity (token: string): { ids: string[], exp: number } | undefined {
+/** Reads the `jti`, `origin_jti` (where present) and `exp` of a token the adapter itself holds (verified when stored). */
+export function tokenIdentity (token: string): { jti: string, originJti?: string, exp: number } | undefined {
   try {
     const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { jti?: unknown, origin_jti?: unknown, exp?: unknown }
     if (typeof payload.jti !== 'string' || typeof payload.exp !== 'number') return undefined
-    return { ids: typeof payload.origin_jti === 'string' ? [payload.jti, payload.origin_jti] : [payload.jti], exp: payload.exp }
+    return { jti: payload.jti, exp: payload.exp, ...(typeof payload.origin_jti === 'string' ? { originJti: payload.origin_jti } : {}) }
   } catch {
     return undefined
   }
@@ -83,13 +84,30 @@ export class Revocations {
     await this.channel.whenLive(READY_WAIT_MS)
   }
 
-  /** Revokes an access token (by each of its ids) until it expires, on every instance. */
+  /** Revokes one access token (its jti) until it expires, on every instance: the token a refresh replaced. */
   async revokeToken (token: string): Promise<void> {
     const identity = tokenIdentity(token)
+    if (identity !== undefined) await this.revokeId(identity.jti, identity.exp)
+  }
+
+  /**
+   * Revokes an access token and, by its origin_jti (real Cognito), every token refreshed from the same sign-in, for as
+   * long as any of them can live: a sign-out.
+   */
+  async revokeSignIn (token: string): Promise<void> {
+    const identity = tokenIdentity(token)
     if (identity === undefined) return
-    const ttl = Math.ceil(identity.exp - Date.now() / 1000) + GRACE_SECONDS
-    if (ttl <= 0) return
-    await Promise.all(identity.ids.map(async (jti) => { await this.publish({ kind: 'token', jti, exp: identity.exp }, `revoked-jti:${jti}`, 1, ttl) }))
+    const origin = identity.originJti
+    await Promise.all([
+      this.revokeId(identity.jti, identity.exp),
+      ...(origin === undefined ? [] : [this.revokeId(origin, Math.floor(Date.now() / 1000) + MAX_ACCESS_TOKEN_SECONDS)])
+    ])
+  }
+
+  /** Revokes a token id until `exp` (seconds) and the grace after it. */
+  private async revokeId (jti: string, exp: number): Promise<void> {
+    const ttl = Math.ceil(exp - Date.now() / 1000) + GRACE_SECONDS
+    if (ttl > 0) await this.publish({ kind: 'token', jti, exp }, `revoked-jti:${jti}`, 1, ttl)
   }
 
   /**

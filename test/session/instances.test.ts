@@ -129,6 +129,16 @@ t.test('revoking a token revokes the tokens refreshed from the same sign-in (one
   t.equal((await me(a, bearer(accessToken))).statusCode, 200, 'a token of another sign-in is not')
 })
 
+t.test('the token a refresh replaced is revoked on every instance, and its successor from the same sign-in is not', async (t) => {
+  const email = await emulator.user(['LINE_LEADER'])
+  const { accessToken } = await cognitoTokens(a, email, TEST_PASSWORD)
+  const origin = randomUUID()
+  const [replaced, successor] = [randomUUID(), randomUUID()].map((jti) => signRs256({ ...payloadOf(accessToken), jti, origin_jti: origin }))
+  await a.revocations.revokeToken(replaced!)
+  t.equal((await me(b, bearer(replaced!))).statusCode, 401)
+  t.equal((await me(b, bearer(successor!))).statusCode, 200, 'the successor shares the origin_jti and still works')
+})
+
 t.test('a sign-in right after a global sign-out gets a token that works (same second as the revocation)', async (t) => {
   const email = await emulator.user(['MANAGER'])
   const { cookie } = await signIn(a, email, TEST_PASSWORD)
