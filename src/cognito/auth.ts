@@ -5,6 +5,7 @@ import {
   type AuthenticationResultType, type ChallengeNameType, type GetUserCommandOutput, type InitiateAuthCommandOutput, type RespondToAuthChallengeCommandOutput
 } from '@aws-sdk/client-cognito-identity-provider'
 import { setImmediate as nextTurn } from 'node:timers/promises'
+import { decomposeUnverifiedJwt } from 'aws-jwt-verify/jwt'
 import { AppError, UnsupportedByEmulatorError } from '../errors.js'
 import type { CognitoGateway, Translation } from './gateway.js'
 import { PASSWORD_REFUSALS } from './recovery.js'
@@ -122,16 +123,22 @@ export class CognitoAuth {
     return this.outcome(output, pending.username)
   }
 
-  /** REFRESH_TOKEN_AUTH. A rejected refresh token is UNAUTHENTICATED; an unreachable Cognito is UPSTREAM_UNAVAILABLE. */
+  /**
+   * REFRESH_TOKEN_AUTH (`username` feeds SECRET_HASH). A rejected refresh token is UNAUTHENTICATED; an unreachable
+   * Cognito is UPSTREAM_UNAVAILABLE.
+   */
   async refresh (refreshToken: string, username: string): Promise<CognitoTokens> {
-    const refreshing = this.gateway.call<InitiateAuthCommandOutput>(new InitiateAuthCommand({
+    const output = await this.gateway.call<InitiateAuthCommandOutput>(new InitiateAuthCommand({
       AuthFlow: 'REFRESH_TOKEN_AUTH',
       ClientId: this.clientId,
       AuthParameters: this.withSecretHash(username, { REFRESH_TOKEN: refreshToken })
     }), { NotAuthorizedException: 'UNAUTHENTICATED', UserNotFoundException: 'UNAUTHENTICATED', InvalidParameterException: 'UNAUTHENTICATED' })
-    const [output, isEnabled] = await Promise.all([refreshing, this.enabledOnEmulator(username)])
-    if (!isEnabled || output.AuthenticationResult === undefined) throw new AppError('UNAUTHENTICATED')
-    return toTokens(output.AuthenticationResult)
+    if (output.AuthenticationResult === undefined) throw new AppError('UNAUTHENTICATED')
+    const tokens = toTokens(output.AuthenticationResult)
+    // cognito-local refreshes disabled users; real Cognito refuses them. Asked of the user the new token names, not of
+    // a name the caller gave (in token mode that is the client's word).
+    if (this.gateway.emulator && !await this.isEnabled(tokenUsername(tokens.accessToken))) throw new AppError('UNAUTHENTICATED')
+    return tokens
   }
 
   /** Revokes a refresh token (and the access tokens issued from it, on real Cognito). Never throws. */
@@ -163,13 +170,13 @@ export class CognitoAuth {
   }
 
   /**
-   * Whether the user is enabled, asked of the emulator alongside a sign-in or refresh (cognito-local signs disabled
-   * users in and refreshes them; real Cognito refuses them, so elsewhere this is true without a call). Asked on the
-   * next turn of the event loop, once the caller's own request has left: started together, this call's SDK work held
-   * that request back, the slower of the two (0.6 to 0.9 ms of p50 sign-in, measured; see bench/README.md).
+   * Whether the user is enabled, asked of the emulator alongside a sign-in (cognito-local signs disabled users in;
+   * real Cognito refuses them, so elsewhere this is true without a call). Asked on the next turn of the event loop,
+   * once the sign-in's own request has left: started together, this call's SDK work held that request back, the
+   * slower of the two (0.6 to 0.9 ms of p50 sign-in, measured; see bench/README.md).
    */
   private async enabledOnEmulator (username: string): Promise<boolean> {
-    if (!this.gateway.emulator || username === '') return true
+    if (!this.gateway.emulator) return true
     await nextTurn()
     return await this.isEnabled(username)
   }
@@ -201,6 +208,13 @@ export class CognitoAuth {
     }
     return { kind: 'challenge', pending }
   }
+}
+
+/** The username an access token names (read, not verified: it came straight from Cognito), or '' when it names none. */
+function tokenUsername (accessToken: string): string {
+  const { payload } = decomposeUnverifiedJwt(accessToken)
+  const username = payload.username ?? payload['cognito:username'] ?? payload.sub
+  return typeof username === 'string' ? username : ''
 }
 
 /** What a user may see of a challenge: where the code went, which MFA types to choose from. */
