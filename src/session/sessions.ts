@@ -151,8 +151,13 @@ export class SessionManager {
       const touched = { ...record, lastSeenAt: now }
       const touchedStored = { ...stored, lastSeenAt: now }
       this.opened.set(touchedStored, touched)
-      // A session ended meanwhile (sign-out, revocation) stays ended.
-      if (!await this.store.replace(key, touchedStored, this.ttlSeconds(touched, now))) return undefined
+      // Only over what was read: a refresh that wrote new tokens meanwhile must not be undone, and a session ended
+      // meanwhile (sign-out, revocation) stays ended. Either way what the store holds now decides.
+      if (!await this.store.replaceIfUnchanged(key, stored, touchedStored, this.ttlSeconds(touched, now))) {
+        const current = await this.store.get<StoredSession>(key)
+        const currentRecord = current === undefined ? undefined : this.open(current)
+        return currentRecord === undefined ? undefined : { id, record: currentRecord }
+      }
       if (mark !== undefined) this.view?.remember(key, touchedStored, mark)
       return { id, record: touched }
     }

@@ -8,6 +8,9 @@ import { RedisChannel } from './redis-channel.js'
 /** Keeps every key of the adapter under one prefix so a shared Redis stays tidy. */
 const KEY_PREFIX = 'ims:'
 
+/** SET if the key still holds exactly the JSON it was read with (KEYS[1]; ARGV: expected, value, seconds). */
+const REPLACE_IF_UNCHANGED = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end return 0`
+
 /** How long the first commands wait for the first connection; after it, commands never wait for a connection. */
 const FIRST_CONNECT_MS = 1500
 
@@ -67,6 +70,12 @@ export class RedisStore implements SharedStore {
   async replace (key: string, value: unknown, ttlSeconds: number): Promise<boolean> {
     const answer = await this.run(async () => await this.redis.set(key, JSON.stringify(value), 'EX', Math.max(1, Math.ceil(ttlSeconds)), 'XX'))
     return answer === 'OK'
+  }
+
+  /** `expected` came from `get` (JSON.parse of what a set wrote with JSON.stringify), so it stringifies back the same. */
+  async replaceIfUnchanged (key: string, expected: unknown, value: unknown, ttlSeconds: number): Promise<boolean> {
+    const answer = await this.run(async () => await this.redis.eval(REPLACE_IF_UNCHANGED, 1, key, JSON.stringify(expected), JSON.stringify(value), Math.max(1, Math.ceil(ttlSeconds))))
+    return answer === 1
   }
 
   async take<T> (key: string): Promise<T | undefined> {

@@ -16,6 +16,8 @@ export interface SharedStore {
   setIfAbsent(key: string, value: unknown, ttlSeconds: number): Promise<boolean>
   /** Sets `key` only if it is still there, in one step; false when it was deleted meanwhile (it stays deleted). */
   replace(key: string, value: unknown, ttlSeconds: number): Promise<boolean>
+  /** Sets `key` only if it still holds `expected` (what `get` answered), in one step; false when it changed or went. */
+  replaceIfUnchanged(key: string, expected: unknown, value: unknown, ttlSeconds: number): Promise<boolean>
   delete(...keys: string[]): Promise<void>
   /**
    * Adds `member` to the set at `key` for `ttlSeconds` (each member lapses on its own), and in the same step answers
@@ -72,6 +74,13 @@ export class MemoryStore implements SharedStore {
 
   async replace (key: string, value: unknown, ttlSeconds: number): Promise<boolean> {
     if (this.live(key) === undefined) return false
+    await this.set(key, value, ttlSeconds)
+    return true
+  }
+
+  async replaceIfUnchanged (key: string, expected: unknown, value: unknown, ttlSeconds: number): Promise<boolean> {
+    // `get` answers the stored object itself, and every write stores a new one.
+    if (this.live(key)?.value !== expected) return false
     await this.set(key, value, ttlSeconds)
     return true
   }

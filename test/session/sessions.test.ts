@@ -37,6 +37,23 @@ for (const [name, make] of [['memory', () => new MemoryStore()], ['redis', () =>
     t.equal(await sessions.find(live.id), undefined, 'the old id is gone')
   })
 
+  t.test(`${name}: a session's "last seen" write does not undo a refresh that wrote new tokens meanwhile`, async (t) => {
+    const store = make()
+    t.teardown(async () => { await store.close() })
+    // An idle limit of 10 s: "last seen" is written at most once a second.
+    const sessions = new SessionManager(store, new Sealer(randomBytes(32).toString('hex')), { ...limits, idleSeconds: 10 })
+    const session = await sessions.create({ ...fields, sub: `sub-${randomBytes(4).toString('hex')}` })
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const pauseAfterGet = pauseAfter(store, 'get')
+    // The refresh lands between the read of a request that is about to write "last seen" and that write.
+    pauseAfterGet(async () => await sessions.update(session, { accessToken: 'new.access.token', accessExpiresAt: Date.now() + 3600_000, groups: ['MANAGER'], refreshToken: 'r-new' }))
+    const seen = await sessions.find(session.id)
+    t.equal(seen?.record.accessToken, 'new.access.token', 'the request goes on with the refreshed tokens')
+    const now = await sessions.find(session.id)
+    t.equal(now?.record.accessToken, 'new.access.token', 'and the store keeps them')
+    t.equal(sessions.refreshToken(now!.record), 'r-new', 'the new refresh token too')
+  })
+
   t.test(`${name}: a user's list of sessions forgets those past their absolute lifetime`, async (t) => {
     const store = make()
     t.teardown(async () => { await store.close() })
