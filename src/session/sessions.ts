@@ -50,6 +50,11 @@ function hashId (id: string): string {
   return sha256(id)
 }
 
+/** Where a session is stored, by its hashed id. */
+function sessionKeyOf (hashed: string): string {
+  return `session:${hashed}`
+}
+
 const ID_PATTERN = /^[A-Za-z0-9_-]{43}$/
 /** How long a used one-time code is remembered. */
 const USED_CODE_SECONDS = 120
@@ -57,6 +62,10 @@ const USED_CODE_SECONDS = 120
 const MAX_TOUCH_INTERVAL_MS = 60_000
 /** How many times destroyUser reads a user's sessions again, so sign-ins that never stop cannot hold it forever. */
 const MAX_DESTROY_ROUNDS = 5
+/** How long a rotated id remembers where it went: longer than any sign-out that read the session before it moved. */
+const MOVED_SECONDS = 60
+/** How many rotations in a row an ending session is followed through. */
+const MAX_MOVES = 5
 
 /** Creates, finds, touches and ends sessions in a SharedStore. */
 export class SessionManager {
@@ -72,7 +81,7 @@ export class SessionManager {
   /** Opened records by stored object: the memory store hands back the same object, so a session in use is opened once. */
   private readonly opened = new WeakMap<StoredSession, SessionRecord>()
 
-  private sessionKey (id: string): string { return `session:${hashId(id)}` }
+  private sessionKey (id: string): string { return sessionKeyOf(hashId(id)) }
 
   private seal (record: SessionRecord): StoredSession {
     const { accessToken, ...rest } = record
@@ -96,6 +105,7 @@ export class SessionManager {
   }
   private userKey (sub: string): string { return `session-list:${sub}` }
   private challengeKey (id: string): string { return `challenge:${hashId(id)}` }
+  private movedKey (hashed: string): string { return `session-moved:${hashed}` }
 
   private ttlSeconds (record: SessionRecord, now: number): number {
     const untilAbsolute = (record.absoluteExpiresAt - now) / 1000
@@ -185,14 +195,16 @@ export class SessionManager {
 
   /** Moves a session to a fresh id (the old id stops working) and returns it; UNAUTHENTICATED if it ended meanwhile. */
   async rotate (session: Session): Promise<Session> {
-    // The new id is written, then listed among the user's sessions, and only then is the old one taken: ending every
-    // session of the user (destroyUser, on any instance) at any moment ends the new id too, or makes the take fail.
-    // Taking the old entry means only one rotation wins, and an ended session cannot be moved back to life.
+    // The new id is written, listed among the user's sessions and noted as where the old one went, and only then is
+    // the old one taken: ending every session of the user (destroyUser), or this one (destroy, a sign-out that read the
+    // old id), on any instance and at any moment, ends the new id too or makes the take fail. Taking the old entry
+    // means only one rotation wins, and an ended session cannot be moved back to life.
     const id = newId()
     const now = Date.now()
     const record = { ...session.record, lastSeenAt: now }
     await this.save(id, record, now)
     await this.store.addToSet(this.userKey(record.sub), hashId(id), this.limits.absoluteSeconds)
+    await this.store.addToSet(this.movedKey(hashId(session.id)), hashId(id), MOVED_SECONDS)
     const key = this.sessionKey(session.id)
     const taken = await this.store.take(key)
     await this.view?.invalidate([key])
@@ -209,12 +221,18 @@ export class SessionManager {
     return this.sealer.open(record.refreshTokenSealed)
   }
 
-  /** Ends one session. */
+  /** Ends one session, and the ids it was rotated into meanwhile (a refresh racing this sign-out). */
   async destroy (id: string, record: Pick<SessionRecord, 'sub'>): Promise<void> {
-    const key = this.sessionKey(id)
-    await this.store.delete(key)
-    await this.store.removeFromSet(this.userKey(record.sub), hashId(id))
-    await this.view?.invalidate([key])
+    let ending = [hashId(id)]
+    for (let move = 0; ending.length > 0 && move <= MAX_MOVES; move++) {
+      const keys = ending.map(sessionKeyOf)
+      await this.store.delete(...keys)
+      await Promise.all(ending.map(async (hashed) => { await this.store.removeFromSet(this.userKey(record.sub), hashed) }))
+      await this.view?.invalidate(keys)
+      // Read after the delete: a rotation that took one of these ids first noted where it went before it did.
+      const moved = await Promise.all(ending.map(async (hashed) => await this.store.members(this.movedKey(hashed))))
+      ending = moved.flat()
+    }
   }
 
   /**
@@ -228,7 +246,7 @@ export class SessionManager {
     for (let round = 0; round < MAX_DESTROY_ROUNDS; round++) {
       const hashed = await this.store.members(userKey)
       if (hashed.length === 0) break
-      const keys = hashed.map((h) => `session:${h}`)
+      const keys = hashed.map(sessionKeyOf)
       const records = (await Promise.all(keys.map(async (key) => await this.store.get<StoredSession>(key))))
         .map((stored) => stored === undefined ? undefined : this.open(stored))
         .filter((r): r is SessionRecord => r !== undefined)

@@ -37,6 +37,18 @@ for (const [name, make] of [['memory', () => new MemoryStore()], ['redis', () =>
     t.equal(await sessions.find(live.id), undefined, 'the old id is gone')
   })
 
+  t.test(`${name}: a sign-out that read the session before a refresh moved it to a new id ends the new id too`, async (t) => {
+    const store = make()
+    t.teardown(async () => { await store.close() })
+    const sessions = new SessionManager(store, new Sealer(randomBytes(32).toString('hex')), limits)
+    const session = await sessions.create({ ...fields, sub: `sub-${randomBytes(4).toString('hex')}` })
+    const pauseAfterTake = pauseAfter(store, 'take')
+    // The sign-out lands just after the rotation took the old id, holding what it read before.
+    pauseAfterTake(async () => { await sessions.destroy(session.id, session.record) })
+    const moved = await sessions.rotate(session)
+    t.same(await liveIds(sessions, [session.id, moved.id]), [], 'neither the old id nor the one the refresh moved it to lives on')
+  })
+
   t.test(`${name}: a session's "last seen" write does not undo a refresh that wrote new tokens meanwhile`, async (t) => {
     const store = make()
     t.teardown(async () => { await store.close() })
