@@ -33,7 +33,12 @@ export const ConfigSchema = Type.Object({
     endpoint: Type.String({ env: 'COGNITO_ENDPOINT', default: '', pattern: '^(https?://[^\\s]+[^/\\s])?$' }),
     timeoutMs: Type.Integer({ env: 'COGNITO_TIMEOUT_MS', default: 4000, minimum: 100, maximum: 30000 }),
     jwksTimeoutMs: Type.Integer({ env: 'JWKS_TIMEOUT_MS', default: 3000, minimum: 100, maximum: 30000 }),
-    tokenGraceSeconds: Type.Integer({ env: 'TOKEN_GRACE_SECONDS', default: 5, minimum: 0, maximum: 60 })
+    tokenGraceSeconds: Type.Integer({ env: 'TOKEN_GRACE_SECONDS', default: 5, minimum: 0, maximum: 60 }),
+    /**
+     * The app client's refresh-token validity (Cognito's default, 30 days; at most 10 years): a sign-out keeps the
+     * sign-in's origin_jti revoked that long, since every token refreshed from it carries the same origin_jti.
+     */
+    refreshTokenDays: Type.Integer({ env: 'REFRESH_TOKEN_VALIDITY_DAYS', default: 30, minimum: 1, maximum: 3650 })
   }),
   local: Type.Object({
     cognitoPort: Type.Integer({ env: 'COGNITO_LOCAL_PORT', default: 9229, minimum: 0, maximum: 65535 }),

@@ -97,6 +97,7 @@ export async function buildApp (config: Config, deps: AppDependencies = {}): Pro
     idleSeconds: config.session.idleSeconds,
     absoluteSeconds: config.session.absoluteSeconds,
     challengeSeconds: config.session.challengeSeconds,
+    signInSeconds: config.cognito.refreshTokenDays * 86_400,
     roleGroups: config.roles.groups
   })
   await app.register(rateLimit, { ...config.throttle, hashKey: usernameHashKey })

@@ -11,6 +11,7 @@ import { subkey } from '../session/keys.js'
 import { toUser, userOf, type User } from '../auth/user.js'
 import { bearerToken, userFromBearer } from '../auth/bearer.js'
 import type { CognitoTokens } from '../cognito/auth.js'
+import type { AccessClaims } from '../auth/token-verifier.js'
 import type { RoleGroups } from '../role-mapping.js'
 
 export const SESSION_COOKIE = '__Host-ims-session'
@@ -29,6 +30,8 @@ export interface SessionPluginOptions extends SessionLimits {
   store: SharedStore
   encryptionKeyHex: string
   refreshSkewSeconds: number
+  /** How long a sign-in can go on being refreshed (the refresh-token validity): a sign-out revokes it that long. */
+  signInSeconds: number
   roleGroups: RoleGroups
 }
 
@@ -61,6 +64,8 @@ declare module 'fastify' {
     endUserSessions: (sub: string) => Promise<void>
     /** Ends the caller's own session: deletes it, revokes its refresh token at Cognito and its access token everywhere. */
     endSession: (identity: Identity) => Promise<void>
+    /** Clears the request's session cookie (it found no session), unless that session just moved to a new id. */
+    forgetCookie: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
   }
   interface FastifyRequest {
     identity?: Identity
@@ -81,7 +86,7 @@ export default fp<SessionPluginOptions>(async (app, options) => {
   await app.register(cookie)
   const sealer = new Sealer(subkey(options.encryptionKeyHex, 'session store'))
   const sessions = new SessionManager(options.store, sealer, options)
-  const revocations = new Revocations(options.store)
+  const revocations = new Revocations(options.store, options.signInSeconds)
   app.decorate('sessions', sessions)
   app.decorate('revocations', revocations)
   app.decorate('sessionMode', options.mode)
@@ -93,12 +98,25 @@ export default fp<SessionPluginOptions>(async (app, options) => {
 
   // CSRF: unsafe requests riding on (or creating) a cookie session must say X-CSRF: 1 and not come cross-site.
   app.addHook('onRequest', async (request) => {
-    if (!UNSAFE_METHODS.has(request.method) || request.headers.authorization !== undefined) return
+    if (!UNSAFE_METHODS.has(request.method)) return
     const cookieRiding = request.cookies[SESSION_COOKIE] !== undefined || request.cookies[PRE_AUTH_COOKIE] !== undefined
+    // A bearer call carries no cookie; a request that does is checked whatever else it carries (cookie-only routes
+    // never look at Authorization).
+    if (!cookieRiding && bearerToken(request) !== undefined) return
     const creating = options.mode === 'cookie' && request.routeOptions.config?.createsSession === true
     if (!cookieRiding && !creating) return
     if (request.headers['x-csrf'] !== '1' || request.headers['sec-fetch-site'] === 'cross-site') throw new AppError('CSRF_REQUIRED')
   })
+
+  /**
+   * Tells the browser to drop a session cookie that finds nothing, unless another instance or request has just moved
+   * that session to a new id: the browser may already hold the new cookie, which a late clearing would wipe.
+   */
+  async function forgetCookie (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const id = request.cookies[SESSION_COOKIE]
+    if (id !== undefined && !await sessions.movedRecently(id)) reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
+  }
+  app.decorate('forgetCookie', forgetCookie)
 
   /** Runs `work` for a session unless it is already running for that session id here, whose outcome is then shared. */
   function sharedPerSession (running: Map<string, Promise<Session>>, work: (session: Session) => Promise<Session>): (session: Session) => Promise<Session> {
@@ -133,23 +151,28 @@ export default fp<SessionPluginOptions>(async (app, options) => {
   async function refreshSession (session: Session): Promise<Session> {
     const refreshToken = sessions.refreshToken(session.record)
     if (refreshToken === undefined) throw unauthenticated()
+    let tokens: CognitoTokens
+    let claims: AccessClaims
     try {
-      const tokens = await app.cognito.auth.refresh(refreshToken, session.record.username)
-      const claims = await app.verifier.verifyAccess(tokens.accessToken)
-      const updated = await sessions.update(session, {
-        accessToken: tokens.accessToken,
-        accessExpiresAt: Date.now() + tokens.expiresIn * 1000,
-        groups: claims.groups,
-        ...(tokens.refreshToken === undefined ? {} : { refreshToken: tokens.refreshToken })
-      })
-      // The token it replaces is revoked at once (a sign-out revokes only the session's current one); not its sign-in,
-      // which the new token continues.
-      await revocations.revokeToken(session.record.accessToken)
-      return updated
+      tokens = await app.cognito.auth.refresh(refreshToken, session.record.username)
+      claims = await app.verifier.verifyAccess(tokens.accessToken)
     } catch (error) {
+      // Only Cognito refusing the refresh token ends the session.
       if (error instanceof AppError && error.code === 'UNAUTHENTICATED') await sessions.destroy(session.id, session.record)
       throw error
     }
+    // UNAUTHENTICATED when the session ended or moved meanwhile (another instance refreshed it first): nothing to end,
+    // and ending it would follow the move and end the session that instance just issued.
+    const updated = await sessions.update(session, {
+      accessToken: tokens.accessToken,
+      accessExpiresAt: Date.now() + tokens.expiresIn * 1000,
+      groups: claims.groups,
+      ...(tokens.refreshToken === undefined ? {} : { refreshToken: tokens.refreshToken })
+    })
+    // The token it replaces is revoked at once (a sign-out revokes only the session's current one); not its sign-in,
+    // which the new token continues.
+    await revocations.revokeToken(session.record.accessToken)
+    return updated
   }
 
   app.decorate('authenticate', async (request: FastifyRequest, reply: FastifyReply, { refresh = true }: { refresh?: boolean } = {}): Promise<Identity> => {
@@ -162,7 +185,7 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     } else {
       const found = await sessions.find(request.cookies[SESSION_COOKIE])
       if (found === undefined) {
-        if (request.cookies[SESSION_COOKIE] !== undefined) reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
+        await forgetCookie(request, reply)
         throw unauthenticated()
       }
       const session = refresh && nearExpiry(found) ? await freshen(found) : found

@@ -10,8 +10,8 @@ import { BoundedView } from './bounded-view.js'
  * - The store holds the truth: `revoked-jti:<jti>` until the token expires, and `user-not-before:<sub>` for a day (the
  *   longest life of a Cognito access token). cognito-local's access tokens carry a jti but no origin_jti; real
  *   Cognito's carry both, and either one being revoked revokes the token. Ending a sign-in (revokeSignIn) revokes its
- *   origin_jti too, for as long as an access token can live: on real Cognito every token refreshed from that sign-in
- *   fails with it. A refresh revokes only the token it replaces (revokeToken): its successor shares the origin_jti.
+ *   origin_jti too, for as long as the sign-in's refresh token lives: on real Cognito every token refreshed from that
+ *   sign-in fails with it. A refresh revokes only the token it replaces (revokeToken): its successor shares the origin_jti.
  * - An instance learns its own revocation once the store has it, never before: a failed write (503) leaves nothing
  *   behind that would make a retry look done.
  * - A revocation is written and broadcast in one step (MULTI SET + PUBLISH on Redis, see src/store/channel.ts): no
@@ -73,7 +73,8 @@ export class Revocations {
   private readonly users = new BoundedView<UserFact>(VIEW_SIZE)
   private generation: number
 
-  constructor (private readonly store: SharedStore) {
+  /** `signInSeconds`: how long a sign-in's refresh token can give new access tokens (a sign-out revokes it that long). */
+  constructor (private readonly store: SharedStore, private readonly signInSeconds: number) {
     this.channel = store.channel(CHANNEL)
     this.generation = this.channel.generation
     this.channel.onMessage((raw) => { this.apply(JSON.parse(raw) as Message) })
@@ -92,7 +93,7 @@ export class Revocations {
 
   /**
    * Revokes an access token and, by its origin_jti (real Cognito), every token refreshed from the same sign-in, for as
-   * long as any of them can live: a sign-out.
+   * long as its refresh token can give new ones (signInSeconds): a sign-out.
    */
   async revokeSignIn (token: string): Promise<void> {
     const identity = tokenIdentity(token)
@@ -100,7 +101,7 @@ export class Revocations {
     const origin = identity.originJti
     await Promise.all([
       this.revokeId(identity.jti, identity.exp),
-      ...(origin === undefined ? [] : [this.revokeId(origin, Math.floor(Date.now() / 1000) + MAX_ACCESS_TOKEN_SECONDS)])
+      ...(origin === undefined ? [] : [this.revokeId(origin, Math.floor(Date.now() / 1000) + this.signInSeconds)])
     ])
   }
 

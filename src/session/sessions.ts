@@ -216,6 +216,12 @@ export class SessionManager {
     return { id, record }
   }
 
+  /** True when the session behind `id` was moved to a new id lately (within MOVED_SECONDS). */
+  async movedRecently (id: string): Promise<boolean> {
+    if (!ID_PATTERN.test(id)) return false
+    return (await this.store.members(this.movedKey(hashId(id)))).length > 0
+  }
+
   /** The refresh token of a session, unsealed. */
   refreshToken (record: SessionRecord): string | undefined {
     return this.sealer.open(record.refreshTokenSealed)

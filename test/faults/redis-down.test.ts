@@ -3,7 +3,7 @@ import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
-import { CSRF, cognitoTokens, signIn, testApp } from '../helpers/app.js'
+import { CSRF, cognitoTokens, setCookies, signIn, testApp } from '../helpers/app.js'
 import { ownRedis, rawRedis, type OwnRedis } from '../helpers/redis.js'
 
 let emulator: Emulator
@@ -122,6 +122,28 @@ t.test('a bearer sign-out whose write failed is not taken as done: retried, it r
   t.equal(retried.statusCode, 204)
   t.equal((await me(b, bearer)).statusCode, 401, 'the retry was written: B refuses the token')
   t.equal((await me(a, bearer)).statusCode, 401)
+})
+
+t.test('a cookie sign-out that could not be recorded leaves the browser its cookie, and the retry ends the session everywhere', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { cookie } = await signIn(a, email, TEST_PASSWORD)
+  await untilResubscribed([-1, -1])
+  t.equal((await me(a, { cookie })).statusCode, 200, 'A holds the session in its local view')
+  const admin = await rawRedis(redis.url)
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'normal')
+  admin.disconnect()
+  const failed = await a.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie }, payload: {} })
+  t.equal(failed.statusCode, 503, 'the sign-out could not be recorded, and says so')
+  t.same(setCookies(failed), [], 'the browser keeps its cookie, to sign out again')
+  let retried = failed
+  for (let attempt = 0; attempt < 50 && retried.statusCode === 503; attempt++) {
+    await sleep(100)
+    retried = await a.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie }, payload: {} })
+  }
+  t.equal(retried.statusCode, 204)
+  t.ok(setCookies(retried).some((line) => line.startsWith('__Host-ims-session=;')), 'now the cookie is cleared')
+  t.equal((await me(b, { cookie })).statusCode, 401, 'and the session is over on every instance')
+  t.equal((await me(a, { cookie })).statusCode, 401)
 })
 
 t.test('revoked tokens stay revoked on every instance when Redis comes back empty', async (t) => {

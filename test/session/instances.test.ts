@@ -4,9 +4,10 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
-import { CSRF, cognitoTokens, signIn, testApp } from '../helpers/app.js'
+import { CSRF, cognitoTokens, cookieValue, setCookies, signIn, testApp } from '../helpers/app.js'
 import { rawRedis, SHARED_REDIS_URL } from '../helpers/redis.js'
 import { payloadOf, signRs256 } from '../helpers/jwt.js'
+import { SESSION_COOKIE } from '../../src/plugins/session.js'
 
 let emulator: Emulator
 let a: FastifyInstance
@@ -127,6 +128,9 @@ t.test('revoking a token revokes the tokens refreshed from the same sign-in (one
   t.equal((await a.inject({ method: 'POST', url: '/auth/sign-out', headers: bearer(first!), payload: {} })).statusCode, 204)
   t.equal((await me(b, bearer(refreshed!))).statusCode, 401, 'the refreshed token of that sign-in is refused too')
   t.equal((await me(a, bearer(accessToken))).statusCode, 200, 'a token of another sign-in is not')
+  // Its refresh token goes on giving tokens with that origin_jti for the app client's refresh-token validity (30 days
+  // by default), not only for an access token's lifetime.
+  t.ok(await redis.ttl(`ims:revoked-jti:${origin}`) > 29 * 86_400, 'the sign-in stays revoked as long as its refresh token lives')
 })
 
 t.test('the token a refresh replaced is revoked on every instance, and its successor from the same sign-in is not', async (t) => {
@@ -201,4 +205,40 @@ t.test('bar 26: what Redis keeps holds no session id, no access, ID or refresh t
 
   // The other instance opens the sealed session with the shared key.
   t.equal((await me(b, { cookie })).statusCode, 200)
+})
+
+/** True when the response tells the browser to drop its session cookie. */
+const clears = (response: { cookies: Array<{ name: string, value: string }> }) => response.cookies.some((c) => c.name === SESSION_COOKIE && c.value === '')
+
+t.test('two tabs refresh one session at once on two instances: the browser is left with a working session', async (t) => {
+  for (let round = 0; round < 8; round++) {
+    const email = await emulator.user(['MANAGER'])
+    const { cookie } = await signIn(a, email, TEST_PASSWORD)
+    const answers = await Promise.all([a, b].map(async (app) => await app.inject({ method: 'POST', url: '/auth/refresh', headers: { ...CSRF, cookie }, payload: {} })))
+    const issued = answers.map((r) => cookieValue(r, SESSION_COOKIE)).filter((id): id is string => id !== undefined && id !== '')
+    t.ok(issued.length >= 1, `round ${round}: one of them refreshed`)
+    const alive = await Promise.all(issued.map(async (id) => (await me(a, { cookie: `${SESSION_COOKIE}=${id}` })).statusCode === 200))
+    t.ok(alive.includes(true), `round ${round}: the session the browser was given works`)
+    for (const lost of answers.filter((r) => r.statusCode === 401)) {
+      t.notOk(clears(lost), `round ${round}: the losing refresh does not wipe the cookie the winner set (${setCookies(lost).join('; ')})`)
+    }
+  }
+})
+
+t.test('a refresh before expiry on B that loses to a refresh on A does not end the session A issued', async (t) => {
+  for (let round = 0; round < 5; round++) {
+    const email = await emulator.user(['MANAGER'])
+    const { cookie } = await signIn(a, email, TEST_PASSWORD)
+    // The session's access token is about to expire, so B refreshes it before answering.
+    const session = (await a.sessions.find(cookie.split('=')[1]))!
+    await a.sessions.update(session, { accessToken: session.record.accessToken, accessExpiresAt: Date.now() + 30_000, groups: session.record.groups })
+    const [refreshed, used] = await Promise.all([
+      a.inject({ method: 'POST', url: '/auth/refresh', headers: { ...CSRF, cookie }, payload: {} }),
+      b.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })
+    ])
+    if (refreshed.statusCode !== 200) continue // B moved it first: then A lost, which the test above covers
+    const issued = cookieValue(refreshed, SESSION_COOKIE)!
+    t.equal((await me(b, { cookie: `${SESSION_COOKIE}=${issued}` })).statusCode, 200, `round ${round}: the refreshed session works (B answered ${used.statusCode})`)
+    if (used.statusCode === 401) t.notOk(clears(used), `round ${round}: B's 401 leaves the browser the new cookie`)
+  }
 })

@@ -72,7 +72,7 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
       const code = error instanceof AppError ? error.code : 'INTERNAL'
       request.audit({ event: 'refresh', outcome: code, sub: current.record.sub })
       // Only a rejected refresh token or a session ended meanwhile ends it; a passing failure keeps it.
-      if (code === 'UNAUTHENTICATED') reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
+      if (code === 'UNAUTHENTICATED') await app.forgetCookie(request, reply)
       throw error
     }
     reply.setCookie(SESSION_COOKIE, rotated.id, COOKIE_OPTIONS)
@@ -90,17 +90,20 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
       // Signing out twice, or with a dead session, is harmless.
       if (!(error instanceof AppError) || error.code !== 'UNAUTHENTICATED') throw error
     }
-    reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
     if (identity === undefined) {
       if (request.body?.refreshToken !== undefined) await app.cognito.auth.revoke(request.body.refreshToken)
+      reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
       return await reply.code(204).send()
     }
     const { user, accessToken } = identity
     // Cognito's GlobalSignOut needs a live access token: before any revocation, which would kill it on real Cognito.
     if (global) await app.cognito.auth.globalSignOut(accessToken).catch(() => false)
+    // Every session first (this one among them), so that a failure leaves this one alive for the retry to find.
+    if (global) await app.endUserSessions(user.sub)
     await app.endSession(identity)
     if (request.body?.refreshToken !== undefined) await app.cognito.auth.revoke(request.body.refreshToken)
-    if (global) await app.endUserSessions(user.sub)
+    // Only once the sign-out is recorded: a failure (503) leaves the browser its cookie to try again with.
+    reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
     request.audit({ event: 'sign-out', outcome: 'success', sub: user.sub, global })
     return await reply.code(204).send()
   })
