@@ -53,6 +53,21 @@ t.test('bar 27: unsafe requests riding on a cookie need X-CSRF: 1 and must not b
   t.equal(crossSiteBearer.statusCode, 204, 'nor are they refused as cross-site: a bearer token is not sent by the browser on its own')
 })
 
+t.test('bar 27: an Authorization header does not excuse a cookie request from the CSRF check', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { cookie } = await signIn(app, email, TEST_PASSWORD)
+  for (const authorization of ['Basic eDp5', 'x']) {
+    const refresh = await app.inject({ method: 'POST', url: '/auth/refresh', headers: { cookie, authorization, 'sec-fetch-site': 'cross-site' }, payload: {} })
+    t.equal(refresh.statusCode, 403, `Authorization: ${authorization} with the cookie, cross-site`)
+    t.equal(refresh.json().error, 'CSRF_REQUIRED')
+    t.notOk(cookieValue(refresh, '__Host-ims-session'), 'no new session')
+  }
+  const signInWithHeader = await app.inject({ method: 'POST', url: '/auth/sign-in', headers: { authorization: 'x' }, payload: { username: email, password: TEST_PASSWORD } })
+  t.equal(signInWithHeader.statusCode, 401, 'a cookie sign-in without X-CSRF is not let through by a malformed Authorization')
+  t.notOk(cookieValue(signInWithHeader, '__Host-ims-session'))
+  t.equal((await me({ cookie })).statusCode, 200, 'the session is untouched')
+})
+
 t.test('bar 14: refresh gets new tokens from Cognito and rotates the session id', async (t) => {
   const email = await emulator.user(['LINE_LEADER'])
   const { cookie } = await signIn(app, email, TEST_PASSWORD)
