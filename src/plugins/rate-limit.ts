@@ -1,7 +1,7 @@
 // Throttling of /auth on @fastify/rate-limit: per client IP and per normalised username, counted in the shared store.
 import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
-import rateLimit from '@fastify/rate-limit'
+import rateLimit, { type CreateRateLimitOptions } from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError, upstreamUnavailable } from '../errors.js'
 import { RedisStore } from '../store/redis-store.js'
@@ -13,7 +13,7 @@ import { hashUsername } from './audit.js'
  * - `ip`: per client IP (as `trustProxy` resolves it): failed sign-ins, wrong codes, wrong current passwords, and
  *   every request that sends a code or signs up;
  * - `password`: failed passwords per normalised username (sign-in) or per signed-in user (change-password);
- * - `code`: wrong codes per normalised username (verify-otp, confirm-sign-up);
+ * - `code`: wrong codes per normalised username (verify-otp, confirm-sign-up) or per user a challenge was issued to;
  * - `send`: code-sending requests per normalised username (forgot-password, resend-code); beyond it nothing is sent.
  */
 export type Counter = 'ip' | 'password' | 'code' | 'send'
@@ -38,6 +38,13 @@ type LimiterStatus = Awaited<ReturnType<Limiter>>
  * only matters when an instance stops in the middle of one.
  */
 const ATTEMPT_SECONDS = 60
+
+/**
+ * Keys each counter keeps in the memory store (the least recently used goes first): a flood of failures for other
+ * usernames must not wipe one user's count, and @fastify/rate-limit's default, 5,000 per counter, was flooded in
+ * seconds from one IP. About 10 MB per counter when full; Redis keeps counters by expiry instead.
+ */
+const MEMORY_KEYS_PER_COUNTER = 50_000
 
 /** The wait asked of an attempt refused because others still in flight would use the limit up. */
 const IN_FLIGHT_RETRY_SECONDS = 1
@@ -117,10 +124,18 @@ declare module 'fastify' {
   interface FastifyInstance {
     throttle: Throttle
   }
+  interface FastifyRequest {
+    /** Whose attempt this is when the request does not say (a challenge answer: the user the challenge was issued to). */
+    throttleUser?: string
+  }
 }
 
-/** Whose counter a request feeds: the signed-in user, else the username in the body (normalised, keyed hash). */
+/**
+ * Whose counter a request feeds: the user a route named, else the signed-in user, else the username in the body
+ * (normalised, keyed hash).
+ */
 function subject (request: FastifyRequest, hashKey: string): string {
+  if (request.throttleUser !== undefined) return `user:${hashUsername(hashKey, request.throttleUser)}`
   const sub = request.identity?.user.sub
   if (sub !== undefined) return `sub:${sub}`
   const username = (request.body as { username?: unknown } | undefined)?.username
@@ -135,12 +150,14 @@ export default fp<ThrottleOptions>(async (app, options) => {
     nameSpace: 'rate-limit:',
     ...(app.store instanceof RedisStore ? { redis: app.store.redis } : {})
   })
+  // Each limiter gets its own memory store (LocalStore.child), sized by its own `cache`, which the typings omit.
+  const limiter = (settings: CreateRateLimitOptions): Limiter => app.createRateLimit({ ...settings, cache: MEMORY_KEYS_PER_COUNTER } as CreateRateLimitOptions)
   const failures = { max: options.failureLimit, timeWindow: options.failureWindowSeconds * 1000 }
   const limiters: Record<Counter, Limiter> = {
-    ip: app.createRateLimit({ max: options.ipLimit, timeWindow: options.ipWindowSeconds * 1000, keyGenerator: (request) => `ip:${rateLimit.normalizeIP(request.ip)}` }),
-    password: app.createRateLimit({ ...failures, keyGenerator: (request) => `password:${subject(request, options.hashKey)}` }),
-    code: app.createRateLimit({ ...failures, keyGenerator: (request) => `code:${subject(request, options.hashKey)}` }),
-    send: app.createRateLimit({ max: options.codeSendLimit, timeWindow: options.codeSendWindowSeconds * 1000, keyGenerator: (request) => `send:${subject(request, options.hashKey)}` })
+    ip: limiter({ max: options.ipLimit, timeWindow: options.ipWindowSeconds * 1000, keyGenerator: (request) => `ip:${rateLimit.normalizeIP(request.ip)}` }),
+    password: limiter({ ...failures, keyGenerator: (request) => `password:${subject(request, options.hashKey)}` }),
+    code: limiter({ ...failures, keyGenerator: (request) => `code:${subject(request, options.hashKey)}` }),
+    send: limiter({ max: options.codeSendLimit, timeWindow: options.codeSendWindowSeconds * 1000, keyGenerator: (request) => `send:${subject(request, options.hashKey)}` })
   }
   app.decorate('throttle', new Throttle(limiters, app.store, options.uniformResponseMs))
   // The limiters use the Redis connection directly: let it connect before the first request (a failure shows as 503 then).

@@ -146,3 +146,15 @@ t.test('the per-IP limit holds for code requests sent at once to two instances (
   const tally = await atOnce(12, async (i) => await (i % 2 === 0 ? a : b).inject({ method: 'POST', url: '/auth/forgot-password', headers: client, payload: { username: uniqueEmail('burst') } }))
   t.same(tally, { 202: 5, [TOO_MANY]: 7 })
 })
+
+t.test('a flood of failed sign-ins for other usernames does not wipe a user\'s count (memory store)', async (t) => {
+  const app = await appFor(t, { AUTH_IP_LIMIT: '100000' })
+  const victim = await emulator.user(['ADMIN'])
+  for (let i = 0; i < 5; i++) t.equal((await signInAs(app, victim, `guess-${i}`)).statusCode, 401)
+  // More distinct usernames than @fastify/rate-limit's default memory store holds (5,000), in bounded batches.
+  for (let batch = 0; batch < 51; batch++) {
+    await Promise.all(Array.from({ length: 100 }, async (_, i) => await signInAs(app, `flood-${batch}-${i}@ims.test`, 'wrong')))
+  }
+  const next = await signInAs(app, victim, 'guess-5')
+  t.equal(next.statusCode, 429, 'the victim\'s sixth guess is still refused')
+})

@@ -49,7 +49,7 @@ const signIn: FastifyPluginAsyncTypebox = async (app) => {
     config: { createsSession: true },
     schema: { tags: ['auth'], body: ChallengeBody, response: { 200: SignInResponse, ...errorResponses } }
   }, async (request, reply) => {
-    return await app.throttle.attempt(request, ['ip'], 'challenge', async (failed) => {
+    return await app.throttle.attempt(request, ['ip'], 'challenge', async (failedFromIp) => {
       const handle = app.sessionMode === 'cookie' ? request.cookies[PRE_AUTH_COOKIE] : request.body.session
       const pending = await app.sessions.takeChallenge(handle)
       if (pending === undefined || pending.challenge !== request.body.challenge) {
@@ -57,30 +57,38 @@ const signIn: FastifyPluginAsyncTypebox = async (app) => {
         request.audit({ event: 'challenge', outcome: 'no-pending-challenge' })
         throw unauthenticated('This sign-in step has expired or does not exist. Sign in again.')
       }
-      try {
-        // A new password meets the pool's rules before Cognito sees it (the emulator checks none).
-        if (request.body.newPassword !== undefined) await app.cognito.recovery.checkPassword(request.body.newPassword)
-        if (request.body.answer !== undefined && CODE_CHALLENGES.has(pending.challenge) && !await app.sessions.claimCode(pending.username, request.body.answer)) {
-          throw new AppError('INVALID_CODE')
+      // Wrong codes count against the user as well: signing in again gives a new challenge, not new guesses.
+      request.throttleUser = pending.username
+      const userCounters = CODE_CHALLENGES.has(pending.challenge) ? ['code' as const] : []
+      return await app.throttle.attempt(request, userCounters, 'challenge', async (failedForUser) => {
+        try {
+          // A new password meets the pool's rules before Cognito sees it (the emulator checks none).
+          if (request.body.newPassword !== undefined) await app.cognito.recovery.checkPassword(request.body.newPassword)
+          if (request.body.answer !== undefined && CODE_CHALLENGES.has(pending.challenge) && !await app.sessions.claimCode(pending.username, request.body.answer)) {
+            throw new AppError('INVALID_CODE')
+          }
+          const outcome = await app.cognito.auth.respond(pending, request.body)
+          const answer = await answerOutcome(app, request, reply, outcome)
+          request.audit({ event: 'challenge', challenge: pending.challenge, outcome: answer.status === 'SIGNED_IN' ? 'success' : 'challenge', username: pending.username })
+          return answer
+        } catch (error) {
+          const code = error instanceof AppError ? error.code : 'INTERNAL'
+          if (code === 'INVALID_CODE') {
+            await failedFromIp()
+            await failedForUser()
+          }
+          request.audit({ event: 'challenge', challenge: pending.challenge, outcome: code, username: pending.username })
+          const retryable = code === 'INVALID_CODE' || code === 'INVALID_PASSWORD' || code === 'VALIDATION_ERROR'
+          if (!retryable) throw error
+          if (pending.attempts + 1 >= MAX_CHALLENGE_ATTEMPTS) {
+            reply.clearCookie(PRE_AUTH_COOKIE, COOKIE_OPTIONS)
+            throw new AppError('TOO_MANY_REQUESTS', 'Too many wrong answers. Sign in again.').retryAfter(1)
+          }
+          // The same step may be tried again with the same handle.
+          await app.sessions.saveChallenge(pending, pending.attempts + 1, handle)
+          throw error
         }
-        const outcome = await app.cognito.auth.respond(pending, request.body)
-        const answer = await answerOutcome(app, request, reply, outcome)
-        request.audit({ event: 'challenge', challenge: pending.challenge, outcome: answer.status === 'SIGNED_IN' ? 'success' : 'challenge', username: pending.username })
-        return answer
-      } catch (error) {
-        const code = error instanceof AppError ? error.code : 'INTERNAL'
-        if (code === 'INVALID_CODE') await failed()
-        request.audit({ event: 'challenge', challenge: pending.challenge, outcome: code, username: pending.username })
-        const retryable = code === 'INVALID_CODE' || code === 'INVALID_PASSWORD' || code === 'VALIDATION_ERROR'
-        if (!retryable) throw error
-        if (pending.attempts + 1 >= MAX_CHALLENGE_ATTEMPTS) {
-          reply.clearCookie(PRE_AUTH_COOKIE, COOKIE_OPTIONS)
-          throw new AppError('TOO_MANY_REQUESTS', 'Too many wrong answers. Sign in again.').retryAfter(1)
-        }
-        // The same step may be tried again with the same handle.
-        await app.sessions.saveChallenge(pending, pending.attempts + 1, handle)
-        throw error
-      }
+      })
     })
   })
 }

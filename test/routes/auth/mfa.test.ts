@@ -71,3 +71,17 @@ t.test('wrong codes are INVALID_CODE; the fifth ends the challenge with 429 and 
   const late = await answer(cookie, totp(secret))
   t.equal(late.statusCode, 401, 'the challenge is gone: the flow restarts')
 })
+
+t.test('signing in again gives a new challenge, not new guesses: five wrong codes per user, then 429 even for the right code', async (t) => {
+  const { email, secret } = await mfaUser()
+  const statuses: number[] = []
+  for (let restart = 0; restart < 3; restart++) {
+    const cookie = await startChallenge(email)
+    for (let attempt = 0; attempt < 2; attempt++) statuses.push((await answer(cookie, String(200000 + restart * 10 + attempt))).statusCode)
+  }
+  t.same(statuses, [400, 400, 400, 400, 400, 429], 'the sixth wrong code, in the third challenge, is refused')
+  const fresh = await answer(await startChallenge(email), totp(secret))
+  t.equal(fresh.statusCode, 429, 'a fresh challenge is refused too, until the window passes')
+  t.equal(fresh.json().error, 'TOO_MANY_REQUESTS')
+  t.ok(Number(fresh.headers['retry-after']) > 1, 'with the window\'s Retry-After')
+})
