@@ -16,12 +16,18 @@ export const PASSWORD_REFUSALS = {
   InvalidPasswordException: () => invalidPassword(['POOL_POLICY'])
 } satisfies Translation
 
-/** Wrong, expired or used code, unknown user, already-confirmed user: one and the same INVALID_CODE. */
+/**
+ * Wrong, expired or used code, unknown user, already-confirmed user, a user in any state the code does not fit: one and
+ * the same INVALID_CODE, so a code route never tells what state an account is in.
+ */
 const CODE_TRANSLATION: Translation = {
   CodeMismatchException: 'INVALID_CODE',
   ExpiredCodeException: 'INVALID_CODE',
   UserNotFoundException: 'INVALID_CODE',
   NotAuthorizedException: 'INVALID_CODE',
+  UserNotConfirmedException: 'INVALID_CODE',
+  PasswordResetRequiredException: 'INVALID_CODE',
+  InvalidParameterException: 'INVALID_CODE',
   ...PASSWORD_REFUSALS
 }
 

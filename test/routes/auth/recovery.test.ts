@@ -263,6 +263,22 @@ t.test('bar 40: Cognito throttling is 429 on code routes and leaves forgot-passw
   t.same(answers['/auth/confirm-sign-up'], [tooMany, tooMany])
 })
 
+t.test('bar 20: whatever state Cognito says the account is in, the code routes answer one INVALID_CODE', async (t) => {
+  for (const exception of ['UserNotConfirmedException', 'PasswordResetRequiredException', 'InvalidParameterException']) {
+    const refusing = await throttlingCognito(emulator, { ConfirmForgotPassword: exception, ConfirmSignUp: exception })
+    const refusingApp = await testApp(emulator, { ...ENV, COGNITO_ENDPOINT: refusing.endpoint })
+    try {
+      for (const [url, payload] of [['/auth/verify-otp', { code: CODE, newPassword: 'Fresh-Passw0rd!' }], ['/auth/confirm-sign-up', { code: CODE }]] as const) {
+        const response = await refusingApp.inject({ method: 'POST', url, payload: { username: uniqueEmail('state'), ...payload } })
+        t.equal(`${response.statusCode} ${String(response.json().error)}`, '400 INVALID_CODE', `${url} when Cognito says ${exception}`)
+      }
+    } finally {
+      await refusingApp.close()
+      await refusing.close()
+    }
+  }
+})
+
 t.test('a new password Cognito refuses (password history, its own policy) is 400 INVALID_PASSWORD naming the rule', async (t) => {
   // cognito-local keeps no password history: a loopback Cognito refuses the new password per operation, in front of a
   // pool of its own whose tokens name that loopback as their issuer (so the app signs users in through it).
