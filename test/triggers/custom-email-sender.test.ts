@@ -145,6 +145,37 @@ t.test('locale vi gives the Vietnamese email', async (t) => {
   t.equal(email !== undefined ? codeFromEmail(email) : undefined, '424242')
 })
 
+// What the recipient reads as the greeting: the fifth line of the text body (IMS, '', heading, '', greeting).
+const greetingOf = (email: MailboxEmail | undefined): string | undefined => email?.body.text?.split('\n')[4]
+const NAMELESS = { en: 'Hello,', vi: 'Xin chào,' } as const
+const HOSTILE = 'there.\n\nSECURITY NOTICE: your IMS account was locked. Unlock it within 24 h at https://ims-support.evil.example/unlock or it is deleted.\n\nIgnore the code below'
+
+for (const locale of ['en', 'vi'] as const) {
+  t.test(`${locale}: a hostile or over-long given_name is not greeted, in the HTML nor the text of the email sent`, async (t) => {
+    const deps = createCustomEmailSenderDeps(loadEmailSenderConfig(env()), jsonLogger(() => {}))
+    for (const [given, what] of [[HOSTILE, 'multi-line with a link'], ['Ă'.repeat(41), '41 characters'], ['N'.repeat(2048), 'Cognito\'s 2,048']]) {
+      const to = unique(`name-${locale}`)
+      await handle(event('CustomEmailSender_SignUp', await encryptLikeCognito('271828'), { email: to, locale, given_name: given as string }), deps)
+      const [email] = await emailsTo(to)
+      t.equal(greetingOf(email), NAMELESS[locale], `${what}: text greeting`)
+      t.ok(email?.body.html?.includes(`>${NAMELESS[locale]}</p>`), `${what}: HTML greeting`)
+      for (const body of [email?.body.html ?? '', email?.body.text ?? '']) {
+        t.notOk(body.includes('evil.example') || body.includes('SECURITY NOTICE') || body.includes('NNNN') || body.includes('ĂĂĂ'), `${what}: none of the name is sent`)
+      }
+      t.equal(email !== undefined ? codeFromEmail(email) : undefined, '271828', `${what}: the code is still sent`)
+    }
+  })
+}
+
+t.test('a Vietnamese given_name with diacritics is greeted, its spacing tidied', async (t) => {
+  const deps = createCustomEmailSenderDeps(loadEmailSenderConfig(env()), jsonLogger(() => {}))
+  const to = unique('vi-name')
+  await handle(event('CustomEmailSender_Authentication', await encryptLikeCognito('314159'), { email: to, locale: 'vi', given_name: ' Nguyễn  Thị Minh Khai ' }), deps)
+  const [email] = await emailsTo(to)
+  t.equal(greetingOf(email), 'Xin chào Nguyễn Thị Minh Khai,')
+  t.ok(email?.body.html?.includes('>Xin chào Nguyễn Thị Minh Khai,</p>'))
+})
+
 t.test('DEFAULT_LOCALE=vi applies to users without a locale attribute; an English locale still wins', async (t) => {
   const deps = createCustomEmailSenderDeps(loadEmailSenderConfig(env({ DEFAULT_LOCALE: 'vi' })), jsonLogger(() => {}))
   const a = unique('nolocale')

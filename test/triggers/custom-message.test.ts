@@ -3,6 +3,7 @@ import t from 'tap'
 import { loadCommonConfig } from '../../triggers/config.js'
 import { COGNITO_LIMITS, createCustomMessageDeps, fitSubject, handle, type CustomMessageEvent } from '../../triggers/custom-message.js'
 import { jsonLogger } from '../../triggers/lib/log.js'
+import { MAX_GREETING_NAME } from '../../triggers/templates/index.js'
 
 const deps = createCustomMessageDeps(loadCommonConfig({}), jsonLogger(() => {}))
 
@@ -52,20 +53,45 @@ t.test('locale vi gives Vietnamese copy', async (t) => {
   t.match(out.response.smsMessage, /^IMS: mã của bạn là \{####\}$/)
 })
 
-t.test('user-provided values are escaped, and a huge name still fits the 20,000-character limit', async (t) => {
-  const hostile = '<img src=x onerror=alert(1)>' + 'Ă'.repeat(2000)
-  const out = await handle(event('CustomMessage_SignUp', { given_name: hostile }), deps)
-  t.notMatch(out.response.emailMessage, /<img/)
-  t.match(out.response.emailMessage, /&lt;img src=x onerror=alert\(1\)&gt;/)
-  t.ok((out.response.emailMessage ?? '').length <= COGNITO_LIMITS.emailMessage)
+t.test('user-provided values are escaped', async (t) => {
+  const out = await handle(event('CustomMessage_SignUp', { given_name: '<b>Lan</b>' }), deps)
+  t.notMatch(out.response.emailMessage, /<b>Lan/)
+  t.ok((out.response.emailMessage ?? '').includes('>Hello &lt;b&gt;Lan&lt;/b&gt;,</p>'))
 })
 
-t.test('a name that would overflow the full layout falls back to the compact one; beyond that it throws', async (t) => {
-  const big = await handle(event('CustomMessage_SignUp', { given_name: 'N'.repeat(18_500) }), deps)
-  t.ok((big.response.emailMessage ?? '').length <= COGNITO_LIMITS.emailMessage)
-  t.notMatch(big.response.emailMessage, /<!DOCTYPE html>/, 'compact layout')
-  t.match(big.response.emailMessage, /\{####\}/)
-  await t.rejects(handle(event('CustomMessage_SignUp', { given_name: 'N'.repeat(25_000) }), deps), /longer than Cognito's 20000 characters/)
+const NAMELESS = { en: 'Hello,', vi: 'Xin chào,' } as const
+const HOSTILE = 'there.\n\nSECURITY NOTICE: your IMS account was locked. Unlock it within 24 h at https://ims-support.evil.example/unlock or it is deleted.\n\nIgnore the code below'
+
+for (const locale of ['en', 'vi'] as const) {
+  t.test(`${locale}: a huge or hostile name gives the nameless greeting in the full layout, within Cognito's limit`, async (t) => {
+    for (const [given, what] of [[HOSTILE, 'a multi-line name with a link'], ['N'.repeat(25_000), 'a 25,000-character name'], ['Ă'.repeat(41), 'a 41-character name']]) {
+      for (const source of SOURCES) {
+        const out = await handle(event(`CustomMessage_${source}`, { locale, given_name: given as string }), deps)
+        const html = out.response.emailMessage ?? ''
+        t.ok(html.startsWith(`<!DOCTYPE html><html lang="${locale}">`), `${source}, ${what}: the full layout`)
+        t.ok(html.includes(`>${NAMELESS[locale]}</p>`), `${source}, ${what}: the nameless greeting`)
+        t.notOk(html.includes('evil.example') || html.includes('SECURITY NOTICE') || html.includes('NNNN') || html.includes('ĂĂĂ'), `${source}, ${what}: none of the name`)
+        t.equal(count(html, '{####}'), 1, `${source}, ${what}: the code placeholder once`)
+        t.ok(html.length <= COGNITO_LIMITS.emailMessage, `${source}, ${what}: within the limit`)
+      }
+    }
+  })
+}
+
+t.test('a Vietnamese name with diacritics is greeted', async (t) => {
+  const out = await handle(event('CustomMessage_ForgotPassword', { locale: 'vi', given_name: '  Nguyễn Thị  Minh Khai ' }), deps)
+  t.ok((out.response.emailMessage ?? '').includes('>Xin chào Nguyễn Thị Minh Khai,</p>'))
+})
+
+t.test('the longest name still greeted, escaped at its widest, fits every message in both languages', async (t) => {
+  const widest = 'A' + '"'.repeat(MAX_GREETING_NAME - 1) // each " becomes &quot; in the HTML
+  for (const locale of ['en', 'vi'] as const) {
+    for (const source of SOURCES) {
+      const html = (await handle(event(`CustomMessage_${source}`, { locale, given_name: widest }), deps)).response.emailMessage ?? ''
+      t.ok(html.includes(`A${'&quot;'.repeat(MAX_GREETING_NAME - 1)},</p>`), `${locale} ${source}: the name is greeted`)
+      t.ok(html.length <= COGNITO_LIMITS.emailMessage, `${locale} ${source}: ${html.length} characters`)
+    }
+  }
 })
 
 t.test('fitSubject keeps subjects to 140 characters', async (t) => {

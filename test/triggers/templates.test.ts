@@ -1,4 +1,4 @@
-// Email templates: locale choice, HTML escaping of user values, and a code in every code-bearing email of both languages.
+// Email templates: locale choice, HTML escaping of user values, a code in every code-bearing email of both languages, and which given names the greeting uses.
 import t from 'tap'
 import { EMAIL_KINDS, escapeHtml, pickLocale, renderEmail } from '../../triggers/templates/index.js'
 
@@ -33,5 +33,77 @@ for (const locale of ['en', 'vi'] as const) {
 t.test('the two languages differ for every email', async (t) => {
   for (const kind of EMAIL_KINDS) {
     t.not(renderEmail(kind, 'en', {}).subject, renderEmail(kind, 'vi', {}).subject, kind)
+  }
+})
+
+// What the recipient reads as the greeting: the fifth line of the text body (IMS, '', heading, '', greeting).
+const greetingOf = (text: string): string | undefined => text.split('\n')[4]
+const NAMELESS = { en: 'Hello,', vi: 'Xin chào,' } as const
+const HOSTILE = 'there.\n\nSECURITY NOTICE: your IMS account was locked. Unlock it within 24 h at https://ims-support.evil.example/unlock or it is deleted.\n\nIgnore the code below'
+
+for (const locale of ['en', 'vi'] as const) {
+  t.test(`${locale}: a multi-line name carrying a link gives every email the nameless greeting, in HTML and text`, async (t) => {
+    for (const kind of EMAIL_KINDS) {
+      const email = renderEmail(kind, locale, { code: 'C0DE-123', username: 'minh', givenName: HOSTILE })
+      t.equal(greetingOf(email.text), NAMELESS[locale], `${kind} text greeting`)
+      t.ok(email.html.includes(`>${NAMELESS[locale]}</p>`), `${kind} html greeting`)
+      for (const body of [email.html, email.text]) {
+        t.notOk(body.includes('evil.example') || body.includes('SECURITY NOTICE'), `${kind}: none of the name reaches the email`)
+      }
+    }
+  })
+}
+
+t.test('a plausible short personal name is greeted, tidied; Vietnamese diacritics are kept', async (t) => {
+  const kept: Array<[given: string, greeted: string]> = [
+    ['Nguyễn Thị Minh Khai', 'Nguyễn Thị Minh Khai'],
+    ['Nguyễn Thị Minh Khai'.normalize('NFD'), 'Nguyễn Thị Minh Khai'],
+    ['  Minh \u00a0  Anh  ', 'Minh Anh'],
+    ['Lan\n', 'Lan'],
+    ['Công Tôn Nữ Thị Hoàng Anh Thư', 'Công Tôn Nữ Thị Hoàng Anh Thư'],
+    ["Seán O'Brien-Ó Dálaigh", "Seán O'Brien-Ó Dálaigh"],
+    ['J. R. R.', 'J. R. R.'],
+    ['Ă'.repeat(40), 'Ă'.repeat(40)]
+  ]
+  for (const [given, greeted] of kept) {
+    t.equal(greetingOf(renderEmail('SignUp', 'vi', { givenName: given }).text), `Xin chào ${greeted},`, JSON.stringify(given))
+  }
+  t.ok(renderEmail('SignUp', 'vi', { givenName: 'Nguyễn Thị Minh Khai' }).html.includes('>Xin chào Nguyễn Thị Minh Khai,</p>'))
+  t.ok(renderEmail('SignUp', 'en', { givenName: 'Minh' }).html.includes('>Hello Minh,</p>'))
+})
+
+t.test('a name that is too long, multi-line, hidden or reads as a link, an address or a number is not greeted', async (t) => {
+  const dropped: Array<[given: string, why: string]> = [
+    ['Ă'.repeat(41), 'over 40 characters'],
+    ['N'.repeat(25_000), 'huge'],
+    ['Minh\nCall us', 'a line break'],
+    ['Minh\r\nCall us', 'CRLF'],
+    ['Minh\u2028Call us', 'a Unicode line separator'],
+    ['Minh\tAnh', 'a tab (a control character)'],
+    ['Minh\u0000', 'NUL'],
+    ['Minh\u202eelpmaxe.live', 'a bidi override'],
+    ['Minh\u200bAnh', 'a zero-width space'],
+    ['see https://x', '://'],
+    ['javascript://x', '://'],
+    ['go to WWW.example', 'www.'],
+    ['evil.example', 'a dotted domain'],
+    ['Minh evil.example', 'a dotted domain after a name'],
+    ['ví-dụ.vn', 'an IDN domain'],
+    ['evil。example', 'an ideographic full stop'],
+    ['evil．example', 'a fullwidth full stop'],
+    ['minh@corp', '@'],
+    ['minh＠corp', 'a fullwidth @'],
+    ['Call 1900 1234', 'digits (a phone number)'],
+    ['Call １９００', 'fullwidth digits'],
+    ['', 'empty'],
+    ['   ', 'blank'],
+    ["- ' -", 'no letter']
+  ]
+  for (const locale of ['en', 'vi'] as const) {
+    for (const [given, why] of dropped) {
+      const email = renderEmail('ForgotPassword', locale, { code: '1', givenName: given })
+      t.equal(greetingOf(email.text), NAMELESS[locale], `${locale}: ${why}`)
+      t.ok(email.html.includes(`>${NAMELESS[locale]}</p>`), `${locale} html: ${why}`)
+    }
   }
 })

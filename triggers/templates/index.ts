@@ -32,6 +32,34 @@ export function pickLocale (attribute: string | undefined, fallback: Locale = 'e
   return fallback
 }
 
+/**
+ * The longest given name a greeting takes, in characters (code points, NFC). 40 keeps long Vietnamese full names,
+ * which people often enter as their given name ("Công Tôn Nữ Thị Hoàng Anh Thư" is 29), with room to spare, while
+ * Cognito accepts 2,048: anything longer is more likely a sentence than a name, and the greeting stays one short line.
+ */
+export const MAX_GREETING_NAME = 40
+
+/** Controls, format characters (bidi overrides, zero-width), lone surrogates, private use, unassigned, line and paragraph separators. */
+const HIDDEN_OR_BREAK = /[\p{C}\p{Zl}\p{Zp}]/u
+/** A scheme, `www.`, an `@`, or a dot between two letters or digits (`evil.example`, `ví-dụ.vn`); checked on the NFKC form. */
+const LINK_OR_ADDRESS = /:\/\/|www\.|@|[\p{L}\p{N}-][.\u3002][\p{L}\p{N}]/iu
+
+/**
+ * The given name as a greeting shows it, or undefined for the nameless greeting. Anyone can set `given_name` (SignUp
+ * with someone else's address, UpdateUserAttributes), so only a plausible short personal name is kept: whitespace
+ * trimmed and collapsed; no control or invisible characters, no line breaks; at most {@link MAX_GREETING_NAME}
+ * characters; at least one letter; nothing that reads as a link or an address (`://`, `www.`, `@`, a dotted domain,
+ * digits such as a phone number). Fullwidth look-alikes (`＠`, `．`, `１`) count as what they look like.
+ */
+export function greetingName (givenName: string | undefined): string | undefined {
+  const name = (givenName ?? '').normalize('NFC').trim()
+  if (HIDDEN_OR_BREAK.test(name)) return undefined
+  const tidy = name.replace(/\s+/gu, ' ')
+  const plain = tidy.normalize('NFKC')
+  if (Array.from(tidy).length > MAX_GREETING_NAME || !/\p{L}/u.test(tidy) || /\p{N}/u.test(plain) || LINK_OR_ADDRESS.test(plain)) return undefined
+  return tidy
+}
+
 /** True for an absolute https URL, the only kind of link put into an email. */
 function isHttpsUrl (value: string): boolean {
   try {
@@ -41,7 +69,7 @@ function isHttpsUrl (value: string): boolean {
   }
 }
 
-function htmlBody (m: MessageContent, copy: LocaleCopy, compact: boolean): string {
+function htmlBody (m: MessageContent, copy: LocaleCopy): string {
   const p = (text: string, style = ''): string => `<p style="margin:0 0 16px;${style}">${escapeHtml(text)}</p>`
   const fields = (m.fields ?? []).map(([label, value]) =>
     `<tr><td style="padding:4px 16px 4px 0;color:${BRAND.muted};white-space:nowrap">${escapeHtml(label)}</td>` +
@@ -60,11 +88,6 @@ function htmlBody (m: MessageContent, copy: LocaleCopy, compact: boolean): strin
     (fields === '' ? '' : `<table role="presentation" style="margin:0 0 16px;border-collapse:collapse">${fields}</table>`) +
     code + (actions === '' ? '' : `<div>${actions}</div>`) + p(m.note, `color:${BRAND.muted};font-size:13px`)
   const lang = copy.locale
-  if (compact) {
-    return `<html lang="${lang}"><body style="font-family:Arial,sans-serif;color:${BRAND.ink}">` +
-      `<p style="font-weight:700;color:${BRAND.primary}">${BRAND.name}</p>${inner}` +
-      `<p style="color:${BRAND.muted};font-size:12px">${copy.footer.map(escapeHtml).join('<br>')}</p></body></html>`
-  }
   return '<!DOCTYPE html>' +
     `<html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
     `<title>${escapeHtml(m.subject)}</title></head>` +
@@ -90,20 +113,17 @@ function textBody (m: MessageContent, copy: LocaleCopy): string {
   return lines.join('\n')
 }
 
-/** Options for {@link renderEmail}. */
-export interface RenderOptions {
-  /** A smaller HTML layout (used when Cognito's 20,000-character message limit would be exceeded). */
-  compact?: boolean
-}
-
-/** Renders the email `kind` in `locale` with `params` (plain text values; they are escaped in the HTML). */
-export function renderEmail (kind: EmailKind, locale: Locale, params: EmailParams, options: RenderOptions = {}): RenderedEmail {
+/**
+ * Renders the email `kind` in `locale` with `params` (plain text values; they are escaped in the HTML). Every email
+ * goes through here, so this is where the given name is vetted for the greeting ({@link greetingName}).
+ */
+export function renderEmail (kind: EmailKind, locale: Locale, params: EmailParams): RenderedEmail {
   const copy = COPY[locale]
-  const message = copy.messages[kind](params)
+  const message = copy.messages[kind]({ ...params, givenName: greetingName(params.givenName) })
   return {
     locale,
     subject: message.subject,
-    html: htmlBody(message, copy, options.compact === true),
+    html: htmlBody(message, copy),
     text: textBody(message, copy)
   }
 }

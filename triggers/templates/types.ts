@@ -34,7 +34,7 @@ export interface EmailParams {
   code?: string
   /** The sign-in name (AdminCreateUser); a placeholder such as `{username}` for Custom Message. */
   username?: string
-  /** The user's given name, for the greeting. */
+  /** The user's `given_name` as set (anyone can set it); the greeting uses it only if `greetingName` accepts it. */
   givenName?: string
   takeover?: TakeoverDetails
 }
