@@ -17,7 +17,7 @@ import verifier from './plugins/verifier.js'
 import audit from './plugins/audit.js'
 import session from './plugins/session.js'
 import rateLimit from './plugins/rate-limit.js'
-import { ErrorSchema, UserSchema } from './routes/schemas.js'
+import { ErrorSchema, MAX_USERNAME_LENGTH, UserSchema } from './routes/schemas.js'
 import authConfig from './routes/auth/config.js'
 import signIn from './routes/auth/sign-in.js'
 import sessionRoutes from './routes/auth/session.js'
@@ -51,6 +51,8 @@ export function serverOptions (config: Config, deps: AppDependencies = {}): Fast
     requestIdHeader: false,
     trustProxy: config.server.trustProxy,
     bodyLimit: config.server.bodyLimitBytes,
+    // Every username, email or sub the admin routes take can be named in their path (the router counts decoded characters).
+    routerOptions: { maxParamLength: MAX_USERNAME_LENGTH },
     // Oversized headers (a 64 KB token) reach the app and get a 401 instead of Node's bare 431.
     http: { maxHeaderSize: 128 * 1024 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true } },

@@ -84,7 +84,8 @@ export class CognitoAdmin {
 
   /**
    * A page of users, of one role (members of the role's groups, via ListUsersInGroup) or of all (ListUsers).
-   * Pages hold at most `limit` users, also where Cognito (or the emulator, which ignores Limit) returns more.
+   * Pages hold at most `limit` users, also where Cognito (or the emulator, which ignores Limit) returns more. A user in
+   * several of the role's groups is shown with the first of them only, so a page may hold fewer.
    */
   async listUsers (options: { role?: Role, limit: number, cursor?: string }): Promise<UserPage> {
     const role = options.role ?? null
@@ -99,7 +100,10 @@ export class CognitoAdmin {
     else if (page.next !== undefined) next = { role, group: cursor.group, token: page.next, skip: 0 }
     else if (cursor.group + 1 < groups.length) next = { role, group: cursor.group + 1, skip: 0 }
     else next = null
-    const users = await mapLimited(rest.slice(0, limit), LOOKUP_CONCURRENCY, async (user) => await this.withGroups(user))
+    // Members of the role's earlier groups were shown with those; ListUsers (no role) has no earlier group.
+    const shownEarlier = new Set(groups.slice(0, cursor.group))
+    const users = (await mapLimited(rest.slice(0, limit), LOOKUP_CONCURRENCY, async (user) => await this.withGroups(user)))
+      .filter((user) => !user.groups.some((group) => shownEarlier.has(group)))
     return { users, nextCursor: next === null ? null : encodeCursor(next) }
   }
 

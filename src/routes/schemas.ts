@@ -31,8 +31,14 @@ export const TokensSchema = Type.Object({
   expiresIn: Type.Integer()
 })
 
+/**
+ * The longest username Cognito takes (its `Username` limit, which covers an email given as the username): every
+ * username, email or sub a route accepts fits in it, and so does every path parameter the router passes on.
+ */
+export const MAX_USERNAME_LENGTH = 128
+
 /** A username as typed: trimmed by the handlers, bounded here. */
-export const UsernameSchema = Type.String({ minLength: 1, maxLength: 128 })
+export const UsernameSchema = Type.String({ minLength: 1, maxLength: MAX_USERNAME_LENGTH })
 /** Passwords travel unchanged (Unicode and surrounding spaces included). */
 export const PasswordSchema = Type.String({ minLength: 1, maxLength: 256 })
 

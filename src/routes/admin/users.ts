@@ -6,7 +6,7 @@ import { AppError } from '../../errors.js'
 import { requireRole } from '../../plugins/roles.js'
 import { ROLES, type Role } from '../../role-mapping.js'
 import type { AdminUser } from '../../cognito/admin.js'
-import { RoleSchema, errorResponses } from '../schemas.js'
+import { MAX_USERNAME_LENGTH, RoleSchema, errorResponses } from '../schemas.js'
 
 const RolesSchema = Type.Array(RoleSchema, { uniqueItems: true, maxItems: ROLES.length })
 
@@ -38,14 +38,14 @@ const UserPageSchema = Type.Object({
 })
 
 const CreateBody = Type.Object({
-  email: Type.String({ format: 'email', minLength: 3, maxLength: 254 }),
+  email: Type.String({ format: 'email', minLength: 3, maxLength: MAX_USERNAME_LENGTH }),
   roles: RolesSchema
 }, { additionalProperties: false })
 
 const RolesBody = Type.Object({ roles: RolesSchema }, { additionalProperties: false })
 /** Action routes take no body; an empty JSON object is accepted too. */
 const EmptyBody = Type.Union([Type.Object({}, { additionalProperties: false }), Type.Null()])
-const UsernameParams = Type.Object({ username: Type.String({ minLength: 1, maxLength: 128 }) })
+const UsernameParams = Type.Object({ username: Type.String({ minLength: 1, maxLength: MAX_USERNAME_LENGTH }) })
 
 const SignOutResponse = Type.Object({
   status: Type.Literal('SIGNED_OUT'),
@@ -75,10 +75,17 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
     }
   }
 
-  /** Ends every session of `user` here, then asks Cognito to revoke the rest; says whether Cognito could. */
-  async function endAccess (user: AdminUser): Promise<boolean> {
+  /**
+   * Ends every session and token of `user` here, then asks Cognito to revoke the rest; says whether Cognito could, and
+   * notes both steps for the audit line. The sessions here end first, so a Cognito failure (throttling, an outage),
+   * which reaches the caller, never leaves them alive.
+   */
+  async function endAccess (user: AdminUser, note: Record<string, unknown>): Promise<boolean> {
     await app.endUserSessions(user.sub)
-    return await admin.globalSignOut(user.username).catch(() => false)
+    note.sessionsEnded = true
+    const cognitoGlobalSignOut = await admin.globalSignOut(user.username)
+    note.cognitoGlobalSignOut = cognitoGlobalSignOut
+    return cognitoGlobalSignOut
   }
 
   /** Refuses, with `message`, an action that would lock the calling administrator out. */
@@ -126,12 +133,12 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
       if (!roles.includes('ADMIN') && target.roles.includes('ADMIN')) refuseSelfLockout(request, target, 'You cannot remove your own ADMIN role; ask another administrator.')
       const change = admin.roleChange(target, roles)
       note.changed = change !== undefined
-      if (change === undefined) return target
       try {
-        return await admin.changeRoles(target.username, change)
+        return change === undefined ? target : await admin.changeRoles(target.username, change)
       } finally {
         // Once any membership may have changed, even by a change that failed part-way, no session keeps the old roles.
-        note.cognitoGlobalSignOut = await endAccess(target)
+        // Also when Cognito already matches: an earlier attempt may have changed it and then failed to end the sessions.
+        await endAccess(target, note)
       }
     })
   })
@@ -145,7 +152,7 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
       note.target = target.sub
       refuseSelfLockout(request, target, 'You cannot disable yourself; ask another administrator.')
       await admin.setEnabled(target.username, false)
-      note.cognitoGlobalSignOut = await endAccess(target)
+      await endAccess(target, note)
       return { ...target, enabled: false }
     })
   })
@@ -169,8 +176,7 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
     return await audited(request, 'sign-out-user', async (note) => {
       const target = await admin.getUser(request.params.username)
       note.target = target.sub
-      const cognitoGlobalSignOut = await endAccess(target)
-      note.cognitoGlobalSignOut = cognitoGlobalSignOut
+      const cognitoGlobalSignOut = await endAccess(target, note)
       return { status: 'SIGNED_OUT' as const, cognitoGlobalSignOut }
     })
   })

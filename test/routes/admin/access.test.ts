@@ -1,7 +1,8 @@
 // Admin changes of access against a real cognito-local: role changes, disable and sign-out end sessions at once; no self-lockout.
 import t from 'tap'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { AdminListGroupsForUserCommand, CreateGroupCommand } from '@aws-sdk/client-cognito-identity-provider'
+import { upstreamUnavailable } from '../../../src/errors.js'
 import { MemoryStore } from '../../../src/store/shared-store.js'
 import { pauseAfter } from '../../helpers/pause-after.js'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../../helpers/emulator.js'
@@ -72,13 +73,48 @@ t.test('bar 8: a role change ends the user\'s sessions and tokens at once; the n
   t.equal(line!.audit.cognitoGlobalSignOut, false, 'the emulator could not sign out globally, and the audit line says so')
 })
 
-t.test('setting the roles a user already has changes nothing and keeps their sessions', async (t) => {
+t.test('bar 8: setting roles Cognito already holds changes no group but still ends the user\'s sessions', async (t) => {
   const admin = await member(['ADMIN'])
   const target = await member(['MANAGER', 'LINE_LEADER'])
   const response = await app.inject({ method: 'PUT', url: `/admin/users/${target.email}/roles`, headers: unsafe(admin.cookie), payload: { roles: ['LINE_LEADER', 'MANAGER'] } })
   t.equal(response.statusCode, 200)
   t.same(response.json().roles, ['MANAGER', 'LINE_LEADER'])
-  t.same(await me(target.cookie), { status: 200, roles: ['MANAGER', 'LINE_LEADER'], error: undefined })
+  t.same(response.json().groups, ['LINE_LEADER', 'MANAGER'], 'no group changed')
+  t.same(await me(target.cookie), { status: 401, error: 'UNAUTHENTICATED' }, 'the PUT has the same effect on sessions however often it is sent')
+})
+
+t.test('bar 8: a demotion whose session-ending step failed (503) ends the sessions when retried, though Cognito already matches', async (t) => {
+  const store = new MemoryStore()
+  const pauseAfterMembers = pauseAfter(store, 'members')
+  const flaky = await testApp(emulator, {}, { store, logStream: logs })
+  t.teardown(async () => { await flaky.close() })
+  const admin = await signIn(flaky, await emulator.user(['ADMIN']), TEST_PASSWORD)
+  const targetEmail = await emulator.user(['ADMIN'])
+  const target = await signIn(flaky, targetEmail, TEST_PASSWORD)
+  const { sub, username } = target.response.json().user
+  const demote = async (): Promise<LightMyRequestResponse> =>
+    await flaky.inject({ method: 'PUT', url: `/admin/users/${targetEmail}/roles`, headers: unsafe(admin.cookie), payload: { roles: ['LINE_LEADER'] } })
+
+  // The only `members` read of a role change lists the user's sessions to end them: the store fails just then.
+  pauseAfterMembers(async () => { throw upstreamUnavailable() })
+  const failed = await demote()
+  t.equal(failed.statusCode, 503)
+  t.equal(failed.json().error, 'UPSTREAM_UNAVAILABLE')
+  const { Groups } = await emulator.client.send(new AdminListGroupsForUserCommand({ UserPoolId: emulator.userPoolId, Username: username }))
+  t.same(Groups?.map((g) => g.GroupName), ['LINE_LEADER'], 'Cognito was changed before the failure')
+
+  const retried = await demote()
+  t.equal(retried.statusCode, 200)
+  t.same(retried.json().roles, ['LINE_LEADER'])
+  const listing = await flaky.inject({ method: 'GET', url: '/admin/users?limit=1', headers: { cookie: target.cookie } })
+  t.equal(listing.statusCode, 401, 'the old session no longer acts as ADMIN')
+  t.equal((await flaky.inject({ method: 'GET', url: '/auth/me', headers: { cookie: target.cookie } })).statusCode, 401, 'the session ended')
+  const lines = logs.entries.filter((e) => e.audit?.event === 'admin.set-roles' && e.audit?.target === sub).map((e) => e.audit)
+  t.match(lines, [
+    { outcome: 'UPSTREAM_UNAVAILABLE', changed: true },
+    { outcome: 'success', changed: false, sessionsEnded: true, cognitoGlobalSignOut: false }
+  ], 'the audit tells the failed attempt from the retry that ended the sessions')
+  t.notOk('sessionsEnded' in lines[0], 'the failed attempt ended no session')
 })
 
 t.test('bar 8: a role change that fails halfway still ends the user\'s sessions and tokens; the missing group is named', async (t) => {

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { AdminGetUserCommand, CreateGroupCommand } from '@aws-sdk/client-cognito-identity-provider'
 import { startEmulator, TEST_PASSWORD, uniqueEmail, type Emulator } from '../../helpers/emulator.js'
 import { CSRF, LogCapture, cognitoTokens, signIn, testApp } from '../../helpers/app.js'
+import { MAX_USERNAME_LENGTH } from '../../../src/routes/schemas.js'
 
 /** Every temporary password cognito-local makes in this file. */
 const TEMPORARY_PASSWORD = 'Temp-Passw0rd!'
@@ -82,15 +83,17 @@ t.test('GET /admin/users?role= filters by role and pages with a cursor, without 
   for (const email of [...leaders, manager]) t.ok(all.users.some((u) => u.email === email))
 })
 
-t.test('a role granted by two groups (ROLE_GROUPS) is listed across both groups', async (t) => {
+t.test('a role granted by two groups (ROLE_GROUPS) is listed across both groups, each user once', async (t) => {
   await emulator.client.send(new CreateGroupCommand({ UserPoolId: emulator.userPoolId, GroupName: 'ims-leaders' }))
   const mapped = await testApp(emulator, { ROLE_GROUPS: '{"LINE_LEADER": ["LINE_LEADER", "ims-leaders"]}' })
   t.teardown(async () => { await mapped.close() })
   const { cookie } = await signIn(mapped, await emulator.user(['ADMIN']), TEST_PASSWORD)
   const inFirst = await emulator.user(['LINE_LEADER'])
   const inSecond = [await emulator.user(['ims-leaders']), await emulator.user(['ims-leaders'])]
+  const inBoth = await emulator.user(['LINE_LEADER', 'ims-leaders'])
   const { users } = await listAll(mapped, cookie, '&role=LINE_LEADER', 2)
-  for (const email of [inFirst, ...inSecond]) t.ok(users.some((u) => u.email === email), `${email} listed`)
+  for (const email of [inFirst, ...inSecond, inBoth]) t.equal(users.filter((u) => u.email === email).length, 1, `${email} listed once`)
+  t.equal(new Set(users.map((u) => u.sub)).size, users.length, 'no user twice')
   t.same(users.find((u) => u.email === inSecond[0])?.roles, ['LINE_LEADER'])
 })
 
@@ -159,6 +162,35 @@ t.test('POST /admin/users refuses bad bodies with 400', async (t) => {
   }
   const text = await app.inject({ method: 'POST', url: '/admin/users', headers: { ...CSRF_WITH(admin.cookie), 'content-type': 'text/plain' }, payload: 'email=x' })
   t.equal(text.statusCode, 415)
+})
+
+t.test('every email POST /admin/users accepts can name its user on the per-user routes; a longer one is refused', async (t) => {
+  const admin = await session(['ADMIN'])
+  // As long as Cognito allows a username (128), with characters the URL must escape: the router counts them decoded.
+  const email = uniqueEmail(`night+shift/${'l'.repeat(MAX_USERNAME_LENGTH - 30)}`)
+  t.equal(email.length, MAX_USERNAME_LENGTH)
+  const created = await app.inject({ method: 'POST', url: '/admin/users', headers: CSRF_WITH(admin.cookie), payload: { email, roles: ['LINE_LEADER'] } })
+  t.equal(created.statusCode, 201)
+  const path = `/admin/users/${encodeURIComponent(email)}`
+  t.ok(path.length - '/admin/users/'.length > MAX_USERNAME_LENGTH, 'longer than that in the URL')
+  for (const [method, action, payload, check] of [
+    ['PUT', 'roles', { roles: ['MANAGER'] }, { roles: ['MANAGER'] }],
+    ['POST', 'disable', undefined, { enabled: false }],
+    ['POST', 'enable', undefined, { enabled: true }],
+    ['POST', 'sign-out', undefined, { status: 'SIGNED_OUT' }]
+  ] as const) {
+    const response = await app.inject({ method, url: `${path}/${action}`, headers: CSRF_WITH(admin.cookie), ...(payload === undefined ? {} : { payload }) })
+    t.equal(response.statusCode, 200, `${method} ${action} by email`)
+    t.match(response.json(), check)
+  }
+
+  const longer = await app.inject({ method: 'POST', url: '/admin/users', headers: CSRF_WITH(admin.cookie), payload: { email: `l${email}`, roles: [] } })
+  t.equal(longer.statusCode, 400, 'an email Cognito could not take as a username is refused')
+  t.equal(longer.json().error, 'VALIDATION_ERROR')
+  await t.rejects(emulator.client.send(new AdminGetUserCommand({ UserPoolId: emulator.userPoolId, Username: `l${email}` })), 'and not created')
+  const unnamed = await app.inject({ method: 'POST', url: `/admin/users/l${encodeURIComponent(email)}/sign-out`, headers: CSRF_WITH(admin.cookie) })
+  t.equal(unnamed.statusCode, 400)
+  t.equal(unnamed.json().error, 'VALIDATION_ERROR')
 })
 
 t.test('an unknown user is 404 NOT_FOUND on every per-user route', async (t) => {
