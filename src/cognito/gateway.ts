@@ -1,4 +1,4 @@
-// The one Cognito client: timeouts, bounded retries, SECRET_HASH, and translation of every AWS exception to an AppError.
+// The one Cognito client: timeouts, one attempt per call, SECRET_HASH, and translation of every AWS exception to an AppError.
 import { createHmac } from 'node:crypto'
 import {
   AdminGetUserCommand, CognitoIdentityProviderClient, DescribeUserPoolCommand,
@@ -89,8 +89,10 @@ export class CognitoGateway {
       ...(this.emulator
         ? { endpoint: settings.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
         : {}),
-      // The emulator answers unsupported operations with HTTP 500; retrying them only wastes time.
-      maxAttempts: this.emulator ? 1 : 2,
+      // One attempt: a call that timed out may already have taken effect (a password set, a code used, a user created),
+      // and sending it again would turn that success into a refusal. The caller gets 429/503 with Retry-After instead.
+      // (The emulator also answers unsupported operations with HTTP 500, which a retry would only repeat.)
+      maxAttempts: 1,
       requestHandler: new NodeHttpHandler({
         connectionTimeout: Math.min(1000, settings.timeoutMs),
         requestTimeout: settings.timeoutMs

@@ -1,7 +1,7 @@
 // A real cognito-local behind a loopback proxy that can turn slow or drop its key endpoint, for the fault tests.
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import { startEmulator, type Emulator } from './emulator.js'
+import { startEmulator, type Emulator, type EmulatorOptions } from './emulator.js'
 import { freePort } from './ports.js'
 
 /** What the proxy does to the key endpoint (`/.well-known/jwks.json`). */
@@ -11,6 +11,8 @@ export type KeyEndpointFault = 'none' | 'refuse' | 'hang'
 export interface FaultyCognito extends Emulator {
   /** Delays every Cognito API call (not the key endpoint) by `ms` from now on; 0 turns it off. */
   slowApi: (ms: number) => void
+  /** Sends each call of `operation` (e.g. ChangePassword) on at once but holds its answer `ms`: it takes effect, the caller hears late. 0 turns it off. */
+  lateAnswers: (ms: number, operation?: string) => void
   /** Breaks the key endpoint: `refuse` drops each connection, `hang` never answers. */
   keyEndpoint: (fault: KeyEndpointFault) => void
   /** How many requests reached the key endpoint through the proxy. */
@@ -18,10 +20,12 @@ export interface FaultyCognito extends Emulator {
 }
 
 /** Starts cognito-local (users are made directly on it) and a proxy in front of it, which the app is pointed at. */
-export async function startFaultyCognito (): Promise<FaultyCognito> {
+export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'> = {}): Promise<FaultyCognito> {
   const port = await freePort()
   const proxyUrl = `http://127.0.0.1:${port}`
   let apiDelayMs = 0
+  let answerDelayMs = 0
+  let lateOperation = ''
   let keyFault: KeyEndpointFault = 'none'
   let keyFetches = 0
   const sockets = new Set<Socket>()
@@ -29,9 +33,15 @@ export async function startFaultyCognito (): Promise<FaultyCognito> {
   let target = ''
 
   const forward = (incoming: IncomingMessage, outgoing: ServerResponse, body: Buffer): void => {
+    const delay = String(incoming.headers['x-amz-target'] ?? '').endsWith(`.${lateOperation}`) ? answerDelayMs : 0
     const upstream = httpRequest(`${target}${incoming.url ?? '/'}`, { method: incoming.method, headers: incoming.headers }, (answer) => {
-      outgoing.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(outgoing)
+      const pass = (): void => {
+        outgoing.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(outgoing)
+      }
+      if (delay === 0) { pass(); return }
+      const timer = setTimeout(() => { timers.delete(timer); pass() }, delay)
+      timers.add(timer)
     })
     upstream.on('error', () => { outgoing.destroy() })
     upstream.end(body)
@@ -60,12 +70,13 @@ export async function startFaultyCognito (): Promise<FaultyCognito> {
   })
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
 
-  const emulator = await startEmulator({ issuerDomain: proxyUrl })
+  const emulator = await startEmulator({ ...options, issuerDomain: proxyUrl })
   target = emulator.endpoint
   return {
     ...emulator,
     endpoint: proxyUrl,
     slowApi: (ms) => { apiDelayMs = ms },
+    lateAnswers: (ms, operation = '') => { answerDelayMs = ms; lateOperation = operation },
     keyEndpoint: (fault) => { keyFault = fault },
     get keyFetches () { return keyFetches },
     stop: async () => {

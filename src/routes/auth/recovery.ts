@@ -16,6 +16,17 @@ const VerifyOtpBody = Type.Object({ username: UsernameSchema, code: CodeSchema, 
 const ChangePasswordBody = Type.Object({ oldPassword: PasswordSchema, newPassword: PasswordSchema }, { additionalProperties: false })
 const CodeSent = Type.Object({ status: Type.Literal('CODE_SENT') })
 
+/** Cognito's answers that say a password call was refused, so the password is unchanged. */
+const REFUSALS = new Set(['INVALID_CODE', 'INVALID_PASSWORD', 'INVALID_CREDENTIALS', 'VALIDATION_ERROR', 'TOO_MANY_REQUESTS'])
+
+/**
+ * True when a failed password call may still have changed the password (no answer in time, an outage, an error of
+ * ours): the user's sessions then end as after a success, since one of them may be the reason for the change.
+ */
+function mayHaveTakenEffect (error: unknown): boolean {
+  return !(error instanceof AppError && REFUSALS.has(error.code))
+}
+
 /** The audit outcome of a failure: its contract code, or what the emulator could not do. */
 export function outcomeOf (error: unknown): string {
   if (error instanceof AppError) return error.code
@@ -79,6 +90,7 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
         await app.cognito.recovery.confirmForgotPassword(username, request.body.code, request.body.newPassword)
       } catch (error) {
         if (error instanceof AppError && error.code === 'INVALID_CODE') await failed()
+        if (sub !== undefined && mayHaveTakenEffect(error)) await app.endUserSessions(sub).catch(() => {})
         request.audit({ event: 'password-reset', outcome: outcomeOf(error), username })
         throw error
       }
@@ -103,6 +115,7 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
         await app.cognito.recovery.changePassword(identity.accessToken, request.body.oldPassword, request.body.newPassword)
       } catch (error) {
         if (error instanceof AppError && error.code === 'INVALID_CREDENTIALS') await failed()
+        if (mayHaveTakenEffect(error)) await app.endUserSessions(sub).catch(() => {})
         request.audit({ event: 'password-change', outcome: outcomeOf(error), sub })
         throw error
       }
