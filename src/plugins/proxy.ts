@@ -3,16 +3,18 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import { PassThrough } from 'node:stream'
 import replyFrom from '@fastify/reply-from'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify'
+import { Agent } from 'undici'
 import { AppError } from '../errors.js'
 import { requireRole } from './roles.js'
 import type { Identity } from './session.js'
+import { responseDeadline } from '../proxy/deadline.js'
 import { normaliseApiPath, type ApiPath } from '../proxy/path.js'
 import { rolesForPath, type ApiRoleRules } from '../proxy/rules.js'
 
 export interface ProxyOptions {
   /** The upstream origin; '' registers no route, so /api/* answers 404 NOT_FOUND. */
   upstreamUrl: string
-  /** Connect and response-header deadline: past it, 504 GATEWAY_TIMEOUT. */
+  /** Deadline for the upstream's response headers, counted from the call (connecting included): past it, 504 GATEWAY_TIMEOUT. */
   timeoutMs: number
   /** Longest pause inside a streamed body, either way: a caller's upload or the upstream's response that stops is cut off. */
   idleTimeoutMs: number
@@ -23,26 +25,40 @@ export interface ProxyOptions {
 const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
 
 /**
- * Request headers that are the adapter's business, hop-by-hop, or that make some servers route to another path or
- * method than the one judged (X-Original-URL, X-HTTP-Method-Override and kin); never forwarded as the browser sent them.
+ * Request headers that are the adapter's business, hop-by-hop, that claim a client address or identity which only the
+ * adapter may state (the CDN and load-balancer spellings of X-Forwarded-For, ALB's X-Amzn-OIDC-*), or that make some
+ * servers route to another path or method than the one judged (X-Original-URL, X-HTTP-Method-Override and kin); never
+ * forwarded as the browser sent them.
  */
 const DROPPED_REQUEST_HEADERS = new Set([
-  'authorization', 'proxy-authorization', 'cookie', 'x-csrf', 'forwarded', 'x-request-id', 'x-real-ip',
+  'authorization', 'proxy-authorization', 'cookie', 'x-csrf', 'forwarded', 'x-request-id',
+  'x-real-ip', 'true-client-ip', 'x-client-ip', 'client-ip', 'cf-connecting-ip', 'fastly-client-ip',
+  'x-cluster-client-ip', 'x-original-forwarded-for', 'x-envoy-external-address',
   'expect', 'upgrade', 'te', 'keep-alive', 'proxy-connection', 'http2-settings',
   'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override'
 ])
 
-/** Response headers the adapter owns on its origin (cookies, CORS) or that are hop-by-hop. */
+/** Request header families dropped as above: the adapter states who calls (X-IMS-*, X-Forwarded-*), and ALB's OIDC claims. */
+const DROPPED_REQUEST_PREFIXES = ['x-ims-', 'x-forwarded-', 'x-amzn-oidc-']
+
+/**
+ * Response headers the adapter owns on its origin (cookies, site data, CORS), or that are hop-by-hop or meant for a
+ * proxy (Proxy-Authenticate), not for the browser.
+ */
 const DROPPED_RESPONSE_HEADERS = new Set([
-  'set-cookie', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer', 'x-powered-by'
+  'set-cookie', 'clear-site-data', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer',
+  'proxy-authenticate', 'proxy-authentication-info', 'x-powered-by'
 ])
+
+/** A base no header value can name: a reference resolved against it keeps this host only if it names none of its own. */
+const RELATIVE_BASE = 'http://relative.invalid'
 
 /** Headers for the upstream: the browser's own, less credentials and X-IMS-*, plus who is calling. */
 function upstreamHeaders (headers: IncomingHttpHeaders, identity: Identity, request: FastifyRequest): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {}
   for (const [name, value] of Object.entries(headers)) {
     // Names with "_" are dropped too: some servers read X_IMS_ROLES as X-IMS-Roles.
-    if (DROPPED_REQUEST_HEADERS.has(name) || name.includes('_') || name.startsWith('x-ims-') || name.startsWith('x-forwarded-')) continue
+    if (DROPPED_REQUEST_HEADERS.has(name) || name.includes('_') || DROPPED_REQUEST_PREFIXES.some((prefix) => name.startsWith(prefix))) continue
     out[name] = value
   }
   out.authorization = `Bearer ${identity.accessToken}`
@@ -55,17 +71,35 @@ function upstreamHeaders (headers: IncomingHttpHeaders, identity: Identity, requ
   return out
 }
 
-/** The upstream's response headers, less cookies, CORS and any header the adapter already set (security headers win). */
-function downstreamHeaders (headers: IncomingHttpHeaders, reply: FastifyReply): IncomingHttpHeaders {
+/**
+ * A Location or Content-Location as the browser should see it. One naming the upstream's own host loses its origin: the
+ * upstream serves the very paths the browser calls under /api (a path is forwarded unchanged), so the rest is the
+ * browser's URL on the adapter, as if the upstream had answered with the relative form, and no internal host leaks.
+ * Relative values (the browser resolves them against the /api URL it called) and other hosts are kept as they are.
+ */
+function browserLocation (value: string, upstreamHost: string): string {
+  // Parsed as a browser would, so scheme-relative ("//host/…", "/\host/…") values are read as naming a host too.
+  if (!URL.canParse(value, RELATIVE_BASE)) return value
+  const url = new URL(value, RELATIVE_BASE)
+  return url.host === upstreamHost ? `${url.pathname}${url.search}${url.hash}` : value
+}
+
+/**
+ * The upstream's response headers, less those the adapter owns, hop-by-hop ones (the fixed list and any the upstream
+ * names in its own Connection header, RFC 9110 7.6.1) and any header the adapter already set (security headers win).
+ */
+function downstreamHeaders (headers: IncomingHttpHeaders, reply: FastifyReply, upstreamHost: string): IncomingHttpHeaders {
+  const named = new Set([headers.connection ?? []].flat().join(',').split(',').map((token) => token.trim().toLowerCase()))
   const out: IncomingHttpHeaders = {}
   for (const [name, value] of Object.entries(headers)) {
-    if (DROPPED_RESPONSE_HEADERS.has(name) || name.startsWith('access-control-')) continue
+    if (DROPPED_RESPONSE_HEADERS.has(name) || named.has(name) || name.startsWith('access-control-')) continue
     if (name === 'vary') {
       out.vary = [reply.getHeader('vary'), value].filter((v) => v !== undefined).join(', ')
       continue
     }
     if (reply.hasHeader(name)) continue
-    out[name] = value
+    const located = (name === 'location' || name === 'content-location') && typeof value === 'string'
+    out[name] = located ? browserLocation(value, upstreamHost) : value
   }
   return out
 }
@@ -104,7 +138,7 @@ function detachedBody (payload: IncomingMessage): PassThrough {
  * Cuts off an upload whose caller sends nothing for `idleTimeoutMs` while it is forwarded (the HTTP client's timeouts
  * do not cover a caller who stops sending): the caller loses its connection, as with Fastify's connectionTimeout,
  * since there is nothing honest to answer, and the upstream connection is freed. An upstream that stops reading the
- * body is not the caller's fault; the HTTP client's headersTimeout ends that wait with a 504.
+ * body is not the caller's fault; the response deadline ends that wait with a 504.
  */
 function cutOffWhenIdle (request: FastifyRequest, body: PassThrough, idleTimeoutMs: number): void {
   const payload = request.raw
@@ -148,18 +182,22 @@ const proxy: FastifyPluginAsync<ProxyOptions> = async (app, options) => {
     app.log.warn('API_UPSTREAM_URL is not set: /api/* answers 404 NOT_FOUND')
     return
   }
+  const upstreamHost = new URL(options.upstreamUrl).host
   // Bodies pass through unparsed and unbuffered, whatever their type or size.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_request, payload, done) => { done(null, detachedBody(payload as IncomingMessage)) })
   await app.register(replyFrom, {
     base: options.upstreamUrl,
-    undici: {
-      connections: 128,
-      pipelining: 1,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.idleTimeoutMs,
-      connect: { timeout: Math.min(options.timeoutMs, 10_000) }
-    },
+    // No cap on upstream connections (`connections: null`: undici opens another whenever every open one is busy).
+    // A connection carries one request at a time, so under a cap one user's long responses (SSE, downloads) could hold
+    // every connection while everyone else's requests waited in undici's queue. Uncapped, a request waits only for its
+    // own connection, and the adapter holds no more of them than it has /api requests in flight (idle ones close after
+    // undici's keep-alive timeout); a limit on callers belongs where callers are counted, not in a queue here.
+    // One deadline for the response headers (responseDeadline), counted from the call, replaces undici's
+    // headersTimeout (0: off), which would start only once a connection is found, and covers the connect too.
+    // The agent is built here, not from options by reply-from, whose defaults skip TLS certificate checks.
+    undici: new Agent({ connections: null, pipelining: 1, headersTimeout: 0, bodyTimeout: options.idleTimeoutMs })
+      .compose(responseDeadline(options.timeoutMs)),
     disableRequestLogging: true,
     destroyAgent: true
   })
@@ -185,7 +223,7 @@ const proxy: FastifyPluginAsync<ProxyOptions> = async (app, options) => {
       // The query goes up as the caller sent it: it is the upstream's to read, and decoding it here could only fail.
       queryString: () => (queryAt === -1 ? '' : url.slice(queryAt + 1)),
       rewriteRequestHeaders: (_request, headers) => upstreamHeaders(headers as IncomingHttpHeaders, identity, request),
-      rewriteHeaders: (headers) => downstreamHeaders(headers as IncomingHttpHeaders, reply),
+      rewriteHeaders: (headers) => downstreamHeaders(headers as IncomingHttpHeaders, reply, upstreamHost),
       onError: (failed, { error }) => {
         // A caller who left (or whose upload stalled) aborted the call itself: no upstream failure, and nobody to answer.
         if (request.raw.aborted) return

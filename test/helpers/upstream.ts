@@ -1,8 +1,12 @@
-// A real IMS API stand-in on loopback that records what reached it, and a raw HTTP client that sends paths unaltered.
+// Real IMS API stand-ins on loopback that record what reached them, and a raw HTTP client that sends paths unaltered.
+import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { once } from 'node:events'
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { connect, type AddressInfo, type Socket } from 'node:net'
+import { createInterface } from 'node:readline'
 import { Readable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** One request as the upstream saw it. */
 export interface Seen {
@@ -37,8 +41,10 @@ export function sha256 (data: Buffer): string {
 
 /**
  * Starts the upstream. Behaviour by the path's last segment: `download?bytes=N` sends N pattern bytes; `held` sends an
- * SSE event, then the second only after `release()`; `slow` never answers; `headers` answers with cookies, CORS and
- * security headers of its own; `missing` answers 404; anything else drains the body and answers 200 with its size.
+ * SSE event, then the second only after `release()`; `slow` never answers; `headers` answers with cookies, CORS,
+ * security headers, site-data and proxy headers of its own, and a header its Connection header names hop-by-hop;
+ * `redirect?location=L` answers 303 with Location and Content-Location L; `missing` answers 404; anything else drains
+ * the body and answers 200 with its size.
  */
 export async function startUpstream (): Promise<Upstream> {
   const seen: Seen[] = []
@@ -73,10 +79,20 @@ export async function startUpstream (): Promise<Upstream> {
           'access-control-allow-origin': '*',
           'content-security-policy': "frame-ancestors *",
           'x-powered-by': 'upstream',
+          'clear-site-data': '"cookies", "storage"',
+          'proxy-authenticate': 'Basic realm="ims-internal"',
+          connection: 'x-hop, keep-alive',
+          'x-hop': 'internal',
           vary: 'Accept-Encoding',
           'x-upstream': 'yes'
         })
         res.end('{"ok":true}')
+        return
+      }
+      if (last === 'redirect') {
+        const location = new URL(url, 'http://x').searchParams.get('location') ?? ''
+        res.writeHead(303, { location, 'content-location': location })
+        res.end()
         return
       }
       if (last === 'missing') {
@@ -126,4 +142,66 @@ export async function rawRequest (origin: string, method: string, path: string, 
     if (body instanceof Readable) body.pipe(req)
     else req.end(body)
   })
+}
+
+/** An upstream in a child process whose event loop the test can freeze: see startFreezableUpstream. */
+export interface FreezableUpstream {
+  url: string
+  /** The URLs of the requests it has read so far. */
+  requests: () => string[]
+  /**
+   * Freezes its event loop for `ms` and fills its accept queue, so that a new connection to it cannot open until it
+   * thaws and the connecting side's TCP retries its SYN (on Linux 1 s, then 3 s after the first try).
+   */
+  freeze: (ms: number) => Promise<void>
+  close: () => Promise<void>
+}
+
+/** The child's program: an HTTP server with a one-place accept queue that logs what it reads, frozen on command. */
+const FREEZABLE_UPSTREAM = `
+const server = require('node:http').createServer((req, res) => {
+  console.log('request ' + req.url)
+  if (!req.url.endsWith('/slow')) res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
+})
+server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => { console.log('port ' + server.address().port) })
+require('node:readline').createInterface({ input: process.stdin }).on('line', (ms) => {
+  console.log('frozen')
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(ms))
+})
+`
+
+/**
+ * Starts an upstream that can stop accepting connections for a while (a real server on loopback, in a child process
+ * because a Node server accepts every connection its event loop sees). `/…/slow` is never answered; anything else is
+ * answered 200.
+ */
+export async function startFreezableUpstream (): Promise<FreezableUpstream> {
+  const child = spawn(process.execPath, ['-e', FREEZABLE_UPSTREAM], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const requests: string[] = []
+  const fillers: Socket[] = []
+  let acknowledge = (): void => {}
+  const lines = createInterface({ input: child.stdout })
+  const [portLine] = await once(lines, 'line') as [string]
+  lines.on('line', (line) => {
+    if (line === 'frozen') acknowledge()
+    else requests.push(line.slice('request '.length))
+  })
+  const port = Number(portLine.slice('port '.length))
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests: () => [...requests],
+    freeze: async (ms) => {
+      const frozen = new Promise<void>((resolve) => { acknowledge = resolve })
+      child.stdin.write(`${ms}\n`)
+      await frozen
+      // More than any accept queue of one place holds (Linux keeps two): the rest wait for a SYN retry, as will the next.
+      for (let i = 0; i < 8; i++) fillers.push(connect(port, '127.0.0.1').on('error', () => {}))
+      await sleep(200)
+    },
+    close: async () => {
+      for (const filler of fillers) filler.destroy()
+      child.kill()
+      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit')
+    }
+  }
 }

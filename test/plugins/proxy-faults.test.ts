@@ -1,4 +1,4 @@
-// The /api proxy against broken callers and a deaf upstream: callers who leave or stall mid-upload, an upstream that stops reading.
+// The /api proxy against broken callers and hard upstreams: callers who leave, stall or hold streams; upstreams deaf or slow to accept.
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http'
 import { connect, type AddressInfo, type Socket } from 'node:net'
 import { Readable } from 'node:stream'
@@ -9,14 +9,15 @@ import { TEST_PASSWORD } from '../helpers/emulator.js'
 import { startFaultyCognito, type FaultyCognito } from '../helpers/faulty-cognito.js'
 import { CSRF, LogCapture, cognitoTokens, signIn, testApp } from '../helpers/app.js'
 import { segment } from '../helpers/jwt.js'
-import { rawRequest } from '../helpers/upstream.js'
+import { rawRequest, startFreezableUpstream } from '../helpers/upstream.js'
 
 const TIMEOUT_MS = 2000
 const IDLE_TIMEOUT_MS = 1000
 
 /**
  * A loopback IMS stand-in that counts the requests it is still receiving and answers each one it reads whole, except
- * `/…/deaf`: those it neither reads nor answers until `hearAgain()`.
+ * `/…/deaf`: those it neither reads nor answers until `hearAgain()`, and `/…/stream`: an SSE stream that stays open,
+ * a heartbeat comment every 250 ms (well inside API_IDLE_TIMEOUT_MS) after its first event.
  */
 interface CountingUpstream { url: string, requestsInProgress: () => number, hearAgain: () => void, close: () => Promise<void> }
 
@@ -31,7 +32,15 @@ async function startCountingUpstream (): Promise<CountingUpstream> {
       return
     }
     req.resume()
-    req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}') })
+    req.on('end', () => {
+      if (req.url?.endsWith('/stream') !== true) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
+        return
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' }).write('data: open\n\n')
+      const heartbeat = setInterval(() => res.write(': ping\n\n'), 250)
+      res.once('close', () => { clearInterval(heartbeat) })
+    })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {
@@ -171,4 +180,58 @@ t.test('an upstream that stops reading an upload: the caller, who is not the one
   // A paused socket notices no close: once the upstream reads again, it finds the connection ended mid-upload.
   upstream.hearAgain()
   await until(2000, 'the upstream finding that upload ended', () => upstream.requestsInProgress() === 0)
+})
+
+t.test('one user holding 128 SSE streams (the size of the old upstream pool) starves no one: another user\'s request is answered at once', async (t) => {
+  const leader = await signIn(app, await cognito.user(['LINE_LEADER']), TEST_PASSWORD)
+  const manager = await signIn(app, await cognito.user(['MANAGER']), TEST_PASSWORD)
+  const { hostname, port } = new URL(origin)
+  const streams = await within(10_000, '128 streams open', Promise.all(Array.from({ length: 128 }, async (_, i) =>
+    await new Promise<IncomingMessage>((resolve, reject) => {
+      httpRequest({ hostname, port, path: `/api/shop-floor/events-${i}/stream`, headers: { cookie: leader.cookie }, agent: false }, (res) => {
+        res.once('data', () => { resolve(res) })
+      }).on('error', reject).end()
+    }))))
+  t.teardown(() => { for (const stream of streams) stream.destroy() })
+
+  const started = performance.now()
+  const report = await within(TIMEOUT_MS, 'an answer to the MANAGER', rawRequest(origin, 'GET', '/api/planning/report', { cookie: manager.cookie }))
+  t.comment(`answered after ${Math.round(performance.now() - started)} ms beside 128 open streams`)
+  t.equal(report.status, 200)
+})
+
+t.test('an upstream slow to accept connections: the wait for one counts toward API_TIMEOUT_MS, and a request given up while waiting is never sent', async (t) => {
+  const frozen = await startFreezableUpstream()
+  const slowApp = await testApp(cognito, { API_UPSTREAM_URL: frozen.url, API_TIMEOUT_MS: String(TIMEOUT_MS) })
+  t.teardown(async () => {
+    await slowApp.close()
+    await frozen.close()
+  })
+  const slowOrigin = await slowApp.listen({ port: 0, host: '127.0.0.1' })
+  const { cookie } = await signIn(slowApp, await cognito.user(['LINE_LEADER']), TEST_PASSWORD)
+
+  /** A request to `path` on slowApp: its status, error code and how long it took. */
+  async function timed (path: string): Promise<{ status: number, error: string | undefined, elapsed: number }> {
+    const started = performance.now()
+    const response = await within(TIMEOUT_MS + 3000, `an answer to ${path}`, rawRequest(slowOrigin, 'GET', path, { cookie }))
+    const body = response.body.length > 0 ? JSON.parse(response.body.toString()) as { error?: string } : {}
+    return { status: response.status, error: body.error, elapsed: performance.now() - started }
+  }
+
+  // Frozen for half a second: the connection opens at the first SYN retry (1 s), then the upstream sits on the request.
+  await frozen.freeze(500)
+  const late = await timed('/api/shop-floor/late/slow')
+  t.comment(`504 after ${Math.round(late.elapsed)} ms, a second of it spent opening the connection (API_TIMEOUT_MS=${TIMEOUT_MS})`)
+  t.same([late.status, late.error], [504, 'GATEWAY_TIMEOUT'])
+  t.ok(late.elapsed >= TIMEOUT_MS - 100 && late.elapsed < TIMEOUT_MS + 600, 'the deadline counts from the call, not from the connection')
+
+  // Frozen past the deadline: the request is still waiting for its connection when its 504 goes out.
+  await frozen.freeze(TIMEOUT_MS + 600)
+  const waiting = await timed('/api/shop-floor/waiting')
+  t.same([waiting.status, waiting.error], [504, 'GATEWAY_TIMEOUT'])
+  t.ok(waiting.elapsed < TIMEOUT_MS + 600, 'answered at the deadline, while still waiting')
+  await sleep(1500)
+  // By now the upstream has thawed and the SYN retry at 3 s has found it: whatever was waiting went nowhere.
+  t.equal((await timed('/api/shop-floor/after')).status, 200, 'the upstream answers again')
+  t.same(frozen.requests(), ['/api/shop-floor/late/slow', '/api/shop-floor/after'], 'the request given up while waiting never reached it')
 })

@@ -80,6 +80,20 @@ t.test('no session, a dead session or a forged bearer token: 401 UNAUTHENTICATED
 t.test('header hygiene: the session\'s token and the real identity go up; browser credentials, cookies and X-IMS-* never do', async (t) => {
   const { cookie, sub } = await browser(['LINE_LEADER', 'MANAGER'])
   const path = fresh('/api/planning')
+  // Client addresses and identities as CDNs, load balancers and ALB's OIDC authentication state them: only the adapter may.
+  const claimed = {
+    'true-client-ip': '203.0.113.9',
+    'x-client-ip': '203.0.113.9',
+    'client-ip': '203.0.113.9',
+    'cf-connecting-ip': '203.0.113.9',
+    'fastly-client-ip': '203.0.113.9',
+    'x-cluster-client-ip': '203.0.113.9',
+    'x-original-forwarded-for': '203.0.113.9',
+    'x-envoy-external-address': '203.0.113.9',
+    'x-amzn-oidc-identity': 'admin@ims.local',
+    'x-amzn-oidc-data': 'forged.claims.jwt',
+    'x-amzn-oidc-accesstoken': 'forged-token'
+  }
   const response = await app.inject({
     method: 'POST',
     url: `${path}?q=a%20b&x=1&x=2&code=AB12&token=t1`,
@@ -99,6 +113,7 @@ t.test('header hygiene: the session\'s token and the real identity go up; browse
       'x-http-method-override': 'DELETE',
       'x-http-method': 'DELETE',
       'x-method-override': 'DELETE',
+      ...claimed,
       'x-custom': 'kept',
       'content-type': 'application/json'
     },
@@ -122,6 +137,7 @@ t.test('header hygiene: the session\'s token and the real identity go up; browse
   for (const name of ['x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override']) {
     t.notOk(seen!.headers[name], `no ${name}: the upstream serves the path and method that were judged`)
   }
+  for (const name of Object.keys(claimed)) t.notOk(seen!.headers[name], `no ${name}: the caller cannot name its own address or identity`)
   t.equal(seen!.headers['x-forwarded-for'], '127.0.0.1')
   t.not(seen!.headers['x-forwarded-host'], 'evil.example')
   t.match(seen!.headers['x-request-id'], /^[0-9a-f-]{36}$/, 'the adapter\'s request id, not the browser\'s')
@@ -283,7 +299,7 @@ t.test('responses stream without buffering: the first SSE event arrives while th
   t.equal(events.contentType, 'text/event-stream')
 })
 
-t.test('upstream answers pass through, less the headers the adapter owns (cookies, CORS, security headers)', async (t) => {
+t.test('upstream answers pass through, less the headers the adapter owns (cookies, site data, CORS, security headers) and hop-by-hop ones', async (t) => {
   const { cookie } = await browser(['LINE_LEADER'])
   const response = await app.inject({ method: 'GET', url: `${fresh('/api/shop-floor')}/headers`, headers: { cookie, origin: 'https://evil.example' } })
   t.equal(response.statusCode, 200)
@@ -291,6 +307,9 @@ t.test('upstream answers pass through, less the headers the adapter owns (cookie
   t.notOk(response.headers['set-cookie'], 'the upstream cannot set cookies on the adapter\'s origin')
   t.notOk(response.headers['access-control-allow-origin'])
   t.notOk(response.headers['x-powered-by'])
+  t.notOk(response.headers['clear-site-data'], 'the upstream cannot wipe the adapter\'s session cookie or storage')
+  t.notOk(response.headers['proxy-authenticate'], 'a challenge meant for proxies is not the browser\'s')
+  t.notOk(response.headers['x-hop'], 'a header the upstream\'s Connection header names is hop-by-hop (RFC 9110 7.6.1)')
   t.match(response.headers['content-security-policy'], /frame-ancestors 'none'/)
   t.equal(response.headers['x-content-type-options'], 'nosniff')
   t.match(response.headers.vary, /Origin/)
@@ -298,6 +317,29 @@ t.test('upstream answers pass through, less the headers the adapter owns (cookie
   const missing = await app.inject({ method: 'GET', url: `${fresh('/api/shop-floor')}/missing`, headers: { cookie } })
   t.equal(missing.statusCode, 404)
   t.same(missing.json(), { upstream: 'no such thing' }, 'the upstream\'s own answers are its own')
+})
+
+t.test('a Location naming the upstream\'s own host becomes the browser\'s path under /api; relative ones and other hosts stay', async (t) => {
+  const { cookie } = await browser(['LINE_LEADER'])
+  const { host, port } = new URL(upstream.url)
+  const neighbour = `http://127.0.0.1:${Number(port) + 1}/api/x`
+  const cases: Array<[string, string]> = [
+    [`${upstream.url}/api/shop-floor/orders/42?view=full#lines`, '/api/shop-floor/orders/42?view=full#lines'],
+    [`HTTP://${host}/api/shop-floor/orders`, '/api/shop-floor/orders'],
+    [`//${host}/api/shop-floor/orders`, '/api/shop-floor/orders'],
+    [`/\\${host}/api/shop-floor/orders`, '/api/shop-floor/orders'],
+    [upstream.url, '/'],
+    ['/api/shop-floor/orders/43', '/api/shop-floor/orders/43'],
+    ['../orders/44?x=1', '../orders/44?x=1'],
+    ['https://files.example.com/report.pdf', 'https://files.example.com/report.pdf'],
+    [neighbour, neighbour]
+  ]
+  for (const [sent, shown] of cases) {
+    const response = await app.inject({ method: 'GET', url: `${fresh('/api/shop-floor')}/redirect?location=${encodeURIComponent(sent)}`, headers: { cookie } })
+    t.equal(response.statusCode, 303)
+    t.equal(response.headers.location, shown, `Location ${sent}`)
+    t.equal(response.headers['content-location'], shown, `Content-Location ${sent}`)
+  }
 })
 
 t.test('upstream down: 502 BAD_GATEWAY in the contract\'s shape; nothing internal in the body or the logs', async (t) => {
