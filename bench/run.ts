@@ -337,7 +337,7 @@ async function main (): Promise<void> {
       route('GET /health/live (bare route)', `${memory}/health/live`, {}),
       route('GET /auth/me, bearer token', `${memory}/auth/me`, bearer),
       route('GET /auth/me, cookie, memory store', `${memory}/auth/me`, { cookie: memoryCookie }),
-      route('GET /auth/me, cookie, redis store', `${redis}/auth/me`, { cookie: redisCookie })
+      route('GET /auth/me, cookie, redis store (repeat calls: the instance view answers)', `${redis}/auth/me`, { cookie: redisCookie })
     ]
     const probe = await fetch(`${memory}/api/bench`, { headers: { cookie: memoryCookie } })
     if (probe.status === 200) rows.push(route('GET /api/bench, cookie, proxied', `${memory}/api/bench`, { cookie: memoryCookie }))
@@ -383,7 +383,7 @@ async function main (): Promise<void> {
     const targets: Record<string, number> = {
       'GET /auth/me, bearer token': 0.85,
       'GET /auth/me, cookie, memory store': 0.85,
-      'GET /auth/me, cookie, redis store': 0.6
+      'GET /auth/me, cookie, redis store (repeat calls: the instance view answers)': 0.6
     }
     const verdict = (ok: boolean): string => ok ? 'met' : 'MISSED'
     const lines = [
