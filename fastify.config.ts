@@ -240,11 +240,20 @@ function checkModeRules (config: Config, env: Env): void {
   if (config.cognito.endpoint !== '' && production) {
     throw new ConfigError('COGNITO_ENDPOINT is set and NODE_ENV=production: a Cognito emulator endpoint is refused in production.')
   }
+  if (mode === 'local') {
+    // Without a pool id these would be ignored and the embedded emulator started instead.
+    const stray = ['COGNITO_ENDPOINT', 'COGNITO_CLIENT_ID'].find((name) => (env[name] ?? '') !== '')
+    if (stray !== undefined) throw new ConfigError(`${stray} is set but COGNITO_USER_POOL_ID is not: set COGNITO_USER_POOL_ID too (or unset ${stray} for local mode).`)
+  }
   if (mode !== 'local') {
     if (config.cognito.clientId === '') throw new ConfigError('COGNITO_CLIENT_ID must be set when COGNITO_USER_POOL_ID is set.')
     if (mode === 'aws' && (env.AWS_REGION ?? '') === '') throw new ConfigError('AWS_REGION must be set when COGNITO_USER_POOL_ID is set.')
     if (mode === 'aws' && !/^[\w-]+_[0-9a-zA-Z]+$/.test(config.cognito.userPoolId)) {
       throw new ConfigError(`COGNITO_USER_POOL_ID must look like "<region>_<id>"; got "${config.cognito.userPoolId}".`)
+    }
+    const poolRegion = config.cognito.userPoolId.slice(0, config.cognito.userPoolId.lastIndexOf('_'))
+    if (mode === 'aws' && poolRegion !== config.cognito.region) {
+      throw new ConfigError(`AWS_REGION is ${config.cognito.region} but COGNITO_USER_POOL_ID "${config.cognito.userPoolId}" is a pool in ${poolRegion}: set AWS_REGION to the pool's region.`)
     }
     if (mode === 'aws' && config.session.encryptionKey === '') {
       throw new ConfigError('SESSION_ENCRYPTION_KEY must be set (64 hex characters) in AWS mode; instances that share a session store share this key.')
@@ -253,6 +262,13 @@ function checkModeRules (config: Config, env: Env): void {
       if (!config.hostedUi.domain.startsWith('https://')) throw new ConfigError(`HOSTED_UI_DOMAIN must be an https:// URL in AWS mode; got "${config.hostedUi.domain}".`)
       if (!config.hostedUi.publicUrl.startsWith('https://')) throw new ConfigError('PUBLIC_URL must be set to the adapter\'s https:// origin when HOSTED_UI_DOMAIN is set in AWS mode (the redirect URI is <PUBLIC_URL>/auth/callback).')
     }
+  }
+  if (config.hostedUi.domain !== '' && config.session.mode === 'token') {
+    throw new ConfigError('HOSTED_UI_DOMAIN is set but SESSION_MODE=token: hosted login ends in a session cookie, so it needs SESSION_MODE=cookie; unset HOSTED_UI_DOMAIN or use cookie mode.')
+  }
+  if (!/^rediss?:\/\//.test(config.session.redisUrl)) {
+    // The value is not repeated: it may carry a password.
+    throw new ConfigError('REDIS_URL must be a redis:// or rediss:// URL (the value given is not shown).')
   }
   if (config.session.store === 'redis' && config.session.encryptionKey === '' && mode !== 'local') {
     throw new ConfigError('SESSION_ENCRYPTION_KEY must be set with SESSION_STORE=redis: instances sharing the store must share the key (64 hex characters).')

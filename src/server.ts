@@ -17,7 +17,9 @@ async function main (): Promise<void> {
   let address: string
   try {
     const app = await buildApp(local?.config ?? config, { localMode: local !== undefined })
-    closeWithGrace({ delay: 10_000 }, async () => {
+    closeWithGrace({ delay: 10_000 }, async ({ err }) => {
+      // An uncaught exception or unhandled rejection: say what it was, by name and message only (no stack, no data).
+      if (err !== undefined) app.log.error({ failure: err.name, message: err.message }, 'uncaught error: closing')
       await app.close()
       await local?.stop()
     })

@@ -106,10 +106,12 @@ export async function createConfirmedUser (client: CognitoIdentityProviderClient
   for (const group of groups) await client.send(new AdminAddUserToGroupCommand({ UserPoolId: userPoolId, Username: email, GroupName: group }))
 }
 
+/** Creates the missing demo users; those kept from an earlier start get `password` again, so the banner holds. */
 async function ensureDemoUsers (client: CognitoIdentityProviderClient, userPoolId: string, password: string): Promise<void> {
   for (const { email, role } of DEMO_USERS) {
     const exists = await client.send(new AdminGetUserCommand({ UserPoolId: userPoolId, Username: email })).then(() => true, () => false)
-    if (!exists) await createConfirmedUser(client, userPoolId, email, password, [role])
+    if (exists) await client.send(new AdminSetUserPasswordCommand({ UserPoolId: userPoolId, Username: email, Password: password, Permanent: true }))
+    else await createConfirmedUser(client, userPoolId, email, password, [role])
   }
 }
 

@@ -1,9 +1,10 @@
 // Runs cognito-local (the Cognito emulator) as a child process on loopback, its data in a folder of ours.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdir, writeFile, readFile } from 'node:fs/promises'
+import { mkdir, open, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import { openSync, closeSync } from 'node:fs'
+import { closeSync, fstatSync, openSync } from 'node:fs'
+import { ensurePortFree, portInUse } from './ports.js'
 
 const require = createRequire(import.meta.url)
 
@@ -29,26 +30,41 @@ export interface CognitoLocalOptions {
   startTimeoutMs?: number
 }
 
-async function waitUntilUp (endpoint: string, child: ChildProcess, logFile: string, timeoutMs: number): Promise<void> {
+/** What cognito-local wrote to its log since `offset` (the log is kept across starts). */
+async function logSince (logFile: string, offset: number): Promise<string> {
+  const handle = await open(logFile, 'r')
+  try {
+    const buffer = Buffer.alloc(Math.max(0, (await handle.stat()).size - offset))
+    await handle.read(buffer, 0, buffer.length, offset)
+    return buffer.toString('utf8')
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * Resolves once the child says it listens. Only its own word counts: another emulator already on the port would
+ * answer /health just as well, while the child dies of EADDRINUSE.
+ */
+async function waitUntilUp (child: ChildProcess, port: number, logFile: string, logOffset: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
+    const log = await logSince(logFile, logOffset)
     if (child.exitCode !== null) {
-      const log = await readFile(logFile, 'utf8').catch(() => '')
+      if (log.includes('EADDRINUSE')) throw portInUse('COGNITO_LOCAL_PORT', port)
       throw new Error(`cognito-local exited at start-up (code ${child.exitCode}); its log ends: ${log.slice(-500)}`)
     }
-    try {
-      const response = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(500) })
-      if (response.ok) return
-    } catch { /* not up yet */ }
+    if (log.includes('Cognito Local running on')) return
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   child.kill('SIGKILL')
-  throw new Error(`cognito-local did not answer on ${endpoint} within ${timeoutMs} ms (is COGNITO_LOCAL_PORT free?)`)
+  throw new Error(`cognito-local did not start on port ${port} within ${timeoutMs} ms (is COGNITO_LOCAL_PORT free?)`)
 }
 
-/** Starts cognito-local on 127.0.0.1:`port` and resolves once it answers. */
+/** Starts cognito-local on 127.0.0.1:`port` and resolves once it listens; refuses a port another program holds. */
 export async function startCognitoLocal (options: CognitoLocalOptions): Promise<CognitoLocal> {
   const endpoint = `http://127.0.0.1:${options.port}`
+  await ensurePortFree('COGNITO_LOCAL_PORT', options.port, '127.0.0.1')
   const configDir = join(options.dataDir, '.cognito')
   await mkdir(configDir, { recursive: true })
   const config = {
@@ -59,6 +75,7 @@ export async function startCognitoLocal (options: CognitoLocalOptions): Promise<
   await writeFile(join(configDir, 'config.json'), JSON.stringify(config, null, 2))
   const logFile = join(options.dataDir, 'cognito-local.log')
   const log = openSync(logFile, 'a')
+  const logOffset = fstatSync(log).size
   const child = spawn(process.execPath, [require.resolve('cognito-local/lib/bin/start.js')], {
     cwd: options.dataDir,
     env: {
@@ -72,7 +89,7 @@ export async function startCognitoLocal (options: CognitoLocalOptions): Promise<
     stdio: ['ignore', log, log]
   })
   closeSync(log)
-  await waitUntilUp(endpoint, child, logFile, options.startTimeoutMs ?? 10_000)
+  await waitUntilUp(child, options.port, logFile, logOffset, options.startTimeoutMs ?? 10_000)
   return {
     endpoint,
     port: options.port,

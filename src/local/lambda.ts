@@ -40,6 +40,17 @@ type Invoke = (event: unknown) => Promise<unknown>
 
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/
 
+/** The function named in an Invoke URL (a name, or an ARN, URL-encoded); undefined for any other URL or a bad escape. */
+function functionName (url: string): string | undefined {
+  const match = INVOKE_PATH.exec(url.split('?')[0] ?? '')
+  if (match === null) return undefined
+  try {
+    return decodeURIComponent(match[1] as string).split(':').at(-1)
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * Starts the endpoint: `POST /2015-03-31/functions/<name>/invocations` calls the trigger's `handle` with deps built
  * once from `env` and answers its result; a thrown error becomes a Lambda function error (HTTP 200,
@@ -66,8 +77,7 @@ export async function startLocalLambda ({ port = 0, host = '127.0.0.1', env, log
         res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-requestid': crypto.randomUUID(), ...headers })
         res.end(JSON.stringify(body))
       }
-      const match = INVOKE_PATH.exec((req.url ?? '').split('?')[0] ?? '')
-      const name = match === null ? undefined : decodeURIComponent(match[1] as string).split(':').at(-1)
+      const name = functionName(req.url ?? '')
       const invoke = name === undefined ? undefined : byName.get(name)
       if (req.method !== 'POST' || invoke === undefined) {
         send(404, { Type: 'User', message: `Function not found: ${name ?? req.url ?? ''}` }, { 'x-amzn-errortype': 'ResourceNotFoundException' })

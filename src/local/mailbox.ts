@@ -3,6 +3,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import * as sesLocal from 'aws-ses-v2-local'
 import { EMAIL_KINDS, renderEmail } from '../../triggers/templates/index.js'
+import { ensurePortFree, portInUse } from './ports.js'
 
 /** An email as aws-ses-v2-local stores it (`GET /store`). */
 export interface MailboxEmail {
@@ -35,10 +36,13 @@ function sesServerFunction (): StartSesServer {
 
 /**
  * Starts aws-ses-v2-local in this process on `host:port` (port 0 = a free port). Its store is in memory and
- * module-wide: two mailboxes started in one process share their emails.
+ * module-wide: two mailboxes started in one process share their emails. Refuses a port another program holds.
  */
 export async function startMailbox ({ port, host = '127.0.0.1' }: { port: number, host?: string }): Promise<Mailbox> {
+  await ensurePortFree('SES_LOCAL_PORT', port, host)
   const server = await sesServerFunction()({ host, port })
+  // It resolves even when listen failed (taken in the meantime): the server then has no address.
+  if (!server.listening) throw portInUse('SES_LOCAL_PORT', port)
   const address = server.address() as AddressInfo
   const urlHost = host.includes(':') ? `[${host}]` : host
   return {

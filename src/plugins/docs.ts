@@ -16,5 +16,6 @@ export default fp(async (app) => {
       }
     }
   })
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  // No staticCSP: swagger-ui's own policy (frame-ancestors 'self') would replace the adapter's, which the UI works under.
+  await app.register(swaggerUi, { routePrefix: '/docs' })
 }, { name: 'docs' })

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, UnsupportedByEmulatorError, type ErrorCode } from '../errors.js'
-import { SECURITY_HEADERS } from './security-headers.js'
+import { isAuthRequest, SECURITY_HEADERS } from './security-headers.js'
 
 const NOT_JSON = 'The request body is not valid JSON.'
 
@@ -22,7 +22,19 @@ const FASTIFY_ERRORS: Record<string, { code: ErrorCode, message?: string }> = {
   FST_ERR_NOT_FOUND: { code: 'NOT_FOUND' }
 }
 
-/** Turns anything thrown into an AppError; unknown errors become INTERNAL. */
+/** The contract's generic code for each client-error status it has one for. */
+const STATUS_CODE: Partial<Record<number, ErrorCode>> = {
+  400: 'VALIDATION_ERROR',
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'TOO_MANY_REQUESTS'
+}
+
+/** Turns anything thrown into an AppError; client errors (4xx) keep a 4xx answer; unknown errors become INTERNAL. */
 export function toAppError (error: unknown): AppError {
   if (error instanceof AppError) return error
   if (error instanceof UnsupportedByEmulatorError) return new AppError('INTERNAL', 'This operation is not available on the local Cognito emulator.')
@@ -32,9 +44,13 @@ export function toAppError (error: unknown): AppError {
   }
   const known = FASTIFY_ERRORS[fastifyError.code ?? '']
   if (known !== undefined) return new AppError(known.code, known.message)
-  if (fastifyError.statusCode === 429) return new AppError('TOO_MANY_REQUESTS')
-  // Any other client error (a request stream that broke off, a plugin's refusal): the generic sentence, nothing more.
-  if (fastifyError.statusCode === 400) return new AppError('VALIDATION_ERROR')
+  const status = fastifyError.statusCode
+  // Any other client error (a request stream that broke off, a plugin's refusal): the contract's code for its status,
+  // or, for a status the contract has no code for (@fastify/static's 412 and 416), 400 with the status's reason.
+  if (status !== undefined && status >= 400 && status < 500) {
+    const code = STATUS_CODE[status]
+    return code === undefined ? new AppError('VALIDATION_ERROR', `The request cannot be answered as sent (${STATUS_CODES[status] ?? status}).`) : new AppError(code)
+  }
   return new AppError('INTERNAL')
 }
 
@@ -48,7 +64,7 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, error: 
   const retryAfter = error.retryAfterSeconds ?? (error.code === 'TOO_MANY_REQUESTS' || error.code === 'UPSTREAM_UNAVAILABLE' ? 5 : undefined)
   if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter))
   // Also on replies that bypass the hooks (routing errors).
-  if (request.url.startsWith('/auth')) reply.header('Cache-Control', 'no-store')
+  if (isAuthRequest(request)) reply.header('Cache-Control', 'no-store')
   return reply.code(error.statusCode).type('application/json').send(errorBody(error, request.id))
 }
 
@@ -104,6 +120,9 @@ export default fp(async (app) => {
       request.log.error({ failure: error instanceof Error ? error.constructor.name : typeof error, code: (error as FastifyError).code }, 'request failed')
     } else if (appError.statusCode >= 500) {
       request.log.warn({ code: appError.code }, 'upstream failure')
+    } else if (!(error instanceof AppError)) {
+      // A refusal by Fastify or a plugin, by name and status only.
+      request.log.info({ failure: error instanceof Error ? error.constructor.name : typeof error, code: (error as FastifyError).code, statusCode: (error as FastifyError).statusCode }, 'request refused')
     }
     return sendError(request, reply, appError)
   })

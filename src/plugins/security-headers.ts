@@ -1,4 +1,5 @@
 // Security headers on every response (errors too), CORS for the allow-listed origins only, no-store on /auth.
+import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import helmet from 'helmet'
 import cors from '@fastify/cors'
@@ -42,6 +43,14 @@ export function setSecurityHeaders (response: ServerResponse): void {
   for (const [name, value] of SECURITY_HEADERS) response.setHeader(name, value)
 }
 
+/**
+ * Whether a request is one of /auth's, whose answers are never stored. A routed request is judged by its route, so
+ * no spelling of the URL (`/%61uth/me`) escapes; only an unmatched one (a 404, a routing error) by its URL.
+ */
+export function isAuthRequest (request: FastifyRequest): boolean {
+  return (request.routeOptions.url ?? request.url).startsWith('/auth')
+}
+
 export interface SecurityHeaderOptions {
   /** Exact origins (scheme://host[:port]) allowed to call with credentials. */
   corsOrigins: string[]
@@ -64,7 +73,7 @@ export default fp<SecurityHeaderOptions>(async (app, { corsOrigins }) => {
   })
   app.addHook('onRequest', async (request, reply) => {
     if (request.protocol === 'https') reply.header('Strict-Transport-Security', 'max-age=31536000; includeSubDomains')
-    if (request.url.startsWith('/auth')) reply.header('Cache-Control', 'no-store')
+    if (isAuthRequest(request)) reply.header('Cache-Control', 'no-store')
     // Every response varies by Origin, whether or not CORS allowed it, so caches never mix them.
     reply.header('Vary', 'Origin')
   })

@@ -5,7 +5,7 @@ import { hostname } from 'node:os'
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
-import { CSRF, LogCapture, testApp } from '../helpers/app.js'
+import { CSRF, LogCapture, signIn, testApp } from '../helpers/app.js'
 import { loadConfig } from '../../fastify.config.js'
 import { buildApp } from '../../src/app.js'
 
@@ -88,6 +88,21 @@ t.test('bar 30: security headers on every response, errors and 404s too; no-stor
   t.teardown(async () => { await behindProxy.close() })
   const tls = await behindProxy.inject({ method: 'GET', url: '/health/live', headers: { 'x-forwarded-proto': 'https' } })
   t.match(tls.headers['strict-transport-security'], /max-age=\d+/, 'HSTS when a trusted proxy says https')
+})
+
+t.test('bar 30: no-store on /auth whatever the spelling of the URL: a routed request by its route, an unmatched one by its path', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { cookie } = await signIn(app, email, TEST_PASSWORD)
+  const me = await app.inject({ method: 'GET', url: '/%61uth/me', headers: { cookie } })
+  t.equal(me.statusCode, 200, '/%61uth/me is routed to /auth/me')
+  t.equal(me.json().email, email)
+  t.equal(me.headers['cache-control'], 'no-store', 'the user is not stored by a cache')
+  for (const [url, status] of [['/%61uth/me', 401], ['/%61uth/c%6fnfig', 200], ['/auth/nowhere', 404]] as const) {
+    const response = await app.inject({ method: 'GET', url })
+    t.equal(response.statusCode, status, url)
+    t.equal(response.headers['cache-control'], 'no-store', `${url} no-store`)
+  }
+  t.notOk((await app.inject({ method: 'GET', url: '/health/%6cive' })).headers['cache-control'], 'other routes are left alone')
 })
 
 t.test('bar 29: CORS echoes allow-listed origins only, with credentials and Vary: Origin', async (t) => {

@@ -67,6 +67,24 @@ t.test('misconfiguration stops start-up with a sentence naming the setting', asy
   t.match(refusal({ COGNITO_ENDPOINT: 'http://127.0.0.1:9229', COGNITO_USER_POOL_ID: 'local_x', COGNITO_CLIENT_ID: 'c', SESSION_STORE: 'redis' }), /SESSION_ENCRYPTION_KEY must be set with SESSION_STORE=redis/, 'a shared store needs a shared key')
 })
 
+t.test('settings that would be silently ignored or contradict each other stop start-up, naming the setting', async (t) => {
+  // Without a pool id, these would start the embedded emulator instead of the endpoint or client asked for.
+  t.match(refusal({ COGNITO_ENDPOINT: 'http://10.0.0.5:9229' }), /^COGNITO_ENDPOINT is set but COGNITO_USER_POOL_ID is not/)
+  t.match(refusal({ COGNITO_CLIENT_ID: 'client' }), /^COGNITO_CLIENT_ID is set but COGNITO_USER_POOL_ID is not/)
+  for (const url of ['http://127.0.0.1:6379', '127.0.0.1:6379', 'redis:127.0.0.1']) {
+    t.match(refusal({ ...aws, SESSION_STORE: 'redis', REDIS_URL: url }), /^REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/, url)
+  }
+  t.match(refusal({ ...aws, SESSION_STORE: 'redis', REDIS_URL: 'http://:hunter2@redis.internal' }), /^REDIS_URL/)
+  t.notMatch(refusal({ ...aws, SESSION_STORE: 'redis', REDIS_URL: 'http://:hunter2@redis.internal' }), /hunter2/, 'a password in the URL is not echoed')
+  t.equal(loadConfig({ ...aws, SESSION_STORE: 'redis', REDIS_URL: 'rediss://:pw@redis.internal:6380' }).session.redisUrl, 'rediss://:pw@redis.internal:6380')
+  // Hosted login ends in a session cookie: with token mode it would be switched off without a word.
+  t.match(refusal({ ...aws, SESSION_MODE: 'token', HOSTED_UI_DOMAIN: 'https://ims.auth.eu-west-1.amazoncognito.com', PUBLIC_URL: 'https://ims.example.com' }), /^HOSTED_UI_DOMAIN is set but SESSION_MODE=token/)
+  t.equal(loadConfig({ SESSION_MODE: 'token' }).session.mode, 'token', 'token mode without HOSTED_UI_DOMAIN is accepted')
+  // Pool ids are <region>_<id>: a client for another region would never find the pool.
+  t.match(refusal({ ...aws, AWS_REGION: 'us-east-1' }), /^AWS_REGION is us-east-1 but COGNITO_USER_POOL_ID "eu-west-1_Abc123" is a pool in eu-west-1/)
+  t.equal(loadConfig(aws).cognito.region, 'eu-west-1', 'the matching region is accepted')
+})
+
 t.test('a refusal never echoes a secret', async (t) => {
   const message = refusal({ ...aws, SESSION_ENCRYPTION_KEY: 'secret-value-that-is-wrong' })
   t.match(message, /SESSION_ENCRYPTION_KEY/)

@@ -1,31 +1,62 @@
-// `npm start` in local mode, as a newcomer runs it: the emulator, mailbox, pool and demo users, kept across restarts.
+// `npm start` in local mode, as a newcomer runs it: the emulator, mailbox, pool and demo users, kept across restarts; busy ports refused; crashes logged.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
+import { startBareEmulator } from '../helpers/emulator.js'
 import { freePort } from '../helpers/ports.js'
 
 const DEMO_PASSWORD = 'Ims-Demo-2026!'
 
 interface Running { child: ChildProcessWithoutNullStreams, output: () => string, url: string, readyMs: number }
 
-/** Runs the server the way `npm start` does and waits for its banner. */
-async function startServer (env: Record<string, string>): Promise<Running> {
-  const started = Date.now()
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env: { PATH: process.env.PATH ?? '', ...env } })
+/** Spawns the server the way `npm start` does (`nodeArgs` go to Node first); `output` is stdout and stderr so far. */
+function spawnServer (env: Record<string, string>, nodeArgs: string[] = []): { child: ChildProcessWithoutNullStreams, output: () => string } {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts'], { env: { PATH: process.env.PATH ?? '', ...env } })
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
   child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  return { child, output: () => output }
+}
+
+/** Runs the server the way `npm start` does and waits for its banner. */
+async function startServer (env: Record<string, string>, nodeArgs: string[] = []): Promise<Running> {
+  const started = Date.now()
+  const { child, output: read } = spawnServer(env, nodeArgs)
   const deadline = Date.now() + 30_000
   while (Date.now() < deadline) {
-    const banner = /adapter\s+(http:\/\/\S+)/.exec(output)
-    if (banner !== null) return { child, output: () => output, url: banner[1]!, readyMs: Date.now() - started }
+    const banner = /adapter\s+(http:\/\/\S+)/.exec(read())
+    if (banner !== null) return { child, output: read, url: banner[1]!, readyMs: Date.now() - started }
     if (child.exitCode !== null) break
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   child.kill('SIGKILL')
-  throw new Error(`the server did not start: ${output.slice(-800)}`)
+  throw new Error(`the server did not start: ${read().slice(-800)}`)
+}
+
+/** Runs the server until it exits by itself (killed after `timeoutMs`, exit code null then). */
+async function runUntilExit (env: Record<string, string>, timeoutMs = 30_000): Promise<{ code: number | null, output: string }> {
+  const { child, output } = spawnServer(env)
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+  const timer = setTimeout(() => { child.kill('SIGKILL') }, timeoutMs)
+  const code = await exited
+  clearTimeout(timer)
+  return { code: child.signalCode === null ? code : null, output: output() }
+}
+
+/** The environment of a local-mode start on free ports, its state in a temp dir removed after `t`. */
+async function localEnv (t: Test): Promise<Record<string, string>> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'ims-local-'))
+  t.teardown(async () => { await rm(dataDir, { recursive: true, force: true }) })
+  return {
+    PORT: String(await freePort()),
+    COGNITO_LOCAL_PORT: String(await freePort()),
+    SES_LOCAL_PORT: String(await freePort()),
+    LOCAL_DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn'
+  }
 }
 
 async function stopServer (running: Running): Promise<void> {
@@ -40,15 +71,7 @@ async function signIn (url: string, username: string, password = DEMO_PASSWORD) 
 }
 
 t.test('local mode starts everything, prints the URLs and logins, and keeps its pool across restarts', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'ims-local-'))
-  t.teardown(async () => { await rm(dataDir, { recursive: true, force: true }) })
-  const env = {
-    PORT: String(await freePort()),
-    COGNITO_LOCAL_PORT: String(await freePort()),
-    SES_LOCAL_PORT: String(await freePort()),
-    LOCAL_DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn'
-  }
+  const env = await localEnv(t)
   const first = await startServer(env)
   t.teardown(() => { first.child.kill('SIGKILL') })
   // Start-up time is a figure for the benchmark notes, not an assertion (it depends on the machine's load).
@@ -70,20 +93,75 @@ t.test('local mode starts everything, prints the URLs and logins, and keeps its 
   await stopServer(first)
   t.not(first.child.exitCode, null, 'it stops on SIGTERM')
 
-  const second = await startServer(env)
+  // A restart with another IMS_DEMO_PASSWORD: the kept demo users take it, as the banner says.
+  const newPassword = 'Other-Demo-2027?'
+  const second = await startServer({ ...env, IMS_DEMO_PASSWORD: newPassword })
   t.teardown(() => { second.child.kill('SIGKILL') })
   const again = await (await fetch(`${second.url}/auth/config`)).json() as Record<string, string>
   t.equal(again.userPoolId, config.userPoolId, 'the same pool after a restart')
   t.equal(again.clientId, config.clientId, 'the same app client')
-  t.equal((await signIn(second.url, 'admin@ims.local')).status, 200, 'the demo users are still there')
+  t.ok(second.output().includes(`demo logins (password ${newPassword})`), 'the banner shows the new password')
+  for (const username of ['admin@ims.local', 'manager@ims.local', 'leader@ims.local']) {
+    t.equal((await signIn(second.url, username, newPassword)).status, 200, `${username} signs in with the password the banner shows`)
+  }
+  t.equal((await signIn(second.url, 'admin@ims.local')).status, 401, 'the old password no longer works')
   await stopServer(second)
 })
 
+t.test('a request the local Lambda endpoint cannot decode is refused, and the adapter keeps running', async (t) => {
+  const env = await localEnv(t)
+  const server = await startServer(env)
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  // The endpoint listens on a free port that local mode writes into cognito-local's configuration.
+  const cognitoConfig = JSON.parse(await readFile(join(env.LOCAL_DATA_DIR!, 'cognito', '.cognito', 'config.json'), 'utf8')) as { LambdaClient: { endpoint: string } }
+  for (const name of ['%E0', '%', 'arn%3Aaws%3Alambda%3Alocal%3A0%3Afunction%3A%ZZ']) {
+    const response = await fetch(`${cognitoConfig.LambdaClient.endpoint}/2015-03-31/functions/${name}/invocations`, { method: 'POST', body: '{}' })
+    t.equal(response.status, 404, `${name}: not found`)
+    t.equal(response.headers.get('x-amzn-errortype'), 'ResourceNotFoundException', name)
+  }
+  t.equal(server.child.exitCode, null, 'the process is alive')
+  t.equal((await fetch(`${server.url}/health/live`)).status, 200, 'and the adapter answers')
+  await stopServer(server)
+})
+
+t.test('an uncaught error is logged by name and message, error level, before the process exits', async (t) => {
+  const env = await localEnv(t)
+  // A real unhandled rejection inside the server process, raised on demand (SIGWINCH is otherwise ignored).
+  const crash = 'data:text/javascript,process.on("SIGWINCH", () => { Promise.reject(new RangeError("the disk is on fire")) })'
+  const server = await startServer(env, ['--import', crash])
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const exited = new Promise<number | null>((resolve) => server.child.once('exit', resolve))
+  server.child.kill('SIGWINCH')
+  t.equal(await exited, 1, 'it exits with 1')
+  const lines = server.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>)
+  const logged = lines.find((line) => line.msg === 'uncaught error: closing')
+  t.match(logged, { level: 50, failure: 'RangeError', message: 'the disk is on fire' }, 'one error line names it')
+  t.notMatch(JSON.stringify(logged), /\sat\s|stack/, 'no stack trace')
+})
+
+t.test('local mode refuses a COGNITO_LOCAL_PORT that another emulator holds, instead of using that one', async (t) => {
+  const env = await localEnv(t)
+  const foreign = await startBareEmulator({ port: Number(env.COGNITO_LOCAL_PORT) })
+  t.teardown(foreign.stop)
+  const { code, output } = await runUntilExit(env)
+  t.equal(code, 1, 'start-up stops')
+  t.match(output, `COGNITO_LOCAL_PORT ${env.COGNITO_LOCAL_PORT} is in use`)
+  t.notMatch(output, /adapter\s+http/, 'no banner')
+})
+
+t.test('local mode refuses an SES_LOCAL_PORT another program holds, with a sentence naming it', async (t) => {
+  const env = await localEnv(t)
+  const holder = createServer()
+  await new Promise<void>((resolve) => holder.listen(Number(env.SES_LOCAL_PORT), '127.0.0.1', resolve))
+  t.teardown(() => { holder.close() })
+  const { code, output } = await runUntilExit(env)
+  t.equal(code, 1, 'start-up stops')
+  t.match(output, `SES_LOCAL_PORT ${env.SES_LOCAL_PORT} is in use`)
+  t.notMatch(output, /Cannot read properties/)
+})
+
 t.test('local mode refuses NODE_ENV=production with a sentence saying why', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' } })
-  let output = ''
-  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  const { code, output } = await runUntilExit({ NODE_ENV: 'production' })
   t.equal(code, 1)
   t.match(output, /Refusing to start: COGNITO_USER_POOL_ID is not set and NODE_ENV=production/)
 })

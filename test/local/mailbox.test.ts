@@ -1,4 +1,5 @@
 // The local SES mailbox: in-process aws-ses-v2-local on a free loopback port, read back through /store.
+import { createServer } from 'node:net'
 import t from 'tap'
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2'
 import { codeFromEmail, readMailbox, startMailbox, waitForEmail } from '../../src/local/mailbox.js'
@@ -56,4 +57,13 @@ t.test('after close the port no longer answers', async (t) => {
   const other = await startMailbox({ port: 0 })
   await other.close()
   await t.rejects(fetch(`${other.url}/store`, { signal: AbortSignal.timeout(2000) }))
+})
+
+t.test('a port another program holds stops the start with a sentence naming SES_LOCAL_PORT', async (t) => {
+  const holder = createServer()
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { holder.close() })
+  const address = holder.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  await t.rejects(startMailbox({ port }), { message: new RegExp(`^SES_LOCAL_PORT ${port} is in use`) })
 })

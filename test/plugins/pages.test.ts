@@ -2,14 +2,15 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { startEmulator, type Emulator } from '../helpers/emulator.js'
-import { testApp } from '../helpers/app.js'
+import { LogCapture, testApp } from '../helpers/app.js'
 
 let emulator: Emulator
 let app: FastifyInstance
+const logs = new LogCapture()
 
 t.before(async () => {
   emulator = await startEmulator()
-  app = await testApp(emulator, { SERVE_LOGIN_PAGES: 'true' })
+  app = await testApp(emulator, { SERVE_LOGIN_PAGES: 'true' }, { logStream: logs })
 })
 t.teardown(async () => {
   await app?.close()
@@ -68,5 +69,23 @@ t.test('the areas the signed-in page lists follow the proxy\'s role rules', asyn
 t.test('files outside web/public are not served', async (t) => {
   for (const url of ['/../package.json', '/src/main.ts', '/%2e%2e/fastify.config.ts', '/tsconfig.json']) {
     t.equal((await app.inject({ method: 'GET', url })).statusCode, 404, url)
+  }
+})
+
+t.test('a Range or a precondition a file cannot meet is a 400 in the contract\'s shape, logged below error level', async (t) => {
+  const part = await app.inject({ method: 'GET', url: '/styles.css', headers: { range: 'bytes=0-9' } })
+  t.equal(part.statusCode, 206, 'a satisfiable range is still served')
+  for (const [label, headers] of [
+    ['Range past the end (416)', { range: 'bytes=99999999-' }],
+    ['If-Match that does not match (412)', { 'if-match': '"nope"' }],
+    ['If-Unmodified-Since before the file (412)', { 'if-unmodified-since': 'Mon, 01 Jan 1990 00:00:00 GMT' }]
+  ] as const) {
+    const response = await app.inject({ method: 'GET', url: '/styles.css', headers })
+    t.equal(response.statusCode, 400, label)
+    t.match(response.json(), { error: 'VALIDATION_ERROR', message: /^The request cannot be answered as sent \(.+\)\.$/, requestId: /^[0-9a-f-]{36}$/ }, label)
+    t.match(response.headers['content-security-policy'], /frame-ancestors 'none'/, `${label}: the security headers`)
+    const lines = logs.entries.filter((entry) => entry.reqId === response.json().requestId)
+    t.notOk(lines.some((entry) => entry.level >= 50), `${label}: no error-level line`)
+    t.ok(lines.some((entry) => entry.level === 30 && entry.msg === 'request refused'), `${label}: an info line says what was refused`)
   }
 })
