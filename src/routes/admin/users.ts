@@ -57,6 +57,10 @@ const DEFAULT_LIMIT = 20
 
 const common: { tags: string[], security: Array<Record<string, string[]>> } = { tags: ['admin'], security: [{ session: [] }, { bearer: [] }] }
 
+/** The shared-store lock under which changes that take administrator powers away run, and how long it can be held. */
+const ADMIN_GUARD_KEY = 'admin-guard'
+const ADMIN_GUARD_SECONDS = 30
+
 /** The /admin/users routes, ADMIN only, each audited. */
 const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
   const admin = app.cognito.admin
@@ -91,6 +95,24 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
   /** Refuses, with `message`, an action that would lock the calling administrator out. */
   function refuseSelfLockout (request: FastifyRequest, target: AdminUser, message: string): void {
     if (target.sub === request.identity!.user.sub) throw new AppError('CONFLICT', message)
+  }
+
+  /**
+   * Runs `change`, which takes administrator powers from `target`, unless that would leave the pool no enabled ADMIN
+   * (409). Such changes run one at a time across every instance (a lock in the shared store), so two administrators
+   * demoting or disabling each other at once cannot both succeed.
+   */
+  async function keepingAnAdmin<T> (target: AdminUser, change: () => Promise<T>): Promise<T> {
+    if (!target.roles.includes('ADMIN')) return await change()
+    if (!await app.store.setIfAbsent(ADMIN_GUARD_KEY, target.sub, ADMIN_GUARD_SECONDS)) {
+      throw new AppError('CONFLICT', 'Another change to the administrators is under way; try again in a moment.').retryAfter(1)
+    }
+    try {
+      if (!await admin.hasOtherEnabledAdmin(target)) throw new AppError('CONFLICT', 'This is the last enabled administrator; make another user ADMIN first.')
+      return await change()
+    } finally {
+      await app.store.delete(ADMIN_GUARD_KEY)
+    }
   }
 
   app.get('/users', {
@@ -133,13 +155,16 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
       if (!roles.includes('ADMIN') && target.roles.includes('ADMIN')) refuseSelfLockout(request, target, 'You cannot remove your own ADMIN role; ask another administrator.')
       const change = admin.roleChange(target, roles)
       note.changed = change !== undefined
-      try {
-        return change === undefined ? target : await admin.changeRoles(target.username, change)
-      } finally {
-        // Once any membership may have changed, even by a change that failed part-way, no session keeps the old roles.
-        // Also when Cognito already matches: an earlier attempt may have changed it and then failed to end the sessions.
-        await endAccess(target, note)
+      const apply = async (): Promise<AdminUser> => {
+        try {
+          return change === undefined ? target : await admin.changeRoles(target.username, change)
+        } finally {
+          // Once any membership may have changed, even by a change that failed part-way, no session keeps the old roles.
+          // Also when Cognito already matches: an earlier attempt may have changed it and then failed to end the sessions.
+          await endAccess(target, note)
+        }
       }
+      return change !== undefined && !roles.includes('ADMIN') ? await keepingAnAdmin(target, apply) : await apply()
     })
   })
 
@@ -151,7 +176,7 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
       const target = await admin.getUser(request.params.username)
       note.target = target.sub
       refuseSelfLockout(request, target, 'You cannot disable yourself; ask another administrator.')
-      await admin.setEnabled(target.username, false)
+      await keepingAnAdmin(target, async () => { await admin.setEnabled(target.username, false) })
       await endAccess(target, note)
       return { ...target, enabled: false }
     })
