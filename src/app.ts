@@ -11,6 +11,7 @@ import { subkey } from './session/keys.js'
 import errorHandler, { clientErrorHandler, sendError, toAppError } from './plugins/error-handler.js'
 import securityHeaders, { setSecurityHeaders } from './plugins/security-headers.js'
 import requestHygiene from './plugins/request-hygiene.js'
+import closing from './plugins/closing.js'
 import docs from './plugins/docs.js'
 import cognito from './plugins/cognito.js'
 import verifier from './plugins/verifier.js'
@@ -49,6 +50,8 @@ export function serverOptions (config: Config, deps: AppDependencies = {}): Fast
     logController: new OneLinePerRequest(),
     genReqId: newRequestId,
     requestIdHeader: false,
+    // While closing, src/plugins/closing.ts answers in the contract's shape instead of Fastify's bare 503.
+    return503OnClosing: false,
     trustProxy: config.server.trustProxy,
     bodyLimit: config.server.bodyLimitBytes,
     // Every username, email or sub the admin routes take can be named in their path (the router counts decoded characters).
@@ -74,11 +77,14 @@ export async function buildApp (config: Config, deps: AppDependencies = {}): Pro
   // An ephemeral key is allowed outside AWS mode (fastify.config.ts refuses a missing key there).
   const encryptionKeyHex = config.session.encryptionKey !== '' ? config.session.encryptionKey : randomBytes(32).toString('hex')
 
+  // An Expect other than 100-continue is ignored (RFC 9110 allows it), not answered with Node's bare 417.
+  app.server.on('checkExpectation', app.routing)
   app.removeContentTypeParser('text/plain')
   app.addSchema(UserSchema)
   app.addSchema(ErrorSchema)
   await app.register(errorHandler)
   await app.register(securityHeaders, { corsOrigins: config.server.corsOrigins })
+  await app.register(closing)
   await app.register(requestHygiene)
   await app.register(docs)
   await app.register(cognito, { ...config.cognito, roleGroups: config.roles.groups })

@@ -176,6 +176,57 @@ t.test('bar 30, 32: requests that Node\'s HTTP parser refuses get the contract\'
   }
 })
 
+t.test('bar 30: an unknown Expect is ignored, not answered with Node\'s bare 417', async (t) => {
+  const listening = await testApp(emulator)
+  t.teardown(async () => { await listening.close() })
+  const base = await listening.listen({ port: 0, host: '127.0.0.1' })
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(new URL(base).port), '127.0.0.1', () => { socket.end('GET /health/live HTTP/1.1\r\nHost: localhost\r\nExpect: 200-ok\r\nConnection: close\r\n\r\n') })
+    let received = ''
+    socket.on('data', (chunk: Buffer) => { received += chunk.toString('utf8') })
+    socket.on('close', () => { resolve(received) })
+    socket.on('error', reject)
+  })
+  t.match(answer, /^HTTP\/1\.1 200 /, 'answered as if the header were not there')
+  t.match(answer, /content-security-policy: [^\r]*frame-ancestors 'none'/i, 'with the security headers')
+})
+
+t.test('bar 30, 41: a request that arrives while the instance closes gets the contract\'s 503, security headers and Connection: close', async (t) => {
+  const slow = createServer((_request, response) => { setTimeout(() => { response.end('late') }, 800) })
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { slow.close() })
+  const upstream = `http://127.0.0.1:${(slow.address() as { port: number }).port}`
+  const closingApp = await testApp(emulator, { API_UPSTREAM_URL: upstream })
+  const email = await emulator.user(['MANAGER'])
+  const { cookie } = await signIn(closingApp, email, TEST_PASSWORD)
+  const base = await closingApp.listen({ port: 0, host: '127.0.0.1' })
+  // One keep-alive connection: a slow /api call is under way when closing starts; the next request follows on it.
+  const socket = connect(Number(new URL(base).port), '127.0.0.1')
+  let received = ''
+  const second = new Promise<string>((resolve) => {
+    let sent = false
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('utf8')
+      if (!sent && received.includes('late')) {
+        sent = true
+        received = ''
+        socket.write(`GET /auth/me HTTP/1.1\r\nHost: localhost\r\nCookie: ${cookie}\r\n\r\n`)
+      }
+    })
+    socket.on('close', () => { resolve(received) })
+  })
+  socket.write(`GET /api/planning/slow HTTP/1.1\r\nHost: localhost\r\nCookie: ${cookie}\r\n\r\n`)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  await closingApp.close()
+  const answer = await second
+  const [head = '', body = ''] = answer.split('\r\n\r\n')
+  t.match(head, /^HTTP\/1\.1 503 /)
+  t.match(head, /connection: close/i)
+  t.match(head, /retry-after: \d+/i)
+  t.match(head, /content-security-policy: [^\r]*frame-ancestors 'none'/i, 'the security headers')
+  assertErrorBody(t, JSON.parse(body) as Record<string, unknown>, 'UPSTREAM_UNAVAILABLE')
+})
+
 t.test('bar 34: a forced internal error is 500 with a request id and nothing internal', async (t) => {
   // A Cognito stand-in on loopback that answers with an exception the adapter has never heard of.
   const weird: Server = createServer((_req, res) => {
