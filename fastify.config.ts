@@ -227,6 +227,10 @@ export function loadConfig (env: Env): Config {
     throw new ConfigError(`${name} is invalid (${firstError.message.toLowerCase()}); got ${shown}.`)
   }
   const config = candidate as Config
+  // An ECS task (its agent sets these) must be reachable from its load balancer: there HOST defaults to every
+  // interface. Local mode stays on loopback wherever it runs.
+  const inEcsTask = (env.ECS_CONTAINER_METADATA_URI_V4 ?? '') !== '' || (env.ECS_CONTAINER_METADATA_URI ?? '') !== ''
+  if ((env.HOST ?? '') === '' && inEcsTask && cognitoMode(config) !== 'local') config.server.host = '0.0.0.0'
   checkModeRules(config, env)
   return config
 }

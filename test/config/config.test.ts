@@ -28,6 +28,14 @@ t.test('no settings at all: local mode with the documented defaults', async (t) 
   t.same(config.hostedUi.scopes.split(' '), ['openid', 'email', 'profile', 'aws.cognito.signin.user.admin'])
 })
 
+t.test('HOST: every interface by default in an ECS task (outside local mode), loopback elsewhere; HOST always wins', async (t) => {
+  const ecs = { ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/task-1' }
+  t.equal(loadConfig({ ...aws, ...ecs }).server.host, '0.0.0.0', 'an ECS task')
+  t.equal(loadConfig({ ...aws }).server.host, '127.0.0.1', 'not in ECS')
+  t.equal(loadConfig({ ...aws, ...ecs, HOST: '10.0.0.5' }).server.host, '10.0.0.5', 'HOST set')
+  t.equal(loadConfig({ ...ecs }).server.host, '127.0.0.1', 'local mode stays on loopback')
+})
+
 t.test('TRUST_PROXY: false, true, or proxy addresses/CIDRs; anything else stops start-up naming it', async (t) => {
   t.equal(loadConfig({ TRUST_PROXY: 'true' }).server.trustProxy, true)
   t.match(refusal({ TRUST_PROXY: '2' }), /^TRUST_PROXY cannot be a hop count \(2\): Fastify trusts no proxy for one/, 'a hop count, which Fastify would silently ignore')
