@@ -167,18 +167,23 @@ export class TokenVerifier {
   get ready (): boolean { return this.keysLoaded }
 
   /**
-   * Verifies an access token of this app client (signature, issuer, expiry with grace, token_use, client_id).
-   * Throws UNAUTHENTICATED, or UPSTREAM_UNAVAILABLE when the keys cannot be had.
+   * Verifies an access token of this app client (signature, issuer, expiry with grace, token_use, client_id). A token
+   * verified lately is answered at once, without a promise (the common case, on every bearer request); otherwise the
+   * promise rejects with UNAUTHENTICATED, or UPSTREAM_UNAVAILABLE when the keys cannot be had.
    */
-  async verifyAccess (token: string): Promise<AccessClaims> {
-    if (token.length > MAX_TOKEN_LENGTH) throw unauthenticated()
+  verifyAccess (token: string): AccessClaims | Promise<AccessClaims> {
+    if (token.length > MAX_TOKEN_LENGTH) return Promise.reject(unauthenticated())
     const key = sha256(token)
-    const now = Date.now() / 1000
     const cached = this.cache.get(key)
     if (cached !== undefined) {
-      if (cached.exp + this.settings.graceSeconds > now) return cached
+      if (cached.exp + this.settings.graceSeconds > Date.now() / 1000) return cached
       this.cache.delete(key)
     }
+    return this.verifyUnseen(token, key)
+  }
+
+  /** Verifies a token not in the cache (`key` is its cache key) and remembers its claims. */
+  private async verifyUnseen (token: string, key: string): Promise<AccessClaims> {
     const payload = await verifyPayload(this.access, token)
     const claims: AccessClaims = {
       sub: String(payload.sub),
