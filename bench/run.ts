@@ -1,11 +1,11 @@
 // The benchmark (`npm run bench`): throughput of authenticated routes against the bare route, verification, sign-in, session memory.
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { createPublicKey, randomBytes, randomUUID, verify as cryptoVerify, type KeyObject } from 'node:crypto'
-import { access, constants, writeFile } from 'node:fs/promises'
+import { access, constants, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { Agent, request, type IncomingMessage } from 'node:http'
 import { createRequire } from 'node:module'
-import { availableParallelism, cpus, loadavg } from 'node:os'
-import { delimiter, join } from 'node:path'
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
+import { delimiter, dirname, join } from 'node:path'
 import { Writable } from 'node:stream'
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
 import { setFlagsFromString } from 'node:v8'
@@ -17,6 +17,7 @@ import { SimpleJwksCache } from 'aws-jwt-verify/jwk'
 import { loadConfig } from '../fastify.config.js'
 import { buildApp } from '../src/app.js'
 import { DeadlineFetcher, TokenVerifier } from '../src/auth/token-verifier.js'
+import type { Session } from '../src/session/sessions.js'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../test/helpers/emulator.js'
 import { emulatorEnv } from '../test/helpers/app.js'
 import { emulatorPrivateKey, payloadOf, signRs256 } from '../test/helpers/jwt.js'
@@ -40,6 +41,8 @@ const SIGN_INS = 100
 const WAKES = 200
 const IDLE_MS = 5
 const SESSIONS = 10_000
+/** Sessions the rotating Redis row cycles through: more than an instance's session view keeps (10,000), so none is there. */
+const ROTATED_SESSIONS = 12_000
 const README = new URL('./README.md', import.meta.url)
 
 setFlagsFromString('--expose-gc')
@@ -53,6 +56,8 @@ interface Row {
   name: string
   url: string
   headers: Record<string, string>
+  /** A file of Cookie header values, one per line: each request carries the next one in turn (else `headers` only). */
+  cookies?: string
   rps: number[]
   cpu: number[]
   /** Per measurement of this row: the bare route's figures around it (the mean of the runs just before and after). */
@@ -79,10 +84,28 @@ async function output (file: string, args: string[]): Promise<string> {
   })
 }
 
+/** A wrk script that sends the Cookie values of `cookies` (a file, one per line) in turn, one per request. */
+function rotatingCookiesScript (cookies: string): string {
+  return [
+    'local cookies = {}',
+    `for line in io.lines(${JSON.stringify(cookies)}) do cookies[#cookies + 1] = line end`,
+    'local next = 0',
+    'request = function()',
+    '  next = next % #cookies + 1',
+    '  return wrk.format(nil, nil, { ["Cookie"] = cookies[next] })',
+    'end'
+  ].join('\n')
+}
+
 /** wrk's requests per second and request count for one run against `url`; any error response or socket error fails. */
-async function wrk (url: string, headers: Record<string, string>): Promise<{ rps: number, total: number }> {
+async function wrk (url: string, headers: Record<string, string>, cookies?: string): Promise<{ rps: number, total: number }> {
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`]
   for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`)
+  if (cookies !== undefined) {
+    const script = `${cookies}.lua`
+    await writeFile(script, rotatingCookiesScript(cookies))
+    args.push('-s', script)
+  }
   const out = await output('wrk', [...args, url])
   const total = /(\d+) requests in/.exec(out)?.[1]
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]
@@ -90,11 +113,17 @@ async function wrk (url: string, headers: Record<string, string>): Promise<{ rps
   return { rps: Number(rps), total: Number(total) }
 }
 
-/** The same from autocannon, run by Node in a child process. */
-async function autocannon (url: string, headers: Record<string, string>): Promise<{ rps: number, total: number }> {
-  const args = [require.resolve('autocannon/autocannon.js'), '-j', '-c', String(CONNECTIONS), '-d', String(SECONDS)]
-  for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}=${value}`)
-  args.push(url)
+/** The same from autocannon, run by Node in a child process (through its API when the cookies rotate). */
+async function autocannon (url: string, headers: Record<string, string>, cookies?: string): Promise<{ rps: number, total: number }> {
+  const args = cookies === undefined
+    ? [require.resolve('autocannon/autocannon.js'), '-j', '-c', String(CONNECTIONS), '-d', String(SECONDS), ...Object.entries(headers).flatMap(([name, value]) => ['-H', `${name}=${value}`]), url]
+    : ['-e', [
+        `const cookies = require('node:fs').readFileSync(${JSON.stringify(cookies)}, 'utf8').split('\\n')`,
+        'let next = 0',
+        `require(${JSON.stringify(require.resolve('autocannon'))})({ url: ${JSON.stringify(url)}, connections: ${CONNECTIONS}, duration: ${SECONDS},`,
+        `  headers: ${JSON.stringify(headers)}, requests: [{ setupRequest: (request) => ({ ...request, headers: { ...request.headers, cookie: cookies[next++ % cookies.length] } }) }]`,
+        '}, (error, result) => { if (error) throw error; process.stdout.write(JSON.stringify(result)) })'
+      ].join('\n')]
   const result = JSON.parse(await output(process.execPath, args)) as { requests: { average: number, total: number }, non2xx: number, errors: number, timeouts: number }
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
     throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`)
@@ -106,9 +135,9 @@ async function autocannon (url: string, headers: Record<string, string>): Promis
  * Loads `url` from a child process (its own core); returns requests per second and the app's CPU time per request
  * (this process serves the app; the figure barely moves when other work shares the machine).
  */
-async function load (generator: Generator, url: string, headers: Record<string, string>): Promise<{ rps: number, cpu: number }> {
+async function load (generator: Generator, url: string, headers: Record<string, string>, cookies?: string): Promise<{ rps: number, cpu: number }> {
   const cpuBefore = process.cpuUsage()
-  const { rps, total } = generator === 'wrk' ? await wrk(url, headers) : await autocannon(url, headers)
+  const { rps, total } = generator === 'wrk' ? await wrk(url, headers, cookies) : await autocannon(url, headers, cookies)
   const cpu = process.cpuUsage(cpuBefore)
   return { rps, cpu: (cpu.user + cpu.system) / total }
 }
@@ -279,6 +308,31 @@ async function signInLatency (emulator: Emulator, base: string, username: string
   return samples
 }
 
+/**
+ * ROTATED_SESSIONS sessions in the app's (Redis) store and a file of their Cookie values, one per line; `end` ends them.
+ */
+async function rotatedSessions (app: FastifyInstance, tokens: { accessToken: string, refreshToken: string }): Promise<{ file: string, cookies: string[], end: () => Promise<void> }> {
+  const created: Session[] = []
+  for (let batch = 0; batch < ROTATED_SESSIONS / 100; batch++) {
+    created.push(...await Promise.all(Array.from({ length: 100 }, async () => await app.sessions.create({
+      sub: randomUUID(), username: randomUUID(), email: null, groups: ['LINE_LEADER'], accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, accessExpiresAt: Date.now() + 3600_000
+    }))))
+  }
+  const cookies = created.map((session) => `__Host-ims-session=${session.id}`)
+  const file = join(await mkdtemp(join(tmpdir(), 'ims-bench-')), 'cookies.txt')
+  await writeFile(file, cookies.join('\n'))
+  return {
+    file,
+    cookies,
+    end: async () => {
+      for (let batch = 0; batch < created.length; batch += 100) {
+        await Promise.all(created.slice(batch, batch + 100).map(async (session) => { await app.sessions.destroy(session.id, session.record) }))
+      }
+      await rm(dirname(file), { recursive: true, force: true })
+    }
+  }
+}
+
 /** Extra RSS (MB) of SESSIONS live sessions in the memory store, each with its own token strings; they end afterwards. */
 async function sessionMemory (app: FastifyInstance, tokens: { accessToken: string, idToken: string, refreshToken: string }): Promise<number> {
   // Same lengths as real tokens, distinct strings (as real sessions would hold).
@@ -331,28 +385,31 @@ async function main (): Promise<void> {
 
     const memoryCookie = await signInCookie(memory, username)
     const redisCookie = await signInCookie(redis, username)
+    process.stdout.write(`sessions: ${ROTATED_SESSIONS} in Redis, more than an instance's view keeps...\n`)
+    const rotated = await rotatedSessions(apps[1]!, tokens)
     const bearer = { authorization: `Bearer ${tokens.accessToken}` }
     const route = (name: string, url: string, headers: Record<string, string>): Row => ({ name, url, headers, rps: [], cpu: [], bareRps: [], bareCpu: [] })
     const rows: Row[] = [
       route('GET /health/live (bare route)', `${memory}/health/live`, {}),
       route('GET /auth/me, bearer token', `${memory}/auth/me`, bearer),
       route('GET /auth/me, cookie, memory store', `${memory}/auth/me`, { cookie: memoryCookie }),
-      route('GET /auth/me, cookie, redis store (repeat calls: the instance view answers)', `${redis}/auth/me`, { cookie: redisCookie })
+      route('GET /auth/me, cookie, redis store (repeat calls: the instance view answers)', `${redis}/auth/me`, { cookie: redisCookie }),
+      { ...route(`GET /auth/me, cookie, redis store (${ROTATED_SESSIONS.toLocaleString('en')} sessions in turn: a Redis read per call)`, `${redis}/auth/me`, {}), cookies: rotated.file }
     ]
     const probe = await fetch(`${memory}/api/bench`, { headers: { cookie: memoryCookie } })
     if (probe.status === 200) rows.push(route('GET /api/bench, cookie, proxied', `${memory}/api/bench`, { cookie: memoryCookie }))
     else process.stdout.write(`(no proxy row: /api answered ${probe.status})\n`)
     for (const row of rows) {
-      const check = await fetch(row.url, { headers: row.headers })
+      const check = await fetch(row.url, { headers: row.cookies === undefined ? row.headers : { cookie: rotated.cookies[0]! } })
       if (check.status !== 200) throw new Error(`${row.name}: ${check.status}`)
     }
 
     process.stdout.write('warm-up: one round per row, not counted...\n')
-    for (const row of rows) await load(generator, row.url, row.headers)
+    for (const row of rows) await load(generator, row.url, row.headers, row.cookies)
     // Every row runs between two runs of the bare route and is compared with their mean: the machine's speed drifts.
     const [bare, ...others] = rows as [Row, ...Row[]]
     const measure = async (row: Row, round: number): Promise<{ rps: number, cpu: number }> => {
-      const figures = await load(generator, row.url, row.headers)
+      const figures = await load(generator, row.url, row.headers, row.cookies)
       row.rps.push(figures.rps)
       row.cpu.push(figures.cpu)
       process.stdout.write(`round ${round}  ${row.name.padEnd(40)} ${Math.round(figures.rps)} req/s  ${figures.cpu.toFixed(1)} µs CPU/request\n`)
@@ -427,7 +484,10 @@ async function main (): Promise<void> {
       `Cognito). Sign-in latency alternates ${SIGN_INS} adapter sign-ins (cookie mode, memory store, over one`,
       'keep-alive node:http connection) with a GET /health/live on the same connection, direct InitiateAuth calls,',
       'InitiateAuth + AdminGetUser pairs (AdminGetUser a turn of the event loop later, as the adapter sends them to the',
-      'emulator) and AdminGetUser alone. Session memory is measured first, while the process is fresh: RSS after a full GC,',
+      'emulator) and AdminGetUser alone. The first Redis cookie row repeats one session, as a browser does: an instance keeps a',
+      'session it read lately in a local view for up to 10 s (src/session/session-view.ts, kept correct by the store\'s change',
+      `channel), so those calls are answered from it; the second cycles through ${ROTATED_SESSIONS.toLocaleString('en')} sessions (more than a view keeps), so`,
+      'every call reads Redis. Session memory is measured first, while the process is fresh: RSS after a full GC,',
       'before and after creating the sessions through the session manager; they are ended again before the rows run.',
       '',
       `Latest run: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machine}.`,
@@ -436,6 +496,7 @@ async function main (): Promise<void> {
       ''
     ].join('\n'))
     process.stdout.write(`written to bench/README.md\n`)
+    await rotated.end()
   } finally {
     for (const app of apps) await app.close()
     upstream.child.kill()
