@@ -119,23 +119,6 @@ export class CognitoAdmin {
   }
 
   /**
-   * True when an enabled member of the ADMIN role's groups other than `user` exists: taking ADMIN from `user`, or
-   * disabling it, then leaves the pool an administrator.
-   */
-  async hasOtherEnabledAdmin (user: AdminUser): Promise<boolean> {
-    for (const group of this.roleGroups.ADMIN) {
-      let token: string | undefined
-      for (let page = 0; page < MAX_GROUP_PAGES; page++) {
-        const { users, next } = await this.groupPage(group, MAX_PAGE_SIZE, token)
-        if (users.some((member) => member.Enabled !== false && member.Username !== user.username)) return true
-        token = next
-        if (token === undefined) break
-      }
-    }
-    return false
-  }
-
-  /**
    * One user by Cognito username, email or sub; 404 NOT_FOUND when there is none. Its groups are read with its
    * canonical Username: cognito-local finds a user by email but lists its groups only under that Username.
    */

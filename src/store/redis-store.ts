@@ -11,6 +11,9 @@ const KEY_PREFIX = 'ims:'
 /** SET if the key still holds exactly the JSON it was read with (KEYS[1]; ARGV: expected, value, seconds). */
 const REPLACE_IF_UNCHANGED = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end return 0`
 
+/** DEL if the key still holds exactly this JSON (KEYS[1]; ARGV: value). */
+const DELETE_IF_HOLDS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
+
 /** How long the first commands wait for the first connection; after it, commands never wait for a connection. */
 const FIRST_CONNECT_MS = 1500
 
@@ -75,6 +78,11 @@ export class RedisStore implements SharedStore {
   /** `expected` came from `get` (JSON.parse of what a set wrote with JSON.stringify), so it stringifies back the same. */
   async replaceIfUnchanged (key: string, expected: unknown, value: unknown, ttlSeconds: number): Promise<boolean> {
     const answer = await this.run(async () => await this.redis.eval(REPLACE_IF_UNCHANGED, 1, key, JSON.stringify(expected), JSON.stringify(value), Math.max(1, Math.ceil(ttlSeconds))))
+    return answer === 1
+  }
+
+  async deleteIfHolds (key: string, value: string): Promise<boolean> {
+    const answer = await this.run(async () => await this.redis.eval(DELETE_IF_HOLDS, 1, key, JSON.stringify(value)))
     return answer === 1
   }
 

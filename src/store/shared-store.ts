@@ -18,6 +18,8 @@ export interface SharedStore {
   replace(key: string, value: unknown, ttlSeconds: number): Promise<boolean>
   /** Sets `key` only if it still holds `expected` (what `get` answered), in one step; false when it changed or went. */
   replaceIfUnchanged(key: string, expected: unknown, value: unknown, ttlSeconds: number): Promise<boolean>
+  /** Deletes `key` only if it still holds the string `value` (a lock's owner token), in one step; false otherwise. */
+  deleteIfHolds(key: string, value: string): Promise<boolean>
   delete(...keys: string[]): Promise<void>
   /**
    * Adds `member` to the set at `key` for `ttlSeconds` (each member lapses on its own), and in the same step answers
@@ -82,6 +84,12 @@ export class MemoryStore implements SharedStore {
     // `get` answers the stored object itself, and every write stores a new one.
     if (this.live(key)?.value !== expected) return false
     await this.set(key, value, ttlSeconds)
+    return true
+  }
+
+  async deleteIfHolds (key: string, value: string): Promise<boolean> {
+    if (this.live(key)?.value !== value) return false
+    this.entries.delete(key)
     return true
   }
 

@@ -41,6 +41,13 @@ for (const [name, make] of stores) {
     await store.delete(checked)
     t.equal(await store.replaceIfUnchanged(checked, again, { n: 4, list: ['a'] }, 60), false, 'deleted since the read: stays deleted')
     t.equal(await store.get(checked), undefined)
+    const lock = `test-lock:${randomUUID()}`
+    t.equal(await store.setIfAbsent(lock, 'owner-1', 60), true)
+    t.equal(await store.deleteIfHolds(lock, 'owner-2'), false, 'another owner cannot release it')
+    t.equal(await store.get(lock), 'owner-1')
+    t.equal(await store.deleteIfHolds(lock, 'owner-1'), true, 'its owner releases it')
+    t.equal(await store.get(lock), undefined)
+    t.equal(await store.deleteIfHolds(lock, 'owner-1'), false, 'released once')
     await store.set(key, 1, 1)
     await new Promise((resolve) => setTimeout(resolve, 1100))
     t.equal(await store.get(key), undefined, 'expired')

@@ -1,4 +1,5 @@
 // /admin/users (ADMIN only): list, invite, set roles, disable, enable, sign out; every action audited, access changes apply at once.
+import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
@@ -59,7 +60,7 @@ const common: { tags: string[], security: Array<Record<string, string[]>> } = { 
 
 /** The shared-store lock under which changes that take administrator powers away run, and how long it can be held. */
 const ADMIN_GUARD_KEY = 'admin-guard'
-const ADMIN_GUARD_SECONDS = 30
+const ADMIN_GUARD_SECONDS = 60
 
 /** The /admin/users routes, ADMIN only, each audited. */
 const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
@@ -98,20 +99,23 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   /**
-   * Runs `change`, which takes administrator powers from `target`, unless that would leave the pool no enabled ADMIN
-   * (409). Such changes run one at a time across every instance (a lock in the shared store), so two administrators
-   * demoting or disabling each other at once cannot both succeed.
+   * Runs `change`, which takes administrator powers from `target`, only while the caller is, by Cognito's word now, still
+   * an enabled ADMIN (403 otherwise). Nobody can demote or disable themselves, so the caller remains one and the pool is
+   * never left without an administrator. Such changes run one at a time across every instance (a lock in the shared
+   * store that only its holder releases), so two administrators demoting or disabling each other at once cannot both win.
    */
-  async function keepingAnAdmin<T> (target: AdminUser, change: () => Promise<T>): Promise<T> {
+  async function keepingAnAdmin<T> (request: FastifyRequest, target: AdminUser, change: () => Promise<T>): Promise<T> {
     if (!target.roles.includes('ADMIN')) return await change()
-    if (!await app.store.setIfAbsent(ADMIN_GUARD_KEY, target.sub, ADMIN_GUARD_SECONDS)) {
+    const holder = randomUUID()
+    if (!await app.store.setIfAbsent(ADMIN_GUARD_KEY, holder, ADMIN_GUARD_SECONDS)) {
       throw new AppError('CONFLICT', 'Another change to the administrators is under way; try again in a moment.').retryAfter(1)
     }
     try {
-      if (!await admin.hasOtherEnabledAdmin(target)) throw new AppError('CONFLICT', 'This is the last enabled administrator; make another user ADMIN first.')
+      const caller = await admin.getUser(request.identity!.user.username)
+      if (!caller.enabled || !caller.roles.includes('ADMIN')) throw new AppError('FORBIDDEN', 'You are no longer an administrator.')
       return await change()
     } finally {
-      await app.store.delete(ADMIN_GUARD_KEY)
+      await app.store.deleteIfHolds(ADMIN_GUARD_KEY, holder)
     }
   }
 
@@ -155,16 +159,20 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
       if (!roles.includes('ADMIN') && target.roles.includes('ADMIN')) refuseSelfLockout(request, target, 'You cannot remove your own ADMIN role; ask another administrator.')
       const change = admin.roleChange(target, roles)
       note.changed = change !== undefined
-      const apply = async (): Promise<AdminUser> => {
-        try {
-          return change === undefined ? target : await admin.changeRoles(target.username, change)
-        } finally {
-          // Once any membership may have changed, even by a change that failed part-way, no session keeps the old roles.
-          // Also when Cognito already matches: an earlier attempt may have changed it and then failed to end the sessions.
-          await endAccess(target, note)
-        }
+      // Once any membership may have changed, even by a change that failed part-way, no session keeps the old roles.
+      // Also when Cognito already matches: an earlier attempt may have changed it and then failed to end the sessions
+      // (not for the caller's own unchanged roles: that would only sign them out).
+      let endsAccess = change === undefined && target.sub !== request.identity!.user.sub
+      const changeNow = async (): Promise<AdminUser> => {
+        endsAccess = true
+        return await admin.changeRoles(target.username, change!)
       }
-      return change !== undefined && !roles.includes('ADMIN') ? await keepingAnAdmin(target, apply) : await apply()
+      try {
+        if (change === undefined) return target
+        return roles.includes('ADMIN') ? await changeNow() : await keepingAnAdmin(request, target, changeNow)
+      } finally {
+        if (endsAccess) await endAccess(target, note)
+      }
     })
   })
 
@@ -176,7 +184,7 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
       const target = await admin.getUser(request.params.username)
       note.target = target.sub
       refuseSelfLockout(request, target, 'You cannot disable yourself; ask another administrator.')
-      await keepingAnAdmin(target, async () => { await admin.setEnabled(target.username, false) })
+      await keepingAnAdmin(request, target, async () => { await admin.setEnabled(target.username, false) })
       await endAccess(target, note)
       return { ...target, enabled: false }
     })
