@@ -1,8 +1,10 @@
-// The one Cognito client: timeouts, one attempt per call, SECRET_HASH, and translation of every AWS exception to an AppError.
+// The one Cognito client: timeouts, retries only where a resend is harmless, SECRET_HASH, and translation of AWS exceptions.
 import { createHmac } from 'node:crypto'
 import {
-  AdminGetUserCommand, CognitoIdentityProviderClient, DescribeUserPoolCommand,
-  type AdminGetUserCommandOutput, type DescribeUserPoolCommandOutput
+  AdminCreateUserCommand, AdminGetUserCommand, ChangePasswordCommand, CognitoIdentityProviderClient, ConfirmForgotPasswordCommand,
+  ConfirmSignUpCommand, DescribeUserPoolCommand, ForgotPasswordCommand, ResendConfirmationCodeCommand, RespondToAuthChallengeCommand,
+  SignUpCommand, VerifySoftwareTokenCommand,
+  type AdminGetUserCommandOutput, type CognitoIdentityProviderClientConfig, type DescribeUserPoolCommandOutput
 } from '@aws-sdk/client-cognito-identity-provider'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { AppError, UnsupportedByEmulatorError, upstreamUnavailable, type ErrorCode } from '../errors.js'
@@ -76,34 +78,46 @@ function decorate (error: AppError): AppError {
 /** Any command of this client (the SDK's own typing of `send` does not accept a union of commands). */
 type Sendable = { readonly input: object }
 
+/**
+ * Calls sent once, never resent by the SDK: one whose answer was lost may already have taken effect (a password set, a
+ * code used, a user created, an email sent), and sending it again would turn that success into a refusal or send twice.
+ * The caller gets 429/503 with Retry-After instead. Every other call (reads, sign-in, revocations) gets one retry.
+ */
+const SENT_ONCE = [
+  ConfirmForgotPasswordCommand, ChangePasswordCommand, ConfirmSignUpCommand, SignUpCommand, RespondToAuthChallengeCommand,
+  VerifySoftwareTokenCommand, AdminCreateUserCommand, ForgotPasswordCommand, ResendConfirmationCodeCommand
+]
+
 /** The single entry to Cognito for every feature module (auth, recovery, admin). */
 export class CognitoGateway {
   readonly client: CognitoIdentityProviderClient
+  /** The same endpoint and sockets, with no retry: for SENT_ONCE. */
+  private readonly onceClient: CognitoIdentityProviderClient
   /** True against cognito-local, whose gaps the adapter fills itself. */
   readonly emulator: boolean
 
   constructor (readonly settings: CognitoSettings) {
     this.emulator = settings.endpoint !== ''
-    this.client = new CognitoIdentityProviderClient({
+    const config: CognitoIdentityProviderClientConfig = {
       region: settings.region,
       ...(this.emulator
         ? { endpoint: settings.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
         : {}),
-      // One attempt: a call that timed out may already have taken effect (a password set, a code used, a user created),
-      // and sending it again would turn that success into a refusal. The caller gets 429/503 with Retry-After instead.
-      // (The emulator also answers unsupported operations with HTTP 500, which a retry would only repeat.)
-      maxAttempts: 1,
       requestHandler: new NodeHttpHandler({
         connectionTimeout: Math.min(1000, settings.timeoutMs),
         requestTimeout: settings.timeoutMs
       })
-    })
+    }
+    // The emulator answers unsupported operations with HTTP 500, which a retry would only repeat.
+    this.client = new CognitoIdentityProviderClient({ ...config, maxAttempts: this.emulator ? 1 : 2 })
+    this.onceClient = new CognitoIdentityProviderClient({ ...config, maxAttempts: 1 })
   }
 
   /** Sends one command within the configured deadline; failures come back translated. */
   async call<Output> (command: Sendable, translation?: Translation): Promise<Output> {
     try {
-      return await this.client.send(command as never, { abortSignal: AbortSignal.timeout(this.settings.timeoutMs) }) as Output
+      const client = SENT_ONCE.some((kind) => command instanceof kind) ? this.onceClient : this.client
+      return await client.send(command as never, { abortSignal: AbortSignal.timeout(this.settings.timeoutMs) }) as Output
     } catch (error) {
       throw translateCognitoError(error, translation)
     }
@@ -136,5 +150,6 @@ export class CognitoGateway {
   /** Releases the client's sockets. */
   destroy (): void {
     this.client.destroy()
+    this.onceClient.destroy()
   }
 }
