@@ -100,10 +100,9 @@ export default fp<SessionPluginOptions>(async (app, options) => {
   app.addHook('onRequest', async (request) => {
     if (!UNSAFE_METHODS.has(request.method)) return
     const cookieRiding = request.cookies[SESSION_COOKIE] !== undefined || request.cookies[PRE_AUTH_COOKIE] !== undefined
-    // A bearer call carries no cookie; a request that does is checked whatever else it carries (cookie-only routes
-    // never look at Authorization).
-    if (!cookieRiding && bearerToken(request) !== undefined) return
     const creating = options.mode === 'cookie' && request.routeOptions.config?.createsSession === true
+    // A bearer call carries no cookie and creates none. Whatever Authorization a request carries, one that rides on a
+    // cookie or creates one is checked: those routes read the cookie, or set it, and never look at Authorization.
     if (!cookieRiding && !creating) return
     if (request.headers['x-csrf'] !== '1' || request.headers['sec-fetch-site'] === 'cross-site') throw new AppError('CSRF_REQUIRED')
   })

@@ -63,8 +63,11 @@ t.test('bar 27: an Authorization header does not excuse a cookie request from th
     t.notOk(cookieValue(refresh, '__Host-ims-session'), 'no new session')
   }
   const signInWithHeader = await app.inject({ method: 'POST', url: '/auth/sign-in', headers: { authorization: 'x' }, payload: { username: email, password: TEST_PASSWORD } })
-  t.equal(signInWithHeader.statusCode, 401, 'a cookie sign-in without X-CSRF is not let through by a malformed Authorization')
+  t.equal(signInWithHeader.statusCode, 403, 'a cookie sign-in without X-CSRF is not let through by an Authorization header')
   t.notOk(cookieValue(signInWithHeader, '__Host-ims-session'))
+  const withBearer = await app.inject({ method: 'POST', url: '/auth/sign-in', headers: { authorization: 'Bearer junk', 'sec-fetch-site': 'cross-site' }, payload: { username: email, password: TEST_PASSWORD } })
+  t.equal(withBearer.statusCode, 403, 'nor by a bearer token: sign-in creates a cookie session whatever the request carries')
+  t.notOk(cookieValue(withBearer, '__Host-ims-session'))
   t.equal((await me({ cookie })).statusCode, 200, 'the session is untouched')
 })
 
