@@ -193,10 +193,11 @@ const proxy: FastifyPluginAsync<ProxyOptions> = async (app, options) => {
     // every connection while everyone else's requests waited in undici's queue. Uncapped, a request waits only for its
     // own connection, and the adapter holds no more of them than it has /api requests in flight (idle ones close after
     // undici's keep-alive timeout); a limit on callers belongs where callers are counted, not in a queue here.
-    // One deadline for the response headers (responseDeadline), counted from the call, replaces undici's
-    // headersTimeout (0: off), which would start only once a connection is found, and covers the connect too.
+    // One deadline for the response headers, counted from the call (responseDeadline): undici's headersTimeout starts
+    // only once a connection is found, so the wait for one counts too. Once an upload is under way, headersTimeout
+    // (the same deadline) takes over, since it does not count the time the caller takes to send the body.
     // The agent is built here, not from options by reply-from, whose defaults skip TLS certificate checks.
-    undici: new Agent({ connections: null, pipelining: 1, headersTimeout: 0, bodyTimeout: options.idleTimeoutMs })
+    undici: new Agent({ connections: null, pipelining: 1, headersTimeout: options.timeoutMs, bodyTimeout: options.idleTimeoutMs })
       .compose(responseDeadline(options.timeoutMs)),
     disableRequestLogging: true,
     destroyAgent: true

@@ -6,7 +6,9 @@ import { errors, type Dispatcher } from 'undici'
  * it was dispatched fails with undici's HeadersTimeoutError, which reply-from reports as a gateway timeout. undici's
  * own `headersTimeout` starts only once the request is on a connection; this deadline also counts the wait for one.
  * A request still waiting fails at once and is aborted the moment it would start, so the upstream never receives it;
- * a request already sent is aborted with its connection. Response bodies (SSE included) are not timed here.
+ * a request already sent is aborted with its connection. From the moment a streamed upload starts, the wait is undici's
+ * headersTimeout (the same deadline, which does not count the time the caller takes to send the body). Response bodies
+ * (SSE included) are not timed here.
  */
 export function responseDeadline (timeoutMs: number): Dispatcher.DispatcherComposeInterceptor {
   return (dispatch) => (options, handler) => {
@@ -25,6 +27,10 @@ export function responseDeadline (timeoutMs: number): Dispatcher.DispatcherCompo
           return
         }
         started = controller
+        // An upload still being sent is not the upstream's delay: undici's own headersTimeout takes over, which waits
+        // while the body flows, starts again once it has been sent, and fires when the upstream stops reading it.
+        const body = options.body as { pipe?: unknown, readableEnded?: boolean } | null | undefined
+        if (typeof body?.pipe === 'function' && body.readableEnded !== true) clearTimeout(timer)
         handler.onRequestStart?.(controller, context)
       },
       onResponseStart (controller, statusCode, headers, statusMessage) {

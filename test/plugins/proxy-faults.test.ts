@@ -1,5 +1,11 @@
 // The /api proxy against broken callers and hard upstreams: callers who leave, stall or hold streams; upstreams deaf or slow to accept.
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { connect, type AddressInfo, type Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -127,6 +133,47 @@ t.test('a caller who leaves mid-upload while its request is still being judged: 
   } finally {
     cognito.keyEndpoint('none')
   }
+})
+
+t.test('an upload sent slowly but steadily for longer than API_TIMEOUT_MS reaches the upstream whole and is answered', async (t) => {
+  const { cookie } = await signIn(app, await cognito.user(['LINE_LEADER']), TEST_PASSWORD)
+  const { hostname, port } = new URL(origin)
+  const chunks = 10
+  const started = performance.now()
+  const answer = await new Promise<string>((resolve) => {
+    const request = httpRequest({ hostname, port, method: 'POST', path: '/api/shop-floor/upload', agent: false,
+      headers: { cookie, ...CSRF, 'content-type': 'application/octet-stream', 'content-length': String(chunks * 1000) } }, (response) => {
+      let body = ''
+      response.on('data', (chunk: Buffer) => { body += chunk.toString('utf8') })
+      response.on('end', () => { resolve(`${response.statusCode} ${body}`) })
+    })
+    request.on('error', (error) => { resolve(`caller error ${error.message}`) })
+    // A chunk every 300 ms: never idle for API_IDLE_TIMEOUT_MS, sent over about 3 s, longer than API_TIMEOUT_MS.
+    let sent = 0
+    const tick = setInterval(() => {
+      request.write(Buffer.alloc(1000, 97))
+      if (++sent === chunks) { clearInterval(tick); request.end() }
+    }, 300)
+  })
+  t.ok(performance.now() - started > TIMEOUT_MS, 'the upload took longer than API_TIMEOUT_MS')
+  t.equal(answer, '200 {"ok":true}', 'the upstream read it whole and answered')
+})
+
+t.test('an https upstream whose certificate nobody vouches for is refused: 502, and the token never sent', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ims-tls-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')]
+  await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', key, '-out', cert])
+  const tls = createHttpsServer({ key: await readFile(key), cert: await readFile(cert) }, (_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
+  })
+  await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { tls.close() })
+  const tlsApp = await testApp(cognito, { API_UPSTREAM_URL: `https://127.0.0.1:${(tls.address() as AddressInfo).port}` })
+  t.teardown(async () => { await tlsApp.close() })
+  const { cookie } = await signIn(tlsApp, await cognito.user(['LINE_LEADER']), TEST_PASSWORD)
+  const refused = await tlsApp.inject({ url: '/api/shop-floor/x', headers: { cookie } })
+  t.equal(`${refused.statusCode} ${String(refused.json().error)}`, '502 BAD_GATEWAY', 'the users\' tokens are not sent to a server that cannot prove who it is')
 })
 
 t.test('128 stalled uploads are cut off after API_IDLE_TIMEOUT_MS and free their upstream connections: /api keeps answering', async (t) => {
