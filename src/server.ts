@@ -17,11 +17,15 @@ async function main (): Promise<void> {
   let address: string
   try {
     const app = await buildApp(local?.config ?? config, { localMode: local !== undefined })
-    closeWithGrace({ delay: 10_000 }, async ({ err }) => {
-      // An uncaught exception or unhandled rejection: say what it was, by name and message only (no stack, no data).
-      if (err !== undefined) app.log.error({ failure: err.name, message: err.message }, 'uncaught error: closing')
+    closeWithGrace({ delay: 10_000 }, async (event) => {
+      // An uncaught exception or unhandled rejection (`err` is there, whatever it holds: a promise may be rejected with
+      // anything, null included): say what it was, by name and message only (no stack, no data), and exit with 1.
+      const crashed = 'err' in event
+      const { err } = event
+      if (crashed) app.log.error(err instanceof Error ? { failure: err.name, message: err.message } : { failure: err === null ? 'null' : typeof err }, 'uncaught error: closing')
       await app.close()
       await local?.stop()
+      if (crashed) process.exit(1)
     })
     address = await app.listen({ port: config.server.port, host: config.server.host })
   } catch (error) {

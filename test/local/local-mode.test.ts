@@ -139,6 +139,23 @@ t.test('an uncaught error is logged by name and message, error level, before the
   t.notMatch(JSON.stringify(logged), /\sat\s|stack/, 'no stack trace')
 })
 
+t.test('a promise rejected with null still closes everything: the emulator does not outlive the adapter', async (t) => {
+  const env = await localEnv(t)
+  const crash = 'data:text/javascript,process.on("SIGWINCH", () => { Promise.reject(null) })'
+  const server = await startServer(env, ['--import', crash])
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const exited = new Promise<number | null>((resolve) => server.child.once('exit', resolve))
+  server.child.kill('SIGWINCH')
+  t.equal(await exited, 1, 'it exits with 1')
+  const lines = server.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>)
+  t.match(lines.find((line) => line.msg === 'uncaught error: closing'), { level: 50, failure: 'null' }, 'one error line says what it was')
+  // The embedded cognito-local was stopped with the adapter: its port is free again.
+  const free = await new Promise<boolean>((resolve) => {
+    const probe = createServer().once('error', () => { resolve(false) }).listen(Number(env.COGNITO_LOCAL_PORT), '127.0.0.1', () => { probe.close(() => { resolve(true) }) })
+  })
+  t.ok(free, 'COGNITO_LOCAL_PORT is free again')
+})
+
 t.test('local mode refuses a COGNITO_LOCAL_PORT that another emulator holds, instead of using that one', async (t) => {
   const env = await localEnv(t)
   const foreign = await startBareEmulator({ port: Number(env.COGNITO_LOCAL_PORT) })
