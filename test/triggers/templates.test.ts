@@ -63,6 +63,11 @@ t.test('a plausible short personal name is greeted, tidied; Vietnamese diacritic
     ['Công Tôn Nữ Thị Hoàng Anh Thư', 'Công Tôn Nữ Thị Hoàng Anh Thư'],
     ["Seán O'Brien-Ó Dálaigh", "Seán O'Brien-Ó Dálaigh"],
     ['J. R. R.', 'J. R. R.'],
+    ['J.R.', 'J.R.'],
+    ['A.J. Nguyễn', 'A.J. Nguyễn'],
+    ['مهر\u200Cانگیز', 'مهر\u200Cانگیز'],
+    ['ශ්\u200Dරී', 'ශ්\u200Dරී'],
+    ['Anna\u00ADLena', 'Anna\u00ADLena'],
     ['Ă'.repeat(40), 'Ă'.repeat(40)]
   ]
   for (const [given, greeted] of kept) {
@@ -83,6 +88,7 @@ t.test('a name that is too long, multi-line, hidden or reads as a link, an addre
     ['Minh\u0000', 'NUL'],
     ['Minh\u202eelpmaxe.live', 'a bidi override'],
     ['Minh\u200bAnh', 'a zero-width space'],
+    ['\u200DMinh', 'a joiner outside a word'],
     ['see https://x', '://'],
     ['javascript://x', '://'],
     ['go to WWW.example', 'www.'],

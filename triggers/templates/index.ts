@@ -41,8 +41,13 @@ export const MAX_GREETING_NAME = 40
 
 /** Controls, format characters (bidi overrides, zero-width), lone surrogates, private use, unassigned, line and paragraph separators. */
 const HIDDEN_OR_BREAK = /[\p{C}\p{Zl}\p{Zp}]/u
-/** A scheme, `www.`, an `@`, or a dot between two letters or digits (`evil.example`, `ví-dụ.vn`); checked on the NFKC form. */
-const LINK_OR_ADDRESS = /:\/\/|www\.|@|[\p{L}\p{N}-][.\u3002][\p{L}\p{N}]/iu
+/** The format characters a name may hold inside a word: joiners (Persian, Sinhala and others write with them), soft hyphens. */
+const WORD_FORMATTING = /(?<=[\p{L}\p{M}])[\u200C\u200D\u00AD](?=\p{L})/gu
+/**
+ * A scheme, `www.`, an `@`, or a dot followed by two letters (`evil.example`, `ví-dụ.vn`; initials such as `J.R.` pass);
+ * checked on the NFKC form.
+ */
+const LINK_OR_ADDRESS = /:\/\/|www\.|@|[\p{L}\p{N}-][.\u3002]\p{L}{2}/iu
 
 /**
  * The given name as a greeting shows it, or undefined for the nameless greeting. Anyone can set `given_name` (SignUp
@@ -53,7 +58,7 @@ const LINK_OR_ADDRESS = /:\/\/|www\.|@|[\p{L}\p{N}-][.\u3002][\p{L}\p{N}]/iu
  */
 export function greetingName (givenName: string | undefined): string | undefined {
   const name = (givenName ?? '').normalize('NFC').trim()
-  if (HIDDEN_OR_BREAK.test(name)) return undefined
+  if (HIDDEN_OR_BREAK.test(name.replace(WORD_FORMATTING, ''))) return undefined
   const tidy = name.replace(/\s+/gu, ' ')
   const plain = tidy.normalize('NFKC')
   if (Array.from(tidy).length > MAX_GREETING_NAME || !/\p{L}/u.test(tidy) || /\p{N}/u.test(plain) || LINK_OR_ADDRESS.test(plain)) return undefined
