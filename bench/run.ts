@@ -394,7 +394,7 @@ async function main (): Promise<void> {
       route('GET /auth/me, bearer token', `${memory}/auth/me`, bearer),
       route('GET /auth/me, cookie, memory store', `${memory}/auth/me`, { cookie: memoryCookie }),
       route('GET /auth/me, cookie, redis store (repeat calls: the instance view answers)', `${redis}/auth/me`, { cookie: redisCookie }),
-      { ...route(`GET /auth/me, cookie, redis store (${ROTATED_SESSIONS.toLocaleString('en')} sessions in turn: a Redis read per call)`, `${redis}/auth/me`, {}), cookies: rotated.file }
+      { ...route(`GET /auth/me, cookie, redis store (${ROTATED_SESSIONS.toLocaleString('en')} sessions in turn: a Redis read per call, a write per session a minute)`, `${redis}/auth/me`, {}), cookies: rotated.file }
     ]
     const probe = await fetch(`${memory}/api/bench`, { headers: { cookie: memoryCookie } })
     if (probe.status === 200) rows.push(route('GET /api/bench, cookie, proxied', `${memory}/api/bench`, { cookie: memoryCookie }))
@@ -487,8 +487,9 @@ async function main (): Promise<void> {
       'emulator) and AdminGetUser alone. The first Redis cookie row repeats one session, as a browser does: an instance keeps a',
       'session it read lately in a local view for up to 10 s (src/session/session-view.ts, kept correct by the store\'s change',
       `channel), so those calls are answered from it; the second cycles through ${ROTATED_SESSIONS.toLocaleString('en')} sessions (more than a view keeps), so`,
-      'every call reads Redis. Session memory is measured first, while the process is fresh: RSS after a full GC,',
-      'before and after creating the sessions through the session manager; they are ended again before the rows run.',
+      'every call reads Redis, and each session\'s first call in a minute also writes its last-seen time. Session memory',
+      'is measured first, while the process is fresh: RSS after a full GC, before and after creating the sessions through',
+      'the session manager; they are ended again before the rows run.',
       '',
       `Latest run: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machine}.`,
       '',
