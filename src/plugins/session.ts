@@ -4,7 +4,7 @@ import cookie from '@fastify/cookie'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, unauthenticated } from '../errors.js'
 import type { SharedStore } from '../store/shared-store.js'
-import { SessionManager, type Session, type SessionLimits } from '../session/sessions.js'
+import { SessionManager, type Session, type SessionLimits, type SessionRecord } from '../session/sessions.js'
 import { Revocations } from '../session/revocations.js'
 import { Sealer } from '../session/sealing.js'
 import { subkey } from '../session/keys.js'
@@ -64,6 +64,8 @@ declare module 'fastify' {
     endUserSessions: (sub: string) => Promise<void>
     /** Ends the caller's own session: deletes it, revokes its refresh token at Cognito and its access token everywhere. */
     endSession: (identity: Identity) => Promise<void>
+    /** Ends the session a stale cookie's id was moved into lately (a refresh elsewhere), revoking its tokens. */
+    endMovedSession: (id: string) => Promise<void>
     /** Clears the request's session cookie (it found no session), unless that session just moved to a new id. */
     forgetCookie: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
   }
@@ -247,13 +249,21 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     await revocations.revokeSignIn(accessToken)
   })
 
-  app.decorate('endUserSessions', async (sub: string) => {
-    await revocations.revokeUser(sub)
-    const records = await sessions.destroyUser(sub)
+  /** Revokes the tokens of sessions already ended: their sign-ins everywhere, their refresh tokens at Cognito. */
+  async function revokeEnded (records: SessionRecord[]): Promise<void> {
     await Promise.all(records.map(async (record) => {
       await revocations.revokeSignIn(record.accessToken)
       const refreshToken = sessions.refreshToken(record)
       if (refreshToken !== undefined) await app.cognito.auth.revoke(refreshToken)
     }))
+  }
+
+  app.decorate('endUserSessions', async (sub: string) => {
+    await revocations.revokeUser(sub)
+    await revokeEnded(await sessions.destroyUser(sub))
+  })
+
+  app.decorate('endMovedSession', async (id: string) => {
+    await revokeEnded(await sessions.endMovedFrom(id))
   })
 }, { name: 'session', dependencies: ['cognito', 'verifier'] })

@@ -229,11 +229,34 @@ export class SessionManager {
 
   /** Ends one session, and the ids it was rotated into meanwhile (a refresh racing this sign-out). */
   async destroy (id: string, record: Pick<SessionRecord, 'sub'>): Promise<void> {
-    let ending = [hashId(id)]
+    await this.destroyFrom(hashId(id), record.sub)
+  }
+
+  /**
+   * Ends the sessions `id` was moved into lately (a refresh, in another tab or on another instance, rotated it) and
+   * answers their records, so that their tokens can be revoked: a sign-out sent with the cookie from before the move
+   * still signs that browser out.
+   */
+  async endMovedFrom (id: string): Promise<SessionRecord[]> {
+    if (!ID_PATTERN.test(id)) return []
+    const hashed = hashId(id)
+    const records: SessionRecord[] = []
+    for (const moved of await this.store.members(this.movedKey(hashed))) {
+      const stored = await this.store.get<StoredSession>(sessionKeyOf(moved))
+      const record = stored === undefined ? undefined : this.open(stored)
+      if (record !== undefined) records.push(record)
+    }
+    if (records[0] !== undefined) await this.destroyFrom(hashed, records[0].sub)
+    return records
+  }
+
+  /** Ends the session stored under `hashed` and every id it was rotated into, following the moved notes. */
+  private async destroyFrom (first: string, sub: string): Promise<void> {
+    let ending = [first]
     for (let move = 0; ending.length > 0 && move <= MAX_MOVES; move++) {
       const keys = ending.map(sessionKeyOf)
       await this.store.delete(...keys)
-      await Promise.all(ending.map(async (hashed) => { await this.store.removeFromSet(this.userKey(record.sub), hashed) }))
+      await Promise.all(ending.map(async (hashed) => { await this.store.removeFromSet(this.userKey(sub), hashed) }))
       await this.view?.invalidate(keys)
       // Read after the delete: a rotation that took one of these ids first noted where it went before it did.
       const moved = await Promise.all(ending.map(async (hashed) => await this.store.members(this.movedKey(hashed))))

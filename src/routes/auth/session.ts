@@ -91,6 +91,9 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
       if (!(error instanceof AppError) || error.code !== 'UNAUTHENTICATED') throw error
     }
     if (identity === undefined) {
+      // A refresh in another tab may have moved this browser's session to a new id: that one ends too.
+      const cookie = request.cookies[SESSION_COOKIE]
+      if (cookie !== undefined) await app.endMovedSession(cookie)
       if (request.body?.refreshToken !== undefined) await app.cognito.auth.revoke(request.body.refreshToken)
       reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
       return await reply.code(204).send()
