@@ -35,6 +35,19 @@ t.test('verify-otp: the new password took, the answer came late; the user\'s old
   t.equal(await me(older.cookie), 401, 'and the session from before the reset has ended')
 })
 
+t.test('verify-otp when no code was sent: a late answer to guesses ends nobody\'s sessions', async (t) => {
+  const email = await cognito.user(['MANAGER'])
+  const victim = await signIn(app, email, TEST_PASSWORD)
+  cognito.lateAnswers(2000, 'ConfirmForgotPassword')
+  try {
+    const guess = await app.inject({ method: 'POST', url: '/auth/verify-otp', payload: { username: email, code: '000000', newPassword: 'Guess-Passw0rd!x' } })
+    t.equal(guess.statusCode, 503, 'Cognito did not answer in time')
+  } finally {
+    cognito.lateAnswers(0)
+  }
+  t.equal(await me(victim.cookie), 200, 'the user is still signed in')
+})
+
 t.test('change-password: the new password took, the answer came late; every session of the user ends', async (t) => {
   const email = await cognito.user(['MANAGER'])
   const other = await signIn(app, email, TEST_PASSWORD)
