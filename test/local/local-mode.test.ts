@@ -124,30 +124,32 @@ t.test('a request the local Lambda endpoint cannot decode is refused, and the ad
   await stopServer(server)
 })
 
-t.test('an uncaught error is logged by name and message, error level, before the process exits', async (t) => {
+/**
+ * Starts local mode with a real unhandled rejection raised inside the server process on demand (SIGWINCH, otherwise
+ * ignored), rejected with `reason` (JavaScript source), raises it, and answers the exit code and the JSON log lines.
+ */
+async function crash (t: Test, reason: string): Promise<{ env: Record<string, string>, code: number | null, lines: Array<Record<string, unknown>> }> {
   const env = await localEnv(t)
-  // A real unhandled rejection inside the server process, raised on demand (SIGWINCH is otherwise ignored).
-  const crash = 'data:text/javascript,process.on("SIGWINCH", () => { Promise.reject(new RangeError("the disk is on fire")) })'
-  const server = await startServer(env, ['--import', crash])
+  const server = await startServer(env, ['--import', `data:text/javascript,process.on("SIGWINCH", () => { Promise.reject(${reason}) })`])
   t.teardown(() => { server.child.kill('SIGKILL') })
   const exited = new Promise<number | null>((resolve) => server.child.once('exit', resolve))
   server.child.kill('SIGWINCH')
-  t.equal(await exited, 1, 'it exits with 1')
+  const code = await exited
   const lines = server.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>)
+  return { env, code, lines }
+}
+
+t.test('an uncaught error is logged by name and message, error level, before the process exits', async (t) => {
+  const { code, lines } = await crash(t, 'new RangeError("the disk is on fire")')
+  t.equal(code, 1, 'it exits with 1')
   const logged = lines.find((line) => line.msg === 'uncaught error: closing')
   t.match(logged, { level: 50, failure: 'RangeError', message: 'the disk is on fire' }, 'one error line names it')
   t.notMatch(JSON.stringify(logged), /\sat\s|stack/, 'no stack trace')
 })
 
 t.test('a promise rejected with null still closes everything: the emulator does not outlive the adapter', async (t) => {
-  const env = await localEnv(t)
-  const crash = 'data:text/javascript,process.on("SIGWINCH", () => { Promise.reject(null) })'
-  const server = await startServer(env, ['--import', crash])
-  t.teardown(() => { server.child.kill('SIGKILL') })
-  const exited = new Promise<number | null>((resolve) => server.child.once('exit', resolve))
-  server.child.kill('SIGWINCH')
-  t.equal(await exited, 1, 'it exits with 1')
-  const lines = server.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>)
+  const { env, code, lines } = await crash(t, 'null')
+  t.equal(code, 1, 'it exits with 1')
   t.match(lines.find((line) => line.msg === 'uncaught error: closing'), { level: 50, failure: 'null' }, 'one error line says what it was')
   // The embedded cognito-local was stopped with the adapter: its port is free again.
   const free = await new Promise<boolean>((resolve) => {
