@@ -9,6 +9,9 @@ import { bearerToken, userFromBearer } from './auth/bearer.js'
 import { unauthenticated } from './errors.js'
 import { DEFAULT_ROLE_GROUPS, type RoleGroups } from './role-mapping.js'
 import type { Identity } from './plugins/session.js'
+import type { AccessClaims } from './auth/token-verifier.js'
+import { RedisStore } from './store/redis-store.js'
+import { Revocations } from './session/revocations.js'
 
 export { requireRole, requireUser } from './plugins/roles.js'
 export { ROLES, DEFAULT_ROLE_GROUPS, rolesFromGroups, primaryRole, parseRoleGroups, type Role, type RoleGroups } from './role-mapping.js'
@@ -25,6 +28,12 @@ export interface ImsAuthOptions {
   graceSeconds?: number
   /** A hash key for audit lines (usernames are never logged in clear). */
   auditKey?: string
+  /**
+   * The adapter's Redis (its REDIS_URL). Given, the service refuses at once the tokens the adapter revoked (sign-outs,
+   * resets, role changes, admin sign-outs), answering from the same bounded local view as the adapter (no Redis round
+   * trip per request in the common case; 503 when it cannot know). Without it, a token is good until it expires.
+   */
+  redisUrl?: string
 }
 
 /**
@@ -45,12 +54,21 @@ export const imsAuth = fp<ImsAuthOptions>(async (app, options) => {
   })
   // Without a key of the service's own, a random one: usernames in audit lines cannot be reversed from the client id.
   await app.register(audit, { hashKey: options.auditKey ?? randomBytes(32).toString('hex') })
+  let isRevoked: ((claims: AccessClaims) => boolean | Promise<boolean>) | undefined
+  if (options.redisUrl !== undefined) {
+    const store = new RedisStore(options.redisUrl)
+    // The service only reads revocations; how long the adapter keeps them is the adapter's setting.
+    const revocations = new Revocations(store, 0)
+    app.addHook('onReady', async () => { await Promise.all([store.ping().catch(() => {}), revocations.ready()]) })
+    app.addHook('onClose', async () => { await store.close() })
+    isRevoked = (claims) => revocations.isRevoked(claims)
+  }
   app.decorateRequest('identity', undefined)
   app.decorate('authenticate', async (request: FastifyRequest, _reply: FastifyReply): Promise<Identity> => {
     if (request.identity !== undefined) return request.identity
     const token = bearerToken(request)
     if (token === undefined) throw unauthenticated()
-    const user = await userFromBearer(app.verifier, token, roleGroups)
+    const user = await userFromBearer(app.verifier, token, roleGroups, isRevoked)
     request.identity = { user, accessToken: token, via: 'bearer' }
     return request.identity
   })

@@ -1,10 +1,12 @@
 // Bar 8 through the exported guard: any IMS Fastify service checks roles from bearer tokens alone, exact-case groups.
+import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { CreateGroupCommand } from '@aws-sdk/client-cognito-identity-provider'
 import { imsAuth, requireRole, requireUser } from '../../src/index.js'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
 import { cognitoTokens, testApp } from '../helpers/app.js'
+import { SHARED_REDIS_URL } from '../helpers/redis.js'
 
 let emulator: Emulator
 let service: FastifyInstance
@@ -80,4 +82,21 @@ t.test('a custom ROLE_GROUPS mapping in the BFF is honoured exactly', async (t) 
   t.same(lower.json().roles, ['ADMIN'], 'the group "admin" now grants ADMIN')
   const upper = await mapped.inject({ method: 'GET', url: '/auth/me', headers: { authorization: `Bearer ${tokens.admin}` } })
   t.same(upper.json().roles, [], 'and "ADMIN" no longer does')
+})
+
+t.test('a service given the adapter\'s Redis refuses at once a token the adapter revoked; without it, the token lives on', async (t) => {
+  const adapter = await testApp(emulator, { SESSION_STORE: 'redis', REDIS_URL: SHARED_REDIS_URL, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex') })
+  const watching = Fastify({ logger: false })
+  await watching.register(imsAuth, { userPoolId: emulator.userPoolId, clientId: emulator.clientId, endpoint: emulator.endpoint, redisUrl: SHARED_REDIS_URL })
+  watching.get('/tasks', { preHandler: requireRole('LINE_LEADER') }, async () => ({ tasks: [] }))
+  await watching.ready()
+  t.teardown(async () => { await watching.close(); await adapter.close() })
+  const { accessToken } = await cognitoTokens(adapter, await emulator.user(['LINE_LEADER']), TEST_PASSWORD)
+  const bearer = { authorization: `Bearer ${accessToken}` }
+  t.equal((await watching.inject({ url: '/tasks', headers: bearer })).statusCode, 200, 'before the sign-out')
+  t.equal((await adapter.inject({ method: 'POST', url: '/auth/sign-out', headers: bearer, payload: {} })).statusCode, 204)
+  const after = await watching.inject({ url: '/tasks', headers: bearer })
+  t.equal(after.statusCode, 401, 'the very next request after the sign-out')
+  t.equal(after.json().error, 'UNAUTHENTICATED')
+  t.equal((await call('GET', '/tasks', accessToken)).statusCode, 200, 'a service without the Redis cannot know')
 })
