@@ -89,6 +89,8 @@ t.test('a name that is too long, multi-line, hidden or reads as a link, an addre
     ['Minh\u202eelpmaxe.live', 'a bidi override'],
     ['Minh\u200bAnh', 'a zero-width space'],
     ['\u200DMinh', 'a joiner outside a word'],
+    ['evil.c\u00ADom', 'a soft hyphen inside a domain'],
+    ['ww\u200Dw.e\u200Dvil.c\u200Dom', 'joiners inside a domain'],
     ['see https://x', '://'],
     ['javascript://x', '://'],
     ['go to WWW.example', 'www.'],

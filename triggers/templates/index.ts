@@ -60,7 +60,8 @@ export function greetingName (givenName: string | undefined): string | undefined
   const name = (givenName ?? '').normalize('NFC').trim()
   if (HIDDEN_OR_BREAK.test(name.replace(WORD_FORMATTING, ''))) return undefined
   const tidy = name.replace(/\s+/gu, ' ')
-  const plain = tidy.normalize('NFKC')
+  // Judged without the invisible characters a word may hold, so none of them can split a link or address apart.
+  const plain = tidy.replace(WORD_FORMATTING, '').normalize('NFKC')
   if (Array.from(tidy).length > MAX_GREETING_NAME || !/\p{L}/u.test(tidy) || /\p{N}/u.test(plain) || LINK_OR_ADDRESS.test(plain)) return undefined
   return tidy
 }
