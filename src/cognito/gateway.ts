@@ -2,7 +2,7 @@
 import { createHmac } from 'node:crypto'
 import {
   AdminCreateUserCommand, AdminGetUserCommand, ChangePasswordCommand, CognitoIdentityProviderClient, ConfirmForgotPasswordCommand,
-  ConfirmSignUpCommand, DescribeUserPoolCommand, ForgotPasswordCommand, ResendConfirmationCodeCommand, RespondToAuthChallengeCommand,
+  ConfirmSignUpCommand, DescribeUserPoolCommand, ForgotPasswordCommand, InitiateAuthCommand, ResendConfirmationCodeCommand, RespondToAuthChallengeCommand,
   SignUpCommand, VerifySoftwareTokenCommand,
   type AdminGetUserCommandOutput, type CognitoIdentityProviderClientConfig, type DescribeUserPoolCommandOutput
 } from '@aws-sdk/client-cognito-identity-provider'
@@ -81,7 +81,8 @@ type Sendable = { readonly input: object }
 /**
  * Calls sent once, never resent by the SDK: one whose answer was lost may already have taken effect (a password set, a
  * code used, a user created, an email sent), and sending it again would turn that success into a refusal or send twice.
- * The caller gets 429/503 with Retry-After instead. Every other call (reads, sign-in, revocations) gets one retry.
+ * The caller gets 429/503 with Retry-After instead. A sign-in (InitiateAuth other than a refresh) is sent once too: it
+ * may send an MFA or OTP code. Every other call (reads, refreshes, revocations) gets one retry.
  */
 const SENT_ONCE = [
   ConfirmForgotPasswordCommand, ChangePasswordCommand, ConfirmSignUpCommand, SignUpCommand, RespondToAuthChallengeCommand,
@@ -116,7 +117,8 @@ export class CognitoGateway {
   /** Sends one command within the configured deadline; failures come back translated. */
   async call<Output> (command: Sendable, translation?: Translation): Promise<Output> {
     try {
-      const client = SENT_ONCE.some((kind) => command instanceof kind) ? this.onceClient : this.client
+      const once = SENT_ONCE.some((kind) => command instanceof kind) || (command instanceof InitiateAuthCommand && command.input.AuthFlow !== 'REFRESH_TOKEN_AUTH')
+      const client = once ? this.onceClient : this.client
       return await client.send(command as never, { abortSignal: AbortSignal.timeout(this.settings.timeoutMs) }) as Output
     } catch (error) {
       throw translateCognitoError(error, translation)
