@@ -233,35 +233,38 @@ export class SessionManager {
   }
 
   /**
-   * Ends the sessions `id` was moved into lately (a refresh, in another tab or on another instance, rotated it) and
-   * answers their records, so that their tokens can be revoked: a sign-out sent with the cookie from before the move
-   * still signs that browser out.
+   * Ends the sessions `id` was moved into lately (refreshes, in another tab or on another instance, rotated it, once or
+   * more) and answers their records, so that their tokens can be revoked: a sign-out sent with a cookie from before the
+   * moves still signs that browser out.
    */
   async endMovedFrom (id: string): Promise<SessionRecord[]> {
-    if (!ID_PATTERN.test(id)) return []
-    const hashed = hashId(id)
-    const records: SessionRecord[] = []
-    for (const moved of await this.store.members(this.movedKey(hashed))) {
-      const stored = await this.store.get<StoredSession>(sessionKeyOf(moved))
-      const record = stored === undefined ? undefined : this.open(stored)
-      if (record !== undefined) records.push(record)
-    }
-    if (records[0] !== undefined) await this.destroyFrom(hashed, records[0].sub)
-    return records
+    return ID_PATTERN.test(id) ? await this.destroyFrom(hashId(id)) : []
   }
 
-  /** Ends the session stored under `hashed` and every id it was rotated into, following the moved notes. */
-  private async destroyFrom (first: string, sub: string): Promise<void> {
+  /**
+   * Ends the session stored under `first` and every id it was rotated into, following the moved notes, and answers the
+   * records it took. `sub`, when known, also clears `first` from its user's list when its record is already gone.
+   */
+  private async destroyFrom (first: string, sub?: string): Promise<SessionRecord[]> {
+    const ended: SessionRecord[] = []
     let ending = [first]
     for (let move = 0; ending.length > 0 && move <= MAX_MOVES; move++) {
       const keys = ending.map(sessionKeyOf)
-      await this.store.delete(...keys)
-      await Promise.all(ending.map(async (hashed) => { await this.store.removeFromSet(this.userKey(sub), hashed) }))
+      const taken = await Promise.all(keys.map(async (key) => await this.store.take<StoredSession>(key)))
+      await Promise.all(ending.map(async (hashed, i) => {
+        const owner = taken[i]?.sub ?? sub
+        if (owner !== undefined) await this.store.removeFromSet(this.userKey(owner), hashed)
+      }))
+      for (const stored of taken) {
+        const record = stored === undefined ? undefined : this.open(stored)
+        if (record !== undefined) ended.push(record)
+      }
       await this.view?.invalidate(keys)
-      // Read after the delete: a rotation that took one of these ids first noted where it went before it did.
+      // Read after the take: a rotation that took one of these ids first noted where it went before it did.
       const moved = await Promise.all(ending.map(async (hashed) => await this.store.members(this.movedKey(hashed))))
       ending = moved.flat()
     }
+    return ended
   }
 
   /**

@@ -218,12 +218,15 @@ t.test('bar 28: idle and absolute lifetimes end the session', async (t) => {
   }
 })
 
-t.test('a sign-out sent with the cookie from before another tab refreshed the session ends the refreshed session too', async (t) => {
+t.test('a sign-out sent with the cookie from before another tab refreshed the session (twice) ends the refreshed session too', async (t) => {
   const email = await emulator.user(['MANAGER'])
   const { cookie: before } = await signIn(app, email, TEST_PASSWORD)
-  const refreshed = await app.inject({ method: 'POST', url: '/auth/refresh', headers: { ...CSRF, cookie: before }, payload: {} })
-  t.equal(refreshed.statusCode, 200)
-  const after = `__Host-ims-session=${cookieValue(refreshed, '__Host-ims-session')}`
+  let after = before
+  for (let refresh = 0; refresh < 2; refresh++) {
+    const refreshed = await app.inject({ method: 'POST', url: '/auth/refresh', headers: { ...CSRF, cookie: after }, payload: {} })
+    t.equal(refreshed.statusCode, 200)
+    after = `__Host-ims-session=${cookieValue(refreshed, '__Host-ims-session')}`
+  }
   t.equal((await me({ cookie: after })).statusCode, 200, 'the other tab holds the refreshed session')
   const out = await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie: before }, payload: {} })
   t.equal(out.statusCode, 204)
