@@ -16,12 +16,6 @@ const VerifyOtpBody = Type.Object({ username: UsernameSchema, code: CodeSchema, 
 const ChangePasswordBody = Type.Object({ oldPassword: PasswordSchema, newPassword: PasswordSchema }, { additionalProperties: false })
 const CodeSent = Type.Object({ status: Type.Literal('CODE_SENT') })
 
-/** How long a reset code Cognito sent can be used (its own limit is an hour). */
-const RESET_CODE_SECONDS = 3600
-
-/** Notes that a reset code was sent to the user `sub` lately (see verify-otp). */
-const resetAskedKey = (sub: string): string => `reset-asked:${sub}`
-
 /** Cognito's answers that say a password call was refused, so the password is unchanged. */
 const REFUSALS = new Set(['INVALID_CODE', 'INVALID_PASSWORD', 'INVALID_CREDENTIALS', 'VALIDATION_ERROR', 'TOO_MANY_REQUESTS'])
 
@@ -74,12 +68,7 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags: ['auth'], body: UsernameBody, response: { 202: CodeSent, ...errorResponses } }
   }, async (request, reply) => {
     reply.code(202)
-    return await answerUniformly(app, request, request.body.username, 'forgot-password', pending, async (username) => {
-      await app.cognito.recovery.forgotPassword(username)
-      // Best effort: a reset whose outcome stays unknown ends the user's sessions only while a code may be in use.
-      const sub = await app.cognito.recovery.subOf(username).catch(() => undefined)
-      if (sub !== undefined) await app.store.set(resetAskedKey(sub), 1, RESET_CODE_SECONDS).catch(() => {})
-    })
+    return await answerUniformly(app, request, request.body.username, 'forgot-password', pending, async (username) => { await app.cognito.recovery.forgotPassword(username) })
   })
 
   app.post('/resend-code', {
@@ -102,10 +91,10 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
       } catch (error) {
         if (error instanceof AppError && error.code === 'INVALID_CODE') await failed()
         if (mayHaveTakenEffect(error)) {
-          // An unknown outcome counts as a guess too; and if a code was sent lately, the password may have changed, so
-          // the user's sessions end. Without a code sent, nobody can sign users out by sending guesses while Cognito is slow.
+          // An unknown outcome counts as a guess too. Whether the password did change is asked of Cognito with the new
+          // password itself: only then do the user's sessions end, so guesses sent while Cognito is slow sign nobody out.
           await failed()
-          if (sub !== undefined && await app.store.get(resetAskedKey(sub)).catch(() => undefined) !== undefined) await app.endUserSessions(sub).catch(() => {})
+          if (sub !== undefined && await app.cognito.auth.acceptsPassword(username, request.body.newPassword)) await app.endUserSessions(sub).catch(() => {})
         }
         request.audit({ event: 'password-reset', outcome: outcomeOf(error), username })
         throw error
