@@ -99,24 +99,27 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   /**
-   * Runs `change`, which takes administrator powers from `target`, only while the caller is, by Cognito's word now, still
-   * an enabled ADMIN (403 otherwise). Nobody can demote or disable themselves, so the caller remains one and the pool is
-   * never left without an administrator. Such changes run one at a time across every instance (a lock in the shared
-   * store that only its holder releases), so two administrators demoting or disabling each other at once cannot both win.
+   * Runs `work` one at a time across every instance (a lock in the shared store that only its holder releases). The
+   * changes that can take administrator powers away (a demotion, a disable) read their target and act under it, and
+   * take them from an ADMIN only while the caller is still one ({@link callerStillAdmin}). Nobody can demote or disable
+   * themselves, so an administrator always remains, and two administrators acting on each other cannot both win.
    */
-  async function keepingAnAdmin<T> (request: FastifyRequest, target: AdminUser, change: () => Promise<T>): Promise<T> {
-    if (!target.roles.includes('ADMIN')) return await change()
+  async function oneAtATime<T> (work: () => Promise<T>): Promise<T> {
     const holder = randomUUID()
     if (!await app.store.setIfAbsent(ADMIN_GUARD_KEY, holder, ADMIN_GUARD_SECONDS)) {
       throw new AppError('CONFLICT', 'Another change to the administrators is under way; try again in a moment.').retryAfter(1)
     }
     try {
-      const caller = await admin.getUser(request.identity!.user.username)
-      if (!caller.enabled || !caller.roles.includes('ADMIN')) throw new AppError('FORBIDDEN', 'You are no longer an administrator.')
-      return await change()
+      return await work()
     } finally {
       await app.store.deleteIfHolds(ADMIN_GUARD_KEY, holder)
     }
+  }
+
+  /** 403 unless the caller is, by Cognito's word now (not their session's), still an enabled ADMIN. */
+  async function callerStillAdmin (request: FastifyRequest): Promise<void> {
+    const caller = await admin.getUser(request.identity!.user.username)
+    if (!caller.enabled || !caller.roles.includes('ADMIN')) throw new AppError('FORBIDDEN', 'You are no longer an administrator.')
   }
 
   app.get('/users', {
@@ -153,25 +156,29 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
     const roles: Role[] = request.body.roles
     return await audited(request, 'set-roles', async (note) => {
       note.roles = roles
-      const target = await admin.getUser(request.params.username)
-      note.target = target.sub
-      note.previousRoles = target.roles
-      if (!roles.includes('ADMIN') && target.roles.includes('ADMIN')) refuseSelfLockout(request, target, 'You cannot remove your own ADMIN role; ask another administrator.')
-      const change = admin.roleChange(target, roles)
-      note.changed = change !== undefined
-      // Once any membership may have changed, even by a change that failed part-way, no session keeps the old roles.
-      // Also when Cognito already matches: an earlier attempt may have changed it and then failed to end the sessions
-      // (not for the caller's own unchanged roles: that would only sign them out).
-      let endsAccess = change === undefined && target.sub !== request.identity!.user.sub
-      const changeNow = async (): Promise<AdminUser> => {
-        endsAccess = true
-        return await admin.changeRoles(target.username, change!)
+      const acted: { target?: AdminUser, endsAccess?: boolean } = {}
+      const apply = async (): Promise<AdminUser> => {
+        const target = await admin.getUser(request.params.username)
+        acted.target = target
+        note.target = target.sub
+        note.previousRoles = target.roles
+        if (!roles.includes('ADMIN') && target.roles.includes('ADMIN')) {
+          refuseSelfLockout(request, target, 'You cannot remove your own ADMIN role; ask another administrator.')
+          await callerStillAdmin(request)
+        }
+        const change = admin.roleChange(target, roles)
+        note.changed = change !== undefined
+        // Once any membership may have changed, even by a change that failed part-way, no session keeps the old roles.
+        // Also when Cognito already matches: an earlier attempt may have changed it and then failed to end the sessions
+        // (not for the caller's own unchanged roles: that would only sign them out).
+        acted.endsAccess = change !== undefined || target.sub !== request.identity!.user.sub
+        return change === undefined ? target : await admin.changeRoles(target.username, change)
       }
       try {
-        if (change === undefined) return target
-        return roles.includes('ADMIN') ? await changeNow() : await keepingAnAdmin(request, target, changeNow)
+        // Only a change that may take ADMIN away waits for the others; it reads its target under the lock.
+        return roles.includes('ADMIN') ? await apply() : await oneAtATime(apply)
       } finally {
-        if (endsAccess) await endAccess(target, note)
+        if (acted.endsAccess === true && acted.target !== undefined) await endAccess(acted.target, note)
       }
     })
   })
@@ -181,10 +188,15 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
     schema: { ...common, params: UsernameParams, body: EmptyBody, response: { 200: AdminUserSchema, ...errorResponses } }
   }, async (request) => {
     return await audited(request, 'disable-user', async (note) => {
-      const target = await admin.getUser(request.params.username)
-      note.target = target.sub
-      refuseSelfLockout(request, target, 'You cannot disable yourself; ask another administrator.')
-      await keepingAnAdmin(request, target, async () => { await admin.setEnabled(target.username, false) })
+      // Read under the lock: a user promoted meanwhile is judged as the ADMIN they now are.
+      const target = await oneAtATime(async () => {
+        const user = await admin.getUser(request.params.username)
+        note.target = user.sub
+        refuseSelfLockout(request, user, 'You cannot disable yourself; ask another administrator.')
+        if (user.roles.includes('ADMIN')) await callerStillAdmin(request)
+        await admin.setEnabled(user.username, false)
+        return user
+      })
       await endAccess(target, note)
       return { ...target, enabled: false }
     })
