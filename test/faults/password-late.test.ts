@@ -65,3 +65,16 @@ t.test('change-password: the new password took, the answer came late; every sess
   t.equal(await me(other.cookie), 401, 'the other browser\'s session has ended')
   t.equal(await me(mine.cookie), 401, 'and so has this one: it is signed in again with whichever password works')
 })
+
+t.test('change-password refused (a wrong current password), the answer came late: the user stays signed in', async (t) => {
+  const email = await cognito.user(['MANAGER'])
+  const mine = await signIn(app, email, TEST_PASSWORD)
+  cognito.lateAnswers(2000, 'ChangePassword')
+  try {
+    const change = await app.inject({ method: 'POST', url: '/auth/change-password', headers: { ...CSRF, cookie: mine.cookie }, payload: { oldPassword: 'Not-The-Passw0rd!', newPassword: 'Never-Set-Passw0rd!' } })
+    t.equal(change.statusCode, 503, 'Cognito did not answer in time')
+  } finally {
+    cognito.lateAnswers(0)
+  }
+  t.equal(await me(mine.cookie), 200, 'the password did not change, and nobody was signed out')
+})

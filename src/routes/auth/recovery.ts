@@ -21,7 +21,7 @@ const REFUSALS = new Set(['INVALID_CODE', 'INVALID_PASSWORD', 'INVALID_CREDENTIA
 
 /**
  * True when a failed password call may still have changed the password (no answer in time, an outage, an error of
- * ours): the user's sessions then end as after a success, since one of them may be the reason for the change.
+ * ours): Cognito is then asked whether the new password works, and if so the user's sessions end as after a success.
  */
 function mayHaveTakenEffect (error: unknown): boolean {
   return !(error instanceof AppError && REFUSALS.has(error.code))
@@ -120,7 +120,10 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
         await app.cognito.recovery.changePassword(identity.accessToken, request.body.oldPassword, request.body.newPassword)
       } catch (error) {
         if (error instanceof AppError && error.code === 'INVALID_CREDENTIALS') await failed()
-        if (mayHaveTakenEffect(error)) await app.endUserSessions(sub).catch(() => {})
+        // An unknown outcome: the sessions end if the new password now works (as after a success), not otherwise.
+        if (mayHaveTakenEffect(error) && await app.cognito.auth.acceptsPassword(identity.user.username, request.body.newPassword)) {
+          await app.endUserSessions(sub).catch(() => {})
+        }
         request.audit({ event: 'password-change', outcome: outcomeOf(error), sub })
         throw error
       }
