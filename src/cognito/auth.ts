@@ -98,20 +98,6 @@ export class CognitoAuth {
     return this.outcome(output, username)
   }
 
-  /**
-   * True when Cognito accepts `password` for `username` now (tokens, or a challenge that comes only after the password),
-   * false when it refuses it or cannot be asked. Tokens it hands out for this are revoked at once: nobody is signed in.
-   */
-  async acceptsPassword (username: string, password: string): Promise<boolean> {
-    try {
-      const outcome = await this.signIn(username, password)
-      if (outcome.kind === 'tokens' && outcome.tokens.refreshToken !== undefined) await this.revoke(outcome.tokens.refreshToken)
-      return true
-    } catch {
-      return false
-    }
-  }
-
   /** Answers a pending challenge: a code, an MFA choice, or a new password. */
   async respond (pending: PendingChallenge, answer: { answer?: string, newPassword?: string }): Promise<AuthOutcome> {
     const responses: Record<string, string> = { USERNAME: pending.username }
