@@ -60,8 +60,9 @@ export function greetingName (givenName: string | undefined): string | undefined
   const name = (givenName ?? '').normalize('NFC').trim()
   if (HIDDEN_OR_BREAK.test(name.replace(WORD_FORMATTING, ''))) return undefined
   const tidy = name.replace(/\s+/gu, ' ')
-  // Judged without the invisible characters a word may hold, so none of them can split a link or address apart.
-  const plain = tidy.replace(WORD_FORMATTING, '').normalize('NFKC')
+  // Judged without anything invisible or combining (joiners, soft hyphens, variation selectors, combining marks), so
+  // none of it can split a link or address apart; the name shown keeps them.
+  const plain = tidy.normalize('NFKC').replace(/[\p{Default_Ignorable_Code_Point}\p{M}]/gu, '')
   if (Array.from(tidy).length > MAX_GREETING_NAME || !/\p{L}/u.test(tidy) || /\p{N}/u.test(plain) || LINK_OR_ADDRESS.test(plain)) return undefined
   return tidy
 }
