@@ -64,8 +64,8 @@ const MAX_TOUCH_INTERVAL_MS = 60_000
 const MAX_DESTROY_ROUNDS = 5
 /** How long a rotated id remembers where it went: longer than any sign-out that read the session before it moved. */
 const MOVED_SECONDS = 60
-/** How many rotations in a row an ending session is followed through. */
-const MAX_MOVES = 5
+/** How many rotations in a row an ending session is followed through (each note lasts MOVED_SECONDS). */
+const MAX_MOVES = 50
 
 /** Creates, finds, touches and ends sessions in a SharedStore. */
 export class SessionManager {

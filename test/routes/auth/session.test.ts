@@ -218,11 +218,11 @@ t.test('bar 28: idle and absolute lifetimes end the session', async (t) => {
   }
 })
 
-t.test('a sign-out sent with the cookie from before another tab refreshed the session (twice) ends the refreshed session too', async (t) => {
+t.test('a sign-out sent with the cookie from before another tab refreshed the session (six times) ends the refreshed session too', async (t) => {
   const email = await emulator.user(['MANAGER'])
   const { cookie: before } = await signIn(app, email, TEST_PASSWORD)
   let after = before
-  for (let refresh = 0; refresh < 2; refresh++) {
+  for (let refresh = 0; refresh < 6; refresh++) {
     const refreshed = await app.inject({ method: 'POST', url: '/auth/refresh', headers: { ...CSRF, cookie: after }, payload: {} })
     t.equal(refreshed.statusCode, 200)
     after = `__Host-ims-session=${cookieValue(refreshed, '__Host-ims-session')}`
