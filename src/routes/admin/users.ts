@@ -1,5 +1,6 @@
 // /admin/users (ADMIN only): list, invite, set roles, disable, enable, sign out; every action audited, access changes apply at once.
 import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
@@ -61,6 +62,9 @@ const common: { tags: string[], security: Array<Record<string, string[]>> } = { 
 /** The shared-store lock under which changes that take administrator powers away run, and how long it can be held. */
 const ADMIN_GUARD_KEY = 'admin-guard'
 const ADMIN_GUARD_SECONDS = 60
+/** How long a change waits for another to finish before answering 409, and how often it looks. */
+const ADMIN_GUARD_WAIT_MS = 5000
+const ADMIN_GUARD_POLL_MS = 50
 
 /** The /admin/users routes, ADMIN only, each audited. */
 const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
@@ -106,8 +110,11 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
    */
   async function oneAtATime<T> (work: () => Promise<T>): Promise<T> {
     const holder = randomUUID()
-    if (!await app.store.setIfAbsent(ADMIN_GUARD_KEY, holder, ADMIN_GUARD_SECONDS)) {
-      throw new AppError('CONFLICT', 'Another change to the administrators is under way; try again in a moment.').retryAfter(1)
+    // Another admin's change usually takes a moment: wait for it a little, then say so.
+    const giveUpAt = Date.now() + ADMIN_GUARD_WAIT_MS
+    while (!await app.store.setIfAbsent(ADMIN_GUARD_KEY, holder, ADMIN_GUARD_SECONDS)) {
+      if (Date.now() >= giveUpAt) throw new AppError('CONFLICT', 'Another change to the administrators is under way; try again in a moment.').retryAfter(1)
+      await sleep(ADMIN_GUARD_POLL_MS)
     }
     try {
       return await work()

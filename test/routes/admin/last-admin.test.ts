@@ -9,7 +9,7 @@ import { pauseAfter } from '../../helpers/pause-after.js'
  * A pool of its own holding exactly two signed-in administrators, and an ADMIN invitation nobody has taken up yet (an
  * enabled member of the group that cannot sign in, which must not count as an administrator who remains).
  */
-async function twoAdmins (t: { teardown: (fn: () => Promise<void>) => void }): Promise<{ app: FastifyInstance, admins: Array<{ email: string, cookie: string }> }> {
+async function twoAdmins (t: { teardown: (fn: () => Promise<void>) => void }): Promise<{ app: FastifyInstance, emulator: Emulator, admins: Array<{ email: string, cookie: string }> }> {
   const emulator: Emulator = await startEmulator()
   const app = await testApp(emulator)
   t.teardown(async () => { await app.close(); await emulator.stop() })
@@ -18,7 +18,7 @@ async function twoAdmins (t: { teardown: (fn: () => Promise<void>) => void }): P
     return { email, cookie: (await signIn(app, email, TEST_PASSWORD)).cookie }
   }))
   await emulator.invitedUser('Temp-Passw0rd!', ['ADMIN'])
-  return { app, admins }
+  return { app, emulator, admins }
 }
 
 /** The refusal the loser gets: 409 while the winner's change runs, 403 once it has lost its own ADMIN role. */
@@ -78,4 +78,18 @@ t.test('an admin who saves their own roles unchanged stays signed in', async (t)
   const saved = await app.inject({ method: 'PUT', url: `/admin/users/${encodeURIComponent(a.email)}/roles`, headers: { ...CSRF, cookie: a.cookie }, payload: { roles: ['ADMIN'] } })
   t.equal(saved.statusCode, 200)
   t.equal((await app.inject({ method: 'GET', url: '/auth/me', headers: { cookie: a.cookie } })).statusCode, 200)
+})
+
+t.test('two routine changes at once both go through: one waits a moment for the other', async (t) => {
+  const { app, admins, emulator } = await twoAdmins(t)
+  const [a, b] = admins as [{ email: string, cookie: string }, { email: string, cookie: string }]
+  const leaders = await Promise.all([0, 1].map(async () => await emulator.user(['LINE_LEADER'])))
+  const disables = await Promise.all(leaders.map(async (email, i) => await app.inject({
+    method: 'POST', url: `/admin/users/${encodeURIComponent(email)}/disable`, headers: { ...CSRF, cookie: [a, b][i]!.cookie }, payload: {}
+  })))
+  t.same(disables.map((r) => r.statusCode), [200, 200], 'two disables')
+  const demotions = await Promise.all([a, b].map(async (by) => await app.inject({
+    method: 'PUT', url: `/admin/users/${encodeURIComponent(by === a ? leaders[0]! : leaders[1]!)}/roles`, headers: { ...CSRF, cookie: by.cookie }, payload: { roles: ['MANAGER'] }
+  })))
+  t.same(demotions.map((r) => r.statusCode), [200, 200], 'two role changes that give no ADMIN')
 })
