@@ -1,9 +1,12 @@
 // The pool always keeps an enabled administrator: two admins demoting or disabling each other at once cannot both win.
+import { setTimeout } from 'node:timers/promises'
 import t from 'tap'
+import { AdminAddUserToGroupCommand, AdminGetUserCommand } from '@aws-sdk/client-cognito-identity-provider'
 import type { FastifyInstance } from 'fastify'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../../helpers/emulator.js'
 import { CSRF, signIn, testApp } from '../../helpers/app.js'
 import { pauseAfter } from '../../helpers/pause-after.js'
+import { startFaultyCognito } from '../../helpers/faulty-cognito.js'
 
 /**
  * A pool of its own holding exactly two signed-in administrators, and an ADMIN invitation nobody has taken up yet (an
@@ -92,4 +95,26 @@ t.test('two routine changes at once both go through: one waits a moment for the 
     method: 'PUT', url: `/admin/users/${encodeURIComponent(by === a ? leaders[0]! : leaders[1]!)}/roles`, headers: { ...CSRF, cookie: by.cookie }, payload: { roles: ['MANAGER'] }
   })))
   t.same(demotions.map((r) => r.statusCode), [200, 200], 'two role changes that give no ADMIN')
+})
+
+t.test('a disable whose read of its target is slow cannot meet a promotion and a counter-disable and leave no admin', async (t) => {
+  const cognito = await startFaultyCognito()
+  const app = await testApp(cognito, { COGNITO_TIMEOUT_MS: '5000' })
+  t.teardown(async () => { await app.close(); await cognito.stop() })
+  const [xEmail, yEmail] = [await cognito.user(['ADMIN']), await cognito.user(['LINE_LEADER'])]
+  const x = await signIn(app, xEmail, TEST_PASSWORD)
+  const disable = async (cookie: string, email: string) => await app.inject({ method: 'POST', url: `/admin/users/${encodeURIComponent(email)}/disable`, headers: { ...CSRF, cookie }, payload: {} })
+  // X starts disabling Y, a LINE_LEADER; the answer about Y's groups is late. Meanwhile Y is made ADMIN and disables X.
+  cognito.lateAnswers(1500, 'AdminListGroupsForUser')
+  const xDisablesY = disable(x.cookie, yEmail)
+  await setTimeout(200)
+  cognito.lateAnswers(0)
+  await cognito.client.send(new AdminAddUserToGroupCommand({ UserPoolId: cognito.userPoolId, Username: yEmail, GroupName: 'ADMIN' }))
+  const y = await signIn(app, yEmail, TEST_PASSWORD)
+  const yDisablesX = await disable(y.cookie, xEmail)
+  const first = await xDisablesY
+  t.equal(first.statusCode, 200, 'X disabled Y')
+  t.not(yDisablesX.statusCode, 200, 'Y, disabled meanwhile, could not disable X')
+  const enabled = async (email: string) => (await cognito.client.send(new AdminGetUserCommand({ UserPoolId: cognito.userPoolId, Username: email }))).Enabled
+  t.equal(await enabled(xEmail), true, 'an administrator remains')
 })
