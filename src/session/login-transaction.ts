@@ -47,7 +47,14 @@ export function safeReturnTo (value: unknown): string {
     return '/'
   }
   const path = `${url.pathname}${url.search}${url.hash}`
-  if (url.origin !== RETURN_TO_BASE || path.startsWith('//') || path.length > MAX_RETURN_TO || /^\/auth\/(login|callback|logout)\b/.test(url.pathname)) return '/'
+  // The login routes are judged as the router will see them, decoded (`/auth/%6cogout` is the logout).
+  let routed: string
+  try {
+    routed = decodeURIComponent(url.pathname)
+  } catch {
+    return '/'
+  }
+  if (url.origin !== RETURN_TO_BASE || path.startsWith('//') || path.length > MAX_RETURN_TO || /^\/auth\/(login|callback|logout)\b/.test(routed)) return '/'
   return path
 }
 

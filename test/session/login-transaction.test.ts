@@ -20,6 +20,8 @@ t.test('same-origin paths come back resolved and percent-encoded; the hosted-log
   t.equal(safeReturnTo('/%2F%2Fevil.example'), '/%2F%2Fevil.example', 'an encoded slash stays one path segment')
   t.equal(safeReturnTo('/kế-hoạch'), '/k%E1%BA%BF-ho%E1%BA%A1ch')
   t.equal(safeReturnTo('/auth/callback?code=x'), '/')
+  t.equal(safeReturnTo('/auth/%6cogout'), '/', 'the logout, percent-encoded, is still the logout')
+  t.equal(safeReturnTo('/auth/%E0'), '/', 'a path that does not decode')
 })
 
 t.test('the length is judged once encoded: 2048 characters at most', async (t) => {

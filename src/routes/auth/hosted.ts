@@ -46,15 +46,19 @@ const hosted: FastifyPluginAsyncTypebox<HostedRoutesOptions> = async (app, { hos
     config: { oauthCallback: true },
     schema: { tags: ['auth'], summary: 'The pool returns here with a code: 302 to returnTo with a session', querystring: CallbackQuery, response: redirectResponse }
   }, async (request, reply) => {
-    // Whatever happens next, this transaction is over.
-    reply.clearCookie(LOGIN_COOKIE, LOGIN_COOKIE_OPTIONS)
     const refuse = (reason: string): AppError => {
       request.audit({ event: 'sign-in', method: 'hosted', outcome: 'refused', reason })
       return new AppError('VALIDATION_ERROR', CALLBACK_REFUSED)
     }
     const transaction = transactions.open(request.cookies[LOGIN_COOKIE])
-    if (transaction === undefined) throw refuse('no-transaction')
+    if (transaction === undefined) {
+      reply.clearCookie(LOGIN_COOKIE, LOGIN_COOKIE_OPTIONS)
+      throw refuse('no-transaction')
+    }
+    // A callback that is not this transaction's (a stray link, another tab's login) leaves it to the login under way.
     if (request.query.state === undefined || request.query.state !== transaction.state) throw refuse('state-mismatch')
+    // This transaction's own callback: whatever happens next, it is over.
+    reply.clearCookie(LOGIN_COOKIE, LOGIN_COOKIE_OPTIONS)
     if (!await transactions.consume(transaction)) throw refuse('transaction-used')
     if (request.query.error !== undefined || request.query.code === undefined) throw refuse('no-code')
 

@@ -181,6 +181,7 @@ t.test('bar 10: a missing or wrong state gives 400 and no session', async (t) =>
     t.equal(response.statusCode, 400)
     t.equal(response.json().error, 'VALIDATION_ERROR')
     t.equal(sessionCookie(response), undefined, 'no session')
+    t.notOk(setCookies(response).some((line) => line.startsWith('__Host-ims-login=;')), 'the login under way keeps its transaction (a stray callback cannot cancel it)')
   }
 })
 
