@@ -69,8 +69,9 @@ const UNKNOWN = 2
 /** Makes access tokens fail before they expire, on every instance that shares the store. */
 export class Revocations {
   private readonly channel: StoreChannel
-  private readonly tokens = new BoundedView<Fact>(VIEW_SIZE)
-  private readonly users = new BoundedView<UserFact>(VIEW_SIZE)
+  // Revoked facts are held apart, so that facts of tokens found clear never push them out.
+  private readonly tokens = new BoundedView<Fact>(VIEW_SIZE, (fact) => fact.revoked)
+  private readonly users = new BoundedView<UserFact>(VIEW_SIZE, (fact) => fact.notBefore > 0)
   private generation: number
 
   /** `signInSeconds`: how long a sign-in's refresh token can give new access tokens (a sign-out revokes it that long). */
