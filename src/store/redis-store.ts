@@ -32,6 +32,9 @@ export class RedisStore implements SharedStore {
       maxRetriesPerRequest: 1,
       connectTimeout: 1000,
       commandTimeout: 1000,
+      // A connection whose node vanished without closing it (no FIN, no RST) is dropped and made anew once a reply is
+      // this late; commandTimeout alone fails the command but keeps the dead socket for good.
+      socketTimeout: 2000,
       retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
       lazyConnect: false,
       // Commands issued in the same tick share one write and one read: fewer syscalls per request under load.
