@@ -118,14 +118,14 @@ export class Revocations {
    */
   async revokeUser (sub: string): Promise<void> {
     const notBefore = Math.floor(Date.now() / 1000) + 1
-    await this.publish({ kind: 'user', sub, notBefore }, `user-not-before:${sub}`, notBefore, MAX_ACCESS_TOKEN_SECONDS)
+    await this.publish({ kind: 'user', sub, notBefore }, `user-not-before:${sub}`, notBefore, MAX_ACCESS_TOKEN_SECONDS, true)
     const wait = notBefore * 1000 - Date.now()
     if (wait > 0) await sleep(wait)
   }
 
   /** Writes a revocation to the store and every instance; learns it here too once written, even if the echo is late. */
-  private async publish (message: Message, key: string, value: number, ttlSeconds: number): Promise<void> {
-    await this.channel.publish(JSON.stringify(message), { key, value, ttlSeconds })
+  private async publish (message: Message, key: string, value: number, ttlSeconds: number, increasing = false): Promise<void> {
+    await this.channel.publish(JSON.stringify(message), { key, value, ttlSeconds, increasing })
     this.apply(message)
   }
 

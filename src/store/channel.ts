@@ -1,7 +1,10 @@
 // Broadcast between the instances that share a store: the StoreChannel interface and the memory store's in-process one.
 
-/** A value written together with a broadcast. */
-export interface ChannelRecord { key: string, value: unknown, ttlSeconds: number }
+/**
+ * A value written together with a broadcast. `increasing`: a number that is written only over a smaller one (a mark
+ * that must never move back, whichever instance's clock wrote it last).
+ */
+export interface ChannelRecord { key: string, value: unknown, ttlSeconds: number, increasing?: boolean }
 
 /**
  * A broadcast channel to every instance that shares the store (this one included), in publication order.

@@ -4,6 +4,9 @@ import type { Redis } from 'ioredis'
 import { upstreamUnavailable } from '../errors.js'
 import type { ChannelRecord, StoreChannel } from './channel.js'
 
+/** SET a number unless the key already holds one at least as large (KEYS[1]; ARGV: value, seconds). */
+const SET_IF_GREATER = `local current = tonumber(redis.call('GET', KEYS[1])) if current == nil or current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end return 1`
+
 /** How often the subscription is asked to answer a PING. */
 const HEARTBEAT_MS = 500
 /** A subscription whose last answered PING was sent longer ago than this is not trusted to be complete. */
@@ -105,7 +108,9 @@ export class RedisChannel implements StoreChannel {
       : undefined
     try {
       const multi = this.publisher.multi()
-      if (record !== undefined) multi.set(record.key, JSON.stringify(record.value), 'EX', Math.max(1, Math.ceil(record.ttlSeconds)))
+      const ttl = record === undefined ? 0 : Math.max(1, Math.ceil(record.ttlSeconds))
+      if (record?.increasing === true) multi.eval(SET_IF_GREATER, 1, record.key, JSON.stringify(record.value), ttl)
+      else if (record !== undefined) multi.set(record.key, JSON.stringify(record.value), 'EX', ttl)
       multi.publish(this.name, `${this.instance}:${sequence}:${message}`)
       const results = await multi.exec()
       if (results === null || results.some(([error]) => error !== null)) throw new Error('transaction failed')

@@ -132,7 +132,11 @@ export class MemoryStore implements SharedStore {
   channel (name: string): StoreChannel {
     let channel = this.channels.get(name)
     if (channel === undefined) {
-      channel = new MemoryChannel(async ({ key, value, ttlSeconds }) => { await this.set(key, value, ttlSeconds) })
+      channel = new MemoryChannel(async ({ key, value, ttlSeconds, increasing }) => {
+        const stored = this.live(key)?.value
+        if (increasing === true && typeof stored === 'number' && typeof value === 'number' && stored >= value) return
+        await this.set(key, value, ttlSeconds)
+      })
       this.channels.set(name, channel)
     }
     return channel

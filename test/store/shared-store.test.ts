@@ -86,6 +86,20 @@ for (const [name, make] of stores) {
     t.same(await second.get(key), { n: 1 }, 'the record was written with the message')
     await first.delete(key)
   })
+
+  t.test(`${name}: an increasing record never moves back, whichever instance writes it last`, async (t) => {
+    const store = make()
+    t.teardown(async () => { await store.close() })
+    const channel = store.channel(`test-${randomUUID()}`)
+    await channel.whenLive(3000)
+    const key = `test-mark:${randomUUID()}`
+    await channel.publish('mark', { key, value: 1000, ttlSeconds: 60, increasing: true })
+    await channel.publish('mark', { key, value: 970, ttlSeconds: 60, increasing: true })
+    t.equal(await store.get(key), 1000, 'a smaller mark, from a clock behind, leaves the larger one')
+    await channel.publish('mark', { key, value: 1010, ttlSeconds: 60, increasing: true })
+    t.equal(await store.get(key), 1010, 'a larger one replaces it')
+    await store.delete(key)
+  })
 }
 
 t.test('redis: refused connections fail fast with UPSTREAM_UNAVAILABLE, never hang', async (t) => {
