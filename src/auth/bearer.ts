@@ -23,7 +23,8 @@ export function bearerToken (request: FastifyRequest): string | undefined {
 
 /**
  * Verifies the access token (ID tokens are refused), asks `isRevoked`, and returns the user it names. Waits only for
- * what needs waiting for: a token verified lately and known not to be revoked costs no await (the verifier and the revocations answer at once).
+ * what needs waiting for: a token verified lately and known not to be revoked costs no await (the verifier and the
+ * revocations answer at once).
  */
 export async function userFromBearer (
   verifier: TokenVerifier, token: string, roleGroups: RoleGroups, isRevoked: (claims: AccessClaims) => boolean | Promise<boolean> = () => false
