@@ -1,4 +1,4 @@
-// The hosted login in headless Chromium: from the pages' button through cognito-local's form back to a signed-in page.
+// The hosted login in headless Chromium: from the pages' button through cognito-local's form to a signed-in page, and out again.
 import t from 'tap'
 import type { BrowserContext, Page } from 'playwright-core'
 import { TEST_PASSWORD } from '../helpers/emulator.js'
@@ -70,9 +70,17 @@ t.test('a deep link through /auth/login?returnTo lands on that path; replaying t
   await page.waitForURL(`${env.url}/?from=hosted#/account`)
   await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
   t.match(callbackUrl, /[?&]code=/)
+  const blocked: string[] = []
+  page.on('console', (message) => { if (/Content Security Policy|Refused to/i.test(message.text())) blocked.push(message.text()) })
   const replay = await page.goto(callbackUrl)
   t.equal(replay?.status(), 400, 'the same callback a second time')
-  t.equal((await replay?.json() as { error: string }).error, 'VALIDATION_ERROR')
+  await page.getByRole('heading', { name: 'Sign-in link expired' }).waitFor()
+  t.ok(await page.getByText('This sign-in link has expired or was already used.').isVisible(), 'a page for a person, not JSON')
+  await screenshot(page, 'hosted-callback-refused')
+  t.same(blocked, [], 'nothing on the page breaks the CSP')
+  await page.getByRole('link', { name: 'Sign in again' }).click()
+  await page.waitForURL(`${env.stack.cognitoEndpoint}/oauth2/authorize**`)
+  t.pass('"Sign in again" starts a new hosted login')
   await context.close()
 })
 
@@ -100,4 +108,28 @@ t.test('GET /auth/logout ends the session and shows the sign-in page (cognito-lo
   t.notOk((await context.cookies(env.url)).some((c) => c.name === '__Host-ims-session'))
   t.equal(await page.evaluate('fetch("/auth/me").then((r) => r.status)'), 401)
   await context.close()
+})
+
+t.test('"Sign out" and "Sign out everywhere" after a hosted login also go through /auth/logout, so the pool\'s session ends too', async (t) => {
+  for (const [button, notice] of [['Sign out', 'You are signed out.'], ['Sign out everywhere', 'You are signed out on every device.']] as const) {
+    const email = await env.user(['MANAGER'])
+    const context = await env.newContext()
+    const page = await open(context)
+    await page.getByRole('link', { name: 'Sign in with Cognito' }).click()
+    await poolForm(page, email, TEST_PASSWORD)
+    await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+    const signOutRequests: string[] = []
+    page.on('request', (request) => {
+      const { pathname } = new URL(request.url())
+      if (pathname === '/auth/sign-out' || pathname === '/auth/logout') signOutRequests.push(`${request.method()} ${pathname}${request.isNavigationRequest() ? ' (navigation)' : ''}`)
+    })
+    await page.getByRole('button', { name: button, exact: true }).click()
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+    t.same(signOutRequests, ['POST /auth/sign-out', 'GET /auth/logout (navigation)'], `${button}: the POST first, then the browser goes to /auth/logout`)
+    t.equal(page.url(), `${env.url}/#/sign-in`, `${button}: back on the login page`)
+    t.equal((await page.locator('[data-view="sign-in"] [data-notice]').textContent())?.trim(), notice, `${button}: the notice survives the round trip`)
+    t.notOk((await context.cookies(env.url)).some((c) => c.name === '__Host-ims-session'), `${button}: no session cookie`)
+    t.equal(await page.evaluate('fetch("/auth/me").then((r) => r.status)'), 401, `${button}: no session`)
+    await context.close()
+  }
 })

@@ -17,11 +17,15 @@ const state: {
   current?: View
   /** Shown once on the named view's next render. */
   notice?: { view: View, key: string }
+  /** The pool's managed login is on: signing out must end the pool's own session too. */
+  hostedLogin: boolean
   /** Errors on display, per view. */
   errors: Map<View, Message>
-} = { areas: [], errors: new Map() }
+} = { areas: [], errors: new Map(), hostedLogin: false }
 
 const LANG_KEY = 'ims-lang'
+/** The sign-out notice, kept in this tab across the hosted logout's round trip (it reloads the pages). */
+const SIGNED_OUT_NOTICE_KEY = 'ims-signed-out-notice'
 
 function section (view: View): HTMLElement {
   return document.querySelector<HTMLElement>(`[data-view="${view}"]`)!
@@ -338,7 +342,15 @@ function wireForms (): void {
       button.disabled = true
       call('POST', '/auth/sign-out', global ? { global: true } : {}).then(() => {
         state.user = undefined
-        go('sign-in', global ? 'signIn.signedOutEverywhere' : 'signIn.signedOut')
+        const notice = global ? 'signIn.signedOutEverywhere' : 'signIn.signedOut'
+        if (!state.hostedLogin) {
+          go('sign-in', notice)
+          return
+        }
+        // The pool's hosted-login cookie outlives our session and would sign the next hosted login straight back in:
+        // /auth/logout goes through the pool's /logout, which comes back to the pages.
+        sessionStorage.setItem(SIGNED_OUT_NOTICE_KEY, notice)
+        location.assign('/auth/logout')
       }, (error: unknown) => {
         setError('account', describe(error instanceof ApiError ? error : new ApiError('NETWORK', '', 0)))
       }).finally(() => { button.disabled = false })
@@ -374,9 +386,14 @@ async function start (): Promise<void> {
   ])
   state.areas = areas.areas
   state.user = user
-  if (config?.hostedUi != null) {
+  const hostedUi = config?.hostedUi ?? null
+  state.hostedLogin = hostedUi !== null
+  const signedOutNotice = sessionStorage.getItem(SIGNED_OUT_NOTICE_KEY)
+  sessionStorage.removeItem(SIGNED_OUT_NOTICE_KEY)
+  if (signedOutNotice !== null && user === undefined) state.notice = { view: 'sign-in', key: signedOutNotice }
+  if (hostedUi !== null) {
     const link = part<HTMLAnchorElement>(document, '[data-hosted-link]')
-    const url = new URL(config.hostedUi.loginUrl, location.href)
+    const url = new URL(hostedUi.loginUrl, location.href)
     url.searchParams.set('returnTo', '/')
     link.href = url.toString()
     part(document, '[data-hosted]').hidden = false

@@ -6,6 +6,7 @@ import { CALLBACK_REFUSED, type HostedUi } from '../../cognito/hosted-ui.js'
 import { COOKIE_OPTIONS, PRE_AUTH_COOKIE, SESSION_COOKIE } from '../../plugins/session.js'
 import { LOGIN_COOKIE, LOGIN_COOKIE_OPTIONS, LoginTransactions } from '../../session/login-transaction.js'
 import { errorResponses } from '../schemas.js'
+import { callbackErrorPage, prefersHtml } from './callback-page.js'
 
 export interface HostedRoutesOptions {
   hostedUi: HostedUi
@@ -44,7 +45,14 @@ const hosted: FastifyPluginAsyncTypebox<HostedRoutesOptions> = async (app, { hos
 
   app.get('/callback', {
     config: { oauthCallback: true },
-    schema: { tags: ['auth'], summary: 'The pool returns here with a code: 302 to returnTo with a session', querystring: CallbackQuery, response: redirectResponse }
+    schema: { tags: ['auth'], summary: 'The pool returns here with a code: 302 to returnTo with a session', querystring: CallbackQuery, response: redirectResponse },
+    // A person's browser lands here (Back, a double click, an expired login): the error handler's answer keeps its
+    // status and headers, but a navigation that prefers HTML reads a page instead of the JSON body.
+    onSend: async (request, reply, payload) => {
+      if (reply.statusCode < 400 || !prefersHtml(request.headers)) return payload
+      reply.type('text/html; charset=utf-8')
+      return callbackErrorPage(reply.statusCode)
+    }
   }, async (request, reply) => {
     const refuse = (reason: string): AppError => {
       request.audit({ event: 'sign-in', method: 'hosted', outcome: 'refused', reason })

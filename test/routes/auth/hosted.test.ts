@@ -1,4 +1,4 @@
-// Hosted login (code + PKCE) through the app against cognito-local's login form: state, nonce, replay, returnTo, logout.
+// Hosted login (code + PKCE) through the app against cognito-local's login form: state, nonce, replay, returnTo, logout, failure pages.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
@@ -6,13 +6,19 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../../helpers/emulator.js'
 import { CSRF, LogCapture, cookieValue, setCookies, signIn, testApp } from '../../helpers/app.js'
 import { payloadOf, signRs256 } from '../../helpers/jwt.js'
+import { freePort } from '../../helpers/ports.js'
 import { loadConfig } from '../../../fastify.config.js'
+import { CALLBACK_REFUSED } from '../../../src/cognito/hosted-ui.js'
 
 const PUBLIC_URL = 'http://adapter.test:8080'
 /** What a browser sends to the adapter at PUBLIC_URL. */
 const BROWSER = { host: 'adapter.test:8080' }
 const LOGIN_COOKIE = '__Host-ims-login'
 const SESSION_COOKIE = '__Host-ims-session'
+/** The Accept header Chromium sends when it navigates. */
+const NAVIGATION_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7'
+/** Accept headers of clients that want the contract's JSON (undefined: none sent, as by a bare fetch or curl). */
+const JSON_ACCEPTS = [undefined, '*/*', 'application/json', 'application/json, text/html;q=0.9']
 
 let emulator: Emulator
 let app: FastifyInstance
@@ -248,6 +254,82 @@ t.test('a pool error on the callback (the user cancelled) gives 400 and no sessi
   const response = await callback(app, back, cookie)
   t.equal(response.statusCode, 400)
   t.equal(sessionCookie(response), undefined)
+})
+
+/** A callback the adapter refuses for `reason` (the audit line's), with the cookie the browser would send. */
+async function refusedCallback (reason: string, email: string): Promise<{ url: string, cookie: string }> {
+  if (reason === 'transaction-used') {
+    const { back, cookie } = await hostedLogin(email)
+    return { url: `${back.pathname}${back.search}`, cookie }
+  }
+  const { authorize, cookie } = await startLogin(app)
+  if (reason === 'no-code') return { url: `/auth/callback?error=access_denied&state=${authorize.searchParams.get('state')!}`, cookie }
+  const back = await submitPoolForm(authorize, email, TEST_PASSWORD)
+  if (reason === 'state-mismatch') back.searchParams.set('state', 'not-the-state')
+  return { url: `${back.pathname}${back.search}`, cookie: reason === 'no-transaction' ? '' : cookie }
+}
+
+/** The audit lines of hosted sign-ins refused for `reason`. */
+const refusals = (reason: string): number => logs.entries.filter((e) => e.audit?.method === 'hosted' && e.audit?.outcome === 'refused' && e.audit?.reason === reason).length
+
+t.test('a refused callback shows a browser\'s navigation a page, with the same 400, headers and audit line, and no session', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  for (const reason of ['no-transaction', 'state-mismatch', 'transaction-used', 'no-code']) {
+    const { url, cookie } = await refusedCallback(reason, email)
+    const audited = refusals(reason)
+    const response = await app.inject({ method: 'GET', url, headers: { ...BROWSER, cookie, accept: NAVIGATION_ACCEPT } })
+    t.equal(response.statusCode, 400, reason)
+    t.equal(response.headers['content-type'], 'text/html; charset=utf-8', reason)
+    t.match(response.body, '<title>IMS · Sign-in link expired</title>', reason)
+    t.match(response.body, '<p>This sign-in link has expired or was already used.</p>', reason)
+    t.match(response.body, '<a href="/auth/login">Sign in again</a>', reason)
+    t.match(response.body, '<a href="/">Go to the home page</a>', reason)
+    t.notMatch(response.body, /<script|<style|style=|VALIDATION_ERROR|Cognito/i, `${reason}: no script or style for the CSP to block, no internal reason`)
+    for (const value of new URL(url, PUBLIC_URL).searchParams.values()) t.notOk(response.body.includes(value), `${reason}: nothing of the request in the page`)
+    t.equal(response.headers['cache-control'], 'no-store', reason)
+    t.equal(response.headers['x-content-type-options'], 'nosniff', reason)
+    t.match(response.headers['content-security-policy'], /default-src 'self'.*frame-ancestors 'none'/, reason)
+    t.equal(response.headers['referrer-policy'], 'no-referrer', reason)
+    t.equal(sessionCookie(response), undefined, `${reason}: no session`)
+    t.equal(refusals(reason), audited + 1, `${reason}: the refusal is audited as before`)
+  }
+})
+
+t.test('a refused callback keeps the contract\'s JSON body for clients that do not prefer HTML', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  for (const accept of JSON_ACCEPTS) {
+    const { url, cookie } = await refusedCallback('state-mismatch', email)
+    const response = await app.inject({ method: 'GET', url, headers: { ...BROWSER, cookie, ...(accept === undefined ? {} : { accept }) } })
+    t.equal(response.statusCode, 400, String(accept))
+    t.match(response.headers['content-type'], /^application\/json/, String(accept))
+    t.match(response.json(), { error: 'VALIDATION_ERROR', message: CALLBACK_REFUSED, requestId: String }, String(accept))
+    t.equal(sessionCookie(response), undefined)
+  }
+})
+
+t.test('other failed callbacks show a navigation a page too: a disabled user (401), the pool unreachable (503)', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  await emulator.disable(email)
+  const { authorize, cookie } = await startLogin(app)
+  const back = await submitPoolForm(authorize, email, TEST_PASSWORD)
+  const disabled = await app.inject({ method: 'GET', url: `${back.pathname}${back.search}`, headers: { ...BROWSER, cookie, accept: NAVIGATION_ACCEPT } })
+  t.equal(disabled.statusCode, 401)
+  t.equal(disabled.headers['content-type'], 'text/html; charset=utf-8')
+  t.match(disabled.body, '<p>This sign-in could not be completed.</p>')
+  t.equal(sessionCookie(disabled), undefined)
+
+  // A token endpoint nobody listens on: the code cannot be exchanged.
+  const unreachable = await testApp(emulator, { HOSTED_UI_DOMAIN: `http://127.0.0.1:${await freePort()}`, PUBLIC_URL })
+  t.teardown(async () => { await unreachable.close() })
+  const other = await emulator.user(['MANAGER'])
+  const login = await startLogin(unreachable)
+  const otherBack = await submitPoolForm(login.authorize, other, TEST_PASSWORD)
+  const down = await unreachable.inject({ method: 'GET', url: `${otherBack.pathname}${otherBack.search}`, headers: { ...BROWSER, cookie: login.cookie, accept: NAVIGATION_ACCEPT } })
+  t.equal(down.statusCode, 503)
+  t.ok(down.headers['retry-after'], 'Retry-After as on the JSON answer')
+  t.equal(down.headers['content-type'], 'text/html; charset=utf-8')
+  t.match(down.body, '<p>The sign-in service is unavailable right now. Try again shortly.</p>')
+  t.equal(sessionCookie(down), undefined)
 })
 
 t.test('bar 17: a disabled user cannot sign in through the hosted page either', async (t) => {
