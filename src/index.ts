@@ -11,6 +11,7 @@ import { DEFAULT_ROLE_GROUPS, type RoleGroups } from './role-mapping.js'
 import type { Identity } from './plugins/session.js'
 import type { AccessClaims } from './auth/token-verifier.js'
 import { RedisStore } from './store/redis-store.js'
+import { andThen, type MaybePromise } from './maybe-promise.js'
 import { Revocations } from './session/revocations.js'
 
 export { requireRole, requireUser } from './plugins/roles.js'
@@ -54,7 +55,7 @@ export const imsAuth = fp<ImsAuthOptions>(async (app, options) => {
   })
   // Without a key of the service's own, a random one: usernames in audit lines cannot be reversed from the client id.
   await app.register(audit, { hashKey: options.auditKey ?? randomBytes(32).toString('hex') })
-  let isRevoked: ((claims: AccessClaims) => boolean | Promise<boolean>) | undefined
+  let isRevoked: ((claims: AccessClaims) => MaybePromise<boolean>) | undefined
   if (options.redisUrl !== undefined) {
     const store = new RedisStore(options.redisUrl)
     // The service only reads revocations; how long the adapter keeps them is the adapter's setting.
@@ -64,12 +65,13 @@ export const imsAuth = fp<ImsAuthOptions>(async (app, options) => {
     isRevoked = (claims) => revocations.isRevoked(claims)
   }
   app.decorateRequest('identity', undefined)
-  app.decorate('authenticate', async (request: FastifyRequest, _reply: FastifyReply): Promise<Identity> => {
+  app.decorate('authenticate', (request: FastifyRequest, _reply: FastifyReply): MaybePromise<Identity> => {
     if (request.identity !== undefined) return request.identity
     const token = bearerToken(request)
     if (token === undefined) throw unauthenticated()
-    const user = await userFromBearer(app.verifier, token, roleGroups, isRevoked)
-    request.identity = { user, accessToken: token, via: 'bearer' }
-    return request.identity
+    return andThen(userFromBearer(app.verifier, token, roleGroups, isRevoked), (user) => {
+      request.identity = { user, accessToken: token, via: 'bearer' }
+      return request.identity
+    })
   })
 }, { name: 'ims-auth' })

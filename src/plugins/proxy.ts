@@ -5,7 +5,7 @@ import replyFrom from '@fastify/reply-from'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify'
 import { Agent } from 'undici'
 import { AppError } from '../errors.js'
-import { requireRole } from './roles.js'
+import { checkRoles } from './roles.js'
 import type { Identity } from './session.js'
 import { responseDeadline } from '../proxy/deadline.js'
 import { normaliseApiPath, type ApiPath } from '../proxy/path.js'
@@ -207,11 +207,11 @@ const proxy: FastifyPluginAsync<ProxyOptions> = async (app, options) => {
 
   /** Who is calling (401 first, so a stranger learns nothing about paths), then whether their roles may use this path. */
   async function judge (request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    await app.authenticate(request, reply)
+    const { user } = await app.authenticate(request, reply)
     const rawPath = request.raw.url?.split('?')[0] ?? '/'
     const path = normaliseApiPath(rawPath)
     paths.set(request, path)
-    await requireRole(...rolesForPath(options.roleRules, path.judged)).call(app, request, reply)
+    checkRoles(request, user, rolesForPath(options.roleRules, path.judged))
   }
 
   async function forward (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {

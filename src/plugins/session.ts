@@ -13,6 +13,7 @@ import { bearerToken, userFromBearer } from '../auth/bearer.js'
 import type { CognitoTokens } from '../cognito/auth.js'
 import type { AccessClaims } from '../auth/token-verifier.js'
 import type { RoleGroups } from '../role-mapping.js'
+import { andThen, type MaybePromise } from '../maybe-promise.js'
 
 export const SESSION_COOKIE = '__Host-ims-session'
 export const PRE_AUTH_COOKIE = '__Host-ims-preauth'
@@ -43,9 +44,10 @@ declare module 'fastify' {
     store: SharedStore
     /**
      * Resolves the caller from a bearer token or the session cookie; throws UNAUTHENTICATED. Near expiry the
-     * session's tokens are refreshed first, unless `refresh` is false (signing out needs no fresh token).
+     * session's tokens are refreshed first, unless `refresh` is false (signing out needs no fresh token). A caller
+     * known at once (a token verified lately, a session at hand) is answered without a promise.
      */
-    authenticate: (request: FastifyRequest, reply: FastifyReply, options?: { refresh?: boolean }) => Promise<Identity>
+    authenticate: (request: FastifyRequest, reply: FastifyReply, options?: { refresh?: boolean }) => MaybePromise<Identity>
     /**
      * Gets new Cognito tokens for a session now and revokes the access token they replace; a rejected refresh token
      * ends the session (UNAUTHENTICATED).
@@ -176,24 +178,28 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     return updated
   }
 
-  app.decorate('authenticate', async (request: FastifyRequest, reply: FastifyReply, { refresh = true }: { refresh?: boolean } = {}): Promise<Identity> => {
-    if (request.identity !== undefined) return request.identity
-    const token = bearerToken(request)
-    let identity: Identity
-    if (token !== undefined) {
-      const user = await userFromBearer(app.verifier, token, options.roleGroups, (claims) => revocations.isRevoked(claims))
-      identity = { user, accessToken: token, via: 'bearer' }
-    } else {
-      const found = await sessions.find(request.cookies[SESSION_COOKIE])
-      if (found === undefined) {
-        await forgetCookie(request, reply)
-        throw unauthenticated()
-      }
-      const session = refresh && nearExpiry(found) ? await freshen(found) : found
-      identity = { user: userOf(session.record, options.roleGroups), accessToken: session.record.accessToken, via: 'session', session }
-    }
+  /** Remembers who is calling on the request, for the guards and the routes after them. */
+  function identify (request: FastifyRequest, identity: Identity): Identity {
     request.identity = identity
     return identity
+  }
+
+  function sessionIdentity (session: Session): Identity {
+    return { user: userOf(session.record, options.roleGroups), accessToken: session.record.accessToken, via: 'session', session }
+  }
+
+  app.decorate('authenticate', (request: FastifyRequest, reply: FastifyReply, { refresh = true }: { refresh?: boolean } = {}): MaybePromise<Identity> => {
+    if (request.identity !== undefined) return request.identity
+    const token = bearerToken(request)
+    if (token !== undefined) {
+      const user = userFromBearer(app.verifier, token, options.roleGroups, (claims) => revocations.isRevoked(claims))
+      return andThen(user, (known) => identify(request, { user: known, accessToken: token, via: 'bearer' }))
+    }
+    return andThen(sessions.find(request.cookies[SESSION_COOKIE]), (found) => {
+      if (found === undefined) return forgetCookie(request, reply).then(() => { throw unauthenticated() })
+      if (refresh && nearExpiry(found)) return freshen(found).then((session) => identify(request, sessionIdentity(session)))
+      return identify(request, sessionIdentity(found))
+    })
   })
 
   app.decorate('startSession', async (reply: FastifyReply, tokens: CognitoTokens) => {

@@ -6,6 +6,7 @@ import { unauthenticated } from '../errors.js'
 import type { PendingChallenge } from '../cognito/auth.js'
 import type { Sealer } from './sealing.js'
 import { SessionView } from './session-view.js'
+import type { MaybePromise } from '../maybe-promise.js'
 
 /** One signed-in browser's session, as the adapter uses it (the store keeps it as a StoredSession). */
 export interface SessionRecord {
@@ -75,7 +76,7 @@ export class SessionManager {
 
   constructor (private readonly store: SharedStore, private readonly sealer: Sealer, readonly limits: SessionLimits) {
     this.touchIntervalMs = Math.min(MAX_TOUCH_INTERVAL_MS, limits.idleSeconds * 100)
-    this.view = store.inProcess ? undefined : new SessionView(store.channel('sessions'))
+    this.view = store.readNow !== undefined ? undefined : new SessionView(store.channel('sessions'))
   }
 
   /** Opened records by stored object: the memory store hands back the same object, so a session in use is opened once. */
@@ -136,17 +137,26 @@ export class SessionManager {
     return record.absoluteExpiresAt > now && record.lastSeenAt + this.limits.idleSeconds * 1000 > now
   }
 
-  /** Finds a live session; malformed, unknown, idle or expired ids find nothing. Touches it now and then. */
-  async find (id: string | undefined): Promise<Session | undefined> {
+  /**
+   * Finds a live session; malformed, unknown, idle or expired ids find nothing. Touches it now and then. A session at
+   * hand (in this process's store, or in the view of a remote one) that needs no touch is answered at once, without a
+   * promise: the common case, on every cookie request.
+   */
+  find (id: string | undefined): MaybePromise<Session | undefined> {
     if (id === undefined || !ID_PATTERN.test(id)) return undefined
     const key = this.sessionKey(id)
-    const viewed = this.view?.get(key)
-    if (viewed !== undefined) {
-      const record = this.opened.get(viewed)
+    const atHand = this.view !== undefined ? this.view.get(key) : this.store.readNow?.<StoredSession>(key)
+    if (atHand !== undefined) {
+      const record = this.opened.get(atHand)
       const now = Date.now()
       // Anything but a plain hit (expired, or due for its touch) is decided on what the store holds now.
       if (record !== undefined && this.alive(record, now) && now - record.lastSeenAt < this.touchIntervalMs) return { id, record }
     }
+    return this.findStored(id, key)
+  }
+
+  /** `find` on what the store holds now, under its key. */
+  private async findStored (id: string, key: string): Promise<Session | undefined> {
     const mark = this.view?.mark()
     const stored = await this.store.get<StoredSession>(key)
     if (stored === undefined) return undefined

@@ -19,7 +19,6 @@ const FIRST_CONNECT_MS = 1500
 
 /** A Redis-backed SharedStore that fails fast (no offline queue) and reconnects by itself. */
 export class RedisStore implements SharedStore {
-  readonly inProcess = false
   readonly redis: Redis
   private readonly channels = new Map<string, RedisChannel>()
   /** Settles on the first connection, the first failure, or FIRST_CONNECT_MS: start-up must not answer 503. */

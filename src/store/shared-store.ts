@@ -6,9 +6,12 @@ import { MemoryChannel, type StoreChannel } from './channel.js'
  * when several instances must behave as one. Values are JSON-serialisable.
  */
 export interface SharedStore {
-  /** True when the data lives in this process, so a read costs no round trip (and needs no local copy). */
-  readonly inProcess: boolean
   get<T>(key: string): Promise<T | undefined>
+  /**
+   * `get` without waiting: offered only by a store whose data lives in this process (a read costs no round trip, and
+   * needs no local copy).
+   */
+  readNow?<T>(key: string): T | undefined
   set(key: string, value: unknown, ttlSeconds: number): Promise<void>
   /** Reads and deletes in one step, so a one-time value can be used once only. */
   take<T>(key: string): Promise<T | undefined>
@@ -40,7 +43,6 @@ interface Entry { value: unknown, expiresAt: number }
 
 /** One process's store; expired entries vanish on read and in a periodic sweep. */
 export class MemoryStore implements SharedStore {
-  readonly inProcess = true
   private readonly entries = new Map<string, Entry>()
   private readonly channels = new Map<string, MemoryChannel>()
   private readonly sweeper: NodeJS.Timeout
@@ -61,6 +63,10 @@ export class MemoryStore implements SharedStore {
   }
 
   async get<T> (key: string): Promise<T | undefined> {
+    return this.readNow<T>(key)
+  }
+
+  readNow<T> (key: string): T | undefined {
     return this.live(key)?.value as T | undefined
   }
 

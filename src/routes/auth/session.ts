@@ -33,16 +33,19 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/me', {
     preHandler: requireUser,
     schema: { tags: ['auth'], security: [{ session: [] }, { bearer: [] }], response: { 200: Type.Ref(UserSchema), ...errorResponses } }
-  }, async (request) => {
+  }, (request) => {
+    // Not async: the common answers are at hand, and a handler's promise would cost every call.
     const identity = request.identity!
     if (identity.via === 'session' || identity.user.email !== null) return identity.user
-    // A repeated bearer token yields the same user object (see src/auth/bearer.ts), so its answer is reused as is.
+    // A repeated bearer token yields the same user object (see src/auth/user.ts), so its answer is reused as is.
     const known = bearerAnswers.get(identity.user.sub, Date.now())
     if (known?.user === identity.user) return known.answer
-    const email = known !== undefined ? known.answer.email : await app.cognito.auth.email(identity.accessToken)
-    const answer = { ...identity.user, email }
-    bearerAnswers.set(identity.user.sub, { user: identity.user, answer, until: known?.until ?? Date.now() + EMAIL_TTL_MS })
-    return answer
+    const remember = (email: string | null): User => {
+      const answer = { ...identity.user, email }
+      bearerAnswers.set(identity.user.sub, { user: identity.user, answer, until: known?.until ?? Date.now() + EMAIL_TTL_MS })
+      return answer
+    }
+    return known !== undefined ? remember(known.answer.email) : app.cognito.auth.email(identity.accessToken).then(remember)
   })
 
   app.post('/refresh', {
