@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, unauthenticated } from '../errors.js'
 import type { SharedStore } from '../store/shared-store.js'
 import { SessionManager, type Session, type SessionLimits, type SessionRecord } from '../session/sessions.js'
-import { Revocations } from '../session/revocations.js'
+import { Revocations, tokenIdentity } from '../session/revocations.js'
 import { Sealer } from '../session/sealing.js'
 import { subkey } from '../session/keys.js'
 import { toUser, userOf, type User } from '../auth/user.js'
@@ -58,6 +58,11 @@ declare module 'fastify' {
      * Concurrent calls for one session on this instance (two tabs) share one outcome, so both get the same new id.
      */
     renewSession: (session: Session) => Promise<Session>
+    /**
+     * The live session a cookie names, none when it is malformed, unknown, expired or its access token was revoked.
+     * Answered at once when at hand (see SessionManager.find).
+     */
+    findSession: (id: string | undefined) => MaybePromise<Session | undefined>
     /** Ends the session this browser already had (sign-in always issues a fresh one), revoking its refresh token. */
     endPreviousSession: (request: FastifyRequest) => Promise<void>
     /** Turns fresh Cognito tokens into a session (cookie mode) or a token body (token mode) and the user. */
@@ -184,6 +189,42 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     return identity
   }
 
+  /** The claims revocations judge a session's access token by, read once per record (the token was verified when stored). */
+  const sessionClaims = new WeakMap<SessionRecord, AccessClaims | null>()
+  function claimsOf (record: SessionRecord): AccessClaims | null {
+    let claims = sessionClaims.get(record)
+    if (claims === undefined) {
+      const token = tokenIdentity(record.accessToken)
+      claims = token === undefined ? null : { ...token, sub: record.sub, username: record.username, groups: record.groups }
+      sessionClaims.set(record, claims)
+    }
+    return claims
+  }
+
+  function isSessionRevoked (record: SessionRecord): MaybePromise<boolean> {
+    const claims = claimsOf(record)
+    return claims === null ? false : revocations.isRevoked(claims)
+  }
+
+  /**
+   * The session behind a cookie. From a remote store, only while its access token is not revoked: a delete the store
+   * lost must not bring a signed-out session back (see src/session/revocations.ts). A store in this process loses no
+   * delete, so its sessions skip the check.
+   */
+  function findSession (id: string | undefined): MaybePromise<Session | undefined> {
+    const found = sessions.find(id)
+    if (options.store.readNow !== undefined) return found
+    return andThen(found, (session) => session === undefined ? undefined : andThen(isSessionRevoked(session.record), (revoked) => revoked ? findUnrevokedInStore(session) : session))
+  }
+
+  /** The copy at hand had a revoked token; the store's may be newer (a refresh elsewhere revoked the token it replaced). */
+  async function findUnrevokedInStore (seen: Session): Promise<Session | undefined> {
+    const stored = await sessions.findInStore(seen.id)
+    if (stored === undefined || stored.record.accessToken === seen.record.accessToken) return undefined
+    return await isSessionRevoked(stored.record) ? undefined : stored
+  }
+  app.decorate('findSession', findSession)
+
   function sessionIdentity (session: Session): Identity {
     return { user: userOf(session.record, options.roleGroups), accessToken: session.record.accessToken, via: 'session', session }
   }
@@ -195,7 +236,7 @@ export default fp<SessionPluginOptions>(async (app, options) => {
       const user = userFromBearer(app.verifier, token, options.roleGroups, (claims) => revocations.isRevoked(claims))
       return andThen(user, (known) => identify(request, { user: known, accessToken: token, via: 'bearer' }))
     }
-    return andThen(sessions.find(request.cookies[SESSION_COOKIE]), (found) => {
+    return andThen(findSession(request.cookies[SESSION_COOKIE]), (found) => {
       if (found === undefined) return forgetCookie(request, reply).then(() => { throw unauthenticated() })
       if (refresh && nearExpiry(found)) return freshen(found).then((session) => identify(request, sessionIdentity(session)))
       return identify(request, sessionIdentity(found))
@@ -239,7 +280,7 @@ export default fp<SessionPluginOptions>(async (app, options) => {
   }))
 
   app.decorate('endPreviousSession', async (request: FastifyRequest) => {
-    const previous = await sessions.find(request.cookies[SESSION_COOKIE])
+    const previous = await findSession(request.cookies[SESSION_COOKIE])
     if (previous === undefined) return
     await sessions.destroy(previous.id, previous.record)
     const refreshToken = sessions.refreshToken(previous.record)

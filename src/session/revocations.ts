@@ -33,7 +33,11 @@ import { BoundedView } from './bounded-view.js'
  * whose iat is before the mark is refused, so every token issued up to the revocation fails, those of the same second
  * included. A token issued later in that same second would fail too, for its whole life: so revoking a user returns
  * only once the mark's second has begun (at most a second later), and a sign-in that follows it gets a token that
- * passes. Cookie sessions are not judged by this mark; their records are deleted instead.
+ * passes.
+ *
+ * Cookie sessions: every revocation also deletes the session records it ends. In a remote store a delete can be lost
+ * (a failover to a replica that missed it, a restored snapshot), so sessions read from one are also judged here, by
+ * their access token: a signed-out session that comes back is refused by every instance that knows the revocation.
  */
 
 /** Cognito access tokens live at most a day; a user's "not before" mark need not outlive that. */
@@ -46,12 +50,15 @@ const VIEW_SIZE = 50_000
 const READY_WAIT_MS = 2000
 const CHANNEL = 'revocations'
 
-/** Reads the `jti`, `origin_jti` (where present) and `exp` of a token the adapter itself holds (verified when stored). */
-export function tokenIdentity (token: string): { jti: string, originJti?: string, exp: number } | undefined {
+/**
+ * Reads the `jti`, `origin_jti` (where present), `exp` and `iat` of a token the adapter itself holds (verified when
+ * stored).
+ */
+export function tokenIdentity (token: string): { jti: string, originJti?: string, exp: number, iat: number } | undefined {
   try {
-    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { jti?: unknown, origin_jti?: unknown, exp?: unknown }
-    if (typeof payload.jti !== 'string' || typeof payload.exp !== 'number') return undefined
-    return { jti: payload.jti, exp: payload.exp, ...(typeof payload.origin_jti === 'string' ? { originJti: payload.origin_jti } : {}) }
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { jti?: unknown, origin_jti?: unknown, exp?: unknown, iat?: unknown }
+    if (typeof payload.jti !== 'string' || typeof payload.exp !== 'number' || typeof payload.iat !== 'number') return undefined
+    return { jti: payload.jti, exp: payload.exp, iat: payload.iat, ...(typeof payload.origin_jti === 'string' ? { originJti: payload.origin_jti } : {}) }
   } catch {
     return undefined
   }

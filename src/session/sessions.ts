@@ -155,6 +155,11 @@ export class SessionManager {
     return this.findStored(id, key)
   }
 
+  /** `find` on what the store holds now, whatever copy of it this instance has at hand. */
+  async findInStore (id: string): Promise<Session | undefined> {
+    return ID_PATTERN.test(id) ? await this.findStored(id, this.sessionKey(id)) : undefined
+  }
+
   /** `find` on what the store holds now, under its key. */
   private async findStored (id: string, key: string): Promise<Session | undefined> {
     const mark = this.view?.mark()

@@ -1,6 +1,6 @@
 // Two app instances on one Redis behave as one: sessions, sign-out and revocation at once, throttling, sealed storage.
 import t from 'tap'
-import { randomBytes, randomUUID } from 'node:crypto'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
@@ -241,4 +241,52 @@ t.test('a refresh before expiry on B that loses to a refresh on A does not end t
     t.equal((await me(b, { cookie: `${SESSION_COOKIE}=${issued}` })).statusCode, 200, `round ${round}: the refreshed session works (B answered ${used.statusCode})`)
     if (used.statusCode === 401) t.notOk(clears(used), `round ${round}: B's 401 leaves the browser the new cookie`)
   }
+})
+
+/** The Redis key of the session a cookie names, and what Redis holds there now with its time to live (ms). */
+async function storedSession (cookie: string): Promise<{ key: string, raw: string | null, ttlMs: number }> {
+  const key = `ims:session:${createHash('sha256').update(cookie.split('=')[1]!).digest('base64url')}`
+  return { key, raw: await redis.get(key), ttlMs: await redis.pttl(key) }
+}
+
+t.test('a signed-out session that Redis brings back (a lost delete: a failover, a restored snapshot) is refused on both instances', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { cookie } = await signIn(a, email, TEST_PASSWORD)
+  t.equal((await me(a, { cookie })).statusCode, 200)
+  t.equal((await me(b, { cookie })).statusCode, 200)
+  const before = await storedSession(cookie)
+  t.ok(before.raw !== null, 'the session is in Redis')
+
+  t.equal((await b.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie } })).statusCode, 204)
+  t.equal((await storedSession(cookie)).raw, null, 'the sign-out deleted it')
+  // What a replica that never got the delete would serve after a failover: the record as it was.
+  await redis.set(before.key, before.raw!, 'PX', before.ttlMs)
+
+  for (const [name, app] of [['A', a], ['B', b]] as const) {
+    const response = await me(app, { cookie })
+    t.equal(response.statusCode, 401, `${name}: the old cookie is refused`)
+    t.equal(response.json().error, 'UNAUTHENTICATED')
+    const refresh = await app.inject({ method: 'POST', url: '/auth/refresh', headers: { ...CSRF, cookie } })
+    t.equal(refresh.statusCode, 401, `${name}: nor can it be refreshed`)
+  }
+})
+
+t.test('a copy of a session whose token was revoked gives way to the newer one in Redis, which A has not yet heard of', async (t) => {
+  const email = await emulator.user(['LINE_LEADER'])
+  const { cookie } = await signIn(b, email, TEST_PASSWORD)
+  const id = cookie.split('=')[1]!
+  const first = await storedSession(cookie)
+  // B refreshes the tokens (same id): Redis holds the new ones, and the token they replace is revoked everywhere.
+  await b.refreshSession((await b.sessions.find(id))!)
+  const second = await storedSession(cookie)
+  t.not(second.raw, first.raw)
+
+  // A comes to hold the old copy, then Redis gets the new one without a word to A (written here by hand, unannounced).
+  await redis.set(first.key, first.raw!, 'PX', first.ttlMs)
+  t.equal((await me(a, { cookie })).statusCode, 401, 'the old copy alone: its token is revoked')
+  await redis.set(second.key, second.raw!, 'PX', second.ttlMs)
+
+  const response = await me(a, { cookie })
+  t.equal(response.statusCode, 200, 'A finds the new copy in Redis instead of refusing the session')
+  t.equal(response.json().email, email)
 })

@@ -7,7 +7,7 @@ import type { AccessClaims } from '../../src/auth/token-verifier.js'
 const now = Math.floor(Date.now() / 1000)
 const claims = (jti: string, sub: string): AccessClaims => ({ sub, username: sub, groups: [], jti, iat: now - 10, exp: now + 3600 })
 /** An access token as the adapter holds one: only its payload is read to revoke it. */
-const token = (jti: string): string => `x.${Buffer.from(JSON.stringify({ jti, exp: now + 3600 })).toString('base64url')}.y`
+const token = (jti: string): string => `x.${Buffer.from(JSON.stringify({ jti, iat: now - 10, exp: now + 3600 })).toString('base64url')}.y`
 
 t.test('a revoked token stays refused after the store lost it, however many clear tokens were checked since', async (t) => {
   const store = new MemoryStore()

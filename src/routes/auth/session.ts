@@ -66,7 +66,7 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
         throw error
       }
     }
-    const current = await app.sessions.find(request.cookies[SESSION_COOKIE])
+    const current = await app.findSession(request.cookies[SESSION_COOKIE])
     if (current === undefined) throw unauthenticated()
     let rotated
     try {
