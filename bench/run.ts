@@ -1,4 +1,5 @@
 // The benchmark (`npm run bench`): throughput of authenticated routes against the bare route, verification, sign-in, session memory.
+import { createHook } from 'node:async_hooks'
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { createPublicKey, randomBytes, randomUUID, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import { access, constants, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -41,6 +42,8 @@ const SIGN_INS = 100
 const WAKES = 200
 const IDLE_MS = 5
 const SESSIONS = 10_000
+/** Requests over which the promises the app creates per request are counted. */
+const COUNTED_REQUESTS = 1000
 /** Sessions the rotating Redis row cycles through: more than an instance's session view keeps (10,000), so none is there. */
 const ROTATED_SESSIONS = 12_000
 const README = new URL('./README.md', import.meta.url)
@@ -140,6 +143,27 @@ async function load (generator: Generator, url: string, headers: Record<string, 
   const { rps, total } = generator === 'wrk' ? await wrk(url, headers, cookies) : await autocannon(url, headers, cookies)
   const cpu = process.cpuUsage(cpuBefore)
   return { rps, cpu: (cpu.user + cpu.system) / total }
+}
+
+/**
+ * Promises this process creates per request of `url` (async_hooks), over COUNTED_REQUESTS sequential keep-alive
+ * requests from a child process: a count, so unlike a time it does not drift with the machine. Each promise is an
+ * allocation and a turn of the microtask queue on the request's path.
+ */
+async function promisesPerRequest (url: string, headers: Record<string, string>): Promise<number> {
+  const client = [
+    `const http = require('node:http'); const agent = new http.Agent({ keepAlive: true, maxSockets: 1 }); let left = ${COUNTED_REQUESTS}`,
+    `const next = () => { if (left-- === 0) return agent.destroy(); http.get(${JSON.stringify(url)}, { agent, headers: ${JSON.stringify(headers)} }, (response) => {`,
+    '  if (response.statusCode !== 200) process.exit(1); response.resume(); response.on(\'end\', next) }) }; next()'
+  ].join('\n')
+  let promises = 0
+  const counter = createHook({ init (_id, type) { if (type === 'PROMISE') promises++ } })
+  const child = spawn(process.execPath, ['-e', client], { stdio: 'inherit' })
+  counter.enable()
+  const code = await new Promise((resolve) => child.once('exit', resolve))
+  counter.disable()
+  if (code !== 0) throw new Error(`${url}: the counting client failed`)
+  return promises / COUNTED_REQUESTS
 }
 
 /** The p-th percentile of `values` (ms). */
@@ -426,6 +450,10 @@ async function main (): Promise<void> {
       }
     }
 
+    process.stdout.write('promises: counted per request of the bare and /auth/me rows...\n')
+    const counted = rows.slice(0, 4)
+    const promises: number[] = []
+    for (const row of counted) promises.push(await promisesPerRequest(row.url, row.headers))
     process.stdout.write('verification: first-seen tokens through the adapter, aws-jwt-verify alone and crypto.verify...\n')
     const verify = await verification(emulator, tokens.accessToken)
     process.stdout.write('sign-in: through the adapter against direct InitiateAuth...\n')
@@ -452,6 +480,7 @@ async function main (): Promise<void> {
         const cost = row === bare ? '' : `; ${signed(medianDifference(row.cpu, row.bareCpu), 1)} µs CPU/req over bare`
         return `| ${row.name} | ${Math.round(median(row.rps))} req/s; ${median(row.cpu).toFixed(1)} µs CPU/req | ${ratio(row).toFixed(2)} of bare req/s${spread(row)}; ${capacity(row).toFixed(2)} of bare by CPU${cost} | ${met} |`
       }),
+      `| promises created per request (${counted.map((row) => row.name.split(' (')[0]!.replace('GET ', '')).join(' / ')}) | ${promises.map((count) => count.toFixed(1)).join(' / ')} | | |`,
       `| first-seen token verification | ${median(verify.adapter).toFixed(1)} µs (crypto.verify ${median(verify.raw).toFixed(1)} µs) | ${adapterRatio.toFixed(2)}x | <= 1.3x: ${verdict(adapterRatio <= 1.3)} |`,
       `| aws-jwt-verify alone (the floor under the adapter) | ${median(verify.library).toFixed(1)} µs (crypto.verify ${median(verify.raw).toFixed(1)} µs) | ${libraryRatio.toFixed(2)}x | |`,
       `| the adapter's verifier over aws-jwt-verify alone (hashing the token for the cache key, the cache, the claims) | ${median(verify.adapter).toFixed(1)} / ${median(verify.library).toFixed(1)} µs | ${medianRatio(verify.adapter, verify.library).toFixed(2)}x | |`,
@@ -477,6 +506,8 @@ async function main (): Promise<void> {
       'over the runs; each ratio is the median of the ratios to the mean of the two bare runs around it (the machine\'s speed',
       'drifts; side-by-side pairs cancel it), with the middle half of those pair ratios shown to tell how steady the run was;',
       'the CPU a row costs over the bare route is the median of the same pairs\' differences (what authenticating costs).',
+      `The promises the app creates per request are counted with async_hooks over ${COUNTED_REQUESTS} sequential requests of each of the`,
+      'first four rows (a count does not drift with the machine).',
       `First-seen verification cycles ${TOKENS} distinct RS256 tokens through the adapter's verifier (whose cache holds one),`,
       `through aws-jwt-verify alone (verifySync) and through a bare crypto.verify, interleaved per batch (each batch led by`,
       `another of the three; the tokens are flat strings, as a request header delivers them): medians of ${BATCHES} batches after`,
