@@ -95,13 +95,19 @@ t.test('a protocol-relative returnTo does not leave the adapter', async (t) => {
   await context.close()
 })
 
-t.test('GET /auth/logout ends the session and shows the sign-in page (cognito-local has no /logout)', async (t) => {
+/** A new MANAGER signed in through the pool's login form, in a browser context of their own, on the signed-in page. */
+async function signedInThroughPool (): Promise<{ context: BrowserContext, page: Page }> {
   const email = await env.user(['MANAGER'])
   const context = await env.newContext()
   const page = await open(context)
   await page.getByRole('link', { name: 'Sign in with Cognito' }).click()
   await poolForm(page, email, TEST_PASSWORD)
   await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  return { context, page }
+}
+
+t.test('GET /auth/logout ends the session and shows the sign-in page (cognito-local has no /logout)', async (t) => {
+  const { context, page } = await signedInThroughPool()
   await page.goto(`${env.url}/auth/logout`)
   await page.waitForSelector('body[data-ready]')
   t.ok(await page.getByRole('heading', { name: 'Sign in' }).isVisible())
@@ -112,12 +118,7 @@ t.test('GET /auth/logout ends the session and shows the sign-in page (cognito-lo
 
 t.test('"Sign out" and "Sign out everywhere" after a hosted login also go through /auth/logout, so the pool\'s session ends too', async (t) => {
   for (const [button, notice] of [['Sign out', 'You are signed out.'], ['Sign out everywhere', 'You are signed out on every device.']] as const) {
-    const email = await env.user(['MANAGER'])
-    const context = await env.newContext()
-    const page = await open(context)
-    await page.getByRole('link', { name: 'Sign in with Cognito' }).click()
-    await poolForm(page, email, TEST_PASSWORD)
-    await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+    const { context, page } = await signedInThroughPool()
     const signOutRequests: string[] = []
     page.on('request', (request) => {
       const { pathname } = new URL(request.url())
