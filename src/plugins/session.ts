@@ -214,7 +214,10 @@ export default fp<SessionPluginOptions>(async (app, options) => {
   function findSession (id: string | undefined): MaybePromise<Session | undefined> {
     const found = sessions.find(id)
     if (options.store.readNow !== undefined) return found
-    return andThen(found, (session) => session === undefined ? undefined : andThen(isSessionRevoked(session.record), (revoked) => revoked ? findUnrevokedInStore(session) : session))
+    return andThen(found, (session) => {
+      if (session === undefined) return undefined
+      return andThen(isSessionRevoked(session.record), (revoked) => revoked ? findUnrevokedInStore(session) : session)
+    })
   }
 
   /** The copy at hand had a revoked token; the store's may be newer (a refresh elsewhere revoked the token it replaced). */
