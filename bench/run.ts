@@ -257,7 +257,7 @@ async function verification (emulator: Emulator, genuine: string): Promise<{ ada
   for (const token of tokens) if (!raw(token)) throw new Error('raw verify failed')
   const samples = { adapter: [] as number[], library: [] as number[], raw: [] as number[], woken: [] as number[] }
   const ways: Array<[keyof typeof samples, (token: string) => unknown]> = [
-    ['adapter', async (token) => await verifier.verifyAccess(token)],
+    ['adapter', (token) => verifier.verifyAccess(token)],
     ['library', (token) => library.verifySync(token)],
     ['raw', raw]
   ]

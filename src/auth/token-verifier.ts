@@ -5,6 +5,7 @@ import type { Fetcher } from 'aws-jwt-verify/https'
 import { JwksNotAvailableInCacheError, KidNotFoundInJwksError, FetchError, NonRetryableFetchError } from 'aws-jwt-verify/error'
 import { AppError, unauthenticated, upstreamUnavailable } from '../errors.js'
 import { sha256 } from '../digest.js'
+import { andThen, type MaybePromise } from '../maybe-promise.js'
 
 /** The claims of a verified access token that the adapter uses. */
 export interface AccessClaims {
@@ -73,21 +74,17 @@ function refusal (error: unknown): AppError {
 }
 
 /**
- * Verifies synchronously with the cached keys (the common case, and the cheaper path: no promise in between), and
- * falls back to the async path, which may fetch the JWKS (penalty-boxed), only when the keys are not cached or the kid
- * is unknown.
+ * Verifies synchronously with the cached keys (the common case, and the cheaper path: answered at once, no promise),
+ * and falls back to the async path, which may fetch the JWKS (penalty-boxed), only when the keys are not cached or the
+ * kid is unknown. A refusal is thrown, or rejects.
  */
-async function verifyPayload (verifier: LibraryVerifier, token: string): Promise<Record<string, unknown>> {
+function verifyPayload (verifier: LibraryVerifier, token: string): MaybePromise<Record<string, unknown>> {
   try {
     return verifier.verifySync(token) as Record<string, unknown>
   } catch (error) {
     if (!(error instanceof JwksNotAvailableInCacheError || error instanceof KidNotFoundInJwksError)) throw refusal(error)
   }
-  try {
-    return await verifier.verify(token) as Record<string, unknown>
-  } catch (error) {
-    throw refusal(error)
-  }
+  return verifier.verify(token).then((payload) => payload as Record<string, unknown>, (error: unknown) => { throw refusal(error) })
 }
 
 /** Cognito always sets these; a token without them is not one of its tokens (aws-jwt-verify accepts a missing exp). */
@@ -167,24 +164,24 @@ export class TokenVerifier {
   get ready (): boolean { return this.keysLoaded }
 
   /**
-   * Verifies an access token of this app client (signature, issuer, expiry with grace, token_use, client_id). A token
-   * verified lately is answered at once, without a promise (the common case, on every bearer request); otherwise the
-   * promise rejects with UNAUTHENTICATED, or UPSTREAM_UNAVAILABLE when the keys cannot be had.
+   * Verifies an access token of this app client (signature, issuer, expiry with grace, token_use, client_id). Answered
+   * at once, without a promise, when the token was verified lately or the signing keys are at hand (the common case, on
+   * every bearer request); otherwise a promise. A refusal is thrown, or rejects, with UNAUTHENTICATED, or
+   * UPSTREAM_UNAVAILABLE when the keys cannot be had.
    */
-  verifyAccess (token: string): AccessClaims | Promise<AccessClaims> {
-    if (token.length > MAX_TOKEN_LENGTH) return Promise.reject(unauthenticated())
+  verifyAccess (token: string): MaybePromise<AccessClaims> {
+    if (token.length > MAX_TOKEN_LENGTH) throw unauthenticated()
     const key = sha256(token)
     const cached = this.cache.get(key)
     if (cached !== undefined) {
       if (cached.exp + this.settings.graceSeconds > Date.now() / 1000) return cached
       this.cache.delete(key)
     }
-    return this.verifyUnseen(token, key)
+    return andThen(verifyPayload(this.access, token), (payload) => this.remember(key, payload))
   }
 
-  /** Verifies a token not in the cache (`key` is its cache key) and remembers its claims. */
-  private async verifyUnseen (token: string, key: string): Promise<AccessClaims> {
-    const payload = await verifyPayload(this.access, token)
+  /** The claims of a token just verified, remembered under `key` (its cache key). */
+  private remember (key: string, payload: Record<string, unknown>): AccessClaims {
     const claims: AccessClaims = {
       sub: String(payload.sub),
       username: String(payload.username ?? payload['cognito:username'] ?? payload.sub),
