@@ -12,9 +12,13 @@ const RETRY_AFTER_SECONDS = 1
 export default fp(async (app) => {
   let closing = false
   app.addHook('preClose', async () => { closing = true })
-  app.addHook('onRequest', async (_request, reply) => {
-    if (!closing) return
+  // Callback-style, as every app-wide onRequest hook here: an async one costs each request its promises.
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) {
+      done()
+      return
+    }
     reply.header('connection', 'close')
-    throw upstreamUnavailable(RETRY_AFTER_SECONDS)
+    done(upstreamUnavailable(RETRY_AFTER_SECONDS))
   })
 }, { name: 'closing' })

@@ -1,5 +1,6 @@
 // Refuses secrets in query strings (they end up in logs, history and Referer headers): passwords, codes, tokens.
 import fp from 'fastify-plugin'
+import type { FastifyRequest } from 'fastify'
 import { AppError } from '../errors.js'
 
 declare module 'fastify' {
@@ -14,16 +15,22 @@ declare module 'fastify' {
 /** Query parameter names that must never carry a value. */
 const SECRET_PARAMETERS = /^(password|newpassword|oldpassword|code|otp|answer|token|access_?token|id_?token|refresh_?token|session|secret)$/i
 
+/** The first secret-named parameter in the request's query, unless its route expects it there. */
+function secretInQuery (request: FastifyRequest): string | undefined {
+  const queryStart = request.url.indexOf('?')
+  if (queryStart === -1 || request.routeOptions.config?.forwardsQuery === true) return undefined
+  const exempt = request.routeOptions.config?.oauthCallback === true
+  for (const name of new URLSearchParams(request.url.slice(queryStart + 1)).keys()) {
+    if (SECRET_PARAMETERS.test(name) && !(exempt && name === 'code')) return name
+  }
+  return undefined
+}
+
 /** Refuses secret-named query parameters with 400 VALIDATION_ERROR, except where a route says otherwise. */
 export default fp(async (app) => {
-  app.addHook('onRequest', async (request) => {
-    const queryStart = request.url.indexOf('?')
-    if (queryStart === -1 || request.routeOptions.config?.forwardsQuery === true) return
-    const exempt = request.routeOptions.config?.oauthCallback === true
-    for (const name of new URLSearchParams(request.url.slice(queryStart + 1)).keys()) {
-      if (SECRET_PARAMETERS.test(name) && !(exempt && name === 'code')) {
-        throw new AppError('VALIDATION_ERROR', `Do not send "${name}" in the URL; send it in the JSON body.`)
-      }
-    }
+  // Callback-style: an async hook would cost every request its promises.
+  app.addHook('onRequest', (request, _reply, done) => {
+    const name = secretInQuery(request)
+    done(name === undefined ? undefined : new AppError('VALIDATION_ERROR', `Do not send "${name}" in the URL; send it in the JSON body.`))
   })
 }, { name: 'request-hygiene' })

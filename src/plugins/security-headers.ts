@@ -71,10 +71,11 @@ export default fp<SecurityHeaderOptions>(async (app, { corsOrigins }) => {
     allowedHeaders: ['Content-Type', 'X-CSRF', 'Authorization'],
     maxAge: 600
   })
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     if (request.protocol === 'https') reply.header('Strict-Transport-Security', 'max-age=31536000; includeSubDomains')
     if (isAuthRequest(request)) reply.header('Cache-Control', 'no-store')
     // Every response varies by Origin, whether or not CORS allowed it, so caches never mix them.
     reply.header('Vary', 'Origin')
+    done()
   })
 }, { name: 'security-headers' })

@@ -105,16 +105,20 @@ export default fp<SessionPluginOptions>(async (app, options) => {
   // Serve once the store has connected and revocations from other instances arrive (each bounded; never fatal).
   app.addHook('onReady', async () => { await Promise.all([options.store.ping().catch(() => {}), revocations.ready()]) })
 
-  // CSRF: unsafe requests riding on (or creating) a cookie session must say X-CSRF: 1 and not come cross-site.
-  app.addHook('onRequest', async (request) => {
-    if (!UNSAFE_METHODS.has(request.method)) return
+  /**
+   * CSRF: unsafe requests riding on (or creating) a cookie session must say X-CSRF: 1 and not come cross-site. A bearer
+   * call carries no cookie and creates none. Whatever Authorization a request carries, one that rides on a cookie or
+   * creates one is checked: those routes read the cookie, or set it, and never look at Authorization.
+   */
+  function lacksCsrfProof (request: FastifyRequest): boolean {
+    if (!UNSAFE_METHODS.has(request.method)) return false
     const cookieRiding = request.cookies[SESSION_COOKIE] !== undefined || request.cookies[PRE_AUTH_COOKIE] !== undefined
     const creating = options.mode === 'cookie' && request.routeOptions.config?.createsSession === true
-    // A bearer call carries no cookie and creates none. Whatever Authorization a request carries, one that rides on a
-    // cookie or creates one is checked: those routes read the cookie, or set it, and never look at Authorization.
-    if (!cookieRiding && !creating) return
-    if (request.headers['x-csrf'] !== '1' || request.headers['sec-fetch-site'] === 'cross-site') throw new AppError('CSRF_REQUIRED')
-  })
+    if (!cookieRiding && !creating) return false
+    return request.headers['x-csrf'] !== '1' || request.headers['sec-fetch-site'] === 'cross-site'
+  }
+  // Callback-style: an async hook would cost every request its promises.
+  app.addHook('onRequest', (request, _reply, done) => { done(lacksCsrfProof(request) ? new AppError('CSRF_REQUIRED') : undefined) })
 
   /**
    * Tells the browser to drop a session cookie that finds nothing, unless another instance or request has just moved
