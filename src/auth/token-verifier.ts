@@ -84,7 +84,7 @@ function verifyPayload (verifier: LibraryVerifier, token: string): MaybePromise<
   } catch (error) {
     if (!(error instanceof JwksNotAvailableInCacheError || error instanceof KidNotFoundInJwksError)) throw refusal(error)
   }
-  return verifier.verify(token).then((payload) => payload as Record<string, unknown>, (error: unknown) => { throw refusal(error) })
+  return (verifier.verify(token) as Promise<Record<string, unknown>>).catch((error: unknown) => { throw refusal(error) })
 }
 
 /** Cognito always sets these; a token without them is not one of its tokens (aws-jwt-verify accepts a missing exp). */
