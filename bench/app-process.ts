@@ -32,6 +32,10 @@ export interface Requests {
    * `headers` and `cookies`: the work a guard adds, without the HTTP around it.
    */
   authenticationCost: { args: { headers: Record<string, string>, cookies: Record<string, string> }, result: number }
+  /** Starts collecting the time each request spends inside the app (its log line's responseTime), per path. */
+  timeRequests: { args: null, result: null }
+  /** Stops collecting; the median time inside the app per path (µs), since `timeRequests`. */
+  requestTimes: { args: null, result: Record<string, number> }
 }
 
 export type Request = { [K in keyof Requests]: { id: number, name: K, args: Requests[K]['args'] } }[keyof Requests]
@@ -41,8 +45,30 @@ export interface Ready { url: string }
 
 const gc = globalThis.gc ?? (() => { throw new Error('run with --expose-gc') })
 
-/** Logs are serialised as in production, then dropped (the load would otherwise flood the terminal). */
-const discard = (): Writable => new Writable({ write (_chunk, _encoding, callback) { callback() } })
+/**
+ * Where the app's log lines go: serialised as in production, then dropped (the load would otherwise flood the terminal).
+ * While `timing` holds a map, each request's line also leaves its path and responseTime there: the time from Fastify's
+ * first hook to the response written, the app's own part of a request (the HTTP parsing and the socket's are not in it).
+ */
+class LogSink extends Writable {
+  timing: Map<string, number[]> | undefined
+
+  override _write (chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    if (this.timing !== undefined) {
+      const line = /"path":"([^"]*)".*"responseTime":([0-9.e-]+)/.exec(chunk.toString())
+      if (line !== null) {
+        const times = this.timing.get(line[1]!) ?? []
+        times.push(Number(line[2]) * 1000)
+        this.timing.set(line[1]!, times)
+      }
+    }
+    callback()
+  }
+}
+
+function median (values: number[]): number {
+  return [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!
+}
 
 async function sessionMemory (app: FastifyInstance, { tokens, sessions }: Requests['sessionMemory']['args']): Promise<number> {
   // Same lengths as real tokens, distinct strings (as real sessions would hold).
@@ -107,14 +133,15 @@ async function authenticationCost (app: FastifyInstance, { headers, cookies }: R
     }
     runs.push(Number(process.hrtime.bigint() - started) / 1000 / CALLS)
   }
-  return runs.sort((x, y) => x - y)[Math.floor(RUNS / 2)]!
+  return median(runs)
 }
 
 async function main (): Promise<void> {
   const send = process.send?.bind(process)
   if (send === undefined) throw new Error('bench/app-process.ts runs as a child of bench/run.ts (an IPC channel)')
   const env = JSON.parse(process.argv[2] ?? '{}') as Record<string, string>
-  const app = await buildApp(loadConfig(env), { logStream: discard() })
+  const logs = new LogSink()
+  const app = await buildApp(loadConfig(env), { logStream: logs })
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   let promises = 0
   const counter = createHook({ init (_id, type) { if (type === 'PROMISE') promises++ } })
@@ -141,6 +168,14 @@ async function main (): Promise<void> {
       }
       case 'authenticationCost':
         return await authenticationCost(app, request.args)
+      case 'timeRequests':
+        logs.timing = new Map()
+        return null
+      case 'requestTimes': {
+        const times = Object.fromEntries([...logs.timing ?? []].map(([path, values]) => [path, median(values)]))
+        logs.timing = undefined
+        return times
+      }
       case 'endSessions':
         if (made !== undefined) await endSessions(app, made)
         made = undefined

@@ -1,10 +1,10 @@
 // The benchmark (`npm run bench`): throughput of authenticated routes against the bare route, verification, sign-in, session memory.
 import { execFile, fork, spawn, type ChildProcess } from 'node:child_process'
 import { createPublicKey, randomBytes, randomUUID, verify as cryptoVerify, type KeyObject } from 'node:crypto'
-import { access, constants, writeFile } from 'node:fs/promises'
+import { access, constants, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { Agent, request, type IncomingMessage } from 'node:http'
 import { createRequire } from 'node:module'
-import { availableParallelism, cpus, loadavg } from 'node:os'
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
@@ -29,6 +29,8 @@ const require = createRequire(import.meta.url)
 const CONNECTIONS = 10
 const SECONDS = 1
 const ROUNDS = 12
+/** Seconds of each run that interleaves an authenticated row with the bare route. */
+const INTERLEAVED_SECONDS = 5
 /** First-seen verification: distinct tokens per batch, and batches (the median one counts). */
 const TOKENS = 400
 const BATCHES = 15
@@ -132,33 +134,61 @@ function rotatingCookiesScript (cookies: string): string {
   ].join('\n')
 }
 
-/** wrk's requests per second and request count for one run against `url`; any error response or socket error fails. */
-async function wrk (url: string, headers: Record<string, string>, cookies?: string): Promise<{ rps: number, total: number }> {
-  const args = ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`]
-  for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`)
-  if (cookies !== undefined) {
-    const script = `${cookies}.lua`
-    await writeFile(script, rotatingCookiesScript(cookies))
-    args.push('-s', script)
-  }
-  const out = await output('wrk', [...args, url])
-  const total = /(\d+) requests in/.exec(out)?.[1]
-  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]
-  if (total === undefined || rps === undefined || /Non-2xx or 3xx responses|Socket errors/.test(out)) throw new Error(`${url}: wrk reported\n${out}`)
-  return { rps: Number(rps), total: Number(total) }
+/** A wrk script that alternates a GET of `barePath` with a GET of `path` carrying `headers` (on every connection). */
+function interleavedScript (barePath: string, path: string, headers: Record<string, string>): string {
+  const fields = Object.entries(headers).map(([name, value]) => `[${JSON.stringify(name)}] = ${JSON.stringify(value)}`).join(', ')
+  return [
+    // Formatted once wrk has set its Host header (after the script has loaded).
+    'local requests',
+    'init = function()',
+    `  requests = { wrk.format("GET", ${JSON.stringify(barePath)}), wrk.format("GET", ${JSON.stringify(path)}, { ${fields} }) }`,
+    'end',
+    'local next = 0',
+    'request = function()',
+    '  next = next % 2 + 1',
+    '  return requests[next]',
+    'end'
+  ].join('\n')
 }
 
-/** The same from autocannon, run by Node in a child process (through its API when the cookies rotate). */
-async function autocannon (url: string, headers: Record<string, string>, cookies?: string): Promise<{ rps: number, total: number }> {
-  const args = cookies === undefined
-    ? [require.resolve('autocannon/autocannon.js'), '-j', '-c', String(CONNECTIONS), '-d', String(SECONDS), ...Object.entries(headers).flatMap(([name, value]) => ['-H', `${name}=${value}`]), url]
-    : ['-e', [
-        `const cookies = require('node:fs').readFileSync(${JSON.stringify(cookies)}, 'utf8').split('\\n')`,
-        'let next = 0',
-        `require(${JSON.stringify(require.resolve('autocannon'))})({ url: ${JSON.stringify(url)}, connections: ${CONNECTIONS}, duration: ${SECONDS},`,
-        `  headers: ${JSON.stringify(headers)}, requests: [{ setupRequest: (request) => ({ ...request, headers: { ...request.headers, cookie: cookies[next++ % cookies.length] } }) }]`,
-        '}, (error, result) => { if (error) throw error; process.stdout.write(JSON.stringify(result)) })'
-      ].join('\n')]
+/**
+ * wrk's requests per second and request count for one run of `seconds` against `url`, with a Lua `script` when given;
+ * any error response or socket error fails.
+ */
+async function wrk (url: string, headers: Record<string, string>, script?: string, seconds = SECONDS): Promise<{ rps: number, total: number }> {
+  const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`]
+  for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`)
+  const dir = script === undefined ? undefined : await mkdtemp(join(tmpdir(), 'ims-bench-wrk-'))
+  try {
+    if (dir !== undefined && script !== undefined) {
+      await writeFile(join(dir, 'script.lua'), script)
+      args.push('-s', join(dir, 'script.lua'))
+    }
+    const out = await output('wrk', [...args, url])
+    const total = /(\d+) requests in/.exec(out)?.[1]
+    const rps = /Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]
+    if (total === undefined || rps === undefined || /Non-2xx or 3xx responses|Socket errors/.test(out)) throw new Error(`${url}: wrk reported\n${out}`)
+    return { rps: Number(rps), total: Number(total) }
+  } finally {
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * The same from autocannon, run by Node in a child process: through its API when the cookies rotate, or when `interleave`
+ * alternates a GET of its bare path with the request to `url`.
+ */
+async function autocannon (url: string, headers: Record<string, string>, cookies?: string, interleave?: { barePath: string, seconds: number }): Promise<{ rps: number, total: number }> {
+  const api = (options: string): string[] => ['-e', [
+    ...(cookies === undefined ? [] : [`const cookies = require('node:fs').readFileSync(${JSON.stringify(cookies)}, 'utf8').split('\\n')`, 'let next = 0']),
+    `require(${JSON.stringify(require.resolve('autocannon'))})({ url: ${JSON.stringify(url)}, connections: ${CONNECTIONS}, ${options}`,
+    '}, (error, result) => { if (error) throw error; process.stdout.write(JSON.stringify(result)) })'
+  ].join('\n')]
+  const args = interleave !== undefined
+    ? api(`duration: ${interleave.seconds}, requests: [{ method: 'GET', path: ${JSON.stringify(interleave.barePath)} }, { method: 'GET', path: ${JSON.stringify(new URL(url).pathname)}, headers: ${JSON.stringify(headers)} }]`)
+    : cookies !== undefined
+      ? api(`duration: ${SECONDS}, headers: ${JSON.stringify(headers)}, requests: [{ setupRequest: (request) => ({ ...request, headers: { ...request.headers, cookie: cookies[next++ % cookies.length] } }) }]`)
+      : [require.resolve('autocannon/autocannon.js'), '-j', '-c', String(CONNECTIONS), '-d', String(SECONDS), ...Object.entries(headers).flatMap(([name, value]) => ['-H', `${name}=${value}`]), url]
   const result = JSON.parse(await output(process.execPath, args)) as { requests: { average: number, total: number }, non2xx: number, errors: number, timeouts: number }
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
     throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`)
@@ -172,9 +202,29 @@ async function autocannon (url: string, headers: Record<string, string>, cookies
  */
 async function load (generator: Generator, row: Row): Promise<{ rps: number, cpu: number }> {
   const cpuBefore = await row.app.ask('cpu', null)
-  const { rps, total } = generator === 'wrk' ? await wrk(row.url, row.headers, row.cookies) : await autocannon(row.url, row.headers, row.cookies)
+  const { rps, total } = generator === 'wrk'
+    ? await wrk(row.url, row.headers, row.cookies === undefined ? undefined : rotatingCookiesScript(row.cookies))
+    : await autocannon(row.url, row.headers, row.cookies)
   const cpu = await row.app.ask('cpu', null) - cpuBefore
   return { rps, cpu: cpu / total }
+}
+
+/**
+ * The time a row's request spends inside its app against the bare route's on the same app, the two interleaved on every
+ * connection of one run of INTERLEAVED_SECONDS, so the machine's drift reaches both alike: the medians of their log
+ * lines' responseTime (µs), which leave out the HTTP parsing and the socket work around the app.
+ */
+async function timeInside (generator: Generator, row: Row): Promise<{ bare: number, row: number }> {
+  const path = new URL(row.url).pathname
+  const barePath = '/health/live'
+  await row.app.ask('timeRequests', null)
+  if (generator === 'wrk') await wrk(row.app.url, {}, interleavedScript(barePath, path, row.headers), INTERLEAVED_SECONDS)
+  else await autocannon(row.url, row.headers, undefined, { barePath, seconds: INTERLEAVED_SECONDS })
+  const times = await row.app.ask('requestTimes', null)
+  const bare = times[barePath]
+  const own = times[path]
+  if (bare === undefined || own === undefined) throw new Error(`${row.name}: no request times were logged`)
+  return { bare, row: own }
 }
 
 /**
@@ -439,6 +489,12 @@ async function main (): Promise<void> {
     process.stdout.write('promises: counted per request of the bare and /auth/me rows...\n')
     const promises: number[] = []
     for (const row of counted) promises.push(await promisesPerRequest(row))
+    process.stdout.write('inside the app: each /auth/me row interleaved with the bare route...\n')
+    const inside: Array<{ row: Row, bare: number, own: number }> = []
+    for (const row of counted.slice(1)) {
+      const times = await timeInside(generator, row)
+      inside.push({ row, bare: times.bare, own: times.row })
+    }
     process.stdout.write('authentication: the adapter\'s own work per call, in the app\'s process...\n')
     const sessionId = (cookie: string): Record<string, string> => ({ [SESSION_COOKIE]: cookie.slice(cookie.indexOf('=') + 1) })
     const authentication = [
@@ -473,6 +529,7 @@ async function main (): Promise<void> {
         return `| ${row.name} | ${Math.round(median(row.rps))} req/s; ${median(row.cpu).toFixed(1)} µs CPU/req | ${ratio(row).toFixed(2)} of bare req/s${spread(row)}; ${capacity(row).toFixed(2)} of bare by CPU${cost} | ${met} |`
       }),
       `| promises created per request (${counted.map((row) => row.name.split(' (')[0]!.replace('GET ', '')).join(' / ')}) | ${promises.map((count) => count.toFixed(1)).join(' / ')} | | |`,
+      ...inside.map(({ row, bare: bareInside, own }) => `| time inside the app, ${row.name.replace('GET ', '')}, interleaved with the bare route on every connection (drift reaches both alike; HTTP parsing and socket work left out) | ${own.toFixed(1)} µs (bare route ${bareInside.toFixed(1)} µs) | ${signed(own - bareInside, 1)} µs, ${(100 * (own - bareInside) / median(bare.cpu)).toFixed(1)}% of the bare route's CPU per request | |`),
       `| the adapter's own authentication per call, in its process (app.authenticate as the guards call it, without HTTP): bearer / memory cookie / redis cookie | ${authentication.map((us) => us.toFixed(2)).join(' / ')} µs | ${authentication.map((us) => `${(100 * us / median(bare.cpu)).toFixed(1)}%`).join(' / ')} of the bare route's CPU per request | |`,
       `| first-seen token verification | ${median(verify.adapter).toFixed(1)} µs (crypto.verify ${median(verify.raw).toFixed(1)} µs) | ${adapterRatio.toFixed(2)}x | <= 1.3x: ${verdict(adapterRatio <= 1.3)} |`,
       `| aws-jwt-verify alone (the floor under the adapter) | ${median(verify.library).toFixed(1)} µs (crypto.verify ${median(verify.raw).toFixed(1)} µs) | ${libraryRatio.toFixed(2)}x | |`,
@@ -501,7 +558,10 @@ async function main (): Promise<void> {
       'two bare runs around it (the machine\'s speed drifts; side-by-side pairs cancel it), with the middle half of those pair',
       'ratios shown to tell how steady the run was; the CPU a row costs over the bare route is the median of the same pairs\'',
       'differences. The control row is the bare route itself, measured as a row: its ratio would be 1.00 on a steady machine,',
-      'so how far it falls from 1.00 is how far this run\'s noise can move any ratio.',
+      'so how far it falls from 1.00 is how far this run\'s noise can move any ratio. Each /auth/me row then runs',
+      `${INTERLEAVED_SECONDS} s interleaved with the bare route on every connection, and the app's log lines give each request's time inside`,
+      'the app (Fastify\'s responseTime, from its first hook to the response written): both kinds of request meet the same',
+      'machine, so the difference of their medians is what the row adds inside the app, whatever the drift.',
       `The promises the app creates per request are counted with async_hooks over ${COUNTED_REQUESTS} sequential requests of each of the`,
       'first four rows (a count does not drift with the machine). The adapter\'s own authentication is timed inside the app\'s',
       `process: app.authenticate, as the guards call it, on a repeat caller's request, median of 7 runs of 20,000 calls.`,

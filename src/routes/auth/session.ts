@@ -1,5 +1,6 @@
 // GET /auth/me, POST /auth/refresh and POST /auth/sign-out: the life of a signed-in session.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { AppError, unauthenticated } from '../../errors.js'
 import { COOKIE_OPTIONS, SESSION_COOKIE } from '../../plugins/session.js'
@@ -30,22 +31,34 @@ interface BearerAnswer { user: User, answer: User, until: number }
 const session: FastifyPluginAsyncTypebox = async (app) => {
   const bearerAnswers = new BoundedView<BearerAnswer>(10_000)
 
+  /** The JSON of each answer, per user object: those are never changed (see src/auth/user.ts), so it is worked out once. */
+  const answers = new WeakMap<User, string>()
+  function answer (reply: FastifyReply, user: User): void {
+    let json = answers.get(user)
+    if (json === undefined) {
+      json = reply.serialize(user) as string
+      answers.set(user, json)
+    }
+    reply.type('application/json; charset=utf-8').send(json)
+  }
+
   app.get('/me', {
     preHandler: requireUser,
     schema: { tags: ['auth'], security: [{ session: [] }, { bearer: [] }], response: { 200: Type.Ref(UserSchema), ...errorResponses } }
-  }, (request) => {
+  }, (request, reply) => {
     // Not async: the common answers are at hand, and a handler's promise would cost every call.
     const identity = request.identity!
-    if (identity.via === 'session' || identity.user.email !== null) return identity.user
+    if (identity.via === 'session' || identity.user.email !== null) return answer(reply, identity.user)
     // A repeated bearer token yields the same user object (see src/auth/user.ts), so its answer is reused as is.
     const known = bearerAnswers.get(identity.user.sub, Date.now())
-    if (known?.user === identity.user) return known.answer
-    const remember = (email: string | null): User => {
-      const answer = { ...identity.user, email }
-      bearerAnswers.set(identity.user.sub, { user: identity.user, answer, until: known?.until ?? Date.now() + EMAIL_TTL_MS })
-      return answer
+    if (known?.user === identity.user) return answer(reply, known.answer)
+    const remember = (email: string | null): void => {
+      const user = { ...identity.user, email }
+      bearerAnswers.set(identity.user.sub, { user: identity.user, answer: user, until: known?.until ?? Date.now() + EMAIL_TTL_MS })
+      answer(reply, user)
     }
-    return known !== undefined ? remember(known.answer.email) : app.cognito.auth.email(identity.accessToken).then(remember)
+    if (known !== undefined) return remember(known.answer.email)
+    return app.cognito.auth.email(identity.accessToken).then(remember)
   })
 
   app.post('/refresh', {
