@@ -9,6 +9,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { loadConfig } from '../fastify.config.js'
 import { buildApp } from '../src/app.js'
 import type { Session } from '../src/session/sessions.js'
+import { SESSION_COOKIE } from '../src/plugins/session.js'
+import { median } from './median.js'
 
 /** The tokens of one signed-in user, which the sessions the bench makes hold. */
 export interface BenchTokens { accessToken: string, refreshToken: string }
@@ -21,7 +23,7 @@ export interface Requests {
   countPromises: { args: null, result: null }
   /** Stops counting; the promises created since `countPromises`. */
   promisesCounted: { args: null, result: number }
-  /** Extra RSS (MB) of `sessions` live sessions in the store, each with its own token strings; they end afterwards. */
+  /** Extra RSS (MB) of `sessions` live sessions in the store, each with its own token strings (ask a fresh process). */
   sessionMemory: { args: { tokens: BenchTokens, sessions: number }, result: number }
   /** `sessions` sessions in the store and a file of their Cookie values, one per line. */
   makeSessions: { args: { tokens: BenchTokens, sessions: number }, result: { file: string, cookies: string[] } }
@@ -66,18 +68,13 @@ class LogSink extends Writable {
   }
 }
 
-function median (values: number[]): number {
-  return [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!
-}
-
 async function sessionMemory (app: FastifyInstance, { tokens, sessions }: Requests['sessionMemory']['args']): Promise<number> {
   // Same lengths as real tokens, distinct strings (as real sessions would hold).
   const variant = (token: string, i: number): string => token.slice(0, -8) + String(i).padStart(8, '0')
   gc()
   const before = process.memoryUsage().rss
-  const created: Session[] = []
   for (let i = 0; i < sessions; i++) {
-    created.push(await app.sessions.create({
+    await app.sessions.create({
       sub: randomUUID(),
       username: randomUUID(),
       email: `user-${i}@ims.test`,
@@ -85,14 +82,10 @@ async function sessionMemory (app: FastifyInstance, { tokens, sessions }: Reques
       accessToken: variant(tokens.accessToken, i),
       refreshToken: variant(tokens.refreshToken, i),
       accessExpiresAt: Date.now() + 3600_000
-    }))
+    })
   }
   gc()
-  const extra = (process.memoryUsage().rss - before) / 1024 / 1024
-  // Ended again, so that their heap does not slow the rows measured after them.
-  for (const session of created) await app.sessions.destroy(session.id, session.record)
-  gc()
-  return extra
+  return (process.memoryUsage().rss - before) / 1024 / 1024
 }
 
 async function makeSessions (app: FastifyInstance, { tokens, sessions }: Requests['makeSessions']['args']): Promise<{ created: Session[], file: string, cookies: string[] }> {
@@ -102,7 +95,7 @@ async function makeSessions (app: FastifyInstance, { tokens, sessions }: Request
       sub: randomUUID(), username: randomUUID(), email: null, groups: ['LINE_LEADER'], accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, accessExpiresAt: Date.now() + 3600_000
     }))))
   }
-  const cookies = created.map((session) => `__Host-ims-session=${session.id}`)
+  const cookies = created.map((session) => `${SESSION_COOKIE}=${session.id}`)
   const file = join(await mkdtemp(join(tmpdir(), 'ims-bench-')), 'cookies.txt')
   await writeFile(file, cookies.join('\n'))
   return { created, file, cookies }

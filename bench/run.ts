@@ -15,6 +15,7 @@ import { DeadlineFetcher, TokenVerifier } from '../src/auth/token-verifier.js'
 import { SESSION_COOKIE } from '../src/plugins/session.js'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../test/helpers/emulator.js'
 import type { Answer, BenchTokens, Ready, Request, Requests } from './app-process.js'
+import { median } from './median.js'
 import { emulatorEnv } from '../test/helpers/app.js'
 import { emulatorPrivateKey, payloadOf, signRs256 } from '../test/helpers/jwt.js'
 import { freePort } from '../test/helpers/ports.js'
@@ -252,12 +253,6 @@ function percentile (values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 }
 
-function median (values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y)
-  const middle = sorted.length / 2
-  return Number.isInteger(middle) ? (sorted[middle - 1]! + sorted[middle]!) / 2 : sorted[Math.floor(middle)]!
-}
-
 /** The median of the paired ratios xs[i] / ys[i] (each pair measured side by side). */
 function medianRatio (xs: number[], ys: number[]): number {
   return median(xs.map((x, i) => x / ys[i]!))
@@ -293,7 +288,7 @@ async function signInCookie (base: string, username: string): Promise<string> {
     headers: { 'content-type': 'application/json', 'x-csrf': '1' },
     body: JSON.stringify({ username, password: TEST_PASSWORD })
   })
-  const cookie = response.headers.getSetCookie().find((line) => line.startsWith('__Host-ims-session='))
+  const cookie = response.headers.getSetCookie().find((line) => line.startsWith(`${SESSION_COOKIE}=`))
   if (response.status !== 200 || cookie === undefined) throw new Error(`sign-in through the adapter failed: ${response.status} ${await response.text()}`)
   return cookie.split(';')[0]!
 }
@@ -374,7 +369,7 @@ async function signInLatency (emulator: Emulator, base: string, username: string
   const body = JSON.stringify({ username, password: TEST_PASSWORD })
   const signIn = async (): Promise<void> => {
     const response = await send(agent, `${base}/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf': '1' }, body })
-    const cookie = response.headers['set-cookie']?.some((line) => line.startsWith('__Host-ims-session=')) ?? false
+    const cookie = response.headers['set-cookie']?.some((line) => line.startsWith(`${SESSION_COOKIE}=`)) ?? false
     if (response.statusCode !== 200 || !cookie) throw new Error(`sign-in through the adapter failed: ${response.statusCode}`)
   }
   const live = async (): Promise<void> => {
