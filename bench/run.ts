@@ -30,8 +30,12 @@ const require = createRequire(import.meta.url)
 const CONNECTIONS = 10
 const SECONDS = 1
 const ROUNDS = 12
-/** Seconds of each run that interleaves an authenticated row with the bare route. */
-const INTERLEAVED_SECONDS = 5
+/**
+ * Runs that interleave each authenticated row with the bare route, taken in turn across the rows, and the seconds of
+ * each: a single run's difference moved by a few µs from one run to the next.
+ */
+const INTERLEAVED_RUNS = 5
+const INTERLEAVED_SECONDS = 2
 /** First-seen verification: distinct tokens per batch, and batches (the median one counts). */
 const TOKENS = 400
 const BATCHES = 15
@@ -274,6 +278,12 @@ function ratioSpread (xs: number[], ys: number[]): string {
   return `${percentile(ratios, 25).toFixed(2)}–${percentile(ratios, 75).toFixed(2)}`
 }
 
+/** The first and third quartiles of the paired differences, signed. */
+function differenceSpread (xs: number[], ys: number[]): string {
+  const differences = xs.map((x, i) => x - ys[i]!)
+  return `${signed(percentile(differences, 25), 1)} to ${signed(percentile(differences, 75), 1)}`
+}
+
 /** A minimal IMS backend in a child process, so the app's core is not shared with it. */
 async function startUpstream (): Promise<{ url: string, child: ChildProcess }> {
   const port = await freePort()
@@ -361,9 +371,10 @@ async function send (agent: Agent, url: string, options: { method?: string, head
  * Sign-in latency through the adapter (HTTP, a keep-alive node:http client) against a direct InitiateAuth to the same
  * emulator, and against the InitiateAuth + AdminGetUser pair that endpoint mode asks of the emulator (its disabled-user
  * gap; that AdminGetUser is also timed alone), interleaved with a GET /health/live on the same client: the price of the
- * HTTP hop itself.
+ * HTTP hop itself. The app's log lines of the counted sign-ins give their median time inside the app (ms).
  */
-async function signInLatency (emulator: Emulator, base: string, username: string): Promise<{ adapter: number[], hop: number[], direct: number[], pair: number[], gap: number[] }> {
+async function signInLatency (emulator: Emulator, app: AppProcess, username: string): Promise<{ adapter: number[], hop: number[], direct: number[], pair: number[], gap: number[], inside: number }> {
+  const base = app.url
   const samples = { adapter: [] as number[], hop: [] as number[], direct: [] as number[], pair: [] as number[], gap: [] as number[] }
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
   const body = JSON.stringify({ username, password: TEST_PASSWORD })
@@ -391,6 +402,7 @@ async function signInLatency (emulator: Emulator, base: string, username: string
   ]
   try {
     for (let i = 0; i < SIGN_INS + 5; i++) {
+      if (i === 5) await app.ask('timeRequests', null)
       for (const [name, run] of runs) {
         const started = performance.now()
         await run()
@@ -400,7 +412,9 @@ async function signInLatency (emulator: Emulator, base: string, username: string
   } finally {
     agent.destroy()
   }
-  return samples
+  const inside = (await app.ask('requestTimes', null))['/auth/sign-in']
+  if (inside === undefined) throw new Error('no sign-in times were logged')
+  return { ...samples, inside: inside / 1000 }
 }
 
 async function main (): Promise<void> {
@@ -485,10 +499,13 @@ async function main (): Promise<void> {
     const promises: number[] = []
     for (const row of counted) promises.push(await promisesPerRequest(row))
     process.stdout.write('inside the app: each /auth/me row interleaved with the bare route...\n')
-    const inside: Array<{ row: Row, bare: number, own: number }> = []
-    for (const row of counted.slice(1)) {
-      const times = await timeInside(generator, row)
-      inside.push({ row, bare: times.bare, own: times.row })
+    const inside = counted.slice(1).map((row) => ({ row, bare: [] as number[], own: [] as number[] }))
+    for (let run = 0; run < INTERLEAVED_RUNS; run++) {
+      for (const { row, bare: bareTimes, own } of inside) {
+        const times = await timeInside(generator, row)
+        bareTimes.push(times.bare)
+        own.push(times.row)
+      }
     }
     process.stdout.write('authentication: the adapter\'s own work per call, in the app\'s process...\n')
     const sessionId = (cookie: string): Record<string, string> => ({ [SESSION_COOKIE]: cookie.slice(cookie.indexOf('=') + 1) })
@@ -500,7 +517,7 @@ async function main (): Promise<void> {
     process.stdout.write('verification: first-seen tokens through the adapter, aws-jwt-verify alone and crypto.verify...\n')
     const verify = await verification(emulator, tokens.accessToken)
     process.stdout.write('sign-in: through the adapter against direct InitiateAuth...\n')
-    const latency = await signInLatency(emulator, memory, username)
+    const latency = await signInLatency(emulator, memoryApp, username)
 
     const ratio = (row: Row): number => row === bare ? 1 : medianRatio(row.rps, row.bareRps)
     const capacity = (row: Row): number => row === bare ? 1 : medianRatio(row.bareCpu, row.cpu)
@@ -524,7 +541,10 @@ async function main (): Promise<void> {
         return `| ${row.name} | ${Math.round(median(row.rps))} req/s; ${median(row.cpu).toFixed(1)} µs CPU/req | ${ratio(row).toFixed(2)} of bare req/s${spread(row)}; ${capacity(row).toFixed(2)} of bare by CPU${cost} | ${met} |`
       }),
       `| promises created per request (${counted.map((row) => row.name.split(' (')[0]!.replace('GET ', '')).join(' / ')}) | ${promises.map((count) => count.toFixed(1)).join(' / ')} | | |`,
-      ...inside.map(({ row, bare: bareInside, own }) => `| time inside the app, ${row.name.replace('GET ', '')}, interleaved with the bare route on every connection (drift reaches both alike; HTTP parsing and socket work left out) | ${own.toFixed(1)} µs (bare route ${bareInside.toFixed(1)} µs) | ${signed(own - bareInside, 1)} µs, ${(100 * (own - bareInside) / median(bare.cpu)).toFixed(1)}% of the bare route's CPU per request | |`),
+      ...inside.map(({ row, bare: bareInside, own }) => {
+        const added = medianDifference(own, bareInside)
+        return `| time inside the app, ${row.name.replace('GET ', '')}, interleaved with the bare route on every connection (drift reaches both alike; HTTP parsing and socket work left out) | ${median(own).toFixed(1)} µs (bare route ${median(bareInside).toFixed(1)} µs) | ${signed(added, 1)} µs (middle half of runs ${differenceSpread(own, bareInside)} µs), ${(100 * added / median(bare.cpu)).toFixed(1)}% of the bare route's CPU per request | |`
+      }),
       `| the adapter's own authentication per call, in its process (app.authenticate as the guards call it, without HTTP): bearer / memory cookie / redis cookie | ${authentication.map((us) => us.toFixed(2)).join(' / ')} µs | ${authentication.map((us) => `${(100 * us / median(bare.cpu)).toFixed(1)}%`).join(' / ')} of the bare route's CPU per request | |`,
       `| first-seen token verification | ${median(verify.adapter).toFixed(1)} µs (crypto.verify ${median(verify.raw).toFixed(1)} µs) | ${adapterRatio.toFixed(2)}x | <= 1.3x: ${verdict(adapterRatio <= 1.3)} |`,
       `| aws-jwt-verify alone (the floor under the adapter) | ${median(verify.library).toFixed(1)} µs (crypto.verify ${median(verify.raw).toFixed(1)} µs) | ${libraryRatio.toFixed(2)}x | |`,
@@ -534,6 +554,7 @@ async function main (): Promise<void> {
       `| sign-in p50 (adapter / direct InitiateAuth) | ${percentile(latency.adapter, 50).toFixed(2)} / ${percentile(latency.direct, 50).toFixed(2)} ms | ${signed(signInP50, 2)} ms | <= +2 ms: ${verdict(signInP50 <= 2)} |`,
       `| sign-in p95 (adapter / direct InitiateAuth) | ${percentile(latency.adapter, 95).toFixed(2)} / ${percentile(latency.direct, 95).toFixed(2)} ms | ${signed(percentile(latency.adapter, 95) - percentile(latency.direct, 95), 2)} ms | |`,
       `| sign-in p50 (adapter / direct InitiateAuth + AdminGetUser, the emulator's disabled-user gap) | ${percentile(latency.adapter, 50).toFixed(2)} / ${percentile(latency.pair, 50).toFixed(2)} ms | ${signed(percentile(latency.adapter, 50) - percentile(latency.pair, 50), 2)} ms | |`,
+      `| sign-in inside the app, median (its log lines' responseTime: from the first hook to the response written, the pair's wait included) | ${latency.inside.toFixed(2)} ms (the pair ${percentile(latency.pair, 50).toFixed(2)} ms) | ${signed(latency.inside - percentile(latency.pair, 50), 2)} ms the app's own work over the pair; ${signed(percentile(latency.adapter, 50) - latency.inside, 2)} ms outside the app (the HTTP hop) | |`,
       `| AdminGetUser p50 alone (the call real Cognito does not need; SDK client and emulator) | ${percentile(latency.gap, 50).toFixed(2)} ms | | |`,
       `| sign-in p95 (adapter / the same pair) | ${percentile(latency.adapter, 95).toFixed(2)} / ${percentile(latency.pair, 95).toFixed(2)} ms | ${signed(percentile(latency.adapter, 95) - percentile(latency.pair, 95), 2)} ms | |`,
       `| ${SESSIONS.toLocaleString('en')} live sessions, memory store | ${signed(sessionsMb, 1)} MB RSS | ${(sessionsMb * 1024 * 1024 / SESSIONS / 1024).toFixed(1)} KB each | < 100 MB: ${verdict(sessionsMb < 100)} |`
@@ -543,7 +564,7 @@ async function main (): Promise<void> {
     await writeFile(README, [
       '# Benchmarks',
       '',
-      'Run `npm run bench` (`tsx bench/run.ts`, about three minutes). It starts cognito-local and a one-line upstream in a child',
+      'Run `npm run bench` (`tsx bench/run.ts`, about four minutes). It starts cognito-local and a one-line upstream in a child',
       'process, and serves the real app from child processes of its own (bench/app-process.ts, driven over IPC), as production',
       'runs one app per process: one with the memory store, one with the Redis store (Redis at 127.0.0.1:6379), logs at info',
       `into a discarding stream. It loads each row from a child process with wrk (\`-t1 -c${CONNECTIONS}\`; autocannon with ${CONNECTIONS} connections`,
@@ -553,10 +574,11 @@ async function main (): Promise<void> {
       'two bare runs around it (the machine\'s speed drifts; side-by-side pairs cancel it), with the middle half of those pair',
       'ratios shown to tell how steady the run was; the CPU a row costs over the bare route is the median of the same pairs\'',
       'differences. The control row is the bare route itself, measured as a row: its ratio would be 1.00 on a steady machine,',
-      'so how far it falls from 1.00 is how far this run\'s noise can move any ratio. Each /auth/me row then runs',
-      `${INTERLEAVED_SECONDS} s interleaved with the bare route on every connection, and the app's log lines give each request's time inside`,
-      'the app (Fastify\'s responseTime, from its first hook to the response written): both kinds of request meet the same',
-      'machine, so the difference of their medians is what the row adds inside the app, whatever the drift.',
+      `so how far it falls from 1.00 is how far this run's noise can move any ratio. Each /auth/me row then runs ${INTERLEAVED_RUNS} times`,
+      `${INTERLEAVED_SECONDS} s (the rows in turn) interleaved with the bare route on every connection, and the app's log lines give each`,
+      'request\'s time inside the app (Fastify\'s responseTime, from its first hook to the response written): both kinds of',
+      'request meet the same machine, so the difference of their medians is what the row adds inside the app, whatever the',
+      'drift; the figure is the median of the runs\' differences.',
       `The promises the app creates per request are counted with async_hooks over ${COUNTED_REQUESTS} sequential requests of each of the`,
       'first four rows (a count does not drift with the machine). The adapter\'s own authentication is timed inside the app\'s',
       `process: app.authenticate, as the guards call it, on a repeat caller's request, median of 7 runs of 20,000 calls.`,
@@ -567,8 +589,9 @@ async function main (): Promise<void> {
       `Cognito). Sign-in latency alternates ${SIGN_INS} adapter sign-ins (cookie mode, memory store, over one`,
       'keep-alive node:http connection) with a GET /health/live on the same connection, direct InitiateAuth calls,',
       'InitiateAuth + AdminGetUser pairs (AdminGetUser a turn of the event loop later, as the adapter sends them to the',
-      'emulator) and AdminGetUser alone. The first Redis cookie row repeats one session, as a browser does: an instance keeps a',
-      'session it read lately in a local view for up to 10 s (src/session/session-view.ts, kept correct by the store\'s change',
+      'emulator) and AdminGetUser alone; the app\'s log lines give the counted sign-ins\' time inside the app. The first',
+      'Redis cookie row repeats one session, as a browser does: an instance keeps a session it read lately in a local view',
+      'for up to 10 s (src/session/session-view.ts, kept correct by the store\'s change',
       `channel), so those calls are answered from it; the second cycles through ${ROTATED_SESSIONS.toLocaleString('en')} sessions (more than a view keeps), so`,
       'every call reads Redis, and each session\'s first call in a minute also writes its last-seen time. Session memory',
       'is measured in a fresh app process of its own, which then exits: RSS after a full GC, before and after creating the',
