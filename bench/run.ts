@@ -51,6 +51,8 @@ const ROTATED_SESSIONS = 12_000
 const README = new URL('./README.md', import.meta.url)
 /** The bare route once more, as a row like the others: it costs what the bare route costs, so its ratio shows the run's noise. */
 const CONTROL = 'GET /health/live again (control: the bare route as a row; how far its ratio falls from 1.00 is this run\'s noise)'
+/** The bare route with the bearer row's Authorization header, which it never reads: what receiving the token costs alone. */
+const TOKEN_BYTES = 'GET /health/live with the bearer token\'s header (unread: the price of receiving its 1 KB before the adapter looks at it)'
 
 /** An app served from a process of its own (bench/app-process.ts), as production runs it. */
 interface AppProcess {
@@ -463,6 +465,7 @@ async function main (): Promise<void> {
     const rows: Row[] = [
       ...counted,
       route(CONTROL, memoryApp, '/health/live', {}),
+      route(TOKEN_BYTES, memoryApp, '/health/live', bearer),
       { ...route(`GET /auth/me, cookie, redis store (${ROTATED_SESSIONS.toLocaleString('en')} sessions in turn: a Redis read per call, a write per session a minute)`, redisApp, '/auth/me', {}), cookies: rotated.file }
     ]
     const probe = await fetch(`${memory}/api/bench`, { headers: { cookie: memoryCookie } })
@@ -564,7 +567,7 @@ async function main (): Promise<void> {
     await writeFile(README, [
       '# Benchmarks',
       '',
-      'Run `npm run bench` (`tsx bench/run.ts`, about four minutes). It starts cognito-local and a one-line upstream in a child',
+      'Run `npm run bench` (`tsx bench/run.ts`, about five minutes). It starts cognito-local and a one-line upstream in a child',
       'process, and serves the real app from child processes of its own (bench/app-process.ts, driven over IPC), as production',
       'runs one app per process: one with the memory store, one with the Redis store (Redis at 127.0.0.1:6379), logs at info',
       `into a discarding stream. It loads each row from a child process with wrk (\`-t1 -c${CONNECTIONS}\`; autocannon with ${CONNECTIONS} connections`,
@@ -574,7 +577,9 @@ async function main (): Promise<void> {
       'two bare runs around it (the machine\'s speed drifts; side-by-side pairs cancel it), with the middle half of those pair',
       'ratios shown to tell how steady the run was; the CPU a row costs over the bare route is the median of the same pairs\'',
       'differences. The control row is the bare route itself, measured as a row: its ratio would be 1.00 on a steady machine,',
-      `so how far it falls from 1.00 is how far this run's noise can move any ratio. Each /auth/me row then runs ${INTERLEAVED_RUNS} times`,
+      'so how far it falls from 1.00 is how far this run\'s noise can move any ratio. Another row sends the bare route the',
+      'bearer row\'s Authorization header, which it never reads: part of what the bearer row costs is receiving its token.',
+      `Each /auth/me row then runs ${INTERLEAVED_RUNS} times`,
       `${INTERLEAVED_SECONDS} s (the rows in turn) interleaved with the bare route on every connection, and the app's log lines give each`,
       'request\'s time inside the app (Fastify\'s responseTime, from its first hook to the response written): both kinds of',
       'request meet the same machine, so the difference of their medians is what the row adds inside the app, whatever the',
