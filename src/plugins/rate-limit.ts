@@ -84,16 +84,17 @@ export class Throttle {
     const id = randomUUID()
     const held: string[] = []
     try {
-      for (const counter of counters) {
-        const status = await this.status(counter, request, false)
-        if (status.isAllowed) continue // an allow-listed key (none is configured) is never limited
-        if (status.remaining === 0) throw this.refusal(request, counter, event, status.ttlInSeconds)
-        const key = `throttle-in-flight:${status.key}`
-        held.push(key)
-        if (await this.store.addToSet(key, id, ATTEMPT_SECONDS) > status.remaining) {
-          throw this.refusal(request, counter, event, IN_FLIGHT_RETRY_SECONDS)
-        }
-      }
+      // Every counter is read, then every place taken, at once: one round trip to a remote store for each step, not
+      // one per counter. The first counter in order that refuses decides the answer.
+      const statuses = await Promise.all(counters.map(async (counter) => await this.status(counter, request, false)))
+      // An allow-listed key (none is configured) is never limited.
+      const limited = statuses.flatMap((status, i) => status.isAllowed ? [] : [{ counter: counters[i]!, status }])
+      const spent = limited.find(({ status }) => status.remaining === 0)
+      if (spent !== undefined) throw this.refusal(request, spent.counter, event, spent.status.ttlInSeconds)
+      held.push(...limited.map(({ status }) => `throttle-in-flight:${status.key}`))
+      const inFlight = await Promise.all(held.map(async (key) => await this.store.addToSet(key, id, ATTEMPT_SECONDS)))
+      const crowded = limited.find(({ status }, i) => inFlight[i]! > status.remaining)
+      if (crowded !== undefined) throw this.refusal(request, crowded.counter, event, IN_FLIGHT_RETRY_SECONDS)
       return await attempt(async () => { await this.count(request, counters) })
     } finally {
       // A place that cannot be given up now (the store is down) lapses by itself after ATTEMPT_SECONDS.
@@ -111,12 +112,8 @@ export class Throttle {
 
   /** Counts one attempt against each of `counters`; true when one of them is now beyond its limit. */
   async count (request: FastifyRequest, counters: readonly Counter[]): Promise<boolean> {
-    let exceeded = false
-    for (const counter of counters) {
-      const status = await this.status(counter, request, true)
-      if (!status.isAllowed && status.isExceeded) exceeded = true
-    }
-    return exceeded
+    const statuses = await Promise.all(counters.map(async (counter) => await this.status(counter, request, true)))
+    return statuses.some((status) => !status.isAllowed && status.isExceeded)
   }
 }
 
