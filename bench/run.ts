@@ -373,20 +373,21 @@ async function send (agent: Agent, url: string, options: { method?: string, head
  * Sign-in latency through the adapter (HTTP, a keep-alive node:http client) against a direct InitiateAuth to the same
  * emulator, and against the InitiateAuth + AdminGetUser pair that endpoint mode asks of the emulator (its disabled-user
  * gap; that AdminGetUser is also timed alone), interleaved with a GET /health/live on the same client: the price of the
- * HTTP hop itself. The app's log lines of the counted sign-ins give their median time inside the app (ms).
+ * HTTP hop itself. The app's log lines of the counted sign-ins give their median time inside the app (ms). Sign-ins
+ * through `shared`, the Redis-store app, are timed alongside: what several instances sharing one store pay.
  */
-async function signInLatency (emulator: Emulator, app: AppProcess, username: string): Promise<{ adapter: number[], hop: number[], direct: number[], pair: number[], gap: number[], inside: number }> {
-  const base = app.url
-  const samples = { adapter: [] as number[], hop: [] as number[], direct: [] as number[], pair: [] as number[], gap: [] as number[] }
+async function signInLatency (emulator: Emulator, app: AppProcess, shared: AppProcess, username: string): Promise<{ adapter: number[], shared: number[], hop: number[], direct: number[], pair: number[], gap: number[], inside: number }> {
+  const samples = { adapter: [] as number[], shared: [] as number[], hop: [] as number[], direct: [] as number[], pair: [] as number[], gap: [] as number[] }
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  const sharedAgent = new Agent({ keepAlive: true, maxSockets: 1 })
   const body = JSON.stringify({ username, password: TEST_PASSWORD })
-  const signIn = async (): Promise<void> => {
-    const response = await send(agent, `${base}/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf': '1' }, body })
+  const signInTo = (target: AppProcess, through: Agent) => async (): Promise<void> => {
+    const response = await send(through, `${target.url}/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf': '1' }, body })
     const cookie = response.headers['set-cookie']?.some((line) => line.startsWith(`${SESSION_COOKIE}=`)) ?? false
     if (response.statusCode !== 200 || !cookie) throw new Error(`sign-in through the adapter failed: ${response.statusCode}`)
   }
   const live = async (): Promise<void> => {
-    const response = await send(agent, `${base}/health/live`)
+    const response = await send(agent, `${app.url}/health/live`)
     if (response.statusCode !== 200) throw new Error(`GET /health/live: ${response.statusCode}`)
   }
   const initiate = async (): Promise<void> => {
@@ -395,8 +396,9 @@ async function signInLatency (emulator: Emulator, app: AppProcess, username: str
   }
   const getUser = async (): Promise<unknown> => await emulator.client.send(new AdminGetUserCommand({ UserPoolId: emulator.userPoolId, Username: username }))
   const runs: Array<[keyof typeof samples, () => Promise<unknown>]> = [
-    ['adapter', signIn],
+    ['adapter', signInTo(app, agent)],
     ['hop', live],
+    ['shared', signInTo(shared, sharedAgent)],
     ['direct', initiate],
     // As the adapter asks them of the emulator: AdminGetUser once InitiateAuth's request has left (src/cognito/auth.ts).
     ['pair', async () => await Promise.all([initiate(), nextTurn().then(getUser)])],
@@ -413,6 +415,7 @@ async function signInLatency (emulator: Emulator, app: AppProcess, username: str
     }
   } finally {
     agent.destroy()
+    sharedAgent.destroy()
   }
   const inside = (await app.ask('requestTimes', null))['/auth/sign-in']
   if (inside === undefined) throw new Error('no sign-in times were logged')
@@ -520,7 +523,7 @@ async function main (): Promise<void> {
     process.stdout.write('verification: first-seen tokens through the adapter, aws-jwt-verify alone and crypto.verify...\n')
     const verify = await verification(emulator, tokens.accessToken)
     process.stdout.write('sign-in: through the adapter against direct InitiateAuth...\n')
-    const latency = await signInLatency(emulator, memoryApp, username)
+    const latency = await signInLatency(emulator, memoryApp, redisApp, username)
 
     const ratio = (row: Row): number => row === bare ? 1 : medianRatio(row.rps, row.bareRps)
     const capacity = (row: Row): number => row === bare ? 1 : medianRatio(row.bareCpu, row.cpu)
@@ -558,6 +561,7 @@ async function main (): Promise<void> {
       `| sign-in p95 (adapter / direct InitiateAuth) | ${percentile(latency.adapter, 95).toFixed(2)} / ${percentile(latency.direct, 95).toFixed(2)} ms | ${signed(percentile(latency.adapter, 95) - percentile(latency.direct, 95), 2)} ms | |`,
       `| sign-in p50 (adapter / direct InitiateAuth + AdminGetUser, the emulator's disabled-user gap) | ${percentile(latency.adapter, 50).toFixed(2)} / ${percentile(latency.pair, 50).toFixed(2)} ms | ${signed(percentile(latency.adapter, 50) - percentile(latency.pair, 50), 2)} ms | |`,
       `| sign-in inside the app, median (its log lines' responseTime: from the first hook to the response written, the pair's wait included) | ${latency.inside.toFixed(2)} ms (the pair ${percentile(latency.pair, 50).toFixed(2)} ms) | ${signed(latency.inside - percentile(latency.pair, 50), 2)} ms the app's own work over the pair; ${signed(percentile(latency.adapter, 50) - latency.inside, 2)} ms outside the app (the HTTP hop) | |`,
+      `| sign-in p50 through the Redis-store app (the store several instances share: the throttle, the session and its revocation check read and write Redis) | ${percentile(latency.shared, 50).toFixed(2)} ms | ${signed(percentile(latency.shared, 50) - percentile(latency.direct, 50), 2)} ms over direct InitiateAuth; ${signed(percentile(latency.shared, 50) - percentile(latency.adapter, 50), 2)} ms over the memory store | |`,
       `| AdminGetUser p50 alone (the call real Cognito does not need; SDK client and emulator) | ${percentile(latency.gap, 50).toFixed(2)} ms | | |`,
       `| sign-in p95 (adapter / the same pair) | ${percentile(latency.adapter, 95).toFixed(2)} / ${percentile(latency.pair, 95).toFixed(2)} ms | ${signed(percentile(latency.adapter, 95) - percentile(latency.pair, 95), 2)} ms | |`,
       `| ${SESSIONS.toLocaleString('en')} live sessions, memory store | ${signed(sessionsMb, 1)} MB RSS | ${(sessionsMb * 1024 * 1024 / SESSIONS / 1024).toFixed(1)} KB each | < 100 MB: ${verdict(sessionsMb < 100)} |`
@@ -594,7 +598,8 @@ async function main (): Promise<void> {
       `Cognito). Sign-in latency alternates ${SIGN_INS} adapter sign-ins (cookie mode, memory store, over one`,
       'keep-alive node:http connection) with a GET /health/live on the same connection, direct InitiateAuth calls,',
       'InitiateAuth + AdminGetUser pairs (AdminGetUser a turn of the event loop later, as the adapter sends them to the',
-      'emulator) and AdminGetUser alone; the app\'s log lines give the counted sign-ins\' time inside the app. The first',
+      'emulator), AdminGetUser alone and sign-ins through the Redis-store app; the app\'s log lines give the counted sign-ins\'',
+      'time inside the app. The first',
       'Redis cookie row repeats one session, as a browser does: an instance keeps a session it read lately in a local view',
       'for up to 10 s (src/session/session-view.ts, kept correct by the store\'s change',
       `channel), so those calls are answered from it; the second cycles through ${ROTATED_SESSIONS.toLocaleString('en')} sessions (more than a view keeps), so`,
