@@ -111,6 +111,7 @@ export async function buildApp (config: Config, deps: AppDependencies = {}): Pro
   await app.register(rateLimit, { ...config.throttle, hashKey: usernameHashKey })
   const hostedUiConfig = hostedUiSettings(config, mode === 'local')
   const hostedUi = hostedUiConfig === undefined ? undefined : new HostedUi(hostedUiConfig)
+  const pagesServed = config.pages.serve === 'true' || (config.pages.serve === 'auto' && mode === 'local')
 
   await app.register(async (auth) => {
     await auth.register(authConfig, {
@@ -123,7 +124,7 @@ export async function buildApp (config: Config, deps: AppDependencies = {}): Pro
         hostedUi: hostedUi === undefined ? null : { loginUrl: '/auth/login' }
       }
     })
-    if (hostedUi !== undefined) await auth.register(hostedRoutes, { hostedUi, encryptionKeyHex })
+    if (hostedUi !== undefined) await auth.register(hostedRoutes, { hostedUi, encryptionKeyHex, pagesServed })
     await auth.register(signIn)
     await auth.register(sessionRoutes)
     await auth.register(recoveryRoutes)
@@ -132,7 +133,7 @@ export async function buildApp (config: Config, deps: AppDependencies = {}): Pro
   await app.register(health, { prefix: '/health' })
   await app.register(adminUsers, { prefix: '/admin' })
   await app.register(proxy, config.api)
-  if (config.pages.serve === 'true' || (config.pages.serve === 'auto' && mode === 'local')) {
+  if (pagesServed) {
     await app.register(pages, { areas: ['/api/admin', '/api/planning', '/api/shop-floor'].map((path) => ({ path, roles: rolesForPath(config.api.roleRules, path) })) })
   }
   return app

@@ -84,6 +84,30 @@ t.test('a deep link through /auth/login?returnTo lands on that path; replaying t
   await context.close()
 })
 
+t.test('in a Vietnamese browser, a refused callback reads in Vietnamese and looks like the login pages', async (t) => {
+  const context = await env.newContext({ locale: 'vi-VN' })
+  const page = await context.newPage()
+  const blocked: string[] = []
+  page.on('console', (message) => { if (/Content Security Policy|Refused to/i.test(message.text())) blocked.push(message.text()) })
+  // No login transaction in this browser: the callback is refused.
+  const answer = await page.goto(`${env.url}/auth/callback?code=not-a-code&state=not-a-state`)
+  t.equal(answer?.status(), 400)
+  await page.getByRole('heading', { name: 'Liên kết đăng nhập đã hết hạn' }).waitFor()
+  t.equal(await page.evaluate('document.documentElement.lang'), 'vi')
+  t.ok(await page.getByText('Liên kết đăng nhập này đã hết hạn hoặc đã được dùng.').isVisible())
+  const card = page.locator('section.card')
+  t.not(await card.evaluate((element) => getComputedStyle(element).borderTopLeftRadius), '0px', 'the pages\' stylesheet shapes the card')
+  t.ok(await page.locator('header.topbar').isVisible(), 'with the pages\' header')
+  const box = await card.boundingBox()
+  t.ok(box !== null && box.width <= 420, 'as narrow as the sign-in card')
+  await screenshot(page, 'hosted-callback-refused-vi')
+  t.same(blocked, [], 'nothing on the page breaks the CSP')
+  await page.getByRole('link', { name: 'Đăng nhập lại' }).click()
+  await page.waitForURL(`${env.stack.cognitoEndpoint}/oauth2/authorize**`)
+  t.pass('"Đăng nhập lại" starts a new hosted login')
+  await context.close()
+})
+
 t.test('a protocol-relative returnTo does not leave the adapter', async (t) => {
   const email = await env.user(['MANAGER'])
   const context = await env.newContext()

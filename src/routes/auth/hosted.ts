@@ -12,6 +12,8 @@ export interface HostedRoutesOptions {
   hostedUi: HostedUi
   /** The session key; the transaction cookies are sealed with a key derived from it. */
   encryptionKeyHex: string
+  /** The login pages are served too: a failed callback's page takes their look. */
+  pagesServed: boolean
 }
 
 const LoginQuery = Type.Object({ returnTo: Type.Optional(Type.String()) })
@@ -24,7 +26,7 @@ const CallbackQuery = Type.Object({
 const redirectResponse = { 302: Type.Null({ description: 'Redirect (Location header)' }), ...errorResponses }
 
 /** GET /auth/login, /auth/callback and /auth/logout: Cognito's managed login. */
-const hosted: FastifyPluginAsyncTypebox<HostedRoutesOptions> = async (app, { hostedUi, encryptionKeyHex }) => {
+const hosted: FastifyPluginAsyncTypebox<HostedRoutesOptions> = async (app, { hostedUi, encryptionKeyHex, pagesServed }) => {
   const transactions = new LoginTransactions(app.store, encryptionKeyHex, hostedUi.settings.transactionSeconds)
   const publicOrigin = new URL(hostedUi.settings.redirectUri)
 
@@ -51,7 +53,7 @@ const hosted: FastifyPluginAsyncTypebox<HostedRoutesOptions> = async (app, { hos
     onSend: async (request, reply, payload) => {
       if (reply.statusCode < 400 || !prefersHtml(request.headers)) return payload
       reply.type('text/html; charset=utf-8')
-      return callbackErrorPage(reply.statusCode)
+      return callbackErrorPage(reply.statusCode, request.headers, pagesServed)
     }
   }, async (request, reply) => {
     const refuse = (reason: string): AppError => {

@@ -281,9 +281,11 @@ t.test('a refused callback shows a browser\'s navigation a page, with the same 4
     t.equal(response.statusCode, 400, reason)
     t.equal(response.headers['content-type'], 'text/html; charset=utf-8', reason)
     t.match(response.body, '<title>IMS · Sign-in link expired</title>', reason)
-    t.match(response.body, '<p>This sign-in link has expired or was already used.</p>', reason)
-    t.match(response.body, '<a href="/auth/login">Sign in again</a>', reason)
-    t.match(response.body, '<a href="/">Go to the home page</a>', reason)
+    t.match(response.body, '<html lang="en">', reason)
+    t.match(response.body, '<h1>Sign-in link expired</h1>', reason)
+    t.match(response.body, '>This sign-in link has expired or was already used.</p>', reason)
+    t.match(response.body, '<a href="/auth/login">Sign in again</a> · <a href="/">Go to the home page</a>', reason)
+    t.notMatch(response.body, 'stylesheet', `${reason}: no login pages here (SERVE_LOGIN_PAGES=auto outside local mode), so no stylesheet to link`)
     t.notMatch(response.body, /<script|<style|style=|VALIDATION_ERROR|Cognito/i, `${reason}: no script or style for the CSP to block, no internal reason`)
     for (const value of new URL(url, PUBLIC_URL).searchParams.values()) t.notOk(response.body.includes(value), `${reason}: nothing of the request in the page`)
     t.equal(response.headers['cache-control'], 'no-store', reason)
@@ -293,6 +295,62 @@ t.test('a refused callback shows a browser\'s navigation a page, with the same 4
     t.equal(sessionCookie(response), undefined, `${reason}: no session`)
     t.equal(refusals(reason), audited + 1, `${reason}: the refusal is audited as before`)
   }
+})
+
+t.test('a refused callback\'s page speaks the browser\'s language (English or Vietnamese, as the login pages do)', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const cases: Array<[string | undefined, 'en' | 'vi']> = [
+    [undefined, 'en'],
+    ['vi-VN,vi;q=0.9,en-US;q=0.8,en;q=0.7', 'vi'],
+    ['vi', 'vi'],
+    ['en-US,en;q=0.9,vi;q=0.8', 'en'],
+    ['fr-FR,fr;q=0.9', 'en'],
+    ['*', 'en']
+  ]
+  for (const [acceptLanguage, language] of cases) {
+    const { url, cookie } = await refusedCallback('state-mismatch', email)
+    const response = await app.inject({ method: 'GET', url, headers: { ...BROWSER, cookie, accept: NAVIGATION_ACCEPT, ...(acceptLanguage === undefined ? {} : { 'accept-language': acceptLanguage }) } })
+    const label = String(acceptLanguage)
+    t.equal(response.statusCode, 400, label)
+    t.match(response.body, `<html lang="${language}">`, label)
+    if (language === 'vi') {
+      t.match(response.body, '<h1>Liên kết đăng nhập đã hết hạn</h1>', label)
+      t.match(response.body, '>Liên kết đăng nhập này đã hết hạn hoặc đã được dùng.</p>', label)
+      t.match(response.body, '<a href="/auth/login">Đăng nhập lại</a> · <a href="/">Về trang chủ</a>', label)
+    } else {
+      t.match(response.body, '<h1>Sign-in link expired</h1>', label)
+    }
+  }
+  // The other failures have their Vietnamese sentence too.
+  const disabledEmail = await emulator.user(['MANAGER'])
+  await emulator.disable(disabledEmail)
+  const { authorize, cookie } = await startLogin(app)
+  const back = await submitPoolForm(authorize, disabledEmail, TEST_PASSWORD)
+  const disabled = await app.inject({ method: 'GET', url: `${back.pathname}${back.search}`, headers: { ...BROWSER, cookie, accept: NAVIGATION_ACCEPT, 'accept-language': 'vi' } })
+  t.equal(disabled.statusCode, 401)
+  t.match(disabled.body, '<h1>Đăng nhập bị từ chối</h1>')
+  t.match(disabled.body, '>Không thể hoàn tất lần đăng nhập này.</p>')
+})
+
+t.test('where the login pages are served too, a refused callback\'s page takes their stylesheet and header', async (t) => {
+  const withPages = await testApp(emulator, { HOSTED_UI_DOMAIN: emulator.endpoint, PUBLIC_URL, SERVE_LOGIN_PAGES: 'true' })
+  t.teardown(async () => { await withPages.close() })
+  const email = await emulator.user(['MANAGER'])
+  const { authorize, cookie } = await startLogin(withPages)
+  const back = await submitPoolForm(authorize, email, TEST_PASSWORD)
+  back.searchParams.set('state', 'not-the-state')
+  const response = await withPages.inject({ method: 'GET', url: `${back.pathname}${back.search}`, headers: { ...BROWSER, cookie, accept: NAVIGATION_ACCEPT } })
+  t.equal(response.statusCode, 400)
+  t.match(response.body, '<link rel="stylesheet" href="/styles.css">')
+  t.match(response.body, '<header class="topbar">')
+  t.match(response.body, '<section class="card">')
+  t.match(response.body, '<a href="/auth/login">Sign in again</a> <a href="/">Go to the home page</a>')
+  t.notMatch(response.body, /<script|<style|style=/i, 'still no script or inline style for the CSP to block')
+  for (const asset of ['/styles.css', '/favicon.svg']) {
+    const served = await withPages.inject({ method: 'GET', url: asset, headers: BROWSER })
+    t.equal(served.statusCode, 200, `${asset} is served where the page links it`)
+  }
+  t.match(response.headers['content-security-policy'], /default-src 'self'/, 'the CSP lets the page load its own stylesheet')
 })
 
 t.test('a refused callback keeps the contract\'s JSON body for clients that do not prefer HTML', async (t) => {
@@ -315,7 +373,7 @@ t.test('other failed callbacks show a navigation a page too: a disabled user (40
   const disabled = await app.inject({ method: 'GET', url: `${back.pathname}${back.search}`, headers: { ...BROWSER, cookie, accept: NAVIGATION_ACCEPT } })
   t.equal(disabled.statusCode, 401)
   t.equal(disabled.headers['content-type'], 'text/html; charset=utf-8')
-  t.match(disabled.body, '<p>This sign-in could not be completed.</p>')
+  t.match(disabled.body, '>This sign-in could not be completed.</p>')
   t.equal(sessionCookie(disabled), undefined)
 
   // A token endpoint nobody listens on: the code cannot be exchanged.
@@ -328,7 +386,7 @@ t.test('other failed callbacks show a navigation a page too: a disabled user (40
   t.equal(down.statusCode, 503)
   t.ok(down.headers['retry-after'], 'Retry-After as on the JSON answer')
   t.equal(down.headers['content-type'], 'text/html; charset=utf-8')
-  t.match(down.body, '<p>The sign-in service is unavailable right now. Try again shortly.</p>')
+  t.match(down.body, '>The sign-in service is unavailable right now. Try again shortly.</p>')
   t.equal(sessionCookie(down), undefined)
 })
 
