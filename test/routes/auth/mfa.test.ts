@@ -39,7 +39,7 @@ async function startChallenge (email: string): Promise<string> {
 const answer = async (cookie: string, code: string) =>
   await app.inject({ method: 'POST', url: '/auth/challenge', headers: { ...CSRF, cookie }, payload: { challenge: 'SOFTWARE_TOKEN_MFA', answer: code } })
 
-t.test('the authenticator code signs in; the same code a second time is refused', async (t) => {
+t.test('bar 12: the authenticator code signs in; the same code a second time is refused', async (t) => {
   const { email, secret } = await mfaUser()
   const first = await app.inject({ method: 'POST', url: '/auth/sign-in', headers: CSRF, payload: { username: email, password: TEST_PASSWORD } })
   t.same(first.json(), { status: 'CHALLENGE', challenge: 'SOFTWARE_TOKEN_MFA' }, 'the challenge, and nothing of Cognito\'s session')
@@ -56,7 +56,7 @@ t.test('the authenticator code signs in; the same code a second time is refused'
   t.notOk(cookieValue(again, '__Host-ims-session'))
 })
 
-t.test('wrong codes are INVALID_CODE; the fifth ends the challenge with 429 and the right code no longer helps', async (t) => {
+t.test('bar 12: wrong codes are INVALID_CODE; the fifth ends the challenge with 429 and the right code no longer helps', async (t) => {
   const { email, secret } = await mfaUser()
   const cookie = await startChallenge(email)
   for (let attempt = 1; attempt <= 4; attempt++) {
