@@ -9,8 +9,11 @@ export interface ApiPath {
   judged: string
 }
 
-/** Encoded slashes and backslashes, backslashes, NUL: spelled differently by different servers, so refused. */
-const AMBIGUOUS = /%2f|%5c|%00|\\/i
+/**
+ * Encoded slashes and backslashes, backslashes, NUL, and escapes encoded twice (`%2561` is `%61` once decoded, `a` to a
+ * server that decodes again): spelled differently by different servers, so refused.
+ */
+const AMBIGUOUS = /%2f|%5c|%00|\\|%25[0-9a-f]{2}/i
 
 /**
  * Folds case the way case-insensitive servers compare, so a path is judged as any of them reads it: upper case first,
@@ -27,7 +30,7 @@ export function foldCase (text: string): string {
  * judging. Throws VALIDATION_ERROR for ambiguous paths, NOT_FOUND when the result leaves /api.
  */
 export function normaliseApiPath (rawPath: string): ApiPath {
-  if (AMBIGUOUS.test(rawPath)) throw new AppError('VALIDATION_ERROR', 'The path contains an encoded slash, a backslash or a NUL.')
+  if (AMBIGUOUS.test(rawPath)) throw new AppError('VALIDATION_ERROR', 'The path contains an encoded slash, a backslash, a NUL or an escape encoded twice.')
   let forward: string
   let decoded: string
   try {
