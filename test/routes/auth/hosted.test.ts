@@ -2,11 +2,13 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
+import fc from 'fast-check'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../../helpers/emulator.js'
 import { CSRF, LogCapture, cookieValue, setCookies, signIn, testApp } from '../../helpers/app.js'
 import { payloadOf, signRs256 } from '../../helpers/jwt.js'
 import { freePort } from '../../helpers/ports.js'
+import { FUZZ_SEED, fuzzRuns } from '../../helpers/fuzz.js'
 import { loadConfig } from '../../../fastify.config.js'
 import { CALLBACK_REFUSED } from '../../../src/cognito/hosted-ui.js'
 
@@ -415,6 +417,28 @@ t.test('bar 31: returnTo accepts same-origin paths only; anything else lands on 
     t.equal(response.statusCode, 302, returnTo)
     t.equal(response.headers.location, landing, returnTo)
   }
+})
+
+t.test('bar 31, generated returnTo values: wherever a browser follows the Location, it stays on the adapter and off the login routes', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const piece = fc.constantFrom(
+    '/', '//', '\\', '/\\', 'evil.example', '@evil.example', ':', '%2f', '%2F', '%5c', '%09', '\t', '\n', '.', '..', '%2e',
+    '%2e%2e', 'javascript:', 'https:', '?', '#', 'auth', 'login', 'logout', 'callback', '%6cogout', '\u00e9', '\u3000', '\uff0f', '\u2215'
+  )
+  const returnTo = fc.tuple(fc.boolean(), fc.array(piece, { minLength: 1, maxLength: 6 })).map(([slash, pieces]) => (slash ? '/' : '') + pieces.join(''))
+  const adapter = new URL(PUBLIC_URL).origin
+  const runs = fuzzRuns(60)
+  await fc.assert(fc.asyncProperty(returnTo, async (value) => {
+    const { response } = await hostedLogin(email, value)
+    if (response.statusCode !== 302) throw new Error(`${JSON.stringify(value)}: ${response.statusCode}`)
+    const landing = new URL(String(response.headers.location), PUBLIC_URL)
+    let routed = landing.pathname
+    try { routed = decodeURIComponent(routed) } catch {}
+    if (landing.origin !== adapter || /^\/auth\/(login|callback|logout)\b/.test(routed)) {
+      throw new Error(`${JSON.stringify(value)} sent the browser to ${landing.href}`)
+    }
+  }), { numRuns: runs, seed: FUZZ_SEED })
+  t.pass(`${runs} generated returnTo values, each landing on the adapter`)
 })
 
 t.test('a returnTo too long once percent-encoded lands on /, and the transaction cookie stays under 4 KB', async (t) => {
