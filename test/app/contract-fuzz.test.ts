@@ -198,6 +198,26 @@ t.test('bars 1 and 9: a valid access token changed in any one character, cut sho
   t.pass(`${RUNS * 3} changed tokens, each refused`)
 })
 
+t.test('bar 26: a session cookie changed in any one character, cut, lengthened, repeated or joined by odd cookies is refused with 401', async (t) => {
+  const id = userCookie.slice(userCookie.indexOf('=') + 1)
+  const name = userCookie.slice(0, userCookie.indexOf('='))
+  const otherCookie = fc.tuple(awkwardString, awkwardString).map(([key, value]) => `${key.replace(/[=;,\s]/g, '')}=${value.replace(/[;,\s]/g, '')}`)
+  const changedId = fc.oneof(
+    fc.tuple(fc.nat(id.length - 1), fc.constantFrom(...BASE64URL, '%', '"')).map(([at, char]) => id.slice(0, at) + char + id.slice(at + 1)),
+    fc.nat(id.length - 1).map((length) => id.slice(0, length)),
+    fc.string({ unit: fc.constantFrom(...BASE64URL), minLength: 1, maxLength: 4 }).map((extra) => id + extra)
+  ).filter((value) => value !== id)
+  const header = fc.tuple(changedId, fc.array(otherCookie, { maxLength: 3 }), fc.boolean()).map(([value, others, twice]) =>
+    [...others, `${name}=${value}`, ...(twice ? [`${name}=${value}`] : [])].join('; '))
+  const runs = RUNS * 2
+  await fc.assert(fc.asyncProperty(header, async (cookie) => {
+    const response = await app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })
+    expectContract(response, 'GET /auth/me with a changed cookie')
+    if (response.statusCode !== 401) throw new Error(`a changed session cookie got ${response.statusCode}: ${cookie}`)
+  }), { numRuns: runs, seed: FUZZ_SEED })
+  t.pass(`${runs} changed cookies, each refused`)
+})
+
 t.test('after all of it the admin and the line leader are still signed in, and the app still serves', async (t) => {
   t.equal((await app.inject({ method: 'GET', url: '/health/live' })).statusCode, 200)
   t.equal((await app.inject({ method: 'GET', url: '/auth/me', headers: { cookie: adminCookie } })).json().primaryRole, 'ADMIN')
