@@ -1,6 +1,8 @@
 // Email templates: locale choice, HTML escaping of user values, a code in every code-bearing email of both languages, and which given names the greeting uses.
 import t from 'tap'
+import fc from 'fast-check'
 import { EMAIL_KINDS, escapeHtml, pickLocale, renderEmail } from '../../triggers/templates/index.js'
+import { FUZZ_SEED, fuzzRuns } from '../helpers/fuzz.js'
 
 t.test('pickLocale reads the Cognito locale attribute', async (t) => {
   t.equal(pickLocale('vi'), 'vi')
@@ -119,4 +121,56 @@ t.test('a name that is too long, multi-line, hidden or reads as a link, an addre
       t.ok(email.html.includes(`>${NAMELESS[locale]}</p>`), `${locale} html: ${why}`)
     }
   }
+})
+
+t.test('an account-takeover action named like an Object property (__proto__, constructor) is shown as sent, not looked up', async (t) => {
+  for (const locale of ['en', 'vi'] as const) {
+    for (const action of ['__proto__', 'constructor', 'toString', 'BLOCK']) {
+      const email = renderEmail('AccountTakeOverNotification', locale, { takeover: { action } })
+      t.ok(action === 'BLOCK' ? !email.text.includes('BLOCK') : email.text.includes(`: ${action}\n`), `${locale} ${action}`)
+    }
+  }
+})
+
+/** The elements and attributes the layout itself writes; anything else in an email came from a value. */
+const LAYOUT_ELEMENTS = new Set(['html', 'head', 'meta', 'title', 'body', 'div', 'table', 'tr', 'td', 'span', 'h1', 'p', 'a', 'br'])
+const LAYOUT_ATTRIBUTES = new Set(['lang', 'charset', 'name', 'content', 'style', 'role', 'width', 'align', 'href'])
+
+/** What is wrong with the markup of `html`, read tag by tag (written apart from the templates), or null. */
+function markupBreach (html: string): string | null {
+  for (const [tag, name, attributes] of html.replace(/^<!DOCTYPE html>/, '').matchAll(/<\/?([^\s>/]+)([^>]*)>/g)) {
+    if (!LAYOUT_ELEMENTS.has(name!)) return `element ${tag}`
+    const rest = attributes!.replace(/\s+([a-z-]+)="([^"<>]*)"/g, (_all, attribute: string, value: string) => {
+      if (!LAYOUT_ATTRIBUTES.has(attribute)) return `!${attribute}`
+      if (attribute === 'href' && !value.startsWith('https://')) return `!href=${value}`
+      return ''
+    })
+    if (rest.trim() !== '') return `attributes in ${tag}`
+  }
+  return null
+}
+
+t.test('generated values (markup, quotes, line breaks, links, any Unicode) never add markup, break the subject or put a link in the greeting', async (t) => {
+  const awkward = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 30 }),
+    fc.string({ unit: 'grapheme', maxLength: 30 }),
+    fc.constantFrom('<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "' onmouseover='x", '&amp;', '&#60;b&#62;', '\r\nBcc: x@evil.example',
+      'https://evil.example/"onclick="x', 'javascript:alert(1)', 'Minh', 'Nguyễn Thị', 'www.evil.example', '</td></tr></table><a href="https://evil.example">')
+  )
+  const params = fc.record({
+    code: awkward,
+    username: awkward,
+    givenName: awkward,
+    takeover: fc.record({ loginTime: awkward, ipAddress: awkward, city: awkward, country: awkward, deviceName: awkward, action: awkward, linkValid: awkward, linkInvalid: awkward }, { requiredKeys: [] })
+  }, { requiredKeys: [] })
+  const runs = fuzzRuns(150)
+  fc.assert(fc.property(params, fc.constantFrom(...EMAIL_KINDS), fc.constantFrom('en' as const, 'vi' as const), (values, kind, locale) => {
+    const email = renderEmail(kind, locale, values)
+    const breach = markupBreach(email.html)
+    if (breach !== null) throw new Error(`${kind} ${locale}: ${breach}`)
+    if (/[\r\n\u0000]/.test(email.subject)) throw new Error(`${kind} ${locale}: a line break in the subject ${JSON.stringify(email.subject)}`)
+    const greeting = greetingOf(email.text)!
+    if (/:\/\/|@|www\./i.test(greeting)) throw new Error(`${kind} ${locale}: the greeting ${JSON.stringify(greeting)}`)
+  }), { numRuns: runs, seed: FUZZ_SEED })
+  t.pass(`${runs} generated emails, each with the layout's markup only`)
 })
