@@ -4,6 +4,7 @@ import { jsonLogger, type TriggerLogger } from './lib/log.js'
 import { defineHandler } from './lib/runtime.js'
 import { pickLocale, renderEmail, type EmailKind } from './templates/index.js'
 import type { CognitoTriggerEvent } from './lib/event.js'
+import { ownEntry } from '../src/own-entry.js'
 
 /** The Custom Message event, as Cognito sends it. */
 export interface CustomMessageEvent extends CognitoTriggerEvent {
@@ -40,7 +41,7 @@ const SOURCES: Record<string, EmailKind> = {
 
 /** Maps `CustomMessage_<Kind>` to its email; throws for any other source. */
 export function messageKindForSource (triggerSource: string): EmailKind {
-  const kind = SOURCES[triggerSource]
+  const kind = ownEntry(SOURCES, triggerSource)
   if (kind === undefined) throw new Error(`The Custom Message trigger does not handle triggerSource "${triggerSource.slice(0, 80)}".`)
   return kind
 }

@@ -9,6 +9,7 @@ import { decomposeUnverifiedJwt } from 'aws-jwt-verify/jwt'
 import { AppError, UnsupportedByEmulatorError } from '../errors.js'
 import type { CognitoGateway, Translation } from './gateway.js'
 import { PASSWORD_REFUSALS } from './recovery.js'
+import { ownEntry } from '../own-entry.js'
 
 /** The challenges of the contract. */
 export const CHALLENGES = ['NEW_PASSWORD_REQUIRED', 'SOFTWARE_TOKEN_MFA', 'SMS_MFA', 'EMAIL_OTP', 'SELECT_MFA_TYPE', 'MFA_SETUP'] as const
@@ -112,7 +113,7 @@ export class CognitoAuth {
         new VerifySoftwareTokenCommand({ Session: session, UserCode: answer.answer }), CHALLENGE_TRANSLATION)
       session = verified.Session ?? session
     } else {
-      responses[ANSWER_KEYS[pending.cognitoName] ?? 'ANSWER'] = answer.answer
+      responses[ownEntry(ANSWER_KEYS, pending.cognitoName) ?? 'ANSWER'] = answer.answer
     }
     const output = await this.gateway.call<RespondToAuthChallengeCommandOutput>(new RespondToAuthChallengeCommand({
       ClientId: this.clientId,
@@ -190,7 +191,7 @@ export class CognitoAuth {
   private async outcome (output: InitiateAuthCommandOutput | RespondToAuthChallengeCommandOutput, username: string): Promise<AuthOutcome> {
     if (output.AuthenticationResult !== undefined) return { kind: 'tokens', tokens: toTokens(output.AuthenticationResult) }
     const cognitoName = output.ChallengeName ?? ''
-    const challenge = CHALLENGE_NAMES[cognitoName]
+    const challenge = ownEntry(CHALLENGE_NAMES, cognitoName)
     if (challenge === undefined || output.Session === undefined) throw new AppError('INTERNAL', 'This sign-in step is not supported.')
     const parameters = output.ChallengeParameters ?? {}
     const pending: PendingChallenge = {

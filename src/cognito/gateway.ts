@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { AppError, UnsupportedByEmulatorError, upstreamUnavailable, type ErrorCode } from '../errors.js'
+import { ownEntry } from '../own-entry.js'
 
 /** Where the pool is and how patient to be with it. */
 export interface CognitoSettings {
@@ -60,12 +61,12 @@ export function translateCognitoError (error: unknown, translation: Translation 
   if (error instanceof AppError) return error
   const err = (error ?? {}) as AwsLikeError
   const name = err.name ?? ''
-  const override = translation[name]
+  const override = ownEntry(translation, name)
   if (typeof override === 'function') return override()
   if (override !== undefined) return decorate(new AppError(override))
   if (name === 'Unsupported' || name.endsWith('#Unsupported')) return new UnsupportedByEmulatorError('not supported by the Cognito emulator')
   if (isUnreachable(err)) return upstreamUnavailable()
-  const code = DEFAULT_TRANSLATION[name]
+  const code = ownEntry(DEFAULT_TRANSLATION, name)
   if (code !== undefined) return decorate(new AppError(code))
   if (err.$fault === 'server' || (err.$metadata?.httpStatusCode ?? 0) >= 500) return upstreamUnavailable()
   return new AppError('INTERNAL')

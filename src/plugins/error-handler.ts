@@ -5,6 +5,7 @@ import fp from 'fastify-plugin'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, UnsupportedByEmulatorError, type ErrorCode } from '../errors.js'
 import { isAuthRequest, SECURITY_HEADERS } from './security-headers.js'
+import { ownEntry } from '../own-entry.js'
 
 const NOT_JSON = 'The request body is not valid JSON.'
 
@@ -42,7 +43,7 @@ export function toAppError (error: unknown): AppError {
   if (fastifyError.validation !== undefined) {
     return new AppError('VALIDATION_ERROR', `The request is not valid: ${fastifyError.message}.`)
   }
-  const known = FASTIFY_ERRORS[fastifyError.code ?? '']
+  const known = ownEntry(FASTIFY_ERRORS, fastifyError.code ?? '')
   if (known !== undefined) return new AppError(known.code, known.message)
   const status = fastifyError.statusCode
   // Any other client error (a request stream that broke off, a plugin's refusal): the contract's code for its status,

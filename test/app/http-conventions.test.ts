@@ -228,10 +228,12 @@ t.test('bar 30, 41: a request that arrives while the instance closes gets the co
 })
 
 t.test('bar 34: a forced internal error is 500 with a request id and nothing internal', async (t) => {
-  // A Cognito stand-in on loopback that answers with an exception the adapter has never heard of.
+  // A Cognito stand-in on loopback that answers with an exception the adapter has never heard of, then with error
+  // types named like the members every object inherits, which a table lookup must not mistake for its own entries.
+  let errorType = 'WeirdInternalFailureException'
   const weird: Server = createServer((_req, res) => {
     res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': 'aws-request-id-1234' })
-    res.end(JSON.stringify({ __type: 'WeirdInternalFailureException', message: `exploded on ${hostname()} at /srv/secret/path.js:12` }))
+    res.end(JSON.stringify({ __type: errorType, message: `exploded on ${hostname()} at /srv/secret/path.js:12` }))
   })
   await new Promise<void>((resolve) => weird.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { weird.close() })
@@ -240,11 +242,14 @@ t.test('bar 34: a forced internal error is 500 with a request id and nothing int
   const logs = new LogCapture()
   const broken = await buildApp(loadConfig({ COGNITO_ENDPOINT: `http://127.0.0.1:${port}`, COGNITO_USER_POOL_ID: 'local_x', COGNITO_CLIENT_ID: 'c', AWS_REGION: 'local' }), { logStream: logs })
   t.teardown(async () => { await broken.close() })
-  const response = await broken.inject({ method: 'POST', url: '/auth/sign-in', headers: CSRF, payload: { username: 'a@b.c', password: TEST_PASSWORD } })
-  t.equal(response.statusCode, 500)
-  assertErrorBody(t, response.json(), 'INTERNAL')
-  for (const leak of ['WeirdInternalFailure', 'aws-request-id-1234', hostname(), '/srv/secret', 'Exception']) {
-    t.notOk(response.body.includes(leak), `the response does not say ${leak}`)
+  for (const type of ['WeirdInternalFailureException', 'constructor', '__proto__', 'toString', 'valueOf', 'hasOwnProperty']) {
+    errorType = type
+    const response = await broken.inject({ method: 'POST', url: '/auth/sign-in', headers: CSRF, payload: { username: 'a@b.c', password: TEST_PASSWORD } })
+    t.equal(response.statusCode, 500, type)
+    assertErrorBody(t, response.json(), 'INTERNAL')
+    for (const leak of ['WeirdInternalFailure', 'aws-request-id-1234', hostname(), '/srv/secret', 'Exception']) {
+      t.notOk(response.body.includes(leak), `${type}: the response does not say ${leak}`)
+    }
   }
   t.notOk(logs.text.includes('/srv/secret'), 'nor does the log carry the upstream message')
   t.notOk(logs.text.includes(TEST_PASSWORD), 'nor the password')

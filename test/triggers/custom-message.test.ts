@@ -104,4 +104,8 @@ t.test('fitSubject keeps subjects to 140 characters', async (t) => {
 t.test('unknown sources are refused loudly', async (t) => {
   await t.rejects(handle(event('CustomMessage_Unknown'), deps), /does not handle triggerSource "CustomMessage_Unknown"/)
   await t.rejects(handle(event('CustomEmailSender_SignUp'), deps), /does not handle/)
+  // Names every object inherits are not sources either (a plain table lookup would hand back a function or a prototype).
+  for (const source of ['constructor', '__proto__', 'toString']) {
+    await t.rejects(handle(event(source), deps), new RegExp(`does not handle triggerSource "${source}"`), source)
+  }
 })
