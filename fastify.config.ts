@@ -112,9 +112,16 @@ export type Config = Static<typeof ConfigSchema>
 /** How the server finds Cognito: the embedded emulator, an explicit endpoint, or AWS. */
 export type CognitoMode = 'local' | 'endpoint' | 'aws'
 
-/** A start-up refusal: its message is one sentence naming the setting. */
+/**
+ * A start-up refusal: its message is one sentence naming the setting. A value it quotes may be a URL with credentials
+ * given to the wrong setting (`rediss://:password@host` as BODY_LIMIT_BYTES): those are masked, as `//***@`.
+ */
 export class ConfigError extends Error {
   override name = 'ConfigError'
+
+  constructor (message: string) {
+    super(message.replace(/\/\/[^/\s"@]*@/g, '//***@'))
+  }
 }
 
 type Env = Record<string, string | undefined>

@@ -1,6 +1,8 @@
 // Start-up configuration: defaults, env overrides, and refusals that name the setting (bar 37).
 import t from 'tap'
-import { ConfigError, loadConfig } from '../../fastify.config.js'
+import fc from 'fast-check'
+import { ConfigError, ConfigSchema, loadConfig } from '../../fastify.config.js'
+import { FUZZ_SEED, fuzzRuns } from '../helpers/fuzz.js'
 
 const aws = { COGNITO_USER_POOL_ID: 'eu-west-1_Abc123', COGNITO_CLIENT_ID: 'client', AWS_REGION: 'eu-west-1', SESSION_ENCRYPTION_KEY: 'a'.repeat(64) }
 
@@ -97,4 +99,52 @@ t.test('a refusal never echoes a secret', async (t) => {
   const message = refusal({ ...aws, SESSION_ENCRYPTION_KEY: 'secret-value-that-is-wrong' })
   t.match(message, /SESSION_ENCRYPTION_KEY/)
   t.notOk(message.includes('secret-value-that-is-wrong'))
+  // A URL with a password given to the wrong setting: the setting is named, the password masked.
+  const misplaced = refusal({ BODY_LIMIT_BYTES: 'rediss://:hunter2@redis.internal:6380' })
+  t.match(misplaced, /^BODY_LIMIT_BYTES must be a number; got "rediss:\/\/\*\*\*@redis.internal:6380"/)
+  t.notOk(misplaced.includes('hunter2'))
+})
+
+/** Every setting the schema reads from the environment, with whether it is a secret. */
+function settings (schema: unknown): Array<{ name: string, secret: boolean }> {
+  const node = schema as { env?: string, secret?: boolean, properties?: Record<string, unknown> }
+  if (node.env !== undefined) return [{ name: node.env, secret: node.secret === true }]
+  return Object.values(node.properties ?? {}).flatMap(settings)
+}
+
+t.test('bar 37, generated values for any setting: start-up either goes on or stops with a sentence naming a setting, never a secret', async (t) => {
+  const all = settings(ConfigSchema)
+  t.ok(all.length > 40, `${all.length} settings found in the schema`)
+  const value = fc.oneof(
+    fc.string({ maxLength: 20 }),
+    fc.string({ unit: 'binary', maxLength: 20 }),
+    fc.integer().map(String),
+    fc.double().map(String),
+    fc.constantFrom('', ' ', 'true', 'false', '0', '-1', '1e3', '0x10', 'null', '[]', '{}', '{"ADMIN":[]}', 'http://127.0.0.1:9229', 'https://ims.example.com',
+      'redis://127.0.0.1:6379', 'rediss://:pw-secret-9@host', 'a'.repeat(64), 'local_x', 'eu-west-1_Abc123', '10.0.0.0/8,loopback', '__proto__', 'constructor')
+  )
+  const bases: Array<Record<string, string>> = [
+    {},
+    aws,
+    { COGNITO_ENDPOINT: 'http://127.0.0.1:9229', COGNITO_USER_POOL_ID: 'local_x', COGNITO_CLIENT_ID: 'c' }
+  ]
+  const runs = fuzzRuns(400)
+  fc.assert(fc.property(fc.constantFrom(...bases), fc.dictionary(fc.constantFrom(...all.map((s) => s.name)), value, { minKeys: 1, maxKeys: 3 }), (base, changes) => {
+    const env = { ...base, ...changes }
+    const message = refusal(env)
+    if (message === 'accepted') return
+    if (!all.some(({ name }) => message.includes(name) && name in env) && !/NODE_ENV|COGNITO_USER_POOL_ID/.test(message)) {
+      throw new Error(`${JSON.stringify(changes)}: the refusal names no setting that was set: ${message}`)
+    }
+    // A secret's value may be shown only as another setting's, which the generator may have given the same value.
+    const shownValues = all.filter(({ secret }) => !secret).map(({ name }) => env[name]).filter((sent) => sent !== undefined)
+    for (const { name, secret } of all) {
+      const sent = env[name]
+      if (secret && sent !== undefined && sent.length >= 4 && message.includes(sent) && !shownValues.some((shown) => shown.includes(sent))) {
+        throw new Error(`${name}'s value is echoed: ${message}`)
+      }
+    }
+    if (message.includes('pw-secret-9')) throw new Error(`a password in a URL is echoed: ${message}`)
+  }), { numRuns: runs, seed: FUZZ_SEED })
+  t.pass(`${runs} generated environments, each started or refused with a sentence naming a setting`)
 })
