@@ -3,7 +3,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
-import { CSRF, cognitoTokens, signIn, testApp } from '../helpers/app.js'
+import { CSRF, LogCapture, cognitoTokens, signIn, testApp } from '../helpers/app.js'
 import { ERROR_STATUS } from '../../src/errors.js'
 import { FUZZ_SEED, fuzzRuns } from '../helpers/fuzz.js'
 
@@ -15,11 +15,16 @@ let app: FastifyInstance
 let adminCookie: string
 let userCookie: string
 let accessToken: string
+const logs = new LogCapture()
+/** Every password, code or token value the generated requests sent (long enough to be told apart), and every other value. */
+const secretsSent = new Set<string>()
+const othersSent = new Set<string>()
+const SECRET_FIELDS = new Set(['password', 'newPassword', 'oldPassword', 'code', 'answer', 'refreshToken', 'session'])
 
 t.before(async () => {
   emulator = await startEmulator()
   // Generous per-IP limit and no uniform delay: the generated requests should reach the routes' own checks and Cognito.
-  app = await testApp(emulator, { AUTH_IP_LIMIT: '100000', UNIFORM_RESPONSE_MS: '0' })
+  app = await testApp(emulator, { AUTH_IP_LIMIT: '100000', UNIFORM_RESPONSE_MS: '0' }, { logStream: logs })
   adminCookie = (await signIn(app, await emulator.user(['ADMIN']), TEST_PASSWORD)).cookie
   userCookie = (await signIn(app, await emulator.user(['LINE_LEADER']), TEST_PASSWORD)).cookie
   if (adminCookie === '' || userCookie === '') throw new Error('sign-in failed')
@@ -132,6 +137,22 @@ function expectContract (response: LightMyRequestResponse, request: string): voi
   if (breach !== null) throw new Error(`${request}: ${breach}`)
 }
 
+/** Files the string values of a JSON body as secrets (passwords, codes, tokens) or not, for the log search at the end. */
+function remember (payload: string | Buffer): void {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(payload.toString())
+  } catch {
+    return
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return
+  for (const [field, value] of Object.entries(parsed)) {
+    if (typeof value !== 'string') continue
+    if (SECRET_FIELDS.has(field) && value.length >= 10) secretsSent.add(value)
+    else othersSent.add(value)
+  }
+}
+
 interface JsonRoute { method: 'POST' | 'PUT', url: string, fields: string[], cookie?: () => string, pathParameter?: boolean }
 
 const routes: JsonRoute[] = [
@@ -159,6 +180,7 @@ for (const route of routes) {
       const headers: Record<string, string> = { ...CSRF }
       if (type !== undefined) headers['content-type'] = type
       if (route.cookie !== undefined) headers.cookie = route.cookie()
+      remember(payload)
       expectContract(await app.inject({ method: route.method, url, headers, payload }), `${route.method} ${url}`)
     }), { numRuns: RUNS, seed: FUZZ_SEED })
     t.pass(`${RUNS} generated requests, each answered in the contract's shape`)
@@ -216,6 +238,16 @@ t.test('bar 26: a session cookie changed in any one character, cut, lengthened, 
     if (response.statusCode !== 401) throw new Error(`a changed session cookie got ${response.statusCode}: ${cookie}`)
   }), { numRuns: runs, seed: FUZZ_SEED })
   t.pass(`${runs} changed cookies, each refused`)
+})
+
+t.test('bar 35: no password, code or token any generated request sent is in the logs, raw or JSON-escaped', async (t) => {
+  t.ok(secretsSent.size > 50, `${secretsSent.size} distinct secret values were sent`)
+  const text = logs.text
+  t.ok(text.length > 0, 'the app logged')
+  const leaked = [...secretsSent]
+    .filter((secret) => ![...othersSent].some((other) => other.includes(secret)))
+    .filter((secret) => text.includes(secret) || text.includes(JSON.stringify(secret).slice(1, -1)))
+  t.same(leaked, [], 'none is in the logs')
 })
 
 t.test('after all of it the admin and the line leader are still signed in, and the app still serves', async (t) => {
