@@ -144,6 +144,53 @@ export async function rawRequest (origin: string, method: string, path: string, 
   })
 }
 
+/** The final response in `received` once it is whole (1xx responses before it skipped), else undefined. */
+function wholeResponse (received: Buffer): RawResponse | undefined {
+  let rest = received
+  for (;;) {
+    const end = rest.indexOf('\r\n\r\n')
+    if (end === -1) return undefined
+    const head = rest.subarray(0, end).toString('latin1').split('\r\n')
+    const status = Number(head[0]!.split(' ')[1])
+    if (status >= 100 && status < 200) {
+      rest = rest.subarray(end + 4)
+      continue
+    }
+    const headers: IncomingHttpHeaders = {}
+    for (const line of head.slice(1)) {
+      const colon = line.indexOf(':')
+      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
+    }
+    const length = Number(headers['content-length'] ?? 0)
+    const body = rest.subarray(end + 4)
+    return body.length >= length ? { status, headers, body: body.subarray(0, length) } : undefined
+  }
+}
+
+/**
+ * Sends a bodiless request over a socket of its own, head written byte for byte (`headers` as given: the hop-by-hop and
+ * framing headers Node's client would refuse or rewrite included), and reads the final response (1xx ones skipped);
+ * fails when none is whole within `timeoutMs`.
+ */
+export async function socketRequest (origin: string, method: string, path: string, headers: Array<[string, string]>, timeoutMs = 5000): Promise<RawResponse> {
+  const { hostname, port } = new URL(origin)
+  const socket = connect(Number(port), hostname)
+  const timer = setTimeout(() => { socket.destroy(new Error(`no whole response within ${timeoutMs} ms`)) }, timeoutMs)
+  try {
+    socket.write(`${method} ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n`)
+    let received = Buffer.alloc(0)
+    for await (const chunk of socket as AsyncIterable<Buffer>) {
+      received = Buffer.concat([received, chunk])
+      const response = wholeResponse(received)
+      if (response !== undefined) return response
+    }
+    throw new Error(`the connection closed before a whole response: ${received.toString('latin1').slice(0, 200)}`)
+  } finally {
+    clearTimeout(timer)
+    socket.destroy()
+  }
+}
+
 /** An upstream in a child process whose event loop the test can freeze: see startFreezableUpstream. */
 export interface FreezableUpstream {
   url: string

@@ -10,7 +10,7 @@ import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator
 import { CSRF, LogCapture, cognitoTokens, signIn, testApp } from '../helpers/app.js'
 import { freePort } from '../helpers/ports.js'
 import { ConfigError, loadConfig } from '../../fastify.config.js'
-import { patternBytes, rawRequest, sha256, startUpstream, type Upstream } from '../helpers/upstream.js'
+import { patternBytes, rawRequest, sha256, socketRequest, startUpstream, type Upstream } from '../helpers/upstream.js'
 import { FUZZ_SEED, fuzzRuns } from '../helpers/fuzz.js'
 
 const TIMEOUT_MS = 1500
@@ -276,6 +276,46 @@ t.test('generated paths: whatever a LINE_LEADER sends, no request the upstream r
     }
   }), { numRuns: runs, seed: FUZZ_SEED })
   t.pass(`${runs} generated paths, none reaching a path the role rules refuse`)
+})
+
+t.test('generated hop-by-hop and identity headers from the caller: never a 5xx, and the upstream hears only the adapter on who calls', async (t) => {
+  const leader = await browser(['LINE_LEADER'])
+  const name = fc.constantFrom(
+    'connection', 'Connection', 'keep-alive', 'te', 'upgrade', 'trailer', 'expect', 'via', 'x-ims-roles', 'X-IMS-User-Sub', 'x-ims-anything',
+    'x-forwarded-for', 'X-Forwarded-Host', 'forwarded', 'authorization', 'proxy-authorization', 'x-http-method-override', 'x-original-url',
+    'x-request-id', 'x-csrf', 'x-real-ip'
+  )
+  const value = fc.constantFrom(
+    'keep-alive', 'close', 'keep-alive, X-IMS-Roles', 'X-IMS-User-Sub, authorization', 'Upgrade', 'ADMIN', '100-continue', 'chunked', 'trailers',
+    'h2c', 'websocket', '1.2.3.4', 'POST', '/api/admin/x', 'Bearer forged', '0', 'timeout=5', 'x'
+  )
+  const runs = fuzzRuns(150)
+  let count = 0
+  await fc.assert(fc.asyncProperty(fc.dictionary(name, value, { minKeys: 1, maxKeys: 4 }), async (extra) => {
+    const marker = `h${(++count).toString(16).padStart(6, '0')}`
+    const response = await socketRequest(origin, 'GET', `/api/shop-floor/${marker}`, [...Object.entries(extra), ['cookie', leader.cookie]])
+    if (response.status >= 500) throw new Error(`${JSON.stringify(extra)}: ${response.status} ${response.body.toString().slice(0, 200)}`)
+    const seen = upstream.saw(marker)
+    if (response.status !== 200) {
+      const body = JSON.parse(response.body.toString()) as { error?: string }
+      if (typeof body.error !== 'string' || seen.length > 0) throw new Error(`${JSON.stringify(extra)}: ${response.status} ${response.body.toString()} (upstream saw ${seen.length})`)
+      return
+    }
+    if (seen.length !== 1) throw new Error(`${JSON.stringify(extra)}: the upstream saw ${seen.length} requests`)
+    const heard = seen[0]!
+    const wrong = [
+      heard.method !== 'GET' && `method ${heard.method}`,
+      heard.headers['x-ims-roles'] !== 'LINE_LEADER' && `x-ims-roles ${String(heard.headers['x-ims-roles'])}`,
+      heard.headers['x-ims-user-sub'] !== leader.sub && `x-ims-user-sub ${String(heard.headers['x-ims-user-sub'])}`,
+      (heard.headers.authorization === 'Bearer forged' || !String(heard.headers.authorization).startsWith('Bearer ey')) && 'authorization',
+      heard.headers['x-ims-anything'] !== undefined && 'x-ims-anything',
+      heard.headers['x-forwarded-for'] !== '127.0.0.1' && `x-forwarded-for ${String(heard.headers['x-forwarded-for'])}`,
+      ['proxy-authorization', 'x-http-method-override', 'x-original-url', 'forwarded', 'x-real-ip', 'x-csrf', 'cookie']
+        .filter((header) => heard.headers[header] !== undefined).join(' ')
+    ].filter(Boolean)
+    if (wrong.length > 0) throw new Error(`${JSON.stringify(extra)}: the upstream heard ${wrong.join(', ')}`)
+  }), { numRuns: runs, seed: FUZZ_SEED })
+  t.pass(`${runs} generated header sets, none reaching the upstream as the caller's own say`)
 })
 
 t.test('odd but legal paths and queries reach the upstream as sent: "../" in a query, a segment named "..hidden", stray "%"', async (t) => {
