@@ -9,11 +9,14 @@ export interface ApiPath {
   judged: string
 }
 
+/** Encoded slashes and backslashes, backslashes, NUL: spelled differently by different servers, so refused. */
+const AMBIGUOUS = /%2f|%5c|%00|\\/i
 /**
- * Encoded slashes and backslashes, backslashes, NUL, and escapes encoded twice (`%2561` is `%61` once decoded, `a` to a
- * server that decodes again): spelled differently by different servers, so refused.
+ * An escape left once the path is decoded: it was encoded twice (`%2561`, `%25%36%31`), and a server that decodes again
+ * reads another path (`a`) than the one judged; refused as ambiguous too.
  */
-const AMBIGUOUS = /%2f|%5c|%00|\\|%25[0-9a-f]{2}/i
+const ESCAPE = /%[0-9a-f]{2}/i
+const AMBIGUOUS_PATH = 'The path contains an encoded slash, a backslash, a NUL or an escape encoded twice.'
 
 /**
  * Folds case the way case-insensitive servers compare, so a path is judged as any of them reads it: upper case first,
@@ -30,7 +33,7 @@ export function foldCase (text: string): string {
  * judging. Throws VALIDATION_ERROR for ambiguous paths, NOT_FOUND when the result leaves /api.
  */
 export function normaliseApiPath (rawPath: string): ApiPath {
-  if (AMBIGUOUS.test(rawPath)) throw new AppError('VALIDATION_ERROR', 'The path contains an encoded slash, a backslash, a NUL or an escape encoded twice.')
+  if (AMBIGUOUS.test(rawPath)) throw new AppError('VALIDATION_ERROR', AMBIGUOUS_PATH)
   let forward: string
   let decoded: string
   try {
@@ -40,6 +43,7 @@ export function normaliseApiPath (rawPath: string): ApiPath {
   } catch {
     throw new AppError('VALIDATION_ERROR', 'The path is not a valid URL path.')
   }
+  if (ESCAPE.test(decoded)) throw new AppError('VALIDATION_ERROR', AMBIGUOUS_PATH)
   // Some servers drop ";parameters" before resolving dots (Tomcat reads "/..;/" as "/../"): judge that reading.
   const segments = foldCase(decoded).split('/').map((segment) => segment.split(';')[0]!)
   if (segments.some((segment) => segment === '.' || segment === '..')) {
