@@ -1,15 +1,16 @@
 // English copy of the IMS emails.
 import type { EmailParams, LocaleCopy, MessageContent } from './types.js'
+import { ownEntry } from '../../src/own-entry.js'
 
 const greeting = (p: EmailParams): string => (p.givenName !== undefined ? `Hello ${p.givenName},` : 'Hello,')
 
-const ACTIONS = new Map<string, string>([
-  ['BLOCK', 'Sign-in blocked'],
-  ['NO_ACTION', 'Sign-in allowed'],
-  ['MFA', 'Extra verification requested'],
-  ['MFA_IF_CONFIGURED', 'Extra verification requested'],
-  ['MFA_REQUIRED', 'Extra verification requested']
-])
+const ACTIONS: Record<string, string> = {
+  BLOCK: 'Sign-in blocked',
+  NO_ACTION: 'Sign-in allowed',
+  MFA: 'Extra verification requested',
+  MFA_IF_CONFIGURED: 'Extra verification requested',
+  MFA_REQUIRED: 'Extra verification requested'
+}
 
 function codeMail (p: EmailParams, subject: string, heading: string, paragraph: string, label: string, note: string): MessageContent {
   return { subject, preheader: subject, heading, greeting: greeting(p), paragraphs: [paragraph], code: { label, value: p.code ?? '' }, note }
@@ -57,7 +58,7 @@ export const en: LocaleCopy = {
       if (t.ipAddress !== undefined) fields.push(['IP address', t.ipAddress])
       if (place !== '') fields.push(['Location', place])
       if (t.deviceName !== undefined) fields.push(['Device', t.deviceName])
-      if (t.action !== undefined) fields.push(['Action taken', ACTIONS.get(t.action) ?? t.action])
+      if (t.action !== undefined) fields.push(['Action taken', ownEntry(ACTIONS, t.action) ?? t.action])
       const actions = []
       if (t.linkValid !== undefined) actions.push({ label: 'This was me', href: t.linkValid })
       if (t.linkInvalid !== undefined) actions.push({ label: 'This wasn\'t me', href: t.linkInvalid })

@@ -1,15 +1,16 @@
 // Vietnamese copy of the IMS emails.
 import type { EmailParams, LocaleCopy, MessageContent } from './types.js'
+import { ownEntry } from '../../src/own-entry.js'
 
 const greeting = (p: EmailParams): string => (p.givenName !== undefined ? `Xin chào ${p.givenName},` : 'Xin chào,')
 
-const ACTIONS = new Map<string, string>([
-  ['BLOCK', 'Đã chặn đăng nhập'],
-  ['NO_ACTION', 'Đã cho phép đăng nhập'],
-  ['MFA', 'Đã yêu cầu xác minh bổ sung'],
-  ['MFA_IF_CONFIGURED', 'Đã yêu cầu xác minh bổ sung'],
-  ['MFA_REQUIRED', 'Đã yêu cầu xác minh bổ sung']
-])
+const ACTIONS: Record<string, string> = {
+  BLOCK: 'Đã chặn đăng nhập',
+  NO_ACTION: 'Đã cho phép đăng nhập',
+  MFA: 'Đã yêu cầu xác minh bổ sung',
+  MFA_IF_CONFIGURED: 'Đã yêu cầu xác minh bổ sung',
+  MFA_REQUIRED: 'Đã yêu cầu xác minh bổ sung'
+}
 
 function codeMail (p: EmailParams, subject: string, heading: string, paragraph: string, label: string, note: string): MessageContent {
   return { subject, preheader: subject, heading, greeting: greeting(p), paragraphs: [paragraph], code: { label, value: p.code ?? '' }, note }
@@ -57,7 +58,7 @@ export const vi: LocaleCopy = {
       if (t.ipAddress !== undefined) fields.push(['Địa chỉ IP', t.ipAddress])
       if (place !== '') fields.push(['Vị trí', place])
       if (t.deviceName !== undefined) fields.push(['Thiết bị', t.deviceName])
-      if (t.action !== undefined) fields.push(['Hành động đã thực hiện', ACTIONS.get(t.action) ?? t.action])
+      if (t.action !== undefined) fields.push(['Hành động đã thực hiện', ownEntry(ACTIONS, t.action) ?? t.action])
       const actions = []
       if (t.linkValid !== undefined) actions.push({ label: 'Đúng là tôi', href: t.linkValid })
       if (t.linkInvalid !== undefined) actions.push({ label: 'Không phải tôi', href: t.linkInvalid })
