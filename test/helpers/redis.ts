@@ -1,5 +1,6 @@
-// Redis for tests: the machine's shared server (required, never skipped), and private redis-server children for faults.
+// Redis for tests: the machine's shared server (required, never skipped), a link to it that can be cut, and private redis-server children.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { Redis } from 'ioredis'
 import { freePort } from './ports.js'
 
@@ -62,4 +63,59 @@ export async function ownRedis (): Promise<OwnRedis> {
   }
   await own.start()
   return own
+}
+
+/**
+ * A loopback TCP link to the shared Redis that a test can cut without closing anything, as a lost network path does:
+ * once cut, bytes stay held both ways (nothing arrives, no FIN, no RST). `heal` delivers them late and in order, as
+ * TCP does when the path returns; `reset` drops the held connections instead (their bytes are lost).
+ */
+export interface RedisLink {
+  url: string
+  /** Cuts the connections open now; with `newOnes`, also those opened from now on. */
+  cut: (options?: { newOnes?: boolean }) => void
+  heal: () => void
+  reset: () => void
+  close: () => Promise<void>
+}
+
+export async function redisLink (): Promise<RedisLink> {
+  interface Pipe { client: Socket, upstream: Socket, cut: boolean, held: Array<{ to: Socket, data: Buffer }> }
+  const pipes = new Set<Pipe>()
+  let cutNewOnes = false
+  const server = createServer((client) => {
+    const pipe: Pipe = { client, upstream: connect(6379, '127.0.0.1'), cut: cutNewOnes, held: [] }
+    pipes.add(pipe)
+    const forward = (to: Socket) => (data: Buffer) => { if (pipe.cut) pipe.held.push({ to, data }); else to.write(data) }
+    client.on('data', forward(pipe.upstream))
+    pipe.upstream.on('data', forward(client))
+    for (const socket of [client, pipe.upstream]) {
+      socket.on('error', () => {})
+      socket.on('close', () => { client.destroy(); pipe.upstream.destroy(); pipes.delete(pipe) })
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const destroyAll = (): void => { for (const pipe of pipes) { pipe.client.destroy(); pipe.upstream.destroy() } }
+  return {
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    cut: ({ newOnes = false } = {}) => {
+      cutNewOnes = newOnes
+      for (const pipe of pipes) pipe.cut = true
+    },
+    heal: () => {
+      cutNewOnes = false
+      for (const pipe of pipes) {
+        pipe.cut = false
+        for (const { to, data } of pipe.held.splice(0)) to.write(data)
+      }
+    },
+    reset: () => {
+      cutNewOnes = false
+      destroyAll()
+    },
+    close: async () => {
+      destroyAll()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  }
 }
