@@ -51,6 +51,19 @@ function hashId (id: string): string {
   return sha256(id)
 }
 
+/**
+ * The associated data a stored value's seal is bound to: the key it is stored under and every field stored beside it
+ * but `unbound`, in a fixed order. Whoever can write to the store then cannot change whose record it is, what it grants
+ * or how long it lasts, nor move it (or its sealed tokens) to another key: the record no longer opens.
+ */
+function sealContext (key: string, fields: Record<string, unknown>, unbound?: string): string {
+  const bound = Object.keys(fields).filter((name) => name !== unbound && fields[name] !== undefined).sort()
+  return JSON.stringify([key, ...bound.map((name) => [name, fields[name]])])
+}
+
+/** A session's last-seen time is written alone (a touch costs no encryption), so its seal does not cover it. */
+const TOUCHED_FIELD = 'lastSeenAt'
+
 /** Where a session is stored, by its hashed id. */
 function sessionKeyOf (hashed: string): string {
   return `session:${hashed}`
@@ -84,17 +97,21 @@ export class SessionManager {
 
   private sessionKey (id: string): string { return sessionKeyOf(hashId(id)) }
 
-  private seal (record: SessionRecord): StoredSession {
+  /** The record as stored under `key`: its access token sealed, bound to the key and the other fields. */
+  private seal (record: SessionRecord, key: string): StoredSession {
     const { accessToken, ...rest } = record
-    return { ...rest, accessTokenSealed: this.sealer.seal(accessToken) }
+    return { ...rest, accessTokenSealed: this.sealer.seal(accessToken, sealContext(key, rest, TOUCHED_FIELD)) }
   }
 
-  /** The record behind a stored session; undefined when it was sealed with another key or altered. */
-  private open (stored: StoredSession): SessionRecord | undefined {
+  /**
+   * The record behind a session stored under `key`; undefined when it was sealed with another session key, altered
+   * (its last-seen time aside), or written under another key.
+   */
+  private open (stored: StoredSession, key: string): SessionRecord | undefined {
     const known = this.opened.get(stored)
     if (known !== undefined) return known
     const { accessTokenSealed, ...rest } = stored
-    const accessToken = this.sealer.open(accessTokenSealed)
+    const accessToken = this.sealer.open(accessTokenSealed, sealContext(key, rest, TOUCHED_FIELD))
     if (accessToken === undefined) return undefined
     const record = { ...rest, accessToken }
     this.opened.set(stored, record)
@@ -102,7 +119,8 @@ export class SessionManager {
   }
 
   private async save (id: string, record: SessionRecord, now: number): Promise<void> {
-    await this.store.set(this.sessionKey(id), this.seal(record), this.ttlSeconds(record, now))
+    const key = this.sessionKey(id)
+    await this.store.set(key, this.seal(record, key), this.ttlSeconds(record, now))
   }
   private userKey (sub: string): string { return `session-list:${sub}` }
   private challengeKey (id: string): string { return `challenge:${hashId(id)}` }
@@ -166,7 +184,7 @@ export class SessionManager {
     const stored = await this.store.get<StoredSession>(key)
     if (stored === undefined) return undefined
     const now = Date.now()
-    const record = this.open(stored)
+    const record = this.open(stored, key)
     if (record === undefined || !this.alive(record, now)) {
       await this.destroy(id, stored)
       return undefined
@@ -180,7 +198,7 @@ export class SessionManager {
       // meanwhile (sign-out, revocation) stays ended. Either way what the store holds now decides.
       if (!await this.store.replaceIfUnchanged(key, stored, touchedStored, this.ttlSeconds(touched, now))) {
         const current = await this.store.get<StoredSession>(key)
-        const currentRecord = current === undefined ? undefined : this.open(current)
+        const currentRecord = current === undefined ? undefined : this.open(current, key)
         return currentRecord === undefined ? undefined : { id, record: currentRecord }
       }
       if (mark !== undefined) this.view?.remember(key, touchedStored, mark)
@@ -202,7 +220,7 @@ export class SessionManager {
     }
     // A refresh that finishes after a sign-out or a revocation must not bring the session back.
     const key = this.sessionKey(session.id)
-    const replaced = await this.store.replace(key, this.seal(record), this.ttlSeconds(record, now))
+    const replaced = await this.store.replace(key, this.seal(record, key), this.ttlSeconds(record, now))
     await this.view?.invalidate([key])
     if (!replaced) throw unauthenticated()
     return { id: session.id, record }
@@ -270,10 +288,10 @@ export class SessionManager {
         const owner = taken[i]?.sub ?? sub
         if (owner !== undefined) await this.store.removeFromSet(this.userKey(owner), hashed)
       }))
-      for (const stored of taken) {
-        const record = stored === undefined ? undefined : this.open(stored)
+      taken.forEach((stored, i) => {
+        const record = stored === undefined ? undefined : this.open(stored, keys[i]!)
         if (record !== undefined) ended.push(record)
-      }
+      })
       await this.view?.invalidate(keys)
       // Read after the take: a rotation that took one of these ids first noted where it went before it did.
       const moved = await Promise.all(ending.map(async (hashed) => await this.store.members(this.movedKey(hashed))))
@@ -295,7 +313,7 @@ export class SessionManager {
       if (hashed.length === 0) break
       const keys = hashed.map(sessionKeyOf)
       const records = (await Promise.all(keys.map(async (key) => await this.store.get<StoredSession>(key))))
-        .map((stored) => stored === undefined ? undefined : this.open(stored))
+        .map((stored, i) => stored === undefined ? undefined : this.open(stored, keys[i]!))
         .filter((r): r is SessionRecord => r !== undefined)
       ended.push(...records)
       await this.store.delete(...keys)
@@ -306,10 +324,12 @@ export class SessionManager {
     return ended
   }
 
-  /** Keeps a pending challenge under a fresh id; its Cognito session is sealed. */
+  /** Keeps a pending challenge under a fresh id; its Cognito session is sealed, bound to the key and the other fields. */
   async saveChallenge (pending: PendingChallenge, attempts = 0, id = newId()): Promise<string> {
-    const record: ChallengeRecord = { ...pending, cognitoSession: this.sealer.seal(pending.cognitoSession), attempts }
-    await this.store.set(this.challengeKey(id), record, this.limits.challengeSeconds)
+    const key = this.challengeKey(id)
+    const { cognitoSession, ...rest } = { ...pending, attempts }
+    const record: ChallengeRecord = { ...rest, cognitoSession: this.sealer.seal(cognitoSession, sealContext(key, rest)) }
+    await this.store.set(key, record, this.limits.challengeSeconds)
     return id
   }
 
@@ -325,9 +345,11 @@ export class SessionManager {
   /** Takes a pending challenge out of the store: each one can be answered once. */
   async takeChallenge (id: string | undefined): Promise<ChallengeRecord | undefined> {
     if (id === undefined || !ID_PATTERN.test(id)) return undefined
-    const record = await this.store.take<ChallengeRecord>(this.challengeKey(id))
+    const key = this.challengeKey(id)
+    const record = await this.store.take<ChallengeRecord>(key)
     if (record === undefined) return undefined
-    const cognitoSession = this.sealer.open(record.cognitoSession)
-    return cognitoSession === undefined ? undefined : { ...record, cognitoSession }
+    const { cognitoSession: sealed, ...rest } = record
+    const cognitoSession = this.sealer.open(sealed, sealContext(key, rest))
+    return cognitoSession === undefined ? undefined : { ...rest, cognitoSession }
   }
 }

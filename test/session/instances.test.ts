@@ -290,3 +290,50 @@ t.test('a copy of a session whose token was revoked gives way to the newer one i
   t.equal(response.statusCode, 200, 'A finds the new copy in Redis instead of refusing the session')
   t.equal(response.json().email, email)
 })
+
+t.test('a session record altered in Redis no longer opens: roles, owner, lifetime and key are sealed with its token', async (t) => {
+  const admin = await signIn(a, await emulator.user(['ADMIN']), TEST_PASSWORD)
+  const adminRaw = (await storedSession(admin.cookie)).raw!
+  /** A fresh LINE_LEADER session whose record in Redis `alter` rewrites, asked about on B (which never read it). */
+  const afterAltering = async (alter: (record: Record<string, unknown>) => Record<string, unknown>) => {
+    const { cookie } = await signIn(a, await emulator.user(['LINE_LEADER']), TEST_PASSWORD)
+    const stored = await storedSession(cookie)
+    await redis.set(stored.key, JSON.stringify(alter(JSON.parse(stored.raw!) as Record<string, unknown>)), 'PX', stored.ttlMs)
+    return await b.inject({ method: 'GET', url: '/admin/users', headers: { cookie } })
+  }
+  t.equal((await afterAltering((record) => record)).statusCode, 403, 'written back unchanged: still the LINE_LEADER it was')
+  t.equal((await afterAltering((record) => ({ ...record, lastSeenAt: Date.now() }))).statusCode, 403,
+    'the last-seen time alone is written without a seal (a touch); changing it grants nothing')
+  const altered: Record<string, (record: Record<string, unknown>) => Record<string, unknown>> = {
+    'ADMIN among its groups': (record) => ({ ...record, groups: ['ADMIN'] }),
+    'another owner': (record) => ({ ...record, sub: JSON.parse(adminRaw).sub, username: JSON.parse(adminRaw).username }),
+    'a later absolute end': (record) => ({ ...record, absoluteExpiresAt: Number(record.absoluteExpiresAt) + 86_400_000 }),
+    'an extra field': (record) => ({ ...record, groups: ['ADMIN'], role: 'ADMIN' }),
+    "the ADMIN's record moved under its key": () => JSON.parse(adminRaw) as Record<string, unknown>,
+    "the ADMIN's sealed token in it": (record) => ({ ...record, accessTokenSealed: JSON.parse(adminRaw).accessTokenSealed })
+  }
+  for (const [name, alter] of Object.entries(altered)) {
+    const response = await afterAltering(alter)
+    t.equal(response.statusCode, 401, `${name}: the session is refused`)
+    t.equal(response.json().error, 'UNAUTHENTICATED')
+  }
+  t.equal((await b.inject({ method: 'GET', url: '/admin/users', headers: { cookie: admin.cookie } })).statusCode, 200, 'the ADMIN\'s own session still works')
+})
+
+t.test('a pending challenge in Redis opens only under its own key and as written', async (t) => {
+  const pending = { challenge: 'SOFTWARE_TOKEN_MFA' as const, cognitoName: 'SOFTWARE_TOKEN_MFA', cognitoSession: randomUUID(), username: 'someone', details: {} }
+  const keyOf = (id: string) => `ims:challenge:${createHash('sha256').update(id).digest('base64url')}`
+  const copyTo = async (from: string, alter: (record: Record<string, unknown>) => Record<string, unknown> = (record) => record) => {
+    const to = randomBytes(32).toString('base64url')
+    await redis.set(keyOf(to), JSON.stringify(alter(JSON.parse((await redis.get(keyOf(from)))!) as Record<string, unknown>)), 'EX', 60)
+    return to
+  }
+  const id = await a.sessions.saveChallenge(pending, 2)
+  const moved = await copyTo(id)
+  const fewerAttempts = await copyTo(id, (record) => ({ ...record, attempts: 0 }))
+  const otherUser = await copyTo(id, (record) => ({ ...record, username: 'someone-else' }))
+  t.equal(await b.sessions.takeChallenge(moved), undefined, 'copied under another id: refused')
+  t.equal(await b.sessions.takeChallenge(fewerAttempts), undefined, 'its wrong answers reset: refused')
+  t.equal(await b.sessions.takeChallenge(otherUser), undefined, 'another username: refused')
+  t.same(await b.sessions.takeChallenge(id), { ...pending, attempts: 2 }, 'as written, under its own id: it opens')
+})
