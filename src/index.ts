@@ -60,7 +60,7 @@ export const imsAuth = fp<ImsAuthOptions>(async (app, options) => {
     const store = new RedisStore(options.redisUrl)
     // The service only reads revocations; how long the adapter keeps them is the adapter's setting.
     const revocations = new Revocations(store, 0)
-    app.addHook('onReady', async () => { await Promise.all([store.ping().catch(() => {}), revocations.ready()]) })
+    app.addHook('onReady', async () => { await Promise.all([store.ready(), revocations.ready()]) })
     app.addHook('onClose', async () => { await store.close() })
     isRevoked = (claims) => revocations.isRevoked(claims)
   }

@@ -51,6 +51,8 @@ async function main (): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`The adapter could not start: ${error instanceof Error ? error.message : String(error)}\n`)
+  // A setting found wrong once the app reached what it names (say, REDIS_URL's server) is refused as loadConfig would.
+  if (error instanceof ConfigError) process.stderr.write(`Refusing to start: ${error.message}\n`)
+  else process.stderr.write(`The adapter could not start: ${error instanceof Error ? error.message : String(error)}\n`)
   process.exit(1)
 })

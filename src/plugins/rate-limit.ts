@@ -158,5 +158,5 @@ export default fp<ThrottleOptions>(async (app, options) => {
   }
   app.decorate('throttle', new Throttle(limiters, app.store, options.uniformResponseMs))
   // The limiters use the Redis connection directly: let it connect before the first request (a failure shows as 503 then).
-  app.addHook('onReady', async () => { await app.store.ping().catch(() => {}) })
+  app.addHook('onReady', async () => { await app.store.ready() })
 }, { name: 'rate-limit', dependencies: ['session', 'audit'] })

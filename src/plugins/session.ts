@@ -102,8 +102,9 @@ export default fp<SessionPluginOptions>(async (app, options) => {
   app.decorate('store', options.store)
   app.decorateRequest('identity', undefined)
   app.addHook('onClose', async () => { await options.store.close() })
-  // Serve once the store has connected and revocations from other instances arrive (each bounded; never fatal).
-  app.addHook('onReady', async () => { await Promise.all([options.store.ping().catch(() => {}), revocations.ready()]) })
+  // Serve once the store has connected and revocations from other instances arrive (each bounded; fatal only for a
+  // server that cannot hold the store).
+  app.addHook('onReady', async () => { await Promise.all([options.store.ready(), revocations.ready()]) })
 
   /**
    * CSRF: unsafe requests riding on (or creating) a cookie session must say X-CSRF: 1 and not come cross-site. A bearer

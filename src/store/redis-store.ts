@@ -1,5 +1,6 @@
 // The SharedStore on Redis (ioredis): several instances pointed at one Redis behave as one; failures become 503.
 import { Redis } from 'ioredis'
+import { ConfigError } from '../../fastify.config.js'
 import { upstreamUnavailable } from '../errors.js'
 import type { SharedStore } from './shared-store.js'
 import type { StoreChannel } from './channel.js'
@@ -13,6 +14,15 @@ const REPLACE_IF_UNCHANGED = `if redis.call('GET', KEYS[1]) == ARGV[1] then redi
 
 /** DEL if the key still holds exactly this JSON (KEYS[1]; ARGV: value). */
 const DELETE_IF_HOLDS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
+
+/**
+ * Why a Redis Cluster is refused: the change channel's reasoning (src/store/redis-channel.ts) needs every message to
+ * pass through one server in the order written, which a cluster's pub/sub, relayed between its nodes, does not give;
+ * and a cluster refuses commands that span keys of several slots, as ending a user's sessions does.
+ */
+const CLUSTER_REFUSAL = 'REDIS_URL points at a Redis Cluster (cluster mode enabled, as ElastiCache Serverless always is); ' +
+  'the session store needs a single primary: a standalone Redis or Valkey, or ElastiCache with cluster mode disabled ' +
+  '(replicas for failover are fine), since revocations must reach every instance through one server in the order written.'
 
 /** How long the first commands wait for the first connection; after it, commands never wait for a connection. */
 const FIRST_CONNECT_MS = 1500
@@ -120,6 +130,19 @@ export class RedisStore implements SharedStore {
 
   async ping (): Promise<void> {
     await this.run(async () => await this.redis.ping())
+  }
+
+  private serverCheck: Promise<void> | undefined
+
+  async ready (): Promise<void> {
+    this.serverCheck ??= this.refuseCluster()
+    await this.serverCheck
+  }
+
+  /** Asks the server, once, whether it is a cluster node; a server that does not answer yet is given the benefit. */
+  private async refuseCluster (): Promise<void> {
+    const info = await this.run(async () => await this.redis.info('cluster')).catch(() => '')
+    if (/^cluster_enabled:1/m.test(info)) throw new ConfigError(CLUSTER_REFUSAL)
   }
 
   /** A broadcast to every instance on this Redis: PUBLISH, and a second connection that SUBSCRIBEs. */

@@ -34,6 +34,11 @@ export interface SharedStore {
   members(key: string): Promise<string[]>
   /** Answers when the store is usable; throws otherwise. */
   ping(): Promise<void>
+  /**
+   * Waits, a moment at most, for the store's first connection (start-up). Rejects with a ConfigError when the server
+   * reached cannot hold the store; one not reachable yet is no refusal (commands answer 503 until it is).
+   */
+  ready(): Promise<void>
   /** The broadcast channel `name` between every instance on this store (one per name and store). */
   channel(name: string): StoreChannel
   close(): Promise<void>
@@ -134,6 +139,8 @@ export class MemoryStore implements SharedStore {
   }
 
   async ping (): Promise<void> {}
+
+  async ready (): Promise<void> {}
 
   channel (name: string): StoreChannel {
     let channel = this.channels.get(name)

@@ -1,6 +1,9 @@
 // Redis for tests: the machine's shared server (required, never skipped), a link to it that can be cut, and private redis-server children.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { freePort } from './ports.js'
 
@@ -33,15 +36,20 @@ export interface OwnRedis {
   kill: () => Promise<void>
 }
 
-/** Prepares (and starts) a private redis-server on a free port: no persistence, loopback only. */
-export async function ownRedis (): Promise<OwnRedis> {
+/**
+ * Prepares (and starts) a private redis-server on a free port: no persistence, loopback only. `cluster`: a node of a
+ * Redis Cluster (cluster mode enabled), its cluster file in a temp dir removed by `kill`.
+ */
+export async function ownRedis ({ cluster = false } = {}): Promise<OwnRedis> {
   const port = await freePort()
+  const clusterDir = cluster ? await mkdtemp(join(tmpdir(), 'ims-redis-cluster-')) : undefined
+  const clusterArgs = clusterDir === undefined ? [] : ['--cluster-enabled', 'yes', '--dir', clusterDir]
   let child: ChildProcess | undefined
   const own: OwnRedis = {
     url: `redis://127.0.0.1:${port}`,
     port,
     start: async () => {
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...clusterArgs], { stdio: 'ignore' })
       const deadline = Date.now() + 5000
       while (Date.now() < deadline) {
         if (child.exitCode !== null) throw new Error(`redis-server exited at start-up (code ${child.exitCode})`)
@@ -59,6 +67,7 @@ export async function ownRedis (): Promise<OwnRedis> {
       const exited = new Promise((resolve) => child!.once('exit', resolve))
       child.kill('SIGKILL')
       await exited
+      if (clusterDir !== undefined) await rm(clusterDir, { recursive: true, force: true })
     }
   }
   await own.start()

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { startBareEmulator } from '../helpers/emulator.js'
 import { freePort } from '../helpers/ports.js'
+import { ownRedis } from '../helpers/redis.js'
 
 const DEMO_PASSWORD = 'Ims-Demo-2026!'
 
@@ -183,4 +184,13 @@ t.test('local mode refuses NODE_ENV=production with a sentence saying why', asyn
   const { code, output } = await runUntilExit({ NODE_ENV: 'production' })
   t.equal(code, 1)
   t.match(output, /Refusing to start: COGNITO_USER_POOL_ID is not set and NODE_ENV=production/)
+})
+
+t.test('a REDIS_URL that reaches a Redis Cluster node stops start-up with a sentence naming the setting', async (t) => {
+  const cluster = await ownRedis({ cluster: true })
+  t.teardown(async () => { await cluster.kill() })
+  const { code, output } = await runUntilExit({ ...await localEnv(t), SESSION_STORE: 'redis', REDIS_URL: cluster.url })
+  t.equal(code, 1, 'start-up stops')
+  t.match(output, /Refusing to start: REDIS_URL points at a Redis Cluster \(cluster mode enabled, as ElastiCache Serverless always is\); the session store needs a single primary/)
+  t.notMatch(output, /\n\s+at /, 'no stack trace')
 })
