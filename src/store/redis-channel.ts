@@ -123,6 +123,13 @@ export class RedisChannel implements StoreChannel {
     }
   }
 
+  /** Subscribes again on a new connection (the server behind the store's name changed): a new generation. */
+  resubscribe (): void {
+    this.subscribed = false
+    // Every command in flight may be refused at once: one new connection is enough.
+    if (this.subscriber.status !== 'reconnecting') this.subscriber.disconnect(true)
+  }
+
   onMessage (handler: (message: string) => void): void {
     this.handlers.push(handler)
   }

@@ -45,6 +45,14 @@ export class RedisStore implements SharedStore {
       // this late; commandTimeout alone fails the command but keeps the dead socket for good.
       socketTimeout: 2000,
       retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+      // A failover that demotes the primary in place (as ElastiCache's does) leaves connections to it open, refusing
+      // writes with READONLY: the connection is made again, through REDIS_URL's name, which leads to the new primary,
+      // and the change channel's subscription moves with it. The refused command answers 503 once.
+      reconnectOnError: (error) => {
+        if (!error.message.startsWith('READONLY')) return false
+        for (const channel of this.channels.values()) channel.resubscribe()
+        return 1
+      },
       lazyConnect: false,
       // Commands issued in the same tick share one write and one read: fewer syscalls per request under load.
       enableAutoPipelining: true

@@ -75,12 +75,14 @@ export async function ownRedis ({ cluster = false } = {}): Promise<OwnRedis> {
 }
 
 /**
- * A loopback TCP link to the shared Redis that a test can cut without closing anything, as a lost network path does:
- * once cut, bytes stay held both ways (nothing arrives, no FIN, no RST). `heal` delivers them late and in order, as
- * TCP does when the path returns; `reset` drops the held connections instead (their bytes are lost).
+ * A loopback TCP link to a Redis (the shared one unless `port` says) that a test can cut without closing anything, as a
+ * lost network path does: once cut, bytes stay held both ways (nothing arrives, no FIN, no RST). `heal` delivers them
+ * late and in order, as TCP does when the path returns; `reset` drops the held connections instead (their bytes are
+ * lost). `retarget` sends the connections opened from then on to another server, as a failover's DNS change does.
  */
 export interface RedisLink {
   url: string
+  retarget: (port: number) => void
   /** Cuts the connections open now; with `newOnes`, also those opened from now on. */
   cut: (options?: { newOnes?: boolean }) => void
   heal: () => void
@@ -88,12 +90,13 @@ export interface RedisLink {
   close: () => Promise<void>
 }
 
-export async function redisLink (): Promise<RedisLink> {
+export async function redisLink ({ port = 6379 } = {}): Promise<RedisLink> {
   interface Pipe { client: Socket, upstream: Socket, cut: boolean, held: Array<{ to: Socket, data: Buffer }> }
   const pipes = new Set<Pipe>()
   let cutNewOnes = false
+  let target = port
   const server = createServer((client) => {
-    const pipe: Pipe = { client, upstream: connect(6379, '127.0.0.1'), cut: cutNewOnes, held: [] }
+    const pipe: Pipe = { client, upstream: connect(target, '127.0.0.1'), cut: cutNewOnes, held: [] }
     pipes.add(pipe)
     const forward = (to: Socket) => (data: Buffer) => { if (pipe.cut) pipe.held.push({ to, data }); else to.write(data) }
     client.on('data', forward(pipe.upstream))
@@ -107,6 +110,7 @@ export async function redisLink (): Promise<RedisLink> {
   const destroyAll = (): void => { for (const pipe of pipes) { pipe.client.destroy(); pipe.upstream.destroy() } }
   return {
     url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    retarget: (next) => { target = next },
     cut: ({ newOnes = false } = {}) => {
       cutNewOnes = newOnes
       for (const pipe of pipes) pipe.cut = true

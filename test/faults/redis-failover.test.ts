@@ -1,0 +1,92 @@
+// A failover as ElastiCache does it: the primary is demoted in place (its open connections stay, and refuse writes with
+// READONLY) and the endpoint's name moves to the promoted replica. The store follows by itself, and stays one store.
+import t from 'tap'
+import { createHash, randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyInstance } from 'fastify'
+import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
+import { CSRF, signIn, testApp } from '../helpers/app.js'
+import { ownRedis, rawRedis, redisLink, type OwnRedis, type RedisLink } from '../helpers/redis.js'
+
+let emulator: Emulator
+let primary: OwnRedis
+let replica: OwnRedis
+let endpoint: RedisLink
+let a: FastifyInstance
+let b: FastifyInstance
+
+/** Makes `server` a replica of the server on `port`, or a primary (`undefined`), and waits until it is in sync. */
+async function replicate (server: OwnRedis, port: number | undefined): Promise<void> {
+  const redis = await rawRedis(server.url)
+  try {
+    if (port === undefined) {
+      await redis.replicaof('NO', 'ONE')
+      return
+    }
+    await redis.replicaof('127.0.0.1', port)
+    for (let attempt = 0; attempt < 100; attempt++) {
+      if (/master_link_status:up/.test(await redis.info('replication'))) return
+      await sleep(50)
+    }
+    throw new Error(`the server on ${server.port} did not sync with ${port}`)
+  } finally {
+    redis.disconnect()
+  }
+}
+
+t.before(async () => {
+  primary = await ownRedis()
+  replica = await ownRedis()
+  await replicate(replica, primary.port)
+  // The endpoint the instances are given: its name points at the primary until the failover moves it.
+  endpoint = await redisLink({ port: primary.port })
+  emulator = await startEmulator()
+  const env = { SESSION_STORE: 'redis', REDIS_URL: endpoint.url, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex') }
+  a = await testApp(emulator, env)
+  b = await testApp(emulator, env)
+})
+t.teardown(async () => {
+  await a?.close()
+  await b?.close()
+  await endpoint?.close()
+  await Promise.all([primary?.kill(), replica?.kill()])
+  await emulator?.stop()
+})
+
+const me = async (app: FastifyInstance, cookie: string) => await app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })
+
+/** Calls `attempt` until it answers `status`, at most 40 times 250 ms apart; the statuses seen on the way. */
+async function until (status: number, attempt: () => Promise<{ statusCode: number }>): Promise<{ last: number, seen: number[] }> {
+  const seen: number[] = []
+  for (let round = 0; round < 40; round++) {
+    const { statusCode } = await attempt()
+    seen.push(statusCode)
+    if (statusCode === status) break
+    await sleep(250)
+  }
+  return { last: seen.at(-1)!, seen }
+}
+
+t.test('after a failover, sign-ins and sign-outs work again by themselves and still reach every instance', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const before = await signIn(a, email, TEST_PASSWORD)
+  t.equal((await me(b, before.cookie)).statusCode, 200, 'a session from before the failover, used on B')
+
+  await replicate(replica, undefined)
+  await replicate(primary, replica.port)
+  endpoint.retarget(replica.port)
+
+  let after = { cookie: '', response: { statusCode: 0 } }
+  const signingIn = await until(200, async () => { after = await signIn(a, email, TEST_PASSWORD); return after.response })
+  t.equal(signingIn.last, 200, `A signs in again within 10 s (answers: ${signingIn.seen.join(' ')})`)
+  t.ok(signingIn.seen.every((status) => status === 200 || status === 503), 'meanwhile only 503, the contract\'s answer for a store out of reach')
+  const signingOut = await until(204, async () => await b.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie: before.cookie }, payload: {} }))
+  t.equal(signingOut.last, 204, `B signs the old session out (answers: ${signingOut.seen.join(' ')})`)
+
+  t.equal((await me(a, before.cookie)).statusCode, 401, 'the session B ended is refused on A at the next request')
+  t.equal((await me(b, after.cookie)).statusCode, 200, 'the session A made after the failover works on B')
+  const promoted = await rawRedis(replica.url)
+  t.teardown(() => { promoted.disconnect() })
+  const key = `ims:session:${createHash('sha256').update(after.cookie.split('=')[1]!).digest('base64url')}`
+  t.equal(await promoted.exists(key), 1, 'and it lives on the promoted server')
+})
