@@ -1,6 +1,6 @@
 // Redis for tests: the machine's shared server (required, never skipped), a link to it that can be cut, and private redis-server children.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -37,19 +37,21 @@ export interface OwnRedis {
 }
 
 /**
- * Prepares (and starts) a private redis-server on a free port: no persistence, loopback only. `cluster`: a node of a
- * Redis Cluster (cluster mode enabled), its cluster file in a temp dir removed by `kill`.
+ * Prepares (and starts) a private redis-server on a free port: no persistence, loopback only, its working files (what
+ * a replica receives in a sync, a cluster node's file) in a temp dir of its own that `kill` removes. `cluster`: a node
+ * of a Redis Cluster (cluster mode enabled).
  */
 export async function ownRedis ({ cluster = false } = {}): Promise<OwnRedis> {
   const port = await freePort()
-  const clusterDir = cluster ? await mkdtemp(join(tmpdir(), 'ims-redis-cluster-')) : undefined
-  const clusterArgs = clusterDir === undefined ? [] : ['--cluster-enabled', 'yes', '--dir', clusterDir]
+  const dir = join(tmpdir(), `ims-redis-${port}-${process.pid}`)
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...cluster ? ['--cluster-enabled', 'yes'] : []]
   let child: ChildProcess | undefined
   const own: OwnRedis = {
     url: `redis://127.0.0.1:${port}`,
     port,
     start: async () => {
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...clusterArgs], { stdio: 'ignore' })
+      await mkdir(dir, { recursive: true })
+      child = spawn('redis-server', args, { stdio: 'ignore' })
       const deadline = Date.now() + 5000
       while (Date.now() < deadline) {
         if (child.exitCode !== null) throw new Error(`redis-server exited at start-up (code ${child.exitCode})`)
@@ -67,7 +69,7 @@ export async function ownRedis ({ cluster = false } = {}): Promise<OwnRedis> {
       const exited = new Promise((resolve) => child!.once('exit', resolve))
       child.kill('SIGKILL')
       await exited
-      if (clusterDir !== undefined) await rm(clusterDir, { recursive: true, force: true })
+      await rm(dir, { recursive: true, force: true })
     }
   }
   await own.start()
