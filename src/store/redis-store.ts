@@ -24,6 +24,17 @@ const CLUSTER_REFUSAL = 'REDIS_URL points at a Redis Cluster (cluster mode enabl
   'the session store needs a single primary: a standalone Redis or Valkey, or ElastiCache with cluster mode disabled ' +
   '(replicas for failover are fine), since revocations must reach every instance through one server in the order written.'
 
+/**
+ * Why a server that evicts keys when full is refused: every key of the store has a time to live, so any eviction policy
+ * but noeviction may drop a revocation, and a signed-out token would work again. A full noeviction server refuses
+ * writes instead, which the adapter answers with 503.
+ */
+function evictionRefusal (policy: string): string {
+  return `REDIS_URL's server evicts keys when its memory is full (maxmemory-policy ${policy}), so it could drop a revocation ` +
+    'and a signed-out token would work again; set maxmemory-policy to noeviction (on ElastiCache, in the parameter group), ' +
+    'and a full store then answers 503 instead.'
+}
+
 /** How long the first commands wait for the first connection; after it, commands never wait for a connection. */
 const FIRST_CONNECT_MS = 1500
 
@@ -143,14 +154,20 @@ export class RedisStore implements SharedStore {
   private serverCheck: Promise<void> | undefined
 
   async ready (): Promise<void> {
-    this.serverCheck ??= this.refuseCluster()
+    this.serverCheck ??= this.checkServer()
     await this.serverCheck
   }
 
-  /** Asks the server, once, whether it is a cluster node; a server that does not answer yet is given the benefit. */
-  private async refuseCluster (): Promise<void> {
-    const info = await this.run(async () => await this.redis.info('cluster')).catch(() => '')
+  /**
+   * Asks the server, once, whether it can hold the store: not a cluster node, and no eviction when full. A server that
+   * does not answer yet is given the benefit.
+   */
+  private async checkServer (): Promise<void> {
+    const info = await this.run(async () => await this.redis.info()).catch(() => '')
     if (/^cluster_enabled:1/m.test(info)) throw new ConfigError(CLUSTER_REFUSAL)
+    const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? 'noeviction'
+    const limit = Number(/^maxmemory:(\d+)/m.exec(info)?.[1] ?? 0)
+    if (limit > 0 && policy !== 'noeviction') throw new ConfigError(evictionRefusal(policy))
   }
 
   /** A broadcast to every instance on this Redis: PUBLISH, and a second connection that SUBSCRIBEs. */

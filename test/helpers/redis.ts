@@ -39,12 +39,12 @@ export interface OwnRedis {
 /**
  * Prepares (and starts) a private redis-server on a free port: no persistence, loopback only, its working files (what
  * a replica receives in a sync, a cluster node's file) in a temp dir of its own that `kill` removes. `cluster`: a node
- * of a Redis Cluster (cluster mode enabled).
+ * of a Redis Cluster (cluster mode enabled); `settings`: more redis-server arguments.
  */
-export async function ownRedis ({ cluster = false } = {}): Promise<OwnRedis> {
+export async function ownRedis ({ cluster = false, settings = [] as readonly string[] } = {}): Promise<OwnRedis> {
   const port = await freePort()
   const dir = join(tmpdir(), `ims-redis-${port}-${process.pid}`)
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...cluster ? ['--cluster-enabled', 'yes'] : []]
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...cluster ? ['--cluster-enabled', 'yes'] : [], ...settings]
   let child: ChildProcess | undefined
   const own: OwnRedis = {
     url: `redis://127.0.0.1:${port}`,

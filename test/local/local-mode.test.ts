@@ -186,11 +186,26 @@ t.test('local mode refuses NODE_ENV=production with a sentence saying why', asyn
   t.match(output, /Refusing to start: COGNITO_USER_POOL_ID is not set and NODE_ENV=production/)
 })
 
-t.test('a REDIS_URL that reaches a Redis Cluster node stops start-up with a sentence naming the setting', async (t) => {
-  const cluster = await ownRedis({ cluster: true })
-  t.teardown(async () => { await cluster.kill() })
-  const { code, output } = await runUntilExit({ ...await localEnv(t), SESSION_STORE: 'redis', REDIS_URL: cluster.url })
-  t.equal(code, 1, 'start-up stops')
-  t.match(output, /Refusing to start: REDIS_URL points at a Redis Cluster \(cluster mode enabled, as ElastiCache Serverless always is\); the session store needs a single primary/)
-  t.notMatch(output, /\n\s+at /, 'no stack trace')
+const unfitRedis = [
+  ['a Redis Cluster node', { cluster: true }, /REDIS_URL points at a Redis Cluster \(cluster mode enabled, as ElastiCache Serverless always is\); the session store needs a single primary/],
+  ['a server that evicts keys when full', { settings: ['--maxmemory', '64mb', '--maxmemory-policy', 'volatile-lru'] }, /REDIS_URL's server evicts keys when its memory is full \(maxmemory-policy volatile-lru\), so it could drop a revocation/]
+] as const
+for (const [name, options, refusal] of unfitRedis) {
+  t.test(`a REDIS_URL that reaches ${name} stops start-up with a sentence naming the setting`, async (t) => {
+    const redis = await ownRedis(options)
+    t.teardown(async () => { await redis.kill() })
+    const { code, output } = await runUntilExit({ ...await localEnv(t), SESSION_STORE: 'redis', REDIS_URL: redis.url })
+    t.equal(code, 1, 'start-up stops')
+    t.match(output, /Refusing to start: /)
+    t.match(output, refusal)
+    t.notMatch(output, /\n\s+at /, 'no stack trace')
+  })
+}
+
+t.test('a REDIS_URL that reaches a server with a memory limit and noeviction starts', async (t) => {
+  const redis = await ownRedis({ settings: ['--maxmemory', '64mb', '--maxmemory-policy', 'noeviction'] })
+  t.teardown(async () => { await redis.kill() })
+  const server = await startServer({ ...await localEnv(t), SESSION_STORE: 'redis', REDIS_URL: redis.url })
+  t.equal((await fetch(`${server.url}/health/ready`)).status, 200, 'ready')
+  await stopServer(server)
 })
