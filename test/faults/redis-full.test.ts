@@ -1,0 +1,63 @@
+// A Redis store whose memory is full (maxmemory-policy noeviction, the one start-up accepts): writes are refused with
+// 503, nothing already written is lost (a revocation included), and service resumes once memory is freed.
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
+import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
+import { CSRF, cognitoTokens, signIn, testApp } from '../helpers/app.js'
+import { ownRedis, rawRedis, type OwnRedis } from '../helpers/redis.js'
+
+let emulator: Emulator
+let redis: OwnRedis
+let raw: Redis
+let app: FastifyInstance
+
+t.before(async () => {
+  redis = await ownRedis({ settings: ['--maxmemory', '4mb', '--maxmemory-policy', 'noeviction'] })
+  raw = await rawRedis(redis.url)
+  emulator = await startEmulator()
+  app = await testApp(emulator, { SESSION_STORE: 'redis', REDIS_URL: redis.url, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex') })
+})
+t.teardown(async () => {
+  await app?.close()
+  raw?.disconnect()
+  await redis?.kill()
+  await emulator?.stop()
+})
+
+const me = async (headers: Record<string, string>) => await app.inject({ method: 'GET', url: '/auth/me', headers })
+
+/** Writes values under `filler:*`, 64 KB, then 1 KB, then 16 bytes long, until Redis refuses even the smallest; how many. */
+async function fill (): Promise<number> {
+  let written = 0
+  for (const bytes of [32 * 1024, 512, 8]) {
+    for (let i = 0; i < 5000; i++) {
+      if (await raw.set(`filler:${written}`, randomBytes(bytes).toString('hex')).then(() => false, () => true)) break
+      written++
+    }
+  }
+  if (await raw.set('filler:probe', '1').then(() => true, () => false)) throw new Error(`Redis still takes writes after ${written} values`)
+  return written
+}
+
+t.test('a full store refuses writes with 503, keeps what it holds, and serves again once memory is freed', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const session = await signIn(app, email, TEST_PASSWORD)
+  const signedOut = await cognitoTokens(app, email, TEST_PASSWORD)
+  t.equal((await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { authorization: `Bearer ${signedOut.accessToken}` }, payload: {} })).statusCode, 204)
+
+  const values = await fill()
+  t.ok(values > 0, `Redis is full after ${values} values`)
+  const refused = await app.inject({ method: 'POST', url: '/auth/sign-in', headers: CSRF, payload: { username: email, password: TEST_PASSWORD } })
+  t.equal(refused.statusCode, 503, 'a sign-in cannot be written: 503')
+  t.equal(refused.json().error, 'UPSTREAM_UNAVAILABLE')
+  t.ok(Number(refused.headers['retry-after']) > 0, 'with Retry-After')
+  t.equal((await me({ authorization: `Bearer ${signedOut.accessToken}` })).statusCode, 401, 'the token signed out before stays refused')
+  t.equal((await me({ cookie: session.cookie })).statusCode, 200, 'the session written before still works')
+
+  await raw.del(...Array.from({ length: values }, (_, i) => `filler:${i}`))
+  const again = await signIn(app, email, TEST_PASSWORD)
+  t.equal(again.response.statusCode, 200, 'memory freed: sign-ins work again')
+  t.equal((await me({ cookie: again.cookie })).statusCode, 200)
+})
