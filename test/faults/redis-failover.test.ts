@@ -1,5 +1,6 @@
 // A failover as ElastiCache does it: the primary is demoted in place (its open connections stay, and refuse writes with
-// READONLY) and the endpoint's name moves to the promoted replica. The store follows by itself, and stays one store.
+// READONLY) and the endpoint's name moves to the promoted replica. The store follows by itself, and stays one store,
+// also for an instance that only reads meanwhile.
 import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -14,9 +15,10 @@ let replica: OwnRedis
 let endpoint: RedisLink
 let a: FastifyInstance
 let b: FastifyInstance
+let c: FastifyInstance
 
-/** Makes `server` a replica of the server on `port`, or a primary (`undefined`), and waits until it is in sync. */
-async function replicate (server: OwnRedis, port: number | undefined): Promise<void> {
+/** Makes `server` a replica of the server on `port`, or a primary (`undefined`); with `sync`, waits until it is in sync. */
+async function replicate (server: OwnRedis, port: number | undefined, { sync = true } = {}): Promise<void> {
   const redis = await rawRedis(server.url)
   try {
     if (port === undefined) {
@@ -24,6 +26,7 @@ async function replicate (server: OwnRedis, port: number | undefined): Promise<v
       return
     }
     await redis.replicaof('127.0.0.1', port)
+    if (!sync) return
     for (let attempt = 0; attempt < 100; attempt++) {
       if (/master_link_status:up/.test(await redis.info('replication'))) return
       await sleep(50)
@@ -44,10 +47,12 @@ t.before(async () => {
   const env = { SESSION_STORE: 'redis', REDIS_URL: endpoint.url, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex') }
   a = await testApp(emulator, env)
   b = await testApp(emulator, env)
+  c = await testApp(emulator, env)
 })
 t.teardown(async () => {
   await a?.close()
   await b?.close()
+  await c?.close()
   await endpoint?.close()
   await Promise.all([primary?.kill(), replica?.kill()])
   await emulator?.stop()
@@ -71,9 +76,11 @@ t.test('after a failover, sign-ins and sign-outs work again by themselves and st
   const email = await emulator.user(['MANAGER'])
   const before = await signIn(a, email, TEST_PASSWORD)
   t.equal((await me(b, before.cookie)).statusCode, 200, 'a session from before the failover, used on B')
+  t.equal((await me(c, before.cookie)).statusCode, 200, 'and on C, which holds it in its view and will only read')
 
   await replicate(replica, undefined)
-  await replicate(primary, replica.port)
+  // The demoted server is not waited for, as a failover does not wait for it.
+  await replicate(primary, replica.port, { sync: false })
   endpoint.retarget(replica.port)
 
   let after = { cookie: '', response: { statusCode: 0 } }
@@ -83,6 +90,11 @@ t.test('after a failover, sign-ins and sign-outs work again by themselves and st
   const signingOut = await until(204, async () => await b.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie: before.cookie }, payload: {} }))
   t.equal(signingOut.last, 204, `B signs the old session out (answers: ${signingOut.seen.join(' ')})`)
 
+  // C has written nothing since: it still reads through the old server, which now replicates the new primary (a
+  // partial resync, as after a real failover), so the sign-out reaches C's view and store that way.
+  const ending = await until(401, async () => await me(c, before.cookie))
+  t.equal(ending.last, 401, `C refuses the ended session (answers: ${ending.seen.join(' ')})`)
+  t.notOk(ending.seen.includes(200), 'and never served it after the sign-out')
   t.equal((await me(a, before.cookie)).statusCode, 401, 'the session B ended is refused on A at the next request')
   t.equal((await me(b, after.cookie)).statusCode, 200, 'the session A made after the failover works on B')
   const promoted = await rawRedis(replica.url)
