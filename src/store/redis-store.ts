@@ -44,6 +44,8 @@ export class RedisStore implements SharedStore {
   private readonly channels = new Map<string, RedisChannel>()
   /** Settles on the first connection, the first failure, or FIRST_CONNECT_MS: start-up must not answer 503. */
   private firstConnect: Promise<void> | undefined
+  /** The one check of the server `ready` makes. */
+  private serverCheck: Promise<void> | undefined
 
   constructor (url: string) {
     this.redis = new Redis(url, {
@@ -150,8 +152,6 @@ export class RedisStore implements SharedStore {
   async ping (): Promise<void> {
     await this.run(async () => await this.redis.ping())
   }
-
-  private serverCheck: Promise<void> | undefined
 
   async ready (): Promise<void> {
     this.serverCheck ??= this.checkServer()
