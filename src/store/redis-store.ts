@@ -35,6 +35,9 @@ function evictionRefusal (policy: string): string {
     'and a full store then answers 503 instead.'
 }
 
+/** The oldest server the store runs on: PEXPIRE's NX and GT options (sets whose members lapse) came with Redis 7.0. */
+const MIN_MAJOR_VERSION = 7
+
 /** How long the first commands wait for the first connection; after it, commands never wait for a connection. */
 const FIRST_CONNECT_MS = 1500
 
@@ -159,11 +162,15 @@ export class RedisStore implements SharedStore {
   }
 
   /**
-   * Asks the server, once, whether it can hold the store: not a cluster node, and no eviction when full. A server that
-   * does not answer yet is given the benefit.
+   * Asks the server, once, whether it can hold the store: Redis 7 or later (Valkey says so too), not a cluster node, and
+   * no eviction when full. A server that does not answer yet is given the benefit.
    */
   private async checkServer (): Promise<void> {
     const info = await this.run(async () => await this.redis.info()).catch(() => '')
+    const version = /^redis_version:(\d+)\S*/m.exec(info)
+    if (version !== null && Number(version[1]) < MIN_MAJOR_VERSION) {
+      throw new ConfigError(`REDIS_URL's server runs Redis ${version[0].slice('redis_version:'.length)}; the session store needs Redis ${MIN_MAJOR_VERSION}.0 or later, or Valkey (it uses PEXPIRE's NX and GT options).`)
+    }
     if (/^cluster_enabled:1/m.test(info)) throw new ConfigError(CLUSTER_REFUSAL)
     const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? 'noeviction'
     const limit = Number(/^maxmemory:(\d+)/m.exec(info)?.[1] ?? 0)

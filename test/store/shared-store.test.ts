@@ -5,6 +5,7 @@ import { createServer, type Socket } from 'node:net'
 import { MemoryStore, type SharedStore } from '../../src/store/shared-store.js'
 import { RedisStore } from '../../src/store/redis-store.js'
 import { AppError } from '../../src/errors.js'
+import { ConfigError } from '../../fastify.config.js'
 import { rawRedis, SHARED_REDIS_URL } from '../helpers/redis.js'
 import { freePort } from '../helpers/ports.js'
 
@@ -129,4 +130,47 @@ t.test('redis: a server that accepts but never answers fails within the command 
   const error = await store.set('anything', 1, 10).catch((e: unknown) => e)
   t.ok(error instanceof AppError && error.code === 'UPSTREAM_UNAVAILABLE', 'UPSTREAM_UNAVAILABLE')
   t.ok(performance.now() - started < 3000, `within 3 s (${Math.round(performance.now() - started)} ms)`)
+})
+
+t.test('redis: a server older than Redis 7 is refused at start-up with a sentence naming REDIS_URL', async (t) => {
+  // No Redis 6 can run on this machine: a loopback server that speaks just enough of the protocol to say it is one.
+  const info = 'redis_version:6.2.14\r\nloading:0\r\ncluster_enabled:0\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\n'
+  const sockets = new Set<Socket>()
+  const old = createServer((socket) => {
+    sockets.add(socket)
+    let pending = ''
+    socket.on('data', (data) => {
+      pending += data.toString('latin1')
+      // Each command is an array of bulk strings; INFO gets the text above, anything else +OK.
+      for (let command = /^\*(\d+)\r\n/.exec(pending); command !== null; command = /^\*(\d+)\r\n/.exec(pending)) {
+        let at = command[0].length
+        const args: string[] = []
+        for (let i = 0; i < Number(command[1]); i++) {
+          const length = /^\$(\d+)\r\n/.exec(pending.slice(at))
+          if (length === null || pending.length < at + length[0].length + Number(length[1]) + 2) return
+          args.push(pending.slice(at + length[0].length, at + length[0].length + Number(length[1])))
+          at += length[0].length + Number(length[1]) + 2
+        }
+        pending = pending.slice(at)
+        socket.write(args[0]?.toUpperCase() === 'INFO' ? `$${info.length}\r\n${info}\r\n` : '+OK\r\n')
+      }
+    })
+  })
+  const port = await freePort()
+  await new Promise<void>((resolve) => old.listen(port, '127.0.0.1', resolve))
+  const store = new RedisStore(`redis://127.0.0.1:${port}`)
+  t.teardown(async () => {
+    await store.close()
+    for (const socket of sockets) socket.destroy()
+    await new Promise((resolve) => old.close(resolve))
+  })
+  const refusal = await store.ready().then(() => undefined, (error: unknown) => error)
+  t.ok(refusal instanceof ConfigError, 'a ConfigError, which stops start-up')
+  t.equal((refusal as Error).message, "REDIS_URL's server runs Redis 6.2.14; the session store needs Redis 7.0 or later, or Valkey (it uses PEXPIRE's NX and GT options).")
+})
+
+t.test('redis: the machine\'s Redis (7 or later, no cluster, no eviction) is accepted', async (t) => {
+  const store = new RedisStore(SHARED_REDIS_URL)
+  t.teardown(async () => { await store.close() })
+  await t.resolves(store.ready())
 })
