@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { freePort } from './ports.js'
+import type { TestCertificate } from './tls.js'
 
 /** The machine's Redis, which every machine of this project runs. */
 export const SHARED_REDIS_URL = 'redis://127.0.0.1:6379'
@@ -36,18 +37,33 @@ export interface OwnRedis {
   kill: () => Promise<void>
 }
 
+/** What a private redis-server asks of its clients, besides a connection. */
+export interface OwnRedisOptions {
+  /** A node of a Redis Cluster (cluster mode enabled). */
+  cluster?: boolean
+  /** More redis-server arguments. */
+  settings?: readonly string[]
+  /** The password of its default user (requirepass, as an ElastiCache AUTH token); `url` carries it. */
+  password?: string
+  /** Speaks TLS only, with this certificate (as ElastiCache with in-transit encryption); `url` is then rediss://. */
+  tls?: TestCertificate
+}
+
 /**
  * Prepares (and starts) a private redis-server on a free port: no persistence, loopback only, its working files (what
- * a replica receives in a sync, a cluster node's file) in a temp dir of its own that `kill` removes. `cluster`: a node
- * of a Redis Cluster (cluster mode enabled); `settings`: more redis-server arguments.
+ * a replica receives in a sync, a cluster node's file) in a temp dir of its own that `kill` removes.
  */
-export async function ownRedis ({ cluster = false, settings = [] as readonly string[] } = {}): Promise<OwnRedis> {
+export async function ownRedis ({ cluster = false, settings = [], password, tls }: OwnRedisOptions = {}): Promise<OwnRedis> {
   const port = await freePort()
   const dir = join(tmpdir(), `ims-redis-${port}-${process.pid}`)
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...cluster ? ['--cluster-enabled', 'yes'] : [], ...settings]
+  const listen = tls === undefined
+    ? ['--port', String(port)]
+    : ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-auth-clients', 'no']
+  const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
+    ...cluster ? ['--cluster-enabled', 'yes'] : [], ...password === undefined ? [] : ['--requirepass', password], ...settings]
   let child: ChildProcess | undefined
   const own: OwnRedis = {
-    url: `redis://127.0.0.1:${port}`,
+    url: `${tls === undefined ? 'redis' : 'rediss'}://${password === undefined ? '' : `:${password}@`}127.0.0.1:${port}`,
     port,
     start: async () => {
       await mkdir(dir, { recursive: true })
@@ -55,7 +71,7 @@ export async function ownRedis ({ cluster = false, settings = [] as readonly str
       const deadline = Date.now() + 5000
       while (Date.now() < deadline) {
         if (child.exitCode !== null) throw new Error(`redis-server exited at start-up (code ${child.exitCode})`)
-        const probe = new Redis(own.url, { lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 200 })
+        const probe = new Redis(own.url, { lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 200, ...tls === undefined ? {} : { tls: { ca: tls.cert } } })
         probe.on('error', () => {})
         const up = await probe.connect().then(async () => await probe.ping()).then(() => true, () => false)
         probe.disconnect()

@@ -1,11 +1,6 @@
 // The /api proxy against broken callers and hard upstreams: callers who leave, stall or hold streams; upstreams deaf or slow to accept.
-import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { connect, type AddressInfo, type Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -16,6 +11,7 @@ import { startFaultyCognito, type FaultyCognito } from '../helpers/faulty-cognit
 import { CSRF, LogCapture, cognitoTokens, signIn, testApp } from '../helpers/app.js'
 import { segment } from '../helpers/jwt.js'
 import { rawRequest, startFreezableUpstream } from '../helpers/upstream.js'
+import { selfSignedCertificate } from '../helpers/tls.js'
 
 const TIMEOUT_MS = 2000
 const IDLE_TIMEOUT_MS = 1000
@@ -160,11 +156,9 @@ t.test('an upload sent slowly but steadily for longer than API_TIMEOUT_MS reache
 })
 
 t.test('an https upstream whose certificate nobody vouches for is refused: 502, and the token never sent', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'ims-tls-'))
-  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
-  const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')]
-  await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', key, '-out', cert])
-  const tls = createHttpsServer({ key: await readFile(key), cert: await readFile(cert) }, (_request, response) => {
+  const certificate = await selfSignedCertificate()
+  t.teardown(certificate.remove)
+  const tls = createHttpsServer({ key: certificate.key, cert: certificate.cert }, (_request, response) => {
     response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
   })
   await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve))
