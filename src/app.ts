@@ -99,7 +99,7 @@ export async function buildApp (config: Config, deps: AppDependencies = {}): Pro
   await app.register(audit, { hashKey: usernameHashKey })
   await app.register(session, {
     mode: config.session.mode,
-    store: deps.store ?? createStore(config),
+    store: deps.store ?? createStore(config, app.log),
     encryptionKeyHex,
     refreshSkewSeconds: config.session.refreshSkewSeconds,
     idleSeconds: config.session.idleSeconds,

@@ -57,7 +57,7 @@ export const imsAuth = fp<ImsAuthOptions>(async (app, options) => {
   await app.register(audit, { hashKey: options.auditKey ?? randomBytes(32).toString('hex') })
   let isRevoked: ((claims: AccessClaims) => MaybePromise<boolean>) | undefined
   if (options.redisUrl !== undefined) {
-    const store = new RedisStore(options.redisUrl)
+    const store = new RedisStore(options.redisUrl, app.log)
     // The service only reads revocations; how long the adapter keeps them is the adapter's setting.
     const revocations = new Revocations(store, 0)
     app.addHook('onReady', async () => { await Promise.all([store.ready(), revocations.ready()]) })

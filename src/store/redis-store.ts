@@ -35,6 +35,49 @@ function evictionRefusal (policy: string): string {
     'and a full store then answers 503 instead.'
 }
 
+/**
+ * The TLS verification failures of a server's certificate (Node's codes): the chain or the name cannot be trusted, which
+ * no retry changes.
+ */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED', 'INVALID_CA', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'HOSTNAME_MISMATCH', 'ERR_TLS_CERT_ALTNAME_INVALID'
+])
+
+/**
+ * What made a connection attempt fail, safe to log: a system or TLS error code (ECONNREFUSED, CERT_HAS_EXPIRED), or the
+ * first word of the server's refusal (WRONGPASS, NOAUTH, LOADING). Never the message, which may quote what was sent.
+ */
+function connectionFault (error: Error & { code?: unknown }): string {
+  if (typeof error.code === 'string' && /^[A-Z0-9_]+$/.test(error.code)) return error.code
+  const word = /^[A-Z]+\b/.exec(error.message)?.[0]
+  return word ?? error.name
+}
+
+/**
+ * The sentence that stops start-up for a connection fault that lies in REDIS_URL or the server's certificate, not in
+ * the network: retrying would only fail the same way. Undefined for any other fault.
+ */
+function misconfiguration (fault: string): string | undefined {
+  if (fault === 'WRONGPASS' || fault === 'NOAUTH') {
+    return `REDIS_URL's server refused to let this instance in (${fault}): give it the username and password it expects ` +
+      '(on ElastiCache, the AUTH token), as rediss://user:password@host:port or rediss://:password@host:port.'
+  }
+  if (UNTRUSTED_CERTIFICATE.has(fault)) {
+    return `REDIS_URL's server presented a TLS certificate this process does not trust (${fault}): ElastiCache's are ` +
+      'trusted as they are; for a server with a certificate of your own, give its CA certificate in NODE_EXTRA_CA_CERTS, ' +
+      'and name the server in REDIS_URL as its certificate does.'
+  }
+  return undefined
+}
+
+/** Where the store says that Redis became unusable, and why, or usable again: once per change, not once per retry. */
+export interface StoreLog {
+  warn: (fields: { store: string, fault: string }, message: string) => void
+  info: (fields: { store: string }, message: string) => void
+}
+
 /** The oldest server the store runs on: PEXPIRE's NX and GT options (sets whose members lapse) came with Redis 7.0. */
 const MIN_MAJOR_VERSION = 7
 
@@ -49,8 +92,13 @@ export class RedisStore implements SharedStore {
   private firstConnect: Promise<void> | undefined
   /** The one check of the server `ready` makes. */
   private serverCheck: Promise<void> | undefined
+  /** Why the connection is down (see connectionFault), or undefined while it is up. */
+  private fault: string | undefined
+  /** Whether the connection has been ready since it last failed (logged changes are between the two). */
+  private up = false
 
-  constructor (url: string) {
+  /** @param log where changes of the connection are told (the app's logger); nowhere when absent */
+  constructor (url: string, private readonly log?: StoreLog) {
     this.redis = new Redis(url, {
       keyPrefix: KEY_PREFIX,
       enableOfflineQueue: false,
@@ -73,14 +121,26 @@ export class RedisStore implements SharedStore {
       // Commands issued in the same tick share one write and one read: fewer syscalls per request under load.
       enableAutoPipelining: true
     })
-    // Connection errors are reported through failing commands (503) and /health/ready; no crash.
-    this.redis.on('error', () => {})
+    // Connection errors answer 503 (no crash), show in /health/ready, and are logged once per change, with their cause.
+    this.redis.on('error', (error) => { this.failed(connectionFault(error)) })
+    this.redis.on('ready', () => {
+      if (!this.up && this.fault !== undefined) this.log?.info({ store: 'redis' }, 'Redis store available again')
+      this.up = true
+      this.fault = undefined
+    })
     this.firstConnect = new Promise<void>((resolve) => {
       const timer = setTimeout(settle, FIRST_CONNECT_MS)
       function settle (): void { clearTimeout(timer); resolve() }
       this.redis.once('ready', settle)
       this.redis.once('error', settle)
     }).then(() => { this.firstConnect = undefined })
+  }
+
+  /** Notes why the connection failed; tells the log when the store has just become unusable, or fails for a new cause. */
+  private failed (fault: string): void {
+    if (this.up || fault !== this.fault) this.log?.warn({ store: 'redis', fault }, 'Redis store unavailable: what needs it answers 503 until it returns')
+    this.up = false
+    this.fault = fault
   }
 
   private async run<T> (command: () => Promise<T>): Promise<T> {
@@ -163,10 +223,13 @@ export class RedisStore implements SharedStore {
 
   /**
    * Asks the server, once, whether it can hold the store: Redis 7 or later (Valkey says so too), not a cluster node, and
-   * no eviction when full. A server that does not answer yet is given the benefit.
+   * no eviction when full. A server that does not answer yet is given the benefit, unless it refused the credentials or
+   * its certificate is not trusted.
    */
   private async checkServer (): Promise<void> {
     const info = await this.run(async () => await this.redis.info()).catch(() => '')
+    const refusal = info === '' && this.fault !== undefined ? misconfiguration(this.fault) : undefined
+    if (refusal !== undefined) throw new ConfigError(refusal)
     const version = /^redis_version:(\d+)\S*/m.exec(info)
     if (version !== null && Number(version[1]) < MIN_MAJOR_VERSION) {
       throw new ConfigError(`REDIS_URL's server runs Redis ${version[0].slice('redis_version:'.length)}; the session store needs Redis ${MIN_MAJOR_VERSION}.0 or later, or Valkey (it uses PEXPIRE's NX and GT options).`)

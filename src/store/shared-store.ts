@@ -36,7 +36,8 @@ export interface SharedStore {
   ping(): Promise<void>
   /**
    * Waits, a moment at most, for the store's first connection (start-up). Rejects with a ConfigError when the server
-   * reached cannot hold the store; one not reachable yet is no refusal (commands answer 503 until it is).
+   * reached cannot hold the store or will not let this instance in (its password, its certificate); one not reachable
+   * yet is no refusal (commands answer 503 until it is).
    */
   ready(): Promise<void>
   /** The broadcast channel `name` between every instance on this store (one per name and store). */

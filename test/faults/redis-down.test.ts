@@ -4,20 +4,22 @@ import { randomBytes } from 'node:crypto'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
-import { CSRF, cognitoTokens, setCookies, signIn, testApp } from '../helpers/app.js'
+import { CSRF, LogCapture, cognitoTokens, setCookies, signIn, testApp } from '../helpers/app.js'
 import { ownRedis, rawRedis, type OwnRedis } from '../helpers/redis.js'
 
 let emulator: Emulator
 let redis: OwnRedis
 let a: FastifyInstance
 let b: FastifyInstance
+/** What A logged. */
+const logsOfA = new LogCapture()
 
 t.before(async () => {
   // A redis-server of this test's own: the machine's shared one on 6379 is never stopped.
   redis = await ownRedis()
   emulator = await startEmulator()
   const env = { SESSION_STORE: 'redis', REDIS_URL: redis.url, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex') }
-  a = await testApp(emulator, env)
+  a = await testApp(emulator, env, { logStream: logsOfA })
   b = await testApp(emulator, env)
 })
 t.teardown(async () => {
@@ -78,6 +80,12 @@ t.test('bar 41: Redis down gives 503 with Retry-After on session routes, fast; i
     await sleep(200)
   }
   t.equal(resumed?.response.statusCode, 200, 'sign-in works again')
+  // The operator learns why, once for the outage (not once per reconnection attempt), and when it is over.
+  const told = logsOfA.entries.filter((line) => line.store === 'redis').map((line) => `${String(line.level)} ${String(line.fault)} ${String(line.msg)}`)
+  t.same(told, [
+    '40 ECONNREFUSED Redis store unavailable: what needs it answers 503 until it returns',
+    '30 undefined Redis store available again'
+  ], 'A logged the outage with its cause, then its end')
   t.equal((await me(b, { cookie: resumed!.cookie })).statusCode, 200, 'and the session is shared again')
   t.equal((await me(a, { cookie })).statusCode, 401, 'the old session is gone with the old Redis')
 
