@@ -256,6 +256,10 @@ t.test('a REDIS_URL to a TLS server with its password, as ElastiCache with in-tr
   t.equal(`${me.status} ${(await me.json() as { primaryRole?: string }).primaryRole}`, '200 LINE_LEADER', 'and reads it back')
   const keys = await tlsRedisKeys(redis, certificate)
   t.ok(keys.some((key) => key.startsWith('ims:session:')), 'the session is in that Redis')
+  // A sign-out is published on the change channel, a second connection: it too goes over TLS with the password.
+  const out = await fetch(`${server.url}/auth/sign-out`, { method: 'POST', headers: { cookie, 'content-type': 'application/json', 'x-csrf': '1' }, body: '{}' })
+  t.equal(out.status, 204, 'a sign-out is recorded and published')
+  t.equal((await fetch(`${server.url}/auth/me`, { headers: { cookie } })).status, 401, 'and the session is over')
   await stopServer(server)
   t.notOk(server.output().includes(REDIS_PASSWORD), 'the password shows nowhere in the logs')
 })
