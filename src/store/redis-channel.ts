@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { upstreamUnavailable } from '../errors.js'
 import type { ChannelRecord, StoreChannel } from './channel.js'
+import { execAll, type RefusalLog } from './redis-faults.js'
 
 /** SET a number unless the key already holds one at least as large (KEYS[1]; ARGV: value, seconds). */
 const SET_IF_GREATER = `local current = tonumber(redis.call('GET', KEYS[1])) if current == nil or current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end return 1`
@@ -35,8 +36,11 @@ export class RedisChannel implements StoreChannel {
   private generations = 0
   private readonly heartbeat: NodeJS.Timeout
 
-  /** @param publisher the store's connection (fail-fast options); a second connection is made from it to subscribe. */
-  constructor (private readonly publisher: Redis, readonly name: string) {
+  /**
+   * @param publisher the store's connection (fail-fast options); a second connection is made from it to subscribe.
+   * @param refusals where publishes the server refused are logged
+   */
+  constructor (private readonly publisher: Redis, readonly name: string, private readonly refusals: RefusalLog) {
     this.subscriber = publisher.duplicate({ autoResubscribe: false, enableOfflineQueue: false, connectionName: 'ims-channel' })
     this.subscriber.on('error', () => {})
     this.subscriber.on('ready', () => { void this.subscribe() })
@@ -112,10 +116,10 @@ export class RedisChannel implements StoreChannel {
       if (record?.increasing === true) multi.eval(SET_IF_GREATER, 1, record.key, JSON.stringify(record.value), ttl)
       else if (record !== undefined) multi.set(record.key, JSON.stringify(record.value), 'EX', ttl)
       multi.publish(this.name, `${this.instance}:${sequence}:${message}`)
-      const results = await multi.exec()
-      if (results === null || results.some(([error]) => error !== null)) throw new Error('transaction failed')
+      await execAll(multi)
       await echoed
-    } catch {
+    } catch (error) {
+      this.refusals.note(error)
       throw upstreamUnavailable(2)
     } finally {
       clearTimeout(timer)

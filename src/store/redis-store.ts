@@ -5,6 +5,7 @@ import { upstreamUnavailable } from '../errors.js'
 import type { SharedStore } from './shared-store.js'
 import type { StoreChannel } from './channel.js'
 import { RedisChannel } from './redis-channel.js'
+import { execAll, faultOf, RefusalLog, type StoreLog } from './redis-faults.js'
 
 /** Keeps every key of the adapter under one prefix so a shared Redis stays tidy. */
 const KEY_PREFIX = 'ims:'
@@ -46,16 +47,6 @@ const UNTRUSTED_CERTIFICATE = new Set([
 ])
 
 /**
- * What made a connection attempt fail, safe to log: a system or TLS error code (ECONNREFUSED, CERT_HAS_EXPIRED), or the
- * first word of the server's refusal (WRONGPASS, NOAUTH, LOADING). Never the message, which may quote what was sent.
- */
-function connectionFault (error: Error & { code?: unknown }): string {
-  if (typeof error.code === 'string' && /^[A-Z0-9_]+$/.test(error.code)) return error.code
-  const word = /^[A-Z]+\b/.exec(error.message)?.[0]
-  return word ?? error.name
-}
-
-/**
  * The sentence that stops start-up for a connection fault that lies in REDIS_URL or the server's certificate, not in
  * the network: retrying would only fail the same way. Undefined for any other fault.
  */
@@ -72,12 +63,6 @@ function misconfiguration (fault: string): string | undefined {
   return undefined
 }
 
-/** Where the store says that Redis became unusable, and why, or usable again: once per change, not once per retry. */
-export interface StoreLog {
-  warn: (fields: { store: string, fault: string }, message: string) => void
-  info: (fields: { store: string }, message: string) => void
-}
-
 /** The oldest server the store runs on: PEXPIRE's NX and GT options (sets whose members lapse) came with Redis 7.0. */
 const MIN_MAJOR_VERSION = 7
 
@@ -92,13 +77,17 @@ export class RedisStore implements SharedStore {
   private firstConnect: Promise<void> | undefined
   /** The one check of the server `ready` makes. */
   private serverCheck: Promise<void> | undefined
-  /** Why the connection is down (see connectionFault), or undefined while it is up. */
+  /** Why the connection is down (see faultOf), or undefined while it is up. */
   private fault: string | undefined
   /** Whether the connection has been ready since it last failed (logged changes are between the two). */
   private up = false
 
-  /** @param log where changes of the connection are told (the app's logger); nowhere when absent */
+  /** Commands the server refused, logged. */
+  private readonly refusals: RefusalLog
+
+  /** @param log where changes of the connection and refused commands are told (the app's logger); nowhere when absent */
   constructor (url: string, private readonly log?: StoreLog) {
+    this.refusals = new RefusalLog(log)
     this.redis = new Redis(url, {
       keyPrefix: KEY_PREFIX,
       enableOfflineQueue: false,
@@ -122,7 +111,7 @@ export class RedisStore implements SharedStore {
       enableAutoPipelining: true
     })
     // Connection errors answer 503 (no crash), show in /health/ready, and are logged once per change, with their cause.
-    this.redis.on('error', (error) => { this.failed(connectionFault(error)) })
+    this.redis.on('error', (error) => { this.failed(faultOf(error)) })
     this.redis.on('ready', () => {
       if (!this.up && this.fault !== undefined) this.log?.info({ store: 'redis' }, 'Redis store available again')
       this.up = true
@@ -147,7 +136,8 @@ export class RedisStore implements SharedStore {
     if (this.firstConnect !== undefined) await this.firstConnect
     try {
       return await command()
-    } catch {
+    } catch (error) {
+      this.refusals.note(error)
       throw upstreamUnavailable(2)
     }
   }
@@ -196,10 +186,8 @@ export class RedisStore implements SharedStore {
     const now = Date.now()
     const ttlMs = Math.max(1000, Math.ceil(ttlSeconds * 1000))
     return await this.run(async () => {
-      const results = await this.redis.multi().zremrangebyscore(key, '-inf', now).zadd(key, now + ttlMs, member).zcard(key)
-        .pexpire(key, ttlMs, 'NX').pexpire(key, ttlMs, 'GT').exec()
-      // EXEC reports each command's error in its result instead of rejecting.
-      if (results === null || results.some(([error]) => error !== null)) throw new Error('transaction failed')
+      const results = await execAll(this.redis.multi().zremrangebyscore(key, '-inf', now).zadd(key, now + ttlMs, member).zcard(key)
+        .pexpire(key, ttlMs, 'NX').pexpire(key, ttlMs, 'GT'))
       return Number(results[2]![1])
     })
   }
@@ -244,7 +232,7 @@ export class RedisStore implements SharedStore {
   channel (name: string): StoreChannel {
     let channel = this.channels.get(name)
     if (channel === undefined) {
-      channel = new RedisChannel(this.redis, KEY_PREFIX + name)
+      channel = new RedisChannel(this.redis, KEY_PREFIX + name, this.refusals)
       this.channels.set(name, channel)
     }
     return channel

@@ -5,19 +5,20 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
-import { CSRF, cognitoTokens, signIn, testApp } from '../helpers/app.js'
+import { CSRF, LogCapture, cognitoTokens, signIn, testApp } from '../helpers/app.js'
 import { ownRedis, rawRedis, type OwnRedis } from '../helpers/redis.js'
 
 let emulator: Emulator
 let redis: OwnRedis
 let raw: Redis
 let app: FastifyInstance
+const logs = new LogCapture()
 
 t.before(async () => {
   redis = await ownRedis({ settings: ['--maxmemory', '64mb', '--maxmemory-policy', 'noeviction'] })
   raw = await rawRedis(redis.url)
   emulator = await startEmulator()
-  app = await testApp(emulator, { SESSION_STORE: 'redis', REDIS_URL: redis.url, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex') })
+  app = await testApp(emulator, { SESSION_STORE: 'redis', REDIS_URL: redis.url, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex') }, { logStream: logs })
 })
 t.teardown(async () => {
   await app?.close()
@@ -50,6 +51,11 @@ t.test('a full store refuses writes with 503, keeps what it holds, and serves ag
   t.ok(Number(refused.headers['retry-after']) > 0, 'with Retry-After')
   t.equal((await me({ authorization: `Bearer ${signedOut.accessToken}` })).statusCode, 401, 'the token signed out before stays refused')
   t.equal((await me({ cookie: session.cookie })).statusCode, 200, 'the session written before still works')
+  const signingOut = await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie: session.cookie }, payload: {} })
+  t.equal(signingOut.statusCode, 503, 'a sign-out cannot be recorded either: 503')
+  // The operator learns why: once, however many writes were refused (the sign-in's and the sign-out's).
+  const told = logs.entries.filter((line) => line.store === 'redis').map((line) => `${String(line.level)} ${String(line.fault)} ${String(line.msg)}`)
+  t.same(told, ['40 OOM Redis refused a command: what needs it answers 503'], 'one line names the full memory')
 
   await limitMemory(64 * 1024 * 1024)
   const again = await signIn(app, email, TEST_PASSWORD)
