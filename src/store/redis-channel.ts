@@ -1,9 +1,10 @@
 // The Redis store's channel: MULTI/SET/PUBLISH on the shared connection, a second connection SUBSCRIBEd, heartbeats on it.
 import { randomUUID } from 'node:crypto'
-import type { Redis } from 'ioredis'
+import { ReplyError, type Redis } from 'ioredis'
+import { ConfigError } from '../../fastify.config.js'
 import { upstreamUnavailable } from '../errors.js'
 import type { ChannelRecord, StoreChannel } from './channel.js'
-import { execAll, type RefusalLog } from './redis-faults.js'
+import { execAll, faultOf, PERMISSION_REFUSAL, type RefusalLog } from './redis-faults.js'
 
 /** SET a number unless the key already holds one at least as large (KEYS[1]; ARGV: value, seconds). */
 const SET_IF_GREATER = `local current = tonumber(redis.call('GET', KEYS[1])) if current == nil or current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end return 1`
@@ -31,6 +32,8 @@ export class RedisChannel implements StoreChannel {
   private readonly echoes = new Map<number, () => void>()
   private readonly waiters = new Set<() => void>()
   private subscribed = false
+  /** The server refused SUBSCRIBE to REDIS_URL's user (NOPERM). */
+  private forbidden = false
   private subscribing = false
   private heardAt = 0
   private generations = 0
@@ -66,8 +69,14 @@ export class RedisChannel implements StoreChannel {
       this.heardAt = sentAt
       this.subscribed = true
       for (const wake of this.waiters) wake()
-    } catch {
-      // The heartbeat tries again while the connection is up; a reconnection ('ready') does too.
+    } catch (error) {
+      // The heartbeat tries again while the connection is up; a reconnection ('ready') does too. A user who may not
+      // subscribe never will: start-up waiting for the channel is told so.
+      this.refusals.note(error)
+      if (error instanceof ReplyError && faultOf(error as Error) === 'NOPERM') {
+        this.forbidden = true
+        for (const wake of this.waiters) wake()
+      }
     } finally {
       this.subscribing = false
     }
@@ -138,13 +147,15 @@ export class RedisChannel implements StoreChannel {
     this.handlers.push(handler)
   }
 
+  /** Rejects with a ConfigError when REDIS_URL's user may not subscribe. */
   async whenLive (timeoutMs: number): Promise<boolean> {
     if (this.live) return true
-    return await new Promise<boolean>((resolve) => {
+    return await new Promise<boolean>((resolve, reject) => {
       const done = (): void => {
         clearTimeout(timer)
         this.waiters.delete(done)
-        resolve(this.live)
+        if (this.forbidden) reject(new ConfigError(PERMISSION_REFUSAL))
+        else resolve(this.live)
       }
       const timer = setTimeout(done, timeoutMs)
       this.waiters.add(done)

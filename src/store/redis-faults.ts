@@ -19,6 +19,11 @@ export function faultOf (error: Error): string {
   return /^[A-Z]+\b/.exec(cause.message)?.[0] ?? cause.name
 }
 
+/** Why a user without a command the store needs is refused (an ACL, or an ElastiCache access string). */
+export const PERMISSION_REFUSAL = 'REDIS_URL\'s user may not run every command the session store needs (NOPERM): it ' +
+  'needs reads, writes, transactions, scripts and pub/sub on the keys and channels that start with ims: (on ElastiCache, ' +
+  'an access string such as "on ~ims:* &ims:* +@all -@dangerous +info").'
+
 /** How often the same kind of refusal is logged at most: a full Redis refuses every write. */
 const REFUSAL_LOG_MS = 60_000
 

@@ -1,11 +1,12 @@
 // The SharedStore on Redis (ioredis): several instances pointed at one Redis behave as one; failures become 503.
-import { Redis } from 'ioredis'
+import { randomUUID } from 'node:crypto'
+import { Redis, ReplyError } from 'ioredis'
 import { ConfigError } from '../../fastify.config.js'
 import { upstreamUnavailable } from '../errors.js'
 import type { SharedStore } from './shared-store.js'
 import type { StoreChannel } from './channel.js'
 import { RedisChannel } from './redis-channel.js'
-import { execAll, faultOf, RefusalLog, type StoreLog } from './redis-faults.js'
+import { execAll, faultOf, PERMISSION_REFUSAL, RefusalLog, type StoreLog } from './redis-faults.js'
 
 /** Keeps every key of the adapter under one prefix so a shared Redis stays tidy. */
 const KEY_PREFIX = 'ims:'
@@ -62,6 +63,10 @@ function misconfiguration (fault: string): string | undefined {
   }
   return undefined
 }
+
+/** Why a replica is refused: it refuses every write (a reader endpoint given where the primary's belongs). */
+const REPLICA_REFUSAL = 'REDIS_URL points at a replica, which refuses every write: give the primary\'s address ' +
+  '(on ElastiCache, the primary endpoint, not the reader endpoint).'
 
 /** The oldest server the store runs on: PEXPIRE's NX and GT options (sets whose members lapse) came with Redis 7.0. */
 const MIN_MAJOR_VERSION = 7
@@ -215,7 +220,9 @@ export class RedisStore implements SharedStore {
    * its certificate is not trusted.
    */
   private async checkServer (): Promise<void> {
-    const info = await this.run(async () => await this.redis.info()).catch(() => '')
+    if (this.firstConnect !== undefined) await this.firstConnect
+    // Not through `run`: INFO may be denied to an ACL user (ElastiCache's "-@dangerous"), which is no refusal here.
+    const info = await this.redis.info().catch(() => '')
     const refusal = info === '' && this.fault !== undefined ? misconfiguration(this.fault) : undefined
     if (refusal !== undefined) throw new ConfigError(refusal)
     const version = /^redis_version:(\d+)\S*/m.exec(info)
@@ -226,6 +233,26 @@ export class RedisStore implements SharedStore {
     const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? 'noeviction'
     const limit = Number(/^maxmemory:(\d+)/m.exec(info)?.[1] ?? 0)
     if (limit > 0 && policy !== 'noeviction') throw new ConfigError(evictionRefusal(policy))
+    if (/^role:slave/m.test(info)) throw new ConfigError(REPLICA_REFUSAL)
+    await this.probeCommands()
+  }
+
+  /**
+   * Runs each command the store uses once, on a key of its own, in one transaction: a user whose ACL forbids one of them
+   * (NOPERM), or a replica that did not say so in INFO (READONLY), is refused here instead of answering 503 to the routes
+   * that need it. Pub/sub is tried by the channels as they subscribe. Any other failure is no refusal.
+   */
+  private async probeCommands (): Promise<void> {
+    const key = `probe:${randomUUID()}`
+    try {
+      await execAll(this.redis.multi().set(key, '1', 'EX', 5).get(key).getdel(key).eval('return 1', 0)
+        .zadd(key, 1, 'member').zremrangebyscore(key, '-inf', 0).zcard(key).zrangebyscore(key, '(0', '+inf')
+        .zrem(key, 'member').pexpire(key, 5000, 'NX').del(key))
+    } catch (error) {
+      const fault = error instanceof ReplyError ? faultOf(error as Error) : undefined
+      if (fault === 'NOPERM') throw new ConfigError(PERMISSION_REFUSAL)
+      if (fault === 'READONLY') throw new ConfigError(REPLICA_REFUSAL)
+    }
   }
 
   /** A broadcast to every instance on this Redis: PUBLISH, and a second connection that SUBSCRIBEs. */

@@ -224,7 +224,21 @@ const unfitRedis: Array<[string, (t: Test) => Promise<{ redis: OwnRedis, env: Re
     t.teardown(certificate.remove)
     const redis = await ownRedis({ tls: certificate, password: REDIS_PASSWORD })
     return { redis, env: { REDIS_URL: redis.url.replace('127.0.0.1', 'localhost'), NODE_EXTRA_CA_CERTS: certificate.certFile } }
-  }, /REDIS_URL's server presented a TLS certificate this process does not trust \(ERR_TLS_CERT_ALTNAME_INVALID\)/]
+  }, /REDIS_URL's server presented a TLS certificate this process does not trust \(ERR_TLS_CERT_ALTNAME_INVALID\)/],
+  ['a replica (a reader endpoint where the primary\'s belongs)', async (t) => {
+    const primary = await ownRedis()
+    t.teardown(async () => { await primary.kill() })
+    const redis = await ownRedis({ settings: ['--replicaof', '127.0.0.1', String(primary.port)] })
+    return { redis, env: { REDIS_URL: redis.url } }
+  }, /REDIS_URL points at a replica, which refuses every write: give the primary's address \(on ElastiCache, the primary endpoint, not the reader endpoint\)/],
+  ['a server whose ACL denies its user transactions', async () => {
+    const redis = await ownRedis({ settings: ['--user', 'ims', 'on', `>${REDIS_PASSWORD}`, '~*', '&*', '+@all', '-@transaction'] })
+    return { redis, env: { REDIS_URL: `redis://ims:${REDIS_PASSWORD}@127.0.0.1:${redis.port}` } }
+  }, /REDIS_URL's user may not run every command the session store needs \(NOPERM\)/],
+  ['a server whose ACL denies its user pub/sub', async () => {
+    const redis = await ownRedis({ settings: ['--user', 'ims', 'on', `>${REDIS_PASSWORD}`, '~*', '&*', '+@all', '-@pubsub'] })
+    return { redis, env: { REDIS_URL: `redis://ims:${REDIS_PASSWORD}@127.0.0.1:${redis.port}` } }
+  }, /REDIS_URL's user may not run every command the session store needs \(NOPERM\): it needs reads, writes, transactions, scripts and pub\/sub on the keys and channels that start with ims:/]
 ]
 for (const [name, reach, refusal] of unfitRedis) {
   t.test(`a REDIS_URL that reaches ${name} stops start-up with a sentence naming the setting`, async (t) => {
@@ -249,20 +263,40 @@ t.test('a REDIS_URL to a TLS server with its password, as ElastiCache with in-tr
   t.teardown(() => { server.child.kill('SIGKILL') })
   const ready = await fetch(`${server.url}/health/ready`)
   t.same([ready.status, (await ready.json() as { checks: unknown }).checks], [200, { keys: true, cognito: true, store: true }], 'ready, the store included')
-  const signedIn = await fetch(`${server.url}/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf': '1' }, body: JSON.stringify({ username: 'leader@ims.local', password: DEMO_PASSWORD }) })
-  t.equal(signedIn.status, 200, 'a sign-in writes its session there')
-  const cookie = signedIn.headers.getSetCookie().find((line) => line.startsWith('__Host-ims-session='))!.split(';')[0]!
-  const me = await fetch(`${server.url}/auth/me`, { headers: { cookie } })
-  t.equal(`${me.status} ${(await me.json() as { primaryRole?: string }).primaryRole}`, '200 LINE_LEADER', 'and reads it back')
-  const keys = await tlsRedisKeys(redis, certificate)
-  t.ok(keys.some((key) => key.startsWith('ims:session:')), 'the session is in that Redis')
-  // A sign-out is published on the change channel, a second connection: it too goes over TLS with the password.
-  const out = await fetch(`${server.url}/auth/sign-out`, { method: 'POST', headers: { cookie, 'content-type': 'application/json', 'x-csrf': '1' }, body: '{}' })
-  t.equal(out.status, 204, 'a sign-out is recorded and published')
-  t.equal((await fetch(`${server.url}/auth/me`, { headers: { cookie } })).status, 401, 'and the session is over')
+  await signInAndOut(t, server.url, async () => {
+    const keys = await tlsRedisKeys(redis, certificate)
+    t.ok(keys.some((key) => key.startsWith('ims:session:')), 'the session is in that Redis')
+  })
   await stopServer(server)
   t.notOk(server.output().includes(REDIS_PASSWORD), 'the password shows nowhere in the logs')
 })
+
+t.test('a REDIS_URL whose user has only the access string start-up suggests (ims: keys and channels, nothing dangerous but INFO): the store works', async (t) => {
+  const redis = await ownRedis({ settings: ['--user', 'ims', 'on', `>${REDIS_PASSWORD}`, '~ims:*', '&ims:*', '+@all', '-@dangerous', '+info'] })
+  t.teardown(async () => { await redis.kill() })
+  const server = await startServer({ ...await localEnv(t), SESSION_STORE: 'redis', REDIS_URL: `redis://ims:${REDIS_PASSWORD}@127.0.0.1:${redis.port}` })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  t.equal((await fetch(`${server.url}/health/ready`)).status, 200, 'ready')
+  await signInAndOut(t, server.url, async () => {})
+  await stopServer(server)
+  t.notMatch(server.output(), /NOPERM|Skipping the ready check/, 'no command was refused')
+})
+
+/**
+ * Signs the demo LINE_LEADER in and reads the session back, runs `meanwhile`, then signs out (published on the change
+ * channel, the store's second connection) and finds the session over: what every use of a store goes through.
+ */
+async function signInAndOut (t: Test, url: string, meanwhile: () => Promise<void>): Promise<void> {
+  const signedIn = await fetch(`${url}/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf': '1' }, body: JSON.stringify({ username: 'leader@ims.local', password: DEMO_PASSWORD }) })
+  t.equal(signedIn.status, 200, 'a sign-in writes its session')
+  const cookie = signedIn.headers.getSetCookie().find((line) => line.startsWith('__Host-ims-session='))!.split(';')[0]!
+  const me = await fetch(`${url}/auth/me`, { headers: { cookie } })
+  t.equal(`${me.status} ${(await me.json() as { primaryRole?: string }).primaryRole}`, '200 LINE_LEADER', 'and reads it back')
+  await meanwhile()
+  const out = await fetch(`${url}/auth/sign-out`, { method: 'POST', headers: { cookie, 'content-type': 'application/json', 'x-csrf': '1' }, body: '{}' })
+  t.equal(out.status, 204, 'a sign-out is recorded and published')
+  t.equal((await fetch(`${url}/auth/me`, { headers: { cookie } })).status, 401, 'and the session is over')
+}
 
 /** The keys a TLS redis-server holds, read with its password. */
 async function tlsRedisKeys (redis: OwnRedis, certificate: TestCertificate): Promise<string[]> {
