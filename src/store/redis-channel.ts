@@ -150,6 +150,7 @@ export class RedisChannel implements StoreChannel {
   /** Rejects with a ConfigError when REDIS_URL's user may not subscribe. */
   async whenLive (timeoutMs: number): Promise<boolean> {
     if (this.live) return true
+    if (this.forbidden) throw new ConfigError(PERMISSION_REFUSAL)
     return await new Promise<boolean>((resolve, reject) => {
       const done = (): void => {
         clearTimeout(timer)

@@ -215,9 +215,9 @@ export class RedisStore implements SharedStore {
   }
 
   /**
-   * Asks the server, once, whether it can hold the store: Redis 7 or later (Valkey says so too), not a cluster node, and
-   * no eviction when full. A server that does not answer yet is given the benefit, unless it refused the credentials or
-   * its certificate is not trusted.
+   * Asks the server, once, whether it can hold the store: Redis 7 or later (Valkey says so too), not a cluster node, no
+   * eviction when full, a primary, and every command the store uses allowed. A server that does not answer yet is given
+   * the benefit, unless it refused the credentials or its certificate is not trusted.
    */
   private async checkServer (): Promise<void> {
     if (this.firstConnect !== undefined) await this.firstConnect
