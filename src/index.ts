@@ -57,8 +57,9 @@ export const imsAuth = fp<ImsAuthOptions>(async (app, options) => {
   await app.register(audit, { hashKey: options.auditKey ?? randomBytes(32).toString('hex') })
   let isRevoked: ((claims: AccessClaims) => MaybePromise<boolean>) | undefined
   if (options.redisUrl !== undefined) {
-    const store = new RedisStore(options.redisUrl, app.log)
-    // The service only reads revocations; how long the adapter keeps them is the adapter's setting.
+    // The service only reads revocations (a replica and a read-only user will do); how long the adapter keeps them is
+    // the adapter's setting.
+    const store = new RedisStore(options.redisUrl, { log: app.log, readsOnly: true })
     const revocations = new Revocations(store, 0)
     app.addHook('onReady', async () => { await Promise.all([store.ready(), revocations.ready()]) })
     app.addHook('onClose', async () => { await store.close() })

@@ -90,9 +90,18 @@ export class RedisStore implements SharedStore {
   /** Commands the server refused, logged. */
   private readonly refusals: RefusalLog
 
-  /** @param log where changes of the connection and refused commands are told (the app's logger); nowhere when absent */
-  constructor (url: string, private readonly log?: StoreLog) {
-    this.refusals = new RefusalLog(log)
+  private readonly log: StoreLog | undefined
+  /** Only reads and subscribes (a service that checks revocations): a replica, and a user who may not write, will do. */
+  private readonly readsOnly: boolean
+
+  /**
+   * @param options.log where changes of the connection and refused commands are told (the app's logger); nowhere when absent
+   * @param options.readsOnly the store is only read and listened to (see `readsOnly`)
+   */
+  constructor (url: string, options: { log?: StoreLog, readsOnly?: boolean } = {}) {
+    this.log = options.log
+    this.readsOnly = options.readsOnly ?? false
+    this.refusals = new RefusalLog(options.log)
     this.redis = new Redis(url, {
       keyPrefix: KEY_PREFIX,
       enableOfflineQueue: false,
@@ -233,7 +242,7 @@ export class RedisStore implements SharedStore {
     const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? 'noeviction'
     const limit = Number(/^maxmemory:(\d+)/m.exec(info)?.[1] ?? 0)
     if (limit > 0 && policy !== 'noeviction') throw new ConfigError(evictionRefusal(policy))
-    if (/^role:slave/m.test(info)) throw new ConfigError(REPLICA_REFUSAL)
+    if (!this.readsOnly && /^role:slave/m.test(info)) throw new ConfigError(REPLICA_REFUSAL)
     await this.probeCommands()
   }
 
@@ -245,9 +254,12 @@ export class RedisStore implements SharedStore {
   private async probeCommands (): Promise<void> {
     const key = `probe:${randomUUID()}`
     try {
-      await execAll(this.redis.multi().set(key, '1', 'EX', 5).get(key).getdel(key).eval('return 1', 0)
-        .zadd(key, 1, 'member').zremrangebyscore(key, '-inf', 0).zcard(key).zrangebyscore(key, '(0', '+inf')
-        .zrem(key, 'member').pexpire(key, 5000, 'NX').del(key))
+      if (this.readsOnly) await this.redis.get(key)
+      else {
+        await execAll(this.redis.multi().set(key, '1', 'EX', 5).get(key).getdel(key).eval('return 1', 0)
+          .zadd(key, 1, 'member').zremrangebyscore(key, '-inf', 0).zcard(key).zrangebyscore(key, '(0', '+inf')
+          .zrem(key, 'member').pexpire(key, 5000, 'NX').del(key))
+      }
     } catch (error) {
       const fault = error instanceof ReplyError ? faultOf(error as Error) : undefined
       if (fault === 'NOPERM') throw new ConfigError(PERMISSION_REFUSAL)

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
 import { CSRF, signIn, testApp } from '../helpers/app.js'
-import { ownRedis, rawRedis, redisLink, type OwnRedis, type RedisLink } from '../helpers/redis.js'
+import { ownRedis, rawRedis, redisLink, replicate, type OwnRedis, type RedisLink } from '../helpers/redis.js'
 
 let emulator: Emulator
 let primary: OwnRedis
@@ -16,26 +16,6 @@ let endpoint: RedisLink
 let a: FastifyInstance
 let b: FastifyInstance
 let c: FastifyInstance
-
-/** Makes `server` a replica of the server on `port`, or a primary (`undefined`); with `sync`, waits until it is in sync. */
-async function replicate (server: OwnRedis, port: number | undefined, { sync = true } = {}): Promise<void> {
-  const redis = await rawRedis(server.url)
-  try {
-    if (port === undefined) {
-      await redis.replicaof('NO', 'ONE')
-      return
-    }
-    await redis.replicaof('127.0.0.1', port)
-    if (!sync) return
-    for (let attempt = 0; attempt < 100; attempt++) {
-      if (/master_link_status:up/.test(await redis.info('replication'))) return
-      await sleep(50)
-    }
-    throw new Error(`the server on ${server.port} did not sync with ${port}`)
-  } finally {
-    redis.disconnect()
-  }
-}
 
 t.before(async () => {
   primary = await ownRedis()

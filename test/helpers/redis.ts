@@ -59,7 +59,8 @@ export async function ownRedis ({ cluster = false, settings = [], password, tls 
   const listen = tls === undefined
     ? ['--port', String(port)]
     : ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-auth-clients', 'no']
-  const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
+  // A replica's first sync starts at once (Redis waits 5 s by default, for more replicas to share it).
+  const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--repl-diskless-sync-delay', '0',
     ...cluster ? ['--cluster-enabled', 'yes'] : [], ...password === undefined ? [] : ['--requirepass', password], ...settings]
   let child: ChildProcess | undefined
   const own: OwnRedis = {
@@ -90,6 +91,26 @@ export async function ownRedis ({ cluster = false, settings = [], password, tls 
   }
   await own.start()
   return own
+}
+
+/** Makes `server` a replica of the server on `port`, or a primary (`undefined`); with `sync`, waits until it is in sync. */
+export async function replicate (server: OwnRedis, port: number | undefined, { sync = true } = {}): Promise<void> {
+  const redis = await rawRedis(server.url)
+  try {
+    if (port === undefined) {
+      await redis.replicaof('NO', 'ONE')
+      return
+    }
+    await redis.replicaof('127.0.0.1', port)
+    if (!sync) return
+    for (let attempt = 0; attempt < 100; attempt++) {
+      if (/master_link_status:up/.test(await redis.info('replication'))) return
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    throw new Error(`the server on ${server.port} did not sync with ${port}`)
+  } finally {
+    redis.disconnect()
+  }
 }
 
 /**

@@ -1,12 +1,12 @@
 // Bar 8 through the exported guard: any IMS Fastify service checks roles from bearer tokens alone, exact-case groups.
 import { randomBytes } from 'node:crypto'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { CreateGroupCommand } from '@aws-sdk/client-cognito-identity-provider'
 import { imsAuth, requireRole, requireUser } from '../../src/index.js'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
 import { cognitoTokens, testApp } from '../helpers/app.js'
-import { SHARED_REDIS_URL } from '../helpers/redis.js'
+import { ownRedis, replicate, SHARED_REDIS_URL } from '../helpers/redis.js'
 
 let emulator: Emulator
 let service: FastifyInstance
@@ -84,19 +84,44 @@ t.test('a custom ROLE_GROUPS mapping in the BFF is honoured exactly', async (t) 
   t.same(upper.json().roles, [], 'and "ADMIN" no longer does')
 })
 
-t.test('a service given the adapter\'s Redis refuses at once a token the adapter revoked; without it, the token lives on', async (t) => {
-  const adapter = await testApp(emulator, { SESSION_STORE: 'redis', REDIS_URL: SHARED_REDIS_URL, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex') })
+/**
+ * The adapter on the Redis store at `adapterRedis`, a service (imsAuth, a LINE_LEADER route at /tasks) reading
+ * revocations at `serviceRedis`, and a LINE_LEADER's access token; all closed after `t`.
+ */
+async function adapterAndService (t: Test, adapterRedis: string, serviceRedis: string): Promise<{ adapter: FastifyInstance, watching: FastifyInstance, accessToken: string, bearer: { authorization: string } }> {
+  const adapter = await testApp(emulator, { SESSION_STORE: 'redis', REDIS_URL: adapterRedis, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex') })
   const watching = Fastify({ logger: false })
-  await watching.register(imsAuth, { userPoolId: emulator.userPoolId, clientId: emulator.clientId, endpoint: emulator.endpoint, redisUrl: SHARED_REDIS_URL })
+  await watching.register(imsAuth, { userPoolId: emulator.userPoolId, clientId: emulator.clientId, endpoint: emulator.endpoint, redisUrl: serviceRedis })
   watching.get('/tasks', { preHandler: requireRole('LINE_LEADER') }, async () => ({ tasks: [] }))
   await watching.ready()
   t.teardown(async () => { await watching.close(); await adapter.close() })
   const { accessToken } = await cognitoTokens(adapter, await emulator.user(['LINE_LEADER']), TEST_PASSWORD)
-  const bearer = { authorization: `Bearer ${accessToken}` }
+  return { adapter, watching, accessToken, bearer: { authorization: `Bearer ${accessToken}` } }
+}
+
+t.test('a service given the adapter\'s Redis refuses at once a token the adapter revoked; without it, the token lives on', async (t) => {
+  const { adapter, watching, accessToken, bearer } = await adapterAndService(t, SHARED_REDIS_URL, SHARED_REDIS_URL)
   t.equal((await watching.inject({ url: '/tasks', headers: bearer })).statusCode, 200, 'before the sign-out')
   t.equal((await adapter.inject({ method: 'POST', url: '/auth/sign-out', headers: bearer, payload: {} })).statusCode, 204)
   const after = await watching.inject({ url: '/tasks', headers: bearer })
   t.equal(after.statusCode, 401, 'the very next request after the sign-out')
   t.equal(after.json().error, 'UNAUTHENTICATED')
   t.equal((await call('GET', '/tasks', accessToken)).statusCode, 200, 'a service without the Redis cannot know')
+})
+
+t.test('a service may read revocations from a replica (the reader endpoint) as a user who may only read and listen', async (t) => {
+  const primary = await ownRedis()
+  const replica = await ownRedis({ settings: ['--user', 'reader', 'on', '>reader-Pass-1', '~ims:*', '&ims:*', '+@read', '+@pubsub', '+@connection', '+info'] })
+  t.teardown(async () => { await replica.kill(); await primary.kill() })
+  await replicate(replica, primary.port)
+  const { adapter, watching, bearer } = await adapterAndService(t, primary.url, `redis://reader:reader-Pass-1@127.0.0.1:${replica.port}`)
+  t.equal((await watching.inject({ url: '/tasks', headers: bearer })).statusCode, 200, 'the service started, and serves the token')
+  t.equal((await adapter.inject({ method: 'POST', url: '/auth/sign-out', headers: bearer, payload: {} })).statusCode, 204)
+  // The sign-out reaches the replica as fast as replication runs, which is not the adapter's to bound.
+  let after = await watching.inject({ url: '/tasks', headers: bearer })
+  for (let attempt = 0; attempt < 50 && after.statusCode === 200; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    after = await watching.inject({ url: '/tasks', headers: bearer })
+  }
+  t.equal(after.statusCode, 401, 'the sign-out reaches it through the replica')
 })
