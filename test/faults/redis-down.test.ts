@@ -80,12 +80,14 @@ t.test('bar 41: Redis down gives 503 with Retry-After on session routes, fast; i
     await sleep(200)
   }
   t.equal(resumed?.response.statusCode, 200, 'sign-in works again')
-  // The operator learns why, once for the outage (not once per reconnection attempt), and when it is over.
+  // The operator learns why, once for the outage, not once per reconnection attempt (one a second at most, for some
+  // seconds): a connection reset when Redis died may come first, then refused reconnections. Then that it is over.
   const told = logsOfA.entries.filter((line) => line.store === 'redis').map((line) => `${String(line.level)} ${String(line.fault)} ${String(line.msg)}`)
-  t.same(told, [
-    '40 ECONNREFUSED Redis store unavailable: what needs it answers 503 until it returns',
-    '30 undefined Redis store available again'
-  ], 'A logged the outage with its cause, then its end')
+  const outage = told.slice(0, -1)
+  t.ok(outage.length >= 1 && outage.length <= 2, `one line for the outage, or two if its cause changed (${outage.length})`)
+  t.match(outage.at(-1), /^40 ECONNREFUSED Redis store unavailable: what needs it answers 503 until it returns$/, 'its cause: Redis refuses connections')
+  t.ok(outage.every((line) => /^40 (ECONNRESET|ECONNREFUSED) Redis store unavailable/.test(line)), 'each a warning with its cause')
+  t.equal(told.at(-1), '30 undefined Redis store available again', 'then that it is back')
   t.equal((await me(b, { cookie: resumed!.cookie })).statusCode, 200, 'and the session is shared again')
   t.equal((await me(a, { cookie })).statusCode, 401, 'the old session is gone with the old Redis')
 
