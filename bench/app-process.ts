@@ -1,5 +1,7 @@
 // The bench's app in a process of its own, as production runs it: built from the settings the bench hands it, driven over IPC.
 import { createHook } from 'node:async_hooks'
+import { subscribe } from 'node:diagnostics_channel'
+import type { IncomingMessage } from 'node:http'
 import { randomUUID } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -38,6 +40,8 @@ export interface Requests {
   timeRequests: { args: null, result: null }
   /** Stops collecting; the median time inside the app per path (µs), since `timeRequests`. */
   requestTimes: { args: null, result: Record<string, number> }
+  /** The median phases (ms) of the sign-ins since `timeRequests` (see SignInPhases). */
+  signInPhases: { args: null, result: { before: number, waiting: number, after: number } }
 }
 
 export type Request = { [K in keyof Requests]: { id: number, name: K, args: Requests[K]['args'] } }[keyof Requests]
@@ -65,6 +69,37 @@ class LogSink extends Writable {
       }
     }
     callback()
+  }
+}
+
+/**
+ * The phases of each sign-in inside the app, told by Node's HTTP diagnostics channels while `collecting`: from its
+ * arrival to the app's first call to Cognito, the wait until Cognito's last answer arrives, and from then to the response
+ * written. The bench sends them one at a time, and the app calls nothing but Cognito meanwhile.
+ */
+class SignInPhases {
+  collecting = false
+  readonly before: number[] = []
+  readonly waiting: number[] = []
+  readonly after: number[] = []
+  private current: { arrived: number, firstCall?: number, lastAnswer?: number } | undefined
+
+  constructor () {
+    subscribe('http.server.request.start', (message) => {
+      const { request } = message as { request: IncomingMessage }
+      this.current = this.collecting && request.url === '/auth/sign-in' ? { arrived: performance.now() } : undefined
+    })
+    subscribe('http.client.request.start', () => { if (this.current !== undefined) this.current.firstCall ??= performance.now() })
+    subscribe('http.client.response.finish', () => { if (this.current !== undefined) this.current.lastAnswer = performance.now() })
+    subscribe('http.server.response.finish', () => {
+      const { arrived, firstCall, lastAnswer } = this.current ?? {}
+      if (arrived !== undefined && firstCall !== undefined && lastAnswer !== undefined) {
+        this.before.push(firstCall - arrived)
+        this.waiting.push(lastAnswer - firstCall)
+        this.after.push(performance.now() - lastAnswer)
+      }
+      this.current = undefined
+    })
   }
 }
 
@@ -134,6 +169,7 @@ async function main (): Promise<void> {
   if (send === undefined) throw new Error('bench/app-process.ts runs as a child of bench/run.ts (an IPC channel)')
   const env = JSON.parse(process.argv[2] ?? '{}') as Record<string, string>
   const logs = new LogSink()
+  const phases = new SignInPhases()
   const app = await buildApp(loadConfig(env), { logStream: logs })
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   let promises = 0
@@ -163,12 +199,16 @@ async function main (): Promise<void> {
         return await authenticationCost(app, request.args)
       case 'timeRequests':
         logs.timing = new Map()
+        phases.collecting = true
         return null
       case 'requestTimes': {
         const times = Object.fromEntries([...logs.timing ?? []].map(([path, values]) => [path, median(values)]))
         logs.timing = undefined
         return times
       }
+      case 'signInPhases':
+        phases.collecting = false
+        return { before: median(phases.before), waiting: median(phases.waiting), after: median(phases.after) }
       case 'endSessions':
         if (made !== undefined) await endSessions(app, made)
         made = undefined

@@ -376,7 +376,7 @@ async function send (agent: Agent, url: string, options: { method?: string, head
  * HTTP hop itself. The app's log lines of the counted sign-ins give their median time inside the app (ms). Sign-ins
  * through `shared`, the Redis-store app, are timed alongside: what several instances sharing one store pay.
  */
-async function signInLatency (emulator: Emulator, app: AppProcess, shared: AppProcess, username: string): Promise<{ adapter: number[], shared: number[], hop: number[], direct: number[], pair: number[], gap: number[], inside: number }> {
+async function signInLatency (emulator: Emulator, app: AppProcess, shared: AppProcess, username: string): Promise<{ adapter: number[], shared: number[], hop: number[], direct: number[], pair: number[], gap: number[], inside: number, phases: Requests['signInPhases']['result'] }> {
   const samples = { adapter: [] as number[], shared: [] as number[], hop: [] as number[], direct: [] as number[], pair: [] as number[], gap: [] as number[] }
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
   const sharedAgent = new Agent({ keepAlive: true, maxSockets: 1 })
@@ -419,7 +419,7 @@ async function signInLatency (emulator: Emulator, app: AppProcess, shared: AppPr
   }
   const inside = (await app.ask('requestTimes', null))['/auth/sign-in']
   if (inside === undefined) throw new Error('no sign-in times were logged')
-  return { ...samples, inside: inside / 1000 }
+  return { ...samples, inside: inside / 1000, phases: await app.ask('signInPhases', null) }
 }
 
 async function main (): Promise<void> {
@@ -561,6 +561,7 @@ async function main (): Promise<void> {
       `| sign-in p95 (adapter / direct InitiateAuth) | ${percentile(latency.adapter, 95).toFixed(2)} / ${percentile(latency.direct, 95).toFixed(2)} ms | ${signed(percentile(latency.adapter, 95) - percentile(latency.direct, 95), 2)} ms | |`,
       `| sign-in p50 (adapter / direct InitiateAuth + AdminGetUser, the emulator's disabled-user gap) | ${percentile(latency.adapter, 50).toFixed(2)} / ${percentile(latency.pair, 50).toFixed(2)} ms | ${signed(percentile(latency.adapter, 50) - percentile(latency.pair, 50), 2)} ms | |`,
       `| sign-in inside the app, median (its log lines' responseTime: from the first hook to the response written, the pair's wait included) | ${latency.inside.toFixed(2)} ms (the pair ${percentile(latency.pair, 50).toFixed(2)} ms) | ${signed(latency.inside - percentile(latency.pair, 50), 2)} ms the app's own work over the pair; ${signed(percentile(latency.adapter, 50) - latency.inside, 2)} ms outside the app (the HTTP hop) | |`,
+      `| sign-in inside the app, by phase, medians (Node's HTTP diagnostics channels in the app's process; the SDK's preparing of its calls falls in the first, its reading of the answers in the last) | before the first call to Cognito ${latency.phases.before.toFixed(2)} ms; waiting for Cognito's answers ${latency.phases.waiting.toFixed(2)} ms; after the last answer ${latency.phases.after.toFixed(2)} ms | | |`,
       `| sign-in p50 through the Redis-store app (the store several instances share: the throttle, the session and its revocation check read and write Redis) | ${percentile(latency.shared, 50).toFixed(2)} ms | ${signed(percentile(latency.shared, 50) - percentile(latency.direct, 50), 2)} ms over direct InitiateAuth; ${signed(percentile(latency.shared, 50) - percentile(latency.adapter, 50), 2)} ms over the memory store | |`,
       `| AdminGetUser p50 alone (the call real Cognito does not need; SDK client and emulator) | ${percentile(latency.gap, 50).toFixed(2)} ms | | |`,
       `| sign-in p95 (adapter / the same pair) | ${percentile(latency.adapter, 95).toFixed(2)} / ${percentile(latency.pair, 95).toFixed(2)} ms | ${signed(percentile(latency.adapter, 95) - percentile(latency.pair, 95), 2)} ms | |`,
@@ -599,7 +600,8 @@ async function main (): Promise<void> {
       'keep-alive node:http connection) with a GET /health/live on the same connection, direct InitiateAuth calls,',
       'InitiateAuth + AdminGetUser pairs (AdminGetUser a turn of the event loop later, as the adapter sends them to the',
       'emulator), AdminGetUser alone and sign-ins through the Redis-store app; the app\'s log lines give the counted sign-ins\'',
-      'time inside the app. The first',
+      'time inside the app, and Node\'s HTTP diagnostics channels in its process split that time at its first call to Cognito',
+      'and at Cognito\'s last answer. The first',
       'Redis cookie row repeats one session, as a browser does: an instance keeps a session it read lately in a local view',
       'for up to 10 s (src/session/session-view.ts, kept correct by the store\'s change',
       `channel), so those calls are answered from it; the second cycles through ${ROTATED_SESSIONS.toLocaleString('en')} sessions (more than a view keeps), so`,
