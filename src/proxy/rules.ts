@@ -1,4 +1,4 @@
-// Which roles may call which part of the IMS API: role rules by path prefix, longest prefix wins (API_ROLE_RULES).
+// Which roles may call which part of the IMS API: role rules by path prefix, the longest covering one wins (API_ROLE_RULES).
 import { ROLES, type Role } from '../role-mapping.js'
 import { foldCase } from './path.js'
 
@@ -57,14 +57,21 @@ export function parseApiRoleRules (json: string, settingName = 'API_ROLE_RULES')
 }
 
 /**
- * The roles allowed on `path` (a normalised, decoded, case-folded path under /api): the rule with the longest
- * prefix that `path` starts with. Prefixes match as plain strings, so `/api/admin` also covers `/api/admin-tools`:
- * an ambiguous path is judged by the stricter rule.
+ * The roles allowed on `path` (a normalised, decoded, case-folded path under /api): those of the rule with the longest
+ * prefix that covers `path` whole segments at a time (`/api/planning` covers `/api/planning/x`, not
+ * `/api/planning-x`), narrowed by every longer rule whose prefix `path` merely starts with: an ambiguous path such
+ * as `/api/admin-tools` is judged by the stricter of the rules it could mean.
  */
 export function rolesForPath (rules: ApiRoleRules, path: string): Role[] {
-  let best: string | undefined
+  let covering: string | undefined
   for (const prefix of Object.keys(rules)) {
-    if (path.startsWith(prefix) && (best === undefined || prefix.length > best.length)) best = prefix
+    const covers = path.startsWith(prefix) && (path.length === prefix.length || path[prefix.length] === '/')
+    if (covers && (covering === undefined || prefix.length > covering.length)) covering = prefix
   }
-  return best === undefined ? [] : rules[best]!
+  if (covering === undefined) return []
+  let roles = rules[covering]!
+  for (const [prefix, allowed] of Object.entries(rules)) {
+    if (prefix.length > covering.length && path.startsWith(prefix)) roles = roles.filter((role) => allowed.includes(role))
+  }
+  return roles
 }

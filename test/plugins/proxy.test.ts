@@ -504,6 +504,30 @@ t.test('API_ROLE_RULES adds rules over the defaults; API_UPSTREAM_URL unset: /ap
   t.equal(response.json().error, 'NOT_FOUND')
 })
 
+t.test('a rule covers its prefix by whole segments; a path that merely starts with a longer prefix is held to the stricter rule', async (t) => {
+  const ruled = await testApp(emulator, { API_UPSTREAM_URL: upstream.url, API_ROLE_RULES: '{"/api/planning/reports/": ["ADMIN", "MANAGER", "LINE_LEADER"]}' })
+  t.teardown(async () => { await ruled.close() })
+  const leader = await signIn(ruled, await emulator.user(['LINE_LEADER']), TEST_PASSWORD)
+  const manager = await signIn(ruled, await emulator.user(['MANAGER']), TEST_PASSWORD)
+  const cases: Array<[string, typeof leader, number]> = [
+    ['/api/planning/reports/daily', leader, 200],
+    ['/api/planning/reports', leader, 200],
+    ['/api/planning/reports-payroll', leader, 403],
+    ['/api/planning/reportsadmin/export', leader, 403],
+    ['/api/planning/payroll', leader, 403],
+    ['/api/planning/reports-payroll', manager, 200],
+    ['/api/admin-tools', manager, 403],
+    ['/api/administration/x', manager, 403],
+    ['/api/shop-floorplan', leader, 200]
+  ]
+  for (const [path, who, status] of cases) {
+    const url = fresh(path)
+    const response = await ruled.inject({ method: 'GET', url, headers: { cookie: who.cookie } })
+    t.equal(response.statusCode, status, `${who === leader ? 'LINE_LEADER' : 'MANAGER'} ${path}`)
+    t.equal(upstream.saw(url).length, status === 200 ? 1 : 0, status === 200 ? 'the upstream answered' : 'the upstream saw nothing')
+  }
+})
+
 t.test('misconfigured proxy settings stop start-up with a sentence naming the variable', async (t) => {
   const cases: Array<[Record<string, string>, RegExp]> = [
     [{ API_UPSTREAM_URL: 'http://ims-api:8080/base' }, /^API_UPSTREAM_URL is invalid/],
