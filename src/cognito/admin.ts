@@ -112,9 +112,16 @@ export class CognitoAdmin {
     return { users: output.Users ?? [], ...(output.PaginationToken === undefined ? {} : { next: output.PaginationToken }) }
   }
 
+  /** Members of one of a role's groups; none where ROLE_GROUPS names a group the pool does not have (yet). */
   private async groupPage (group: string, limit: number, token?: string): Promise<{ users: CognitoUser[], next?: string }> {
-    const output = await this.gateway.call<ListUsersInGroupCommandOutput>(
-      new ListUsersInGroupCommand({ UserPoolId: this.userPoolId, GroupName: group, Limit: limit, NextToken: token }), ADMIN_TRANSLATION)
+    let output: ListUsersInGroupCommandOutput
+    try {
+      output = await this.gateway.call<ListUsersInGroupCommandOutput>(
+        new ListUsersInGroupCommand({ UserPoolId: this.userPoolId, GroupName: group, Limit: limit, NextToken: token }), ADMIN_TRANSLATION)
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'NOT_FOUND') return { users: [] }
+      throw error
+    }
     return { users: output.Users ?? [], ...(output.NextToken === undefined ? {} : { next: output.NextToken }) }
   }
 

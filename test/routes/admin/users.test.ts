@@ -97,6 +97,17 @@ t.test('a role granted by two groups (ROLE_GROUPS) is listed across both groups,
   t.same(users.find((u) => u.email === inSecond[0])?.roles, ['LINE_LEADER'])
 })
 
+t.test('a group ROLE_GROUPS names but the pool lacks (not created yet) lists no one, wherever it stands among the role\'s groups', async (t) => {
+  const mapped = await testApp(emulator, { ROLE_GROUPS: '{"ADMIN": ["ims-admins-not-yet", "ADMIN", "ims-admins-later"]}' })
+  t.teardown(async () => { await mapped.close() })
+  const admin = await emulator.user(['ADMIN'])
+  const { cookie } = await signIn(mapped, admin, TEST_PASSWORD)
+  const { users, pages } = await listAll(mapped, cookie, '&role=ADMIN', 2)
+  t.ok(pages >= 3, `every group was read (${pages} pages)`)
+  t.equal(users.filter((u) => u.email === admin).length, 1, 'the ADMIN group\'s members are listed')
+  t.ok(users.every((u) => u.roles.includes('ADMIN')))
+})
+
 t.test('GET /admin/users refuses a bad role, limit or cursor with 400', async (t) => {
   const admin = await session(['ADMIN'])
   for (const query of ['role=admin', 'role=OWNER', 'limit=0', 'limit=61', 'limit=ten', 'cursor=%2F%2F', 'cursor=bm90LWpzb24', 'other=1']) {
