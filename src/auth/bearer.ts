@@ -7,18 +7,19 @@ import { userOf, type User } from './user.js'
 import { andThen, type MaybePromise } from '../maybe-promise.js'
 
 /**
- * The `Authorization: Bearer <token>` value, undefined when absent; any other scheme, or a value with a space or tab
- * inside the token, is refused. String searches, not a regular expression: a token is about 1 KB and this runs on
- * every bearer request (the verifier refuses any other character the token may hold).
+ * The `Authorization: Bearer <token>` value, undefined when absent or of another scheme (a proxy's Basic credentials
+ * in front of a staging site, say: the request may still carry a session cookie); a Bearer value without a token, or
+ * with a space or tab inside it, is refused. String searches, not a regular expression: a token is about 1 KB and this
+ * runs on every bearer request (the verifier refuses any other character the token may hold).
  */
 export function bearerToken (request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
   if (header === undefined) return undefined
   const value = header.trim()
   const gap = value.search(/[ \t]/)
-  if (gap === -1 || value.slice(0, gap).toLowerCase() !== 'bearer') throw unauthenticated()
-  const token = value.slice(gap + 1).trimStart()
-  if (token.includes(' ') || token.includes('\t')) throw unauthenticated()
+  if ((gap === -1 ? value : value.slice(0, gap)).toLowerCase() !== 'bearer') return undefined
+  const token = gap === -1 ? '' : value.slice(gap + 1).trimStart()
+  if (token === '' || token.includes(' ') || token.includes('\t')) throw unauthenticated()
   return token
 }
 

@@ -121,6 +121,12 @@ export class CognitoAuth {
       Session: session,
       ChallengeResponses: this.withSecretHash(pending.username, responses)
     }), CHALLENGE_TRANSLATION)
+    // cognito-local answers a user disabled since the password step; real Cognito refuses them (NotAuthorizedException).
+    const tokens = output.AuthenticationResult
+    if (tokens?.AccessToken !== undefined && this.gateway.emulator && !await this.isEnabled(tokenUsername(tokens.AccessToken))) {
+      if (tokens.RefreshToken !== undefined) void this.revoke(tokens.RefreshToken)
+      throw new AppError('UNAUTHENTICATED')
+    }
     return this.outcome(output, pending.username)
   }
 

@@ -63,14 +63,20 @@ declare module 'fastify' {
      * Answered at once when at hand (see SessionManager.find).
      */
     findSession: (id: string | undefined) => MaybePromise<Session | undefined>
-    /** Ends the session this browser already had (sign-in always issues a fresh one), revoking its refresh token. */
-    endPreviousSession: (request: FastifyRequest) => Promise<void>
+    /**
+     * Ends the session behind the request's cookie, if any (sign-in always issues a fresh one; a sign-out ends it too):
+     * deletes it, revokes its refresh token at Cognito and its access token everywhere.
+     */
+    endCookieSession: (request: FastifyRequest) => Promise<void>
     /** Turns fresh Cognito tokens into a session (cookie mode) or a token body (token mode) and the user. */
     startSession: (reply: FastifyReply, tokens: CognitoTokens) => Promise<{ user: User, tokens?: CognitoTokens }>
     /** Ends every session of a user and revokes their tokens, on every instance. */
     endUserSessions: (sub: string) => Promise<void>
-    /** Ends the caller's own session: deletes it, revokes its refresh token at Cognito and its access token everywhere. */
-    endSession: (identity: Identity) => Promise<void>
+    /**
+     * Ends the caller's own session: deletes it, revokes its refresh token at Cognito and its access token everywhere.
+     * A bearer caller's sign-in is revoked, and the session behind the request's cookie ends too, if it has one.
+     */
+    endSession: (request: FastifyRequest, identity: Identity) => Promise<void>
     /** Ends the session a stale cookie's id was moved into lately (a refresh elsewhere), revoking its tokens. */
     endMovedSession: (id: string) => Promise<void>
     /** Clears the request's session cookie (it found no session), unless that session just moved to a new id. */
@@ -119,7 +125,11 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     return request.headers['x-csrf'] !== '1' || request.headers['sec-fetch-site'] === 'cross-site'
   }
   // Callback-style: an async hook would cost every request its promises.
-  app.addHook('onRequest', (request, _reply, done) => { done(lacksCsrfProof(request) ? new AppError('CSRF_REQUIRED') : undefined) })
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!lacksCsrfProof(request)) return done()
+    request.audit({ event: 'csrf', outcome: 'CSRF_REQUIRED', method: request.method, path: request.routeOptions.url ?? request.url.split('?')[0] })
+    done(new AppError('CSRF_REQUIRED'))
+  })
 
   /**
    * Tells the browser to drop a session cookie that finds nothing, unless another instance or request has just moved
@@ -246,7 +256,12 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     }
     return andThen(findSession(request.cookies[SESSION_COOKIE]), (found) => {
       if (found === undefined) return forgetCookie(request, reply).then(() => { throw unauthenticated() })
-      if (refresh && nearExpiry(found)) return freshen(found).then((session) => identify(request, sessionIdentity(session)))
+      if (refresh && nearExpiry(found)) {
+        return freshen(found).then((session) => identify(request, sessionIdentity(session)), (error: unknown) => {
+          request.audit({ event: 'refresh', outcome: error instanceof AppError ? error.code : 'INTERNAL', sub: found.record.sub })
+          throw error
+        })
+      }
       return identify(request, sessionIdentity(found))
     })
   })
@@ -287,21 +302,25 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     return await sessions.rotate(refreshed)
   }))
 
-  app.decorate('endPreviousSession', async (request: FastifyRequest) => {
-    const previous = await findSession(request.cookies[SESSION_COOKIE])
-    if (previous === undefined) return
-    await sessions.destroy(previous.id, previous.record)
-    const refreshToken = sessions.refreshToken(previous.record)
+  /** Deletes a session, then revokes its refresh token at Cognito and its sign-in (every access token of it) everywhere. */
+  async function end (session: Session): Promise<void> {
+    await sessions.destroy(session.id, session.record)
+    const refreshToken = sessions.refreshToken(session.record)
     if (refreshToken !== undefined) await app.cognito.auth.revoke(refreshToken)
-  })
+    await revocations.revokeSignIn(session.record.accessToken)
+  }
 
-  app.decorate('endSession', async ({ session, accessToken }: Identity) => {
-    if (session !== undefined) {
-      await sessions.destroy(session.id, session.record)
-      const refreshToken = sessions.refreshToken(session.record)
-      if (refreshToken !== undefined) await app.cognito.auth.revoke(refreshToken)
-    }
+  async function endCookieSession (request: FastifyRequest): Promise<void> {
+    const found = await findSession(request.cookies[SESSION_COOKIE])
+    if (found !== undefined) await end(found)
+  }
+  app.decorate('endCookieSession', endCookieSession)
+
+  app.decorate('endSession', async (request: FastifyRequest, { session, accessToken }: Identity) => {
+    if (session !== undefined) return await end(session)
     await revocations.revokeSignIn(accessToken)
+    // The cookie is cleared with this answer: its session must not outlive it.
+    await endCookieSession(request)
   })
 
   /** Revokes the tokens of sessions already ended: their sign-ins everywhere, their refresh tokens at Cognito. */
@@ -321,4 +340,4 @@ export default fp<SessionPluginOptions>(async (app, options) => {
   app.decorate('endMovedSession', async (id: string) => {
     await revokeEnded(await sessions.endMovedFrom(id))
   })
-}, { name: 'session', dependencies: ['cognito', 'verifier'] })
+}, { name: 'session', dependencies: ['audit', 'cognito', 'verifier'] })

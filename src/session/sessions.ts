@@ -38,8 +38,8 @@ export interface SessionLimits {
   challengeSeconds: number
 }
 
-/** A challenge waiting for its answer, with the wrong answers counted. */
-export interface ChallengeRecord extends PendingChallenge { attempts: number }
+/** A challenge waiting for its answer, with the wrong answers counted and the time (ms) it ends, whatever answers come. */
+export interface ChallengeRecord extends PendingChallenge { attempts: number, expiresAt: number }
 
 /** 256-bit random ids, base64url. */
 export function newId (): string {
@@ -324,12 +324,19 @@ export class SessionManager {
     return ended
   }
 
-  /** Keeps a pending challenge under a fresh id; its Cognito session is sealed, bound to the key and the other fields. */
-  async saveChallenge (pending: PendingChallenge, attempts = 0, id = newId()): Promise<string> {
+  /**
+   * Keeps a pending challenge under a fresh id (or, after a wrong answer, under its own `id` again with its `attempts`
+   * counted, until the `expiresAt` it was first given: answering does not prolong it). Its Cognito session is sealed,
+   * bound to the key and the other fields.
+   */
+  async saveChallenge (pending: PendingChallenge, again: { attempts: number, id: string, expiresAt: number } | undefined = undefined): Promise<string> {
+    const { attempts = 0, id = newId(), expiresAt = Date.now() + this.limits.challengeSeconds * 1000 } = again ?? {}
+    const ttlSeconds = Math.ceil((expiresAt - Date.now()) / 1000)
+    if (ttlSeconds <= 0) return id
     const key = this.challengeKey(id)
-    const { cognitoSession, ...rest } = { ...pending, attempts }
+    const { cognitoSession, ...rest } = { ...pending, attempts, expiresAt }
     const record: ChallengeRecord = { ...rest, cognitoSession: this.sealer.seal(cognitoSession, sealContext(key, rest)) }
-    await this.store.set(key, record, this.limits.challengeSeconds)
+    await this.store.set(key, record, ttlSeconds)
     return id
   }
 
@@ -347,7 +354,7 @@ export class SessionManager {
     if (id === undefined || !ID_PATTERN.test(id)) return undefined
     const key = this.challengeKey(id)
     const record = await this.store.take<ChallengeRecord>(key)
-    if (record === undefined) return undefined
+    if (record === undefined || !(record.expiresAt > Date.now())) return undefined
     const { cognitoSession: sealed, ...rest } = record
     const cognitoSession = this.sealer.open(sealed, sealContext(key, rest))
     return cognitoSession === undefined ? undefined : { ...rest, cognitoSession }

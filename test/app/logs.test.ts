@@ -92,3 +92,26 @@ t.test('bar 36: a CRLF in a username cannot forge a log line', async (t) => {
   for (const line of written) t.doesNotThrow(() => JSON.parse(line), 'every line is one JSON object')
   t.notOk(written.some((line) => line.startsWith('{"level":30,"audit"')), 'no injected line')
 })
+
+t.test('bar 36: a CSRF refusal, and a refresh that fails on the way of an ordinary request, are audited', async (t) => {
+  const email = await emulator.user(['LINE_LEADER'])
+  const ok = await app.inject({ method: 'POST', url: '/auth/sign-in', headers: CSRF, payload: { username: email, password: TEST_PASSWORD } })
+  const id = cookieValue(ok, '__Host-ims-session')!
+  const cookie = `__Host-ims-session=${id}`
+  const csrfBefore = audits('csrf').length
+  const refused = await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { cookie } })
+  t.equal(refused.statusCode, 403)
+  const csrf = audits('csrf').slice(csrfBefore)
+  t.equal(csrf.length, 1, 'one line for the refusal')
+  t.match(csrf[0], { outcome: 'CSRF_REQUIRED', method: 'POST', path: '/auth/sign-out', ip: String })
+  // The session's access token is about to expire, so the next request refreshes it; Cognito refuses a disabled user.
+  const session = (await app.sessions.find(id))!
+  await app.sessions.update(session, { accessToken: session.record.accessToken, accessExpiresAt: Date.now() + 1000, groups: session.record.groups })
+  await emulator.disable(email)
+  const refreshBefore = audits('refresh').length
+  const me = await app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })
+  t.equal(me.statusCode, 401)
+  const refreshes = audits('refresh').slice(refreshBefore)
+  t.equal(refreshes.length, 1, 'one line for the refresh that ended the session')
+  t.match(refreshes[0], { outcome: 'UNAUTHENTICATED', sub: session.record.sub })
+})

@@ -328,12 +328,15 @@ t.test('a pending challenge in Redis opens only under its own key and as written
     await redis.set(keyOf(to), JSON.stringify(alter(JSON.parse((await redis.get(keyOf(from)))!) as Record<string, unknown>)), 'EX', 60)
     return to
   }
-  const id = await a.sessions.saveChallenge(pending, 2)
+  const expiresAt = Date.now() + 30_000
+  const id = await a.sessions.saveChallenge(pending, { attempts: 2, id: randomBytes(32).toString('base64url'), expiresAt })
   const moved = await copyTo(id)
   const fewerAttempts = await copyTo(id, (record) => ({ ...record, attempts: 0 }))
   const otherUser = await copyTo(id, (record) => ({ ...record, username: 'someone-else' }))
+  const later = await copyTo(id, (record) => ({ ...record, expiresAt: expiresAt + 600_000 }))
   t.equal(await b.sessions.takeChallenge(moved), undefined, 'copied under another id: refused')
   t.equal(await b.sessions.takeChallenge(fewerAttempts), undefined, 'its wrong answers reset: refused')
   t.equal(await b.sessions.takeChallenge(otherUser), undefined, 'another username: refused')
-  t.same(await b.sessions.takeChallenge(id), { ...pending, attempts: 2 }, 'as written, under its own id: it opens')
+  t.equal(await b.sessions.takeChallenge(later), undefined, 'a later end: refused')
+  t.same(await b.sessions.takeChallenge(id), { ...pending, attempts: 2, expiresAt }, 'as written, under its own id: it opens')
 })

@@ -37,6 +37,23 @@ for (const [name, make] of [['memory', () => new MemoryStore()], ['redis', () =>
     t.equal(await sessions.find(live.id), undefined, 'the old id is gone')
   })
 
+  t.test(`${name}: wrong answers do not keep a pending challenge past the time it was first given`, async (t) => {
+    const store = make()
+    t.teardown(async () => { await store.close() })
+    const sessions = new SessionManager(store, new Sealer(randomBytes(32).toString('hex')), { ...limits, challengeSeconds: 2 })
+    const pending = { challenge: 'SOFTWARE_TOKEN_MFA' as const, cognitoName: 'SOFTWARE_TOKEN_MFA', cognitoSession: 'cognito-session', username: 'u', details: {} }
+    const id = await sessions.saveChallenge(pending)
+    await new Promise((resolve) => setTimeout(resolve, 1200))
+    // A wrong answer, as /auth/challenge handles one: taken, then kept again under its id with the attempt counted.
+    const taken = (await sessions.takeChallenge(id))!
+    t.equal(taken.attempts, 0)
+    await sessions.saveChallenge(taken, { attempts: 1, id, expiresAt: taken.expiresAt })
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    t.equal(await sessions.takeChallenge(id), undefined, 'gone 2.2 s after it was first saved, though answered at 1.2 s')
+    await sessions.saveChallenge(taken, { attempts: 2, id, expiresAt: taken.expiresAt })
+    t.equal(await sessions.takeChallenge(id), undefined, 'and saving it again after its end keeps nothing')
+  })
+
   t.test(`${name}: a sign-out that read the session before a refresh moved it to a new id ends the new id too`, async (t) => {
     const store = make()
     t.teardown(async () => { await store.close() })

@@ -89,7 +89,7 @@ const hosted: FastifyPluginAsyncTypebox<HostedRoutesOptions> = async (app, { hos
       throw new AppError('INVALID_CREDENTIALS')
     }
     // Sign-in always issues a fresh session id; a session this browser had ends here.
-    await app.endPreviousSession(request)
+    await app.endCookieSession(request)
     if (request.cookies[PRE_AUTH_COOKIE] !== undefined) reply.clearCookie(PRE_AUTH_COOKIE, COOKIE_OPTIONS)
     const { user } = await app.startSession(reply, tokens)
     request.audit({ event: 'sign-in', method: 'hosted', outcome: 'success', sub: user.sub })
@@ -101,7 +101,7 @@ const hosted: FastifyPluginAsyncTypebox<HostedRoutesOptions> = async (app, { hos
   }, async (request, reply) => {
     try {
       const identity = await app.authenticate(request, reply, { refresh: false })
-      await app.endSession(identity)
+      await app.endSession(request, identity)
       request.audit({ event: 'sign-out', method: 'hosted', outcome: 'success', sub: identity.user.sub })
     } catch (error) {
       // Logging out without a live session still ends at the pool's logout.

@@ -119,7 +119,7 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
     if (global) await app.cognito.auth.globalSignOut(accessToken).catch(() => false)
     // Every session first (this one among them), so that a failure leaves this one alive for the retry to find.
     if (global) await app.endUserSessions(user.sub)
-    await app.endSession(identity)
+    await app.endSession(request, identity)
     if (request.body?.refreshToken !== undefined) await app.cognito.auth.revoke(request.body.refreshToken)
     // Only once the sign-out is recorded: a failure (503) leaves the browser its cookie to try again with.
     reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)

@@ -31,7 +31,7 @@ const signIn: FastifyPluginAsyncTypebox = async (app) => {
     const username = request.body.username.trim()
     return await app.throttle.attempt(request, ['ip', 'password'], 'sign-in', async (failed) => {
       // A session the browser already had ends here: sign-in always issues a fresh id.
-      await app.endPreviousSession(request)
+      await app.endCookieSession(request)
       try {
         const outcome = await app.cognito.auth.signIn(username, request.body.password)
         const answer = await answerOutcome(app, request, reply, outcome)
@@ -52,7 +52,7 @@ const signIn: FastifyPluginAsyncTypebox = async (app) => {
     return await app.throttle.attempt(request, ['ip'], 'challenge', async (failedFromIp) => {
       const handle = app.sessionMode === 'cookie' ? request.cookies[PRE_AUTH_COOKIE] : request.body.session
       const pending = await app.sessions.takeChallenge(handle)
-      if (pending === undefined || pending.challenge !== request.body.challenge) {
+      if (handle === undefined || pending === undefined || pending.challenge !== request.body.challenge) {
         reply.clearCookie(PRE_AUTH_COOKIE, COOKIE_OPTIONS)
         request.audit({ event: 'challenge', outcome: 'no-pending-challenge' })
         throw unauthenticated('This sign-in step has expired or does not exist. Sign in again.')
@@ -84,8 +84,8 @@ const signIn: FastifyPluginAsyncTypebox = async (app) => {
             reply.clearCookie(PRE_AUTH_COOKIE, COOKIE_OPTIONS)
             throw new AppError('TOO_MANY_REQUESTS', 'Too many wrong answers. Sign in again.').retryAfter(1)
           }
-          // The same step may be tried again with the same handle.
-          await app.sessions.saveChallenge(pending, pending.attempts + 1, handle)
+          // The same step may be tried again with the same handle, until the time it was first given.
+          await app.sessions.saveChallenge(pending, { attempts: pending.attempts + 1, id: handle, expiresAt: pending.expiresAt })
           throw error
         }
       })

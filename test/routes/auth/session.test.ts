@@ -232,3 +232,41 @@ t.test('a sign-out sent with the cookie from before another tab refreshed the se
   t.equal(out.statusCode, 204)
   t.equal((await me({ cookie: after })).statusCode, 401, 'the browser is signed out in every tab')
 })
+
+t.test('bar 15: a sign-out carrying both a bearer token and the cookie ends the cookie\'s session too', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { cookie } = await signIn(app, email, TEST_PASSWORD)
+  const { accessToken } = await cognitoTokens(app, email, TEST_PASSWORD)
+  const out = await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { cookie, authorization: `Bearer ${accessToken}`, ...CSRF } })
+  t.equal(out.statusCode, 204)
+  t.match(setCookies(out).join(';'), /__Host-ims-session=;.*Max-Age=0/, 'the cookie is cleared')
+  t.equal((await me({ cookie })).statusCode, 401, 'the cleared cookie, replayed, finds no session')
+  t.equal((await app.inject({ method: 'POST', url: '/auth/refresh', headers: { cookie, ...CSRF } })).statusCode, 401, 'nor can it be refreshed')
+  t.equal((await me({ authorization: `Bearer ${accessToken}` })).statusCode, 401, 'the bearer token is refused')
+})
+
+t.test('a new sign-in in the same browser ends the previous session, and its access token with it', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const first = await signIn(app, email, TEST_PASSWORD)
+  const previousToken = (await app.sessions.find(first.cookie.split('=')[1]))!.record.accessToken
+  t.equal((await me({ authorization: `Bearer ${previousToken}` })).statusCode, 200, 'the session\'s token works while it lasts')
+  const again = await app.inject({ method: 'POST', url: '/auth/sign-in', headers: { cookie: first.cookie, ...CSRF }, payload: { username: email, password: TEST_PASSWORD } })
+  t.equal(again.statusCode, 200)
+  t.equal((await me({ cookie: first.cookie })).statusCode, 401, 'the previous cookie')
+  t.equal((await me({ authorization: `Bearer ${previousToken}` })).statusCode, 401, 'the previous session\'s access token, which the IMS backend may hold')
+  t.equal((await me({ cookie: `__Host-ims-session=${cookieValue(again, '__Host-ims-session')}` })).statusCode, 200, 'the new session')
+})
+
+t.test('an Authorization header of another scheme (a proxy\'s Basic credentials) leaves the cookie session in charge', async (t) => {
+  const email = await emulator.user(['LINE_LEADER'])
+  const { cookie } = await signIn(app, email, TEST_PASSWORD)
+  for (const authorization of ['Basic eDp5', 'Negotiate abc', 'x']) {
+    const response = await me({ cookie, authorization })
+    t.equal(response.statusCode, 200, `${authorization} with the cookie`)
+    t.equal(response.json().username, (await me({ cookie })).json().username)
+    t.equal((await me({ authorization })).statusCode, 401, `${authorization} alone`)
+  }
+  for (const authorization of ['Bearer', 'Bearer ', 'Bearer a b']) {
+    t.equal((await me({ cookie, authorization })).statusCode, 401, `a malformed bearer value (${JSON.stringify(authorization)}) is refused, cookie or not`)
+  }
+})

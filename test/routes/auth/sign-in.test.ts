@@ -151,3 +151,16 @@ t.test('token mode: tokens in the body, challenge handle instead of a cookie', a
   t.equal(answered.json().status, 'SIGNED_IN')
   t.ok(answered.json().tokens.accessToken)
 })
+
+t.test('a user disabled while their challenge is pending gets no session (cognito-local answers them; real Cognito does not)', async (t) => {
+  const invited = await emulator.invitedUser('Temp-Passw0rd!', ['LINE_LEADER'])
+  const first = await app.inject({ method: 'POST', url: '/auth/sign-in', headers: CSRF, payload: { username: invited, password: 'Temp-Passw0rd!' } })
+  t.equal(first.json().challenge, 'NEW_PASSWORD_REQUIRED')
+  await emulator.disable(invited)
+  const answer = await app.inject({
+    method: 'POST', url: '/auth/challenge', headers: { ...CSRF, cookie: `__Host-ims-preauth=${cookieValue(first, '__Host-ims-preauth')}` }, payload: { challenge: 'NEW_PASSWORD_REQUIRED', newPassword: 'Brand-New-Passw0rd!' }
+  })
+  t.equal(answer.statusCode, 401)
+  t.equal(answer.json().error, 'UNAUTHENTICATED')
+  t.notOk(cookieValue(answer, '__Host-ims-session'), 'no session cookie')
+})
