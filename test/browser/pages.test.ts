@@ -179,6 +179,10 @@ t.test('forgot password: the code from the local mailbox and a new password, the
   await page.getByText('The new password does not meet the password rules.').waitFor()
   t.same(await page.locator('[data-view="reset"] [role="alert"] li').allTextContents(),
     ['Long enough (at least the minimum length)', 'An uppercase letter (A–Z)', 'A number (0–9)', 'A symbol such as ! @ # $ %'], 'the unmet rules are listed')
+  t.equal(await page.evaluate('document.activeElement.id'), 'reset-password', 'the new password is the field to correct, and has the focus')
+  t.equal(await shown(page).getByLabel('New password', { exact: true }).getAttribute('aria-invalid'), 'true')
+  t.equal(await shown(page).getByLabel('Code').getAttribute('aria-invalid'), null, 'the code, which was right, is not marked')
+  t.equal(await shown(page).getByLabel('Code').inputValue(), code, 'and is kept')
   await screenshot(page, 'reset-password-rules')
 
   await shown(page).getByLabel('New password', { exact: true }).fill('Reset-Passw0rd!')
@@ -270,6 +274,53 @@ t.test('on a phone-sized screen, with the keyboard only: labelled fields, no sid
   t.equal(await page.evaluate('document.activeElement.id'), 'account-title', 'focus moves to the new view\'s heading')
   t.equal(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), true)
   await screenshot(page, 'account-phone')
+  t.same(problems, [])
+  await context.close()
+})
+
+t.test('too many refused new passwords end the challenge: the page goes back to sign-in and says so', async (t) => {
+  const email = await env.invitedUser('Temp-Passw0rd!', ['LINE_LEADER'])
+  const context = await env.newContext()
+  const { page, problems } = await open(context)
+  await fillSignIn(page, email, 'Temp-Passw0rd!')
+  await page.getByRole('heading', { name: 'Choose a new password' }).waitFor()
+  const statuses: number[] = []
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    await shown(page).getByLabel('New password', { exact: true }).fill('weakpass')
+    await shown(page).getByLabel('Repeat the new password').fill('weakpass')
+    const answered = page.waitForResponse((response) => response.url().endsWith('/auth/challenge'))
+    await page.getByRole('button', { name: 'Save and sign in' }).click()
+    statuses.push((await answered).status())
+    if (attempt < 5) await page.getByText('The new password does not meet the password rules.').waitFor()
+  }
+  t.same(statuses, [400, 400, 400, 400, 429], 'the fifth refusal ends the step')
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+  t.equal(await text(page, '#sign-in-error'), 'Too many attempts: that sign-in step has ended. Sign in again.')
+  await screenshot(page, 'challenge-ended')
+  await fillSignIn(page, email, 'Temp-Passw0rd!')
+  await page.getByRole('heading', { name: 'Choose a new password' }).waitFor()
+  t.equal(await text(page, '#new-password-error'), '', 'a fresh step starts without the old messages')
+  t.same(problems, [])
+  await context.close()
+})
+
+t.test('"Skip to content" moves the focus to the content and keeps the step the user is on', async (t) => {
+  const context = await env.newContext()
+  const { page, problems } = await open(context, '/#/forgot')
+  await page.getByRole('heading', { name: 'Reset your password' }).waitFor()
+  await shown(page).getByLabel('Email').fill('someone@ims.test')
+  // From the email field, back with Shift+Tab to the first thing on the page.
+  let reached = false
+  for (let step = 0; step < 8 && !reached; step++) {
+    await page.keyboard.press('Shift+Tab')
+    reached = await page.evaluate('document.activeElement.className === "skip-link"') as boolean
+  }
+  t.ok(reached, 'the skip link is reachable with the keyboard')
+  await page.keyboard.press('Enter')
+  t.equal(await page.evaluate('document.activeElement.id'), 'main', 'the focus is on the content')
+  t.equal(await page.evaluate('location.hash'), '#/forgot', 'the address still names the step')
+  t.ok(await page.getByRole('heading', { name: 'Reset your password' }).isVisible(), 'and the step is still shown')
+  t.equal(await shown(page).getByLabel('Email').inputValue(), 'someone@ims.test', 'with what was typed in it')
   t.same(problems, [])
   await context.close()
 })

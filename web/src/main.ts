@@ -112,8 +112,11 @@ function checkSame (form: HTMLFormElement, first: string, second: string): void 
   if (input(form, first).value !== repeat.value) throw new CheckError('check.mismatch', repeat)
 }
 
-/** Wires a form: client checks, a busy state, and server errors shown in place. */
-function onSubmit (view: View, handler: (form: HTMLFormElement) => Promise<void>, focusOnError?: string): void {
+/**
+ * Wires a form: client checks, a busy state, and server errors shown in place, on the field `focusOnError` names for
+ * the error's code (the field the user should correct).
+ */
+function onSubmit (view: View, handler: (form: HTMLFormElement) => Promise<void>, focusOnError?: (code: string) => string): void {
   const form = part<HTMLFormElement>(section(view), 'form')
   form.addEventListener('submit', (event) => {
     event.preventDefault()
@@ -133,7 +136,7 @@ function onSubmit (view: View, handler: (form: HTMLFormElement) => Promise<void>
       }
       const apiError = error instanceof ApiError ? error : new ApiError('NETWORK', '', 0)
       setError(view, describe(apiError))
-      const field = focusOnError === undefined ? undefined : input(form, focusOnError)
+      const field = focusOnError === undefined ? undefined : input(form, focusOnError(apiError.code))
       if (field !== undefined) {
         if (apiError.code === 'INVALID_PASSWORD' || apiError.code === 'INVALID_CREDENTIALS' || apiError.code === 'INVALID_CODE') markInvalid(view, field)
         field.select()
@@ -271,17 +274,34 @@ function afterSignIn (answer: SignInAnswer): void {
   go(answer.challenge === 'NEW_PASSWORD_REQUIRED' ? 'new-password' : 'code')
 }
 
-/** A challenge answer failed for good (expired, replayed): back to sign-in, with the reason shown there. */
+/**
+ * A challenge answer failed for good: expired or replayed (401), or too many attempts (429: the step has ended, as it
+ * does after too many wrong answers, or the throttle holds it back): back to sign-in, with the reason shown there.
+ */
 function challengeLost (error: unknown): never {
-  if (error instanceof ApiError && error.code === 'UNAUTHENTICATED') {
+  if (error instanceof ApiError && (error.code === 'UNAUTHENTICATED' || error.code === 'TOO_MANY_REQUESTS')) {
     state.challenge = undefined
     go('sign-in')
-    setError('sign-in', describe(error))
+    setError('sign-in', error.code === 'UNAUTHENTICATED' ? describe(error) : stepEnded(error))
   }
   throw error
 }
 
+/** Too many attempts ended a sign-in step: say so, and how long to wait when that is more than a moment. */
+function stepEnded (error: ApiError): Message {
+  return () => {
+    const wait = error.retryAfter !== undefined && error.retryAfter > 1 ? ` ${t('error.retryIn', { wait: waitText(error.retryAfter) })}` : ''
+    return { text: `${t('error.stepEnded')}${wait}`, rules: [] }
+  }
+}
+
 function wireForms (): void {
+  // "Skip to content" moves focus to the content, and leaves the view (and the address, which names it) as it is.
+  part(document, '.skip-link').addEventListener('click', (event) => {
+    event.preventDefault()
+    part(document, '#main').focus()
+  })
+
   onSubmit('sign-in', async (form) => {
     checkFilled(form, ['username', 'password'])
     const password = input(form, 'password')
@@ -290,7 +310,7 @@ function wireForms (): void {
     } finally {
       password.value = ''
     }
-  }, 'password')
+  }, () => 'password')
 
   onSubmit('new-password', async (form) => {
     checkFilled(form, ['newPassword', 'confirm'])
@@ -298,7 +318,7 @@ function wireForms (): void {
     const answer = await call<SignInAnswer>('POST', '/auth/challenge', { challenge: 'NEW_PASSWORD_REQUIRED', newPassword: input(form, 'newPassword').value }).catch(challengeLost)
     form.reset()
     afterSignIn(answer)
-  }, 'newPassword')
+  }, () => 'newPassword')
 
   onSubmit('code', async (form) => {
     const challenge = state.challenge!
@@ -308,7 +328,7 @@ function wireForms (): void {
     const next = await call<SignInAnswer>('POST', '/auth/challenge', { challenge: challenge.challenge, answer }).catch(challengeLost)
     form.reset()
     afterSignIn(next)
-  }, 'answer')
+  }, () => 'answer')
 
   onSubmit('forgot', async (form) => {
     checkFilled(form, ['username'])
@@ -316,7 +336,7 @@ function wireForms (): void {
     await call('POST', '/auth/forgot-password', { username })
     state.resetUsername = username
     go('reset')
-  }, 'username')
+  }, () => 'username')
 
   onSubmit('reset', async (form) => {
     checkFilled(form, ['code', 'newPassword', 'confirm'])
@@ -327,7 +347,7 @@ function wireForms (): void {
     state.resetUsername = undefined
     input(part<HTMLFormElement>(section('sign-in'), 'form'), 'username').value = username
     go('sign-in', 'signIn.passwordChanged')
-  }, 'code')
+  }, (code) => code === 'INVALID_PASSWORD' ? 'newPassword' : 'code')
 
   part(section('reset'), '[data-resend]').addEventListener('click', () => {
     call('POST', '/auth/forgot-password', { username: state.resetUsername }).then(
