@@ -7,7 +7,12 @@ import swaggerUi from '@fastify/swagger-ui'
 export default fp(async (app) => {
   await app.register(swagger, {
     openapi: {
-      info: { title: 'IMS identity adapter', version: '0.1.0', description: 'Sign-in, sessions, roles, recovery, administration and the IMS API proxy, in front of Amazon Cognito.' },
+      info: {
+        title: 'IMS identity adapter',
+        version: '0.1.0',
+        description: 'Sign-in, sessions, roles, recovery, administration and the IMS API proxy, in front of Amazon Cognito. ' +
+          'Unsafe requests (POST, PUT, PATCH, DELETE) that ride on or create a cookie session must carry the header `X-CSRF: 1`; this page\'s requests do.'
+      },
       components: {
         securitySchemes: {
           session: { type: 'apiKey', in: 'cookie', name: '__Host-ims-session' },
@@ -17,5 +22,10 @@ export default fp(async (app) => {
     }
   })
   // No staticCSP: swagger-ui's own policy (frame-ancestors 'self') would replace the adapter's, which the UI works under.
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // "Try it out" calls the routes from this same origin, as the login pages do, so it says X-CSRF: 1 as they do. The
+    // function is sent to the browser as its source text.
+    uiConfig: { requestInterceptor: (request) => { request.headers['X-CSRF'] = '1'; return request } }
+  })
 }, { name: 'docs' })

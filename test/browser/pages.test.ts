@@ -324,3 +324,23 @@ t.test('"Skip to content" moves the focus to the content and keeps the step the 
   t.same(problems, [])
   await context.close()
 })
+
+t.test('the API page (/docs) can try a cookie sign-in and /auth/me: its requests say X-CSRF: 1, as the pages do', async (t) => {
+  const email = await env.user(['MANAGER'])
+  const context = await env.newContext()
+  const page = await context.newPage()
+  await page.goto(`${env.url}/docs`)
+  const run = async (operation: string, body?: string): Promise<string> => {
+    const block = page.locator(`#operations-auth-${operation}`)
+    await block.locator('.opblock-summary').click()
+    await block.locator('.try-out__btn').click()
+    if (body !== undefined) await block.locator('textarea.body-param__text').fill(body)
+    await block.locator('.execute').click()
+    const live = block.locator('.live-responses-table .response .response-col_status')
+    await live.waitFor()
+    return (await live.textContent() ?? '').trim()
+  }
+  t.equal(await run('post_auth_sign_in', JSON.stringify({ username: email, password: TEST_PASSWORD })), '200', 'sign-in')
+  t.equal(await run('get_auth_me'), '200', '/auth/me with the session the sign-in set')
+  await context.close()
+})
