@@ -52,9 +52,12 @@ export interface PendingChallenge {
   username: string
   /** What the user may see: code delivery destination, MFA choices, an authenticator secret. */
   details: Record<string, string | string[]>
+  /** When the sign-in's password step began (ms): the user's sessions ended after it end this sign-in too. */
+  startedAt: number
 }
 
-export type AuthOutcome = { kind: 'tokens', tokens: CognitoTokens } | { kind: 'challenge', pending: PendingChallenge }
+/** Tokens (with when the sign-in that earned them began), or the next challenge. */
+export type AuthOutcome = { kind: 'tokens', tokens: CognitoTokens, startedAt: number } | { kind: 'challenge', pending: PendingChallenge }
 
 /** Wrong password, unknown user and disabled user all look alike. */
 const SIGN_IN_TRANSLATION: Translation = {
@@ -86,6 +89,7 @@ export class CognitoAuth {
 
   /** USER_PASSWORD_AUTH. The password reaches Cognito byte for byte. */
   async signIn (username: string, password: string): Promise<AuthOutcome> {
+    const startedAt = Date.now()
     const initiate = this.gateway.call<InitiateAuthCommandOutput>(new InitiateAuthCommand({
       AuthFlow: 'USER_PASSWORD_AUTH',
       ClientId: this.clientId,
@@ -96,7 +100,7 @@ export class CognitoAuth {
       if (output.AuthenticationResult?.RefreshToken !== undefined) void this.revoke(output.AuthenticationResult.RefreshToken)
       throw new AppError('INVALID_CREDENTIALS')
     }
-    return this.outcome(output, username)
+    return await this.outcome(output, username, startedAt)
   }
 
   /** Answers a pending challenge: a code, an MFA choice, or a new password. */
@@ -127,7 +131,7 @@ export class CognitoAuth {
       if (tokens.RefreshToken !== undefined) void this.revoke(tokens.RefreshToken)
       throw new AppError('UNAUTHENTICATED')
     }
-    return this.outcome(output, pending.username)
+    return await this.outcome(output, pending.username, pending.startedAt)
   }
 
   /**
@@ -194,8 +198,8 @@ export class CognitoAuth {
     return user !== undefined && user.Enabled !== false
   }
 
-  private async outcome (output: InitiateAuthCommandOutput | RespondToAuthChallengeCommandOutput, username: string): Promise<AuthOutcome> {
-    if (output.AuthenticationResult !== undefined) return { kind: 'tokens', tokens: toTokens(output.AuthenticationResult) }
+  private async outcome (output: InitiateAuthCommandOutput | RespondToAuthChallengeCommandOutput, username: string, startedAt: number): Promise<AuthOutcome> {
+    if (output.AuthenticationResult !== undefined) return { kind: 'tokens', tokens: toTokens(output.AuthenticationResult), startedAt }
     const cognitoName = output.ChallengeName ?? ''
     const challenge = ownEntry(CHALLENGE_NAMES, cognitoName)
     if (challenge === undefined || output.Session === undefined) throw new AppError('INTERNAL', 'This sign-in step is not supported.')
@@ -206,7 +210,8 @@ export class CognitoAuth {
       cognitoSession: output.Session,
       // Cognito names the user by its internal id in challenges; answers must use it.
       username: parameters.USER_ID_FOR_SRP ?? username,
-      details: challengeDetails(parameters)
+      details: challengeDetails(parameters),
+      startedAt
     }
     if (challenge === 'MFA_SETUP') {
       const associated = await this.gateway.call<{ SecretCode?: string, Session?: string }>(new AssociateSoftwareTokenCommand({ Session: output.Session }), CHALLENGE_TRANSLATION)

@@ -68,8 +68,11 @@ declare module 'fastify' {
      * deletes it, revokes its refresh token at Cognito and its access token everywhere.
      */
     endCookieSession: (request: FastifyRequest) => Promise<void>
-    /** Turns fresh Cognito tokens into a session (cookie mode) or a token body (token mode) and the user. */
-    startSession: (reply: FastifyReply, tokens: CognitoTokens) => Promise<{ user: User, tokens?: CognitoTokens }>
+    /**
+     * Turns fresh Cognito tokens into a session (cookie mode) or a token body (token mode) and the user; refused when
+     * the user's sessions were ended after `startedAt` (ms), when the sign-in that earned the tokens began.
+     */
+    startSession: (reply: FastifyReply, tokens: CognitoTokens, startedAt?: number) => Promise<{ user: User, tokens?: CognitoTokens }>
     /** Ends every session of a user and revokes their tokens, on every instance. */
     endUserSessions: (sub: string) => Promise<void>
     /**
@@ -266,10 +269,13 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     })
   })
 
-  app.decorate('startSession', async (reply: FastifyReply, tokens: CognitoTokens) => {
-    const [access, id] = await Promise.all([app.verifier.verifyAccess(tokens.accessToken), app.verifier.verifyId(tokens.idToken)])
+  app.decorate('startSession', async (reply: FastifyReply, tokens: CognitoTokens, startedAt = Date.now()) => {
+    const [verified, id] = await Promise.all([app.verifier.verifyAccess(tokens.accessToken), app.verifier.verifyId(tokens.idToken)])
     // Both tokens came from one Cognito answer; they must name the same user.
-    if (id.sub !== access.sub) throw unauthenticated()
+    if (id.sub !== verified.sub) throw unauthenticated()
+    // Judged as issued when the sign-in began: a challenge answered after the user's sessions were ended (a reset, an
+    // admin sign-out) began with a password or a session that no longer holds.
+    const access = { ...verified, iat: Math.min(verified.iat, Math.floor(startedAt / 1000)) }
     const user = toUser({ ...access, email: id.email }, options.roleGroups)
     if (options.mode === 'token') {
       if (await revocations.isRevoked(access)) throw unauthenticated()

@@ -321,7 +321,7 @@ t.test('a session record altered in Redis no longer opens: roles, owner, lifetim
 })
 
 t.test('a pending challenge in Redis opens only under its own key and as written', async (t) => {
-  const pending = { challenge: 'SOFTWARE_TOKEN_MFA' as const, cognitoName: 'SOFTWARE_TOKEN_MFA', cognitoSession: randomUUID(), username: 'someone', details: {} }
+  const pending = { challenge: 'SOFTWARE_TOKEN_MFA' as const, cognitoName: 'SOFTWARE_TOKEN_MFA', cognitoSession: randomUUID(), username: 'someone', details: {}, startedAt: Date.now() }
   const keyOf = (id: string) => `ims:challenge:${createHash('sha256').update(id).digest('base64url')}`
   const copyTo = async (from: string, alter: (record: Record<string, unknown>) => Record<string, unknown> = (record) => record) => {
     const to = randomBytes(32).toString('base64url')

@@ -41,7 +41,7 @@ for (const [name, make] of [['memory', () => new MemoryStore()], ['redis', () =>
     const store = make()
     t.teardown(async () => { await store.close() })
     const sessions = new SessionManager(store, new Sealer(randomBytes(32).toString('hex')), { ...limits, challengeSeconds: 2 })
-    const pending = { challenge: 'SOFTWARE_TOKEN_MFA' as const, cognitoName: 'SOFTWARE_TOKEN_MFA', cognitoSession: 'cognito-session', username: 'u', details: {} }
+    const pending = { challenge: 'SOFTWARE_TOKEN_MFA' as const, cognitoName: 'SOFTWARE_TOKEN_MFA', cognitoSession: 'cognito-session', username: 'u', details: {}, startedAt: Date.now() }
     const id = await sessions.saveChallenge(pending)
     await new Promise((resolve) => setTimeout(resolve, 1200))
     // A wrong answer, as /auth/challenge handles one: taken, then kept again under its id with the attempt counted.

@@ -127,15 +127,18 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
         throw error
       }
       await app.endUserSessions(sub)
+      // Refresh tokens held outside the adapter (token mode, other apps) are revoked where the pool can, before this
+      // browser signs in again, which that would end too.
+      const cognitoGlobalSignOut = await app.cognito.admin.globalSignOut(identity.user.username).catch(() => false)
       // The browser that changed the password keeps a session: a fresh one, signed in with the new password. The
       // password has changed whatever happens here, so a sign-in that fails only leaves the browser signed out.
       let kept = false
       if (identity.session !== undefined) {
         const outcome = await app.cognito.auth.signIn(identity.session.record.username, request.body.newPassword).catch(() => undefined)
-        if (outcome?.kind === 'tokens') kept = await app.startSession(reply, outcome.tokens).then(() => true, () => false)
+        if (outcome?.kind === 'tokens') kept = await app.startSession(reply, outcome.tokens, outcome.startedAt).then(() => true, () => false)
         if (!kept) reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
       }
-      request.audit({ event: 'password-change', outcome: 'success', sub, keptSession: kept })
+      request.audit({ event: 'password-change', outcome: 'success', sub, keptSession: kept, cognitoGlobalSignOut })
       return await reply.code(204).send()
     })
   })

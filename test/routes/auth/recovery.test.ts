@@ -217,6 +217,8 @@ t.test('change-password: 204, other sessions end, this browser gets a fresh sess
   const changed = await post('/auth/change-password', { oldPassword: TEST_PASSWORD, newPassword: 'Changed-Passw0rd!' }, { ...CSRF, cookie: mine.cookie })
   t.equal(changed.statusCode, 204)
   t.equal(changed.body, '')
+  const audited = logs.entries.find((e) => e.audit?.event === 'password-change' && e.audit?.outcome === 'success' && e.audit?.sub === mine.response.json().user.sub)
+  t.equal(audited?.audit.cognitoGlobalSignOut, false, 'Cognito is asked to revoke refresh tokens held elsewhere; the emulator cannot, and the audit line says so')
   const fresh = cookieValue(changed, '__Host-ims-session')
   t.ok(fresh, 'a fresh session for this browser')
   t.not(`__Host-ims-session=${fresh}`, mine.cookie)

@@ -164,3 +164,30 @@ t.test('a user disabled while their challenge is pending gets no session (cognit
   t.equal(answer.json().error, 'UNAUTHENTICATED')
   t.notOk(cookieValue(answer, '__Host-ims-session'), 'no session cookie')
 })
+
+t.test('a challenge begun before the user\'s sessions were ended (an admin sign-out, a reset) gives no session when answered after', async (t) => {
+  const adminEmail = await emulator.user(['ADMIN'])
+  const adminCookie = (await signIn(app, adminEmail, TEST_PASSWORD)).cookie
+  const adminToken = (await tokenApp.inject({ method: 'POST', url: '/auth/sign-in', payload: { username: adminEmail, password: TEST_PASSWORD } })).json().tokens.accessToken
+  for (const target of [app, tokenApp]) {
+    const invited = await emulator.invitedUser('Temp-Passw0rd!', ['LINE_LEADER'])
+    const first = await target.inject({ method: 'POST', url: '/auth/sign-in', headers: CSRF, payload: { username: invited, password: 'Temp-Passw0rd!' } })
+    t.equal(first.json().challenge, 'NEW_PASSWORD_REQUIRED')
+    const adminCredentials = target === app ? { ...CSRF, cookie: adminCookie } : { authorization: `Bearer ${adminToken}` }
+    const ended = await target.inject({ method: 'POST', url: `/admin/users/${encodeURIComponent(invited)}/sign-out`, headers: adminCredentials })
+    t.equal(ended.statusCode, 200, 'an ADMIN signs the user out everywhere')
+    const answer = await target.inject({
+      method: 'POST',
+      url: '/auth/challenge',
+      headers: { ...CSRF, cookie: `__Host-ims-preauth=${cookieValue(first, '__Host-ims-preauth')}` },
+      payload: { challenge: 'NEW_PASSWORD_REQUIRED', newPassword: 'Brand-New-Passw0rd!', ...(target === tokenApp ? { session: first.json().session } : {}) }
+    })
+    t.equal(answer.statusCode, 401, target === app ? 'cookie mode' : 'token mode')
+    t.equal(answer.json().error, 'UNAUTHENTICATED')
+    t.notOk(cookieValue(answer, '__Host-ims-session'), 'no session cookie')
+    t.notOk(answer.json().tokens, 'no tokens')
+    // Once the sign-out has passed, the user signs in afresh.
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    t.equal((await target.inject({ method: 'POST', url: '/auth/sign-in', headers: CSRF, payload: { username: invited, password: 'Brand-New-Passw0rd!' } })).statusCode, 200, 'a new sign-in works')
+  }
+})
