@@ -15,8 +15,8 @@ export const HOSTED_UI_DEFAULT_SCOPES = 'openid email profile aws.cognito.signin
 export const ConfigSchema = Type.Object({
   nodeEnv: Type.String({ env: 'NODE_ENV', default: 'development' }),
   server: Type.Object({
-    port: Type.Integer({ env: 'PORT', default: 3000, minimum: 0, maximum: 65535 }),
-    host: Type.String({ env: 'HOST', default: '127.0.0.1', minLength: 1 }),
+    port: Type.Integer({ env: 'PORT', default: 3000, minimum: 1, maximum: 65535 }),
+    host: Type.String({ env: 'HOST', default: '127.0.0.1', pattern: '^[^\\s/]+$' }),
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { env: 'LOG_LEVEL', default: 'info' }),
     /** `false`, `true`, or comma-separated addresses/CIDRs of the proxies whose X-Forwarded-For is trusted. */
     trustProxy: Type.Union([Type.Boolean(), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })],
@@ -41,8 +41,8 @@ export const ConfigSchema = Type.Object({
     refreshTokenDays: Type.Integer({ env: 'REFRESH_TOKEN_VALIDITY_DAYS', default: 30, minimum: 1, maximum: 3650 })
   }),
   local: Type.Object({
-    cognitoPort: Type.Integer({ env: 'COGNITO_LOCAL_PORT', default: 9229, minimum: 0, maximum: 65535 }),
-    sesPort: Type.Integer({ env: 'SES_LOCAL_PORT', default: 8005, minimum: 0, maximum: 65535 }),
+    cognitoPort: Type.Integer({ env: 'COGNITO_LOCAL_PORT', default: 9229, minimum: 1, maximum: 65535 }),
+    sesPort: Type.Integer({ env: 'SES_LOCAL_PORT', default: 8005, minimum: 1, maximum: 65535 }),
     demoPassword: Type.String({ env: 'IMS_DEMO_PASSWORD', default: 'Ims-Demo-2026!', minLength: 8 }),
     dataDir: Type.String({ env: 'LOCAL_DATA_DIR', default: '.local', minLength: 1 })
   }),
@@ -243,7 +243,8 @@ export function loadConfig (env: Env): Config {
 }
 
 function checkModeRules (config: Config, env: Env): void {
-  const production = config.nodeEnv === 'production'
+  // `Production` or `production ` is meant as production too: a typo must not open local mode or an emulator endpoint.
+  const production = config.nodeEnv.trim().toLowerCase() === 'production'
   const mode = cognitoMode(config)
   if (mode === 'local' && production) {
     throw new ConfigError('COGNITO_USER_POOL_ID is not set and NODE_ENV=production: local mode (the embedded Cognito emulator) never runs in production; set COGNITO_USER_POOL_ID, COGNITO_CLIENT_ID and AWS_REGION.')
@@ -277,14 +278,47 @@ function checkModeRules (config: Config, env: Env): void {
   if (config.hostedUi.domain !== '' && config.session.mode === 'token') {
     throw new ConfigError('HOSTED_UI_DOMAIN is set but SESSION_MODE=token: hosted login ends in a session cookie, so it needs SESSION_MODE=cookie; unset HOSTED_UI_DOMAIN or use cookie mode.')
   }
-  if (!/^rediss?:\/\//.test(config.session.redisUrl)) {
-    // The value is not repeated: it may carry a password.
-    throw new ConfigError('REDIS_URL must be a redis:// or rediss:// URL (the value given is not shown).')
-  }
+  checkRedisUrl(config.session.redisUrl)
+  config.server.corsOrigins = config.server.corsOrigins.map(browserOrigin)
   if (config.session.store === 'redis' && config.session.encryptionKey === '' && mode !== 'local') {
     throw new ConfigError('SESSION_ENCRYPTION_KEY must be set with SESSION_STORE=redis: instances sharing the store must share the key (64 hex characters).')
   }
   if (config.session.absoluteSeconds < config.session.idleSeconds) {
     throw new ConfigError('SESSION_ABSOLUTE_SECONDS must not be shorter than SESSION_IDLE_SECONDS.')
+  }
+}
+
+/** Redis databases that ElastiCache and Redis's default configuration have (SELECT 0 to 15). */
+const REDIS_DATABASES = 16
+
+/**
+ * Refuses a REDIS_URL that ioredis would misread: not a redis:// or rediss:// URL, a password or username with a broken
+ * %-escape, or a database other than a whole number from 0 to 15. The value is never repeated: it may carry a password.
+ */
+function checkRedisUrl (value: string): void {
+  if (!/^rediss?:\/\//.test(value)) throw new ConfigError('REDIS_URL must be a redis:// or rediss:// URL (the value given is not shown).')
+  let url: URL
+  try {
+    url = new URL(value)
+    decodeURIComponent(url.username)
+    decodeURIComponent(url.password)
+  } catch {
+    throw new ConfigError('REDIS_URL must be a redis:// or rediss:// URL such as rediss://user:password@host:6379/0; it could not be read as one (the value given is not shown).')
+  }
+  const database = url.pathname.replace(/^\//, '')
+  if (database !== '' && !(/^\d{1,2}$/.test(database) && Number(database) < REDIS_DATABASES)) {
+    throw new ConfigError(`REDIS_URL names a database that is not a whole number from 0 to ${REDIS_DATABASES - 1} (or none, for 0); the value given is not shown.`)
+  }
+}
+
+/**
+ * A CORS_ORIGINS entry as browsers send it in Origin (lower case, without its scheme's default port), so that it can
+ * match; an entry that is no origin is refused by name.
+ */
+function browserOrigin (entry: string): string {
+  try {
+    return new URL(entry).origin
+  } catch {
+    throw new ConfigError(`CORS_ORIGINS names ${JSON.stringify(entry)}, which is not an origin such as https://ims.example.com.`)
   }
 }

@@ -53,6 +53,8 @@ t.test('environment overrides are typed', async (t) => {
   t.equal(config.server.port, 8080)
   t.equal(config.session.mode, 'token')
   t.same(config.server.corsOrigins, ['https://a.example', 'https://b.example'])
+  t.same(loadConfig({ CORS_ORIGINS: 'https://App.Example.com,https://b.example.com:443,http://c.example:8080' }).server.corsOrigins,
+    ['https://app.example.com', 'https://b.example.com', 'http://c.example:8080'], 'origins are kept as browsers send them: lower case, no default port')
   t.same(config.roles.groups.ADMIN, ['ims-admins'])
   t.same(config.roles.groups.MANAGER, ['MANAGER'], 'roles left out keep their default')
 })
@@ -73,6 +75,14 @@ t.test('misconfiguration stops start-up with a sentence naming the setting', asy
   t.match(refusal({ ROLE_GROUPS: 'nope' }), /ROLE_GROUPS must be JSON/)
   t.match(refusal({ TOKEN_GRACE_SECONDS: '300' }), /TOKEN_GRACE_SECONDS is invalid/, 'grace above 60 s')
   t.match(refusal({ CORS_ORIGINS: 'evil.example' }), /CORS_ORIGINS is invalid/)
+  t.match(refusal({ CORS_ORIGINS: 'https://a b.example' }), /^CORS_ORIGINS names "https:\/\/a b.example", which is not an origin/)
+  t.match(refusal({ PORT: '0' }), /^PORT is invalid/, 'port 0: the address the hosted login sends browsers back to would be port 0')
+  t.match(refusal({ COGNITO_LOCAL_PORT: '0' }), /^COGNITO_LOCAL_PORT is invalid/)
+  t.match(refusal({ SES_LOCAL_PORT: '0' }), /^SES_LOCAL_PORT is invalid/)
+  t.match(refusal({ HOST: '   ' }), /^HOST is invalid/)
+  for (const nodeEnv of ['Production', 'PRODUCTION', 'production ']) {
+    t.match(refusal({ NODE_ENV: nodeEnv }), /COGNITO_USER_POOL_ID is not set and NODE_ENV=production/, `NODE_ENV=${JSON.stringify(nodeEnv)} is production too`)
+  }
   t.match(refusal({ SESSION_IDLE_SECONDS: '7200', SESSION_ABSOLUTE_SECONDS: '3600' }), /SESSION_ABSOLUTE_SECONDS/)
   t.match(refusal({ COGNITO_ENDPOINT: 'http://127.0.0.1:9229', COGNITO_USER_POOL_ID: 'local_x', COGNITO_CLIENT_ID: 'c', SESSION_STORE: 'redis' }), /SESSION_ENCRYPTION_KEY must be set with SESSION_STORE=redis/, 'a shared store needs a shared key')
 })
@@ -87,6 +97,14 @@ t.test('settings that would be silently ignored or contradict each other stop st
   t.match(refusal({ ...aws, SESSION_STORE: 'redis', REDIS_URL: 'http://:hunter2@redis.internal' }), /^REDIS_URL/)
   t.notMatch(refusal({ ...aws, SESSION_STORE: 'redis', REDIS_URL: 'http://:hunter2@redis.internal' }), /hunter2/, 'a password in the URL is not echoed')
   t.equal(loadConfig({ ...aws, SESSION_STORE: 'redis', REDIS_URL: 'rediss://:pw@redis.internal:6380' }).session.redisUrl, 'rediss://:pw@redis.internal:6380')
+  // What ioredis would misread (SELECT NaN, a port it cannot parse, a broken %-escape): refused, the password unshown.
+  for (const url of ['redis://:hunter2@127.0.0.1:6379/abc', 'redis://:hunter2@127.0.0.1:6379/16', 'redis://:hunter2@127.0.0.1:6379/-1', 'redis://:hunter2@127.0.0.1:notaport', 'redis://:hunter2%zz@127.0.0.1:6379', 'redis:// 127.0.0.1']) {
+    const refused = refusal({ ...aws, SESSION_STORE: 'redis', REDIS_URL: url })
+    t.match(refused, /^REDIS_URL /, url)
+    t.notMatch(refused, /hunter2/, `${url}: the password is not echoed`)
+  }
+  t.match(refusal({ ...aws, SESSION_STORE: 'redis', REDIS_URL: 'redis://127.0.0.1:6379/abc' }), /^REDIS_URL names a database that is not a whole number from 0 to 15/)
+  for (const database of ['', '/', '/0', '/15']) t.doesNotThrow(() => loadConfig({ ...aws, SESSION_STORE: 'redis', REDIS_URL: `redis://127.0.0.1:6379${database}` }), `database "${database}"`)
   // Hosted login ends in a session cookie: with token mode it would be switched off without a word.
   t.match(refusal({ ...aws, SESSION_MODE: 'token', HOSTED_UI_DOMAIN: 'https://ims.auth.eu-west-1.amazoncognito.com', PUBLIC_URL: 'https://ims.example.com' }), /^HOSTED_UI_DOMAIN is set but SESSION_MODE=token/)
   t.equal(loadConfig({ SESSION_MODE: 'token' }).session.mode, 'token', 'token mode without HOSTED_UI_DOMAIN is accepted')

@@ -155,10 +155,7 @@ t.test('a promise rejected with null still closes everything: the emulator does 
   t.equal(code, 1, 'it exits with 1')
   t.match(lines.find((line) => line.msg === 'uncaught error: closing'), { level: 50, failure: 'null' }, 'one error line says what it was')
   // The embedded cognito-local was stopped with the adapter: its port is free again.
-  const free = await new Promise<boolean>((resolve) => {
-    const probe = createServer().once('error', () => { resolve(false) }).listen(Number(env.COGNITO_LOCAL_PORT), '127.0.0.1', () => { probe.close(() => { resolve(true) }) })
-  })
-  t.ok(free, 'COGNITO_LOCAL_PORT is free again')
+  t.ok(await portFree(Number(env.COGNITO_LOCAL_PORT)), 'COGNITO_LOCAL_PORT is free again')
 })
 
 t.test('local mode refuses a COGNITO_LOCAL_PORT that another emulator holds, instead of using that one', async (t) => {
@@ -180,6 +177,42 @@ t.test('local mode refuses an SES_LOCAL_PORT another program holds, with a sente
   t.equal(code, 1, 'start-up stops')
   t.match(output, `SES_LOCAL_PORT ${env.SES_LOCAL_PORT} is in use`)
   t.notMatch(output, /Cannot read properties/)
+})
+
+/** Whether `port` on 127.0.0.1 is free to listen on. */
+async function portFree (port: number): Promise<boolean> {
+  return await new Promise<boolean>((resolve) => {
+    const probe = createServer().once('error', () => { resolve(false) }).listen(port, '127.0.0.1', () => { probe.close(() => { resolve(true) }) })
+  })
+}
+
+t.test('a PORT another program holds stops start-up with a sentence naming it, and the emulator stops too', async (t) => {
+  const env = await localEnv(t)
+  const holder = createServer()
+  await new Promise<void>((resolve) => holder.listen(Number(env.PORT), '127.0.0.1', resolve))
+  t.teardown(() => { holder.close() })
+  const { code, output } = await runUntilExit(env)
+  t.equal(code, 1, 'start-up stops')
+  t.match(output, `Refusing to start: PORT ${env.PORT} is in use on 127.0.0.1`)
+  t.ok(await portFree(Number(env.COGNITO_LOCAL_PORT)), 'COGNITO_LOCAL_PORT is free again')
+})
+
+t.test('SIGTERM while local mode is still starting stops the emulator it started, instead of leaving it behind', async (t) => {
+  const env = await localEnv(t)
+  const { child, output } = spawnServer(env)
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+  // The emulator listens first; the pool, its demo users and the app come after.
+  const deadline = Date.now() + 30_000
+  while (await portFree(Number(env.COGNITO_LOCAL_PORT)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  t.notMatch(output(), /adapter\s+http/, 'the signal comes before the banner')
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => { child.kill('SIGKILL') }, 20_000)
+  const code = await exited
+  clearTimeout(timer)
+  t.equal(code, 0, 'it exits by itself, cleanly')
+  t.notMatch(output(), /adapter\s+http/, 'without serving')
+  t.ok(await portFree(Number(env.COGNITO_LOCAL_PORT)), 'COGNITO_LOCAL_PORT is free again: the emulator stopped with it')
+  t.ok(await portFree(Number(env.SES_LOCAL_PORT)), 'and so is SES_LOCAL_PORT')
 })
 
 t.test('local mode refuses NODE_ENV=production with a sentence saying why', async (t) => {
