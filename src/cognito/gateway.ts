@@ -76,6 +76,9 @@ function decorate (error: AppError): AppError {
   return error.code === 'TOO_MANY_REQUESTS' || error.code === 'UPSTREAM_UNAVAILABLE' ? error.retryAfter(THROTTLE_RETRY_SECONDS) : error
 }
 
+/** The attributes Cognito may accept in place of a Username (UsernameAttributes, AliasAttributes). */
+const ALIAS_ATTRIBUTES = new Set(['email', 'phone_number', 'preferred_username'])
+
 /** Any command of this client (the SDK's own typing of `send` does not accept a union of commands). */
 type Sendable = { readonly input: object }
 
@@ -137,6 +140,28 @@ export class CognitoGateway {
       if (error instanceof AppError && (error.code === 'UNAUTHENTICATED' || error.code === 'NOT_FOUND')) return undefined
       throw error
     }
+  }
+
+  /**
+   * The account `username` names: its sub, and every name Cognito may sign it in by (its Username, and the email,
+   * phone number or preferred username it may also be known by, as the pool's username or alias attributes allow), for
+   * counters that must count per account whatever name was typed. Undefined for an unknown user; throws when Cognito
+   * cannot say.
+   */
+  async account (username: string): Promise<{ sub: string | undefined, names: string[] } | undefined> {
+    const user = await this.adminGetUser(username)
+    if (user === undefined) return undefined
+    const attributes = user.UserAttributes ?? []
+    const aliases = attributes.filter((attribute) => ALIAS_ATTRIBUTES.has(attribute.Name ?? '')).map((attribute) => attribute.Value)
+    return {
+      sub: attributes.find((attribute) => attribute.Name === 'sub')?.Value,
+      names: [user.Username, ...aliases].filter((name): name is string => name !== undefined && name !== '')
+    }
+  }
+
+  /** The names of the account `username` names (see account); none for an unknown user, or while Cognito cannot say. */
+  async accountNames (username: string): Promise<string[]> {
+    return (await this.account(username).catch(() => undefined))?.names ?? []
   }
 
   /** The pool's description (DescribeUserPool): its password policy; that it answers at all tells readiness. */

@@ -121,10 +121,4 @@ export class CognitoRecovery {
       ...(this.gateway.emulator ? { InvalidPasswordException: wrongPassword } : {})
     })
   }
-
-  /** The user's `sub` (AdminGetUser), or undefined when there is no such user. */
-  async subOf (username: string): Promise<string | undefined> {
-    const user = await this.gateway.adminGetUser(username)
-    return user?.UserAttributes?.find((attribute) => attribute.Name === 'sub')?.Value
-  }
 }

@@ -15,6 +15,8 @@ import { hashUsername } from './audit.js'
  * - `password`: failed passwords per normalised username (sign-in) or per signed-in user (change-password);
  * - `code`: wrong codes per normalised username (verify-otp, confirm-sign-up) or per user a challenge was issued to;
  * - `send`: code-sending requests per normalised username (forgot-password, resend-code); beyond it nothing is sent.
+ * An account's failures and sends count under each of its names (its email, its Cognito username; see countNames),
+ * so naming it another way gets no fresh budget.
  */
 export type Counter = 'ip' | 'password' | 'code' | 'send'
 
@@ -51,7 +53,7 @@ const IN_FLIGHT_RETRY_SECONDS = 1
 
 /** Guards and counts attempts; one instance per app, its counters shared by every instance on the same store. */
 export class Throttle {
-  constructor (private readonly limiters: Record<Counter, Limiter>, private readonly store: SharedStore, readonly uniformResponseMs: number) {}
+  constructor (private readonly limiters: Record<Counter, Limiter>, private readonly store: SharedStore, readonly uniformResponseMs: number, private readonly hashKey: string) {}
 
   private async status (counter: Counter, request: FastifyRequest, increment: boolean): Promise<LimiterStatus> {
     try {
@@ -76,11 +78,12 @@ export class Throttle {
   }
 
   /**
-   * Runs `attempt`, whose failure counts against `counters` (a password, a code) once it calls `failed`, unless the
-   * failures counted so far plus the attempts still in flight, on every instance, would use a limit up: then 429
-   * (audited under `event`). Attempts sent at once thus cannot all pass before the first failure is counted.
+   * Runs `attempt`, whose failure counts against `counters` (a password, a code) once it calls `failed` (under the
+   * account's other `names` too, see countNames), unless the failures counted so far plus the attempts still in
+   * flight, on every instance, would use a limit up: then 429 (audited under `event`). Attempts sent at once thus
+   * cannot all pass before the first failure is counted.
    */
-  async attempt<T> (request: FastifyRequest, counters: readonly Counter[], event: string, attempt: (failed: () => Promise<void>) => Promise<T>): Promise<T> {
+  async attempt<T> (request: FastifyRequest, counters: readonly Counter[], event: string, attempt: (failed: (names?: readonly string[]) => Promise<void>) => Promise<T>): Promise<T> {
     const id = randomUUID()
     const held: string[] = []
     try {
@@ -95,7 +98,10 @@ export class Throttle {
       const inFlight = await Promise.all(held.map(async (key) => await this.store.addToSet(key, id, ATTEMPT_SECONDS)))
       const crowded = limited.find(({ status }, i) => inFlight[i]! > status.remaining)
       if (crowded !== undefined) throw this.refusal(request, crowded.counter, event, IN_FLIGHT_RETRY_SECONDS)
-      return await attempt(async () => { await this.count(request, counters) })
+      return await attempt(async (names = []) => {
+        await this.count(request, counters)
+        await this.countNames(request, counters, names)
+      })
     } finally {
       // A place that cannot be given up now (the store is down) lapses by itself after ATTEMPT_SECONDS.
       await Promise.all(held.map(async (key) => { await this.store.removeFromSet(key, id) })).catch(() => {})
@@ -114,6 +120,23 @@ export class Throttle {
   async count (request: FastifyRequest, counters: readonly Counter[]): Promise<boolean> {
     const statuses = await Promise.all(counters.map(async (counter) => await this.status(counter, request, true)))
     return statuses.some((status) => !status.isAllowed && status.isExceeded)
+  }
+
+  /**
+   * Counts the attempt the request made (already counted under the name it gave) under the account's other `names`
+   * as well (CognitoGateway.accountNames): each name's count is then the account's, whichever name was typed. The
+   * client IP is not counted again.
+   */
+  async countNames (request: FastifyRequest, counters: readonly Counter[], names: readonly string[]): Promise<void> {
+    const own = subject(request, this.hashKey)
+    const others = new Map<string, FastifyRequest>()
+    for (const name of names) {
+      const named = Object.create(request, { throttleUser: { value: name } }) as FastifyRequest
+      const key = subject(named, this.hashKey)
+      if (key !== own) others.set(key, named)
+    }
+    const perName = counters.filter((counter) => counter !== 'ip')
+    await Promise.all([...others.values()].map(async (named) => await this.count(named, perName)))
   }
 }
 
@@ -156,7 +179,7 @@ export default fp<ThrottleOptions>(async (app, options) => {
     code: limiter({ ...failures, keyGenerator: (request) => `code:${subject(request, options.hashKey)}` }),
     send: limiter({ max: options.codeSendLimit, timeWindow: options.codeSendWindowSeconds * 1000, keyGenerator: (request) => `send:${subject(request, options.hashKey)}` })
   }
-  app.decorate('throttle', new Throttle(limiters, app.store, options.uniformResponseMs))
+  app.decorate('throttle', new Throttle(limiters, app.store, options.uniformResponseMs, options.hashKey))
   // The limiters use the Redis connection directly: let it connect before the first request (a failure shows as 503 then).
   app.addHook('onReady', async () => { await app.store.ready() })
 }, { name: 'rate-limit', dependencies: ['session', 'audit'] })

@@ -3,8 +3,8 @@ import { randomInt } from 'node:crypto'
 import t from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { startEmulator, TEST_PASSWORD, uniqueEmail, type Emulator } from '../helpers/emulator.js'
-import { CSRF, signIn, testApp } from '../helpers/app.js'
-import { TEST_SESSION_KEY } from '../helpers/recovery.js'
+import { CSRF, LogCapture, signIn, testApp } from '../helpers/app.js'
+import { TEST_SESSION_KEY, waitForAudit } from '../helpers/recovery.js'
 
 let emulator: Emulator
 
@@ -47,6 +47,38 @@ t.test('bar 21: more than 5 failures for one normalised username give 429 with R
   }
   const other = await emulator.user(['MANAGER'])
   t.equal((await signIn(app, other, TEST_PASSWORD)).response.statusCode, 200, 'other accounts are not affected')
+})
+
+t.test('bars 21-23: naming an account another way (its Cognito username, not its email) gets no fresh budget', async (t) => {
+  const logs = new LogCapture()
+  const app = await testApp(emulator, { TRUST_PROXY: '127.0.0.1', SESSION_ENCRYPTION_KEY: TEST_SESSION_KEY }, { logStream: logs })
+  t.teardown(async () => { await app.close() })
+  // Each request from its own address: only the per-account counters are at stake.
+  const from = (): Record<string, string> => ({ 'x-forwarded-for': clientIp() })
+  const nameOf = async (email: string): Promise<string> => (await signIn(app, email, TEST_PASSWORD)).response.json().user.username
+
+  const signingIn = await emulator.user(['MANAGER'])
+  const signingInName = await nameOf(signingIn)
+  t.not(signingInName, signingIn, 'the pool knows the account by another name than its email')
+  for (const name of [signingIn, signingIn, signingIn, signingInName, signingInName]) t.equal(answerOf(await signInAs(app, name, 'Wrong-Passw0rd!', from())), WRONG)
+  t.equal(answerOf(await signInAs(app, signingInName, TEST_PASSWORD, from())), TOO_MANY, 'sign-in: five failures under two names are five for the account')
+  t.equal(answerOf(await signInAs(app, signingIn, TEST_PASSWORD, from())), TOO_MANY, 'whichever name is typed')
+
+  const resetting = await emulator.user(['MANAGER'])
+  const resettingName = await nameOf(resetting)
+  const verify = async (username: string) => await app.inject({ method: 'POST', url: '/auth/verify-otp', headers: from(), payload: { username, code: '000000', newPassword: 'Fresh-Passw0rd!' } })
+  for (const name of [resetting, resetting, resetting, resettingName, resettingName]) t.equal((await verify(name)).json().error, 'INVALID_CODE')
+  t.equal(answerOf(await verify(resettingName)), TOO_MANY, 'reset codes: five wrong under two names are five for the account')
+
+  const mailed = await emulator.user(['MANAGER'])
+  const mailedName = await nameOf(mailed)
+  const forgot = async (username: string) => await app.inject({ method: 'POST', url: '/auth/forgot-password', headers: from(), payload: { username } })
+  for (const [name, sends] of [[mailed, 1], [mailed, 2], [mailedName, 1]] as const) {
+    t.equal((await forgot(name)).statusCode, 202)
+    await waitForAudit(logs, 'forgot-password', 'sent', name, sends)
+  }
+  t.equal((await forgot(mailed)).statusCode, 202, 'the fourth request still answers 202')
+  await t.resolves(waitForAudit(logs, 'forgot-password', 'suppressed-limit', mailed), 'code emails: three sends under two names are the account\'s three an hour; the fourth sends nothing')
 })
 
 t.test('bar 21: spraying from one IP ends in 429 on every route; a forged X-Forwarded-For from an untrusted peer changes nothing', async (t) => {

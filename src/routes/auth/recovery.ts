@@ -34,7 +34,7 @@ export function outcomeOf (error: unknown): string {
 }
 
 /**
- * The uniform answer of the code-sending routes: counts the request (per IP, and per username for the send budget),
+ * The uniform answer of the code-sending routes: counts the request (per IP, and per account for the send budget),
  * starts `send` without waiting for it, and answers 202 CODE_SENT after the configured fixed time. Neither Cognito's
  * outcome (unknown, unconfirmed or disabled user, Cognito throttling) nor the send budget can change the answer or its
  * timing; only the per-IP limit, which knows no account, can turn it into 429.
@@ -48,7 +48,7 @@ async function answerUniformly (app: FastifyInstance, request: FastifyRequest, t
   if (overBudget) {
     request.audit({ event, outcome: 'suppressed-limit', username })
   } else {
-    const sending = send(username).then(
+    const sending = sendCounted(app, request, username, send).then(
       () => { request.audit({ event, outcome: 'sent', username }) },
       (error: unknown) => { request.audit({ event, outcome: `not-sent:${outcomeOf(error)}`, username }) }
     ).finally(() => pending.delete(sending))
@@ -56,6 +56,12 @@ async function answerUniformly (app: FastifyInstance, request: FastifyRequest, t
   }
   await answerAt
   return { status: 'CODE_SENT' as const }
+}
+
+/** Sends, counting the send under the account's other names too: naming it another way gets no fresh budget. */
+async function sendCounted (app: FastifyInstance, request: FastifyRequest, username: string, send: (username: string) => Promise<void>): Promise<void> {
+  await app.throttle.countNames(request, ['send'], await app.cognito.gateway.accountNames(username))
+  await send(username)
 }
 
 /** POST /auth/forgot-password, /auth/resend-code, /auth/verify-otp and /auth/change-password. */
@@ -85,17 +91,19 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
     return await app.throttle.attempt(request, ['ip', 'code'], 'password-reset', async (failed) => {
       await app.cognito.recovery.checkPassword(request.body.newPassword)
       // The user's sub is read first: once the password has changed, nothing may stop their sessions from ending.
-      const sub = await app.cognito.recovery.subOf(username)
+      const account = await app.cognito.gateway.account(username)
+      const sub = account?.sub
+      const names = account?.names ?? []
       try {
         await app.cognito.recovery.confirmForgotPassword(username, request.body.code, request.body.newPassword)
       } catch (error) {
-        if (error instanceof AppError && error.code === 'INVALID_CODE') await failed()
+        if (error instanceof AppError && error.code === 'INVALID_CODE') await failed(names)
         if (mayHaveTakenEffect(error)) {
           // The reset may have gone through, and a reset is often made because someone else holds a session: the
           // user's sessions end as after a success. Asking Cognito instead (a sign-in with the new password) would hand
           // guessers an oracle against the account while Cognito is slow. The attempt counts as a guess, so a guesser
           // can sign a user out this way only a few times per window, and only while Cognito answers late.
-          await failed()
+          await failed(names)
           if (sub !== undefined) await app.endUserSessions(sub).catch(() => {})
         }
         request.audit({ event: 'password-reset', outcome: outcomeOf(error), username })

@@ -38,7 +38,7 @@ const signIn: FastifyPluginAsyncTypebox = async (app) => {
         request.audit({ event: 'sign-in', outcome: answer.status === 'SIGNED_IN' ? 'success' : 'challenge', username, ...('user' in answer ? { sub: answer.user.sub } : {}) })
         return answer
       } catch (error) {
-        if (error instanceof AppError && error.code === 'INVALID_CREDENTIALS') await failed()
+        if (error instanceof AppError && error.code === 'INVALID_CREDENTIALS') await failed(await app.cognito.gateway.accountNames(username))
         request.audit({ event: 'sign-in', outcome: error instanceof AppError ? error.code : 'INTERNAL', username })
         throw error
       }

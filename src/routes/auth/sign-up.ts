@@ -38,7 +38,7 @@ const signUp: FastifyPluginAsyncTypebox = async (app) => {
       try {
         await app.cognito.recovery.confirmSignUp(username, request.body.code)
       } catch (error) {
-        if (error instanceof AppError && error.code === 'INVALID_CODE') await failed()
+        if (error instanceof AppError && error.code === 'INVALID_CODE') await failed(await app.cognito.gateway.accountNames(username))
         request.audit({ event: 'confirm-sign-up', outcome: outcomeOf(error), username })
         throw error
       }
