@@ -56,8 +56,9 @@ export function serverOptions (config: Config, deps: AppDependencies = {}): Fast
     bodyLimit: config.server.bodyLimitBytes,
     // Every username, email or sub the admin routes take can be named in their path (the router counts decoded characters).
     routerOptions: { maxParamLength: MAX_USERNAME_LENGTH },
-    // Oversized headers (a 64 KB token) reach the app and get a 401 instead of Node's bare 431.
-    http: { maxHeaderSize: 128 * 1024 },
+    // Oversized headers (a 64 KB token) reach the app and get a 401 instead of Node's bare 431; an HTTP/1.1 request
+    // without Host reaches it too, for the contract's 400 (src/plugins/request-hygiene.ts) instead of Node's bare one.
+    http: { maxHeaderSize: 128 * 1024, requireHostHeader: false },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true } },
     // Errors raised while routing (a malformed URL escape, an over-long path parameter) get the contract's body too.
     frameworkErrors: (error, request, reply) => {

@@ -1,4 +1,4 @@
-// Refuses secrets in query strings (they end up in logs, history and Referer headers): passwords, codes, tokens.
+// Refuses secrets in query strings (they end up in logs, history and Referer headers), and HTTP/1.1 requests without Host.
 import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
 import { AppError } from '../errors.js'
@@ -26,10 +26,17 @@ function secretInQuery (request: FastifyRequest): string | undefined {
   return undefined
 }
 
-/** Refuses secret-named query parameters with 400 VALIDATION_ERROR, except where a route says otherwise. */
+/**
+ * Refuses with 400 VALIDATION_ERROR: an HTTP/1.1 request without Host (HTTP requires it; Node's own refusal would skip
+ * the contract's body and headers), and secret-named query parameters, except where a route says otherwise.
+ */
 export default fp(async (app) => {
   // Callback-style: an async hook would cost every request its promises.
   app.addHook('onRequest', (request, _reply, done) => {
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      done(new AppError('VALIDATION_ERROR', 'An HTTP/1.1 request must carry a Host header.'))
+      return
+    }
     const name = secretInQuery(request)
     done(name === undefined ? undefined : new AppError('VALIDATION_ERROR', `Do not send "${name}" in the URL; send it in the JSON body.`))
   })

@@ -159,6 +159,7 @@ t.test('bar 30, 32: requests that Node\'s HTTP parser refuses get the contract\'
   }
   const cases: Array<[string, Buffer, number, string, RegExp]> = [
     ['raw UTF-8 in the request line', Buffer.from('GET /api/ｐlanning/x HTTP/1.1\r\nHost: localhost\r\n\r\n', 'utf8'), 400, 'VALIDATION_ERROR', /not valid HTTP/],
+    ['no Host header', Buffer.from('GET /auth/me HTTP/1.1\r\nConnection: close\r\n\r\n'), 400, 'VALIDATION_ERROR', /must carry a Host header/],
     ['a 140 KB header', Buffer.from(`GET /health/live HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(140 * 1024)}\r\n\r\n`), 400, 'VALIDATION_ERROR', /headers are too large/],
     ['chunk extensions over Node\'s limit', Buffer.from(`POST /auth/sign-in HTTP/1.1\r\nHost: localhost\r\nX-CSRF: 1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2;${'e'.repeat(20_000)}\r\n{}\r\n0\r\n\r\n`), 413, 'PAYLOAD_TOO_LARGE', /too large/]
   ]
