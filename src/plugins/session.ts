@@ -308,12 +308,10 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     return await sessions.rotate(refreshed)
   }))
 
-  /** Deletes a session, then revokes its refresh token at Cognito and its sign-in (every access token of it) everywhere. */
+  /** Deletes a session, then revokes its tokens (see revokeEnded). */
   async function end (session: Session): Promise<void> {
     await sessions.destroy(session.id, session.record)
-    const refreshToken = sessions.refreshToken(session.record)
-    if (refreshToken !== undefined) await app.cognito.auth.revoke(refreshToken)
-    await revocations.revokeSignIn(session.record.accessToken)
+    await revokeEnded([session.record])
   }
 
   async function endCookieSession (request: FastifyRequest): Promise<void> {
