@@ -11,6 +11,7 @@ import { subkey } from './session/keys.js'
 import errorHandler, { clientErrorHandler, sendError, toAppError } from './plugins/error-handler.js'
 import securityHeaders, { setSecurityHeaders } from './plugins/security-headers.js'
 import requestHygiene from './plugins/request-hygiene.js'
+import jsonBody from './plugins/json-body.js'
 import closing from './plugins/closing.js'
 import docs from './plugins/docs.js'
 import cognito from './plugins/cognito.js'
@@ -80,7 +81,7 @@ export async function buildApp (config: Config, deps: AppDependencies = {}): Pro
 
   // An Expect other than 100-continue is ignored (RFC 9110 allows it), not answered with Node's bare 417.
   app.server.on('checkExpectation', app.routing)
-  app.removeContentTypeParser('text/plain')
+  await app.register(jsonBody)
   app.addSchema(UserSchema)
   app.addSchema(ErrorSchema)
   await app.register(errorHandler)
