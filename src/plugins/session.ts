@@ -308,10 +308,14 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     return await sessions.rotate(refreshed)
   }))
 
-  /** Deletes a session, then revokes its tokens (see revokeEnded). */
+  /**
+   * Revokes a session's tokens (see revokeEnded), then deletes it. In that order: a store that fails between the two
+   * (503) leaves a session whose token is revoked, which no retry finds; the other order left a deleted session whose
+   * tokens nobody revoked, and the retry found nothing to end.
+   */
   async function end (session: Session): Promise<void> {
-    await sessions.destroy(session.id, session.record)
     await revokeEnded([session.record])
+    await sessions.destroy(session.id, session.record)
   }
 
   async function endCookieSession (request: FastifyRequest): Promise<void> {
@@ -327,12 +331,15 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     await endCookieSession(request)
   })
 
-  /** Revokes the tokens of sessions already ended: their sign-ins everywhere, their refresh tokens at Cognito. */
+  /**
+   * Revokes the tokens of sessions: their refresh tokens at Cognito (which never fails the call), then their sign-ins
+   * everywhere (which a store failure may): a retry after that failure finds the session still unrevoked.
+   */
   async function revokeEnded (records: SessionRecord[]): Promise<void> {
     await Promise.all(records.map(async (record) => {
-      await revocations.revokeSignIn(record.accessToken)
       const refreshToken = sessions.refreshToken(record)
       if (refreshToken !== undefined) await app.cognito.auth.revoke(refreshToken)
+      await revocations.revokeSignIn(record.accessToken)
     }))
   }
 

@@ -62,3 +62,20 @@ t.test('a full store refuses writes with 503, keeps what it holds, and serves ag
   t.equal(again.response.statusCode, 200, 'memory freed: sign-ins work again')
   t.equal((await me({ cookie: again.cookie })).statusCode, 200)
 })
+
+t.test('a sign-out refused with 503 (store full) and retried once memory is freed revokes the session\'s access token', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const { cookie } = await signIn(app, email, TEST_PASSWORD)
+  const accessToken = (await app.sessions.find(cookie.split('=')[1]))!.record.accessToken
+  const bearer = { authorization: `Bearer ${accessToken}` }
+  t.equal((await me(bearer)).statusCode, 200, 'the session\'s access token works before')
+  await limitMemory(1)
+  const first = await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie }, payload: {} })
+  t.equal(first.statusCode, 503, 'the sign-out cannot be recorded')
+  t.notOk(first.headers['set-cookie'], 'the browser keeps its cookie to try again with')
+  await limitMemory(64 * 1024 * 1024)
+  const retry = await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie }, payload: {} })
+  t.equal(retry.statusCode, 204, 'the retry signs out')
+  t.equal((await me({ cookie })).statusCode, 401, 'the session has ended')
+  t.equal((await me(bearer)).statusCode, 401, 'and its access token is refused')
+})
