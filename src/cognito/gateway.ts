@@ -39,7 +39,14 @@ const DEFAULT_TRANSLATION: Record<string, ErrorCode> = {
   LimitExceededException: 'TOO_MANY_REQUESTS',
   TooManyRequestsException: 'TOO_MANY_REQUESTS',
   TooManyFailedAttemptsException: 'TOO_MANY_REQUESTS',
-  CodeDeliveryFailureException: 'UPSTREAM_UNAVAILABLE'
+  CodeDeliveryFailureException: 'UPSTREAM_UNAVAILABLE',
+  // A Lambda trigger of the pool failed (Post Confirmation, Pre Token Generation): the service, not the request, is at
+  // fault, and a retry may pass. Cognito answers these with a 400, which alone would make them INTERNAL (500).
+  UserLambdaValidationException: 'UPSTREAM_UNAVAILABLE',
+  UnexpectedLambdaException: 'UPSTREAM_UNAVAILABLE',
+  // cognito-local's spelling of the same.
+  UnexpectedLambdaExceptionException: 'UPSTREAM_UNAVAILABLE',
+  InvalidLambdaResponseException: 'UPSTREAM_UNAVAILABLE'
 }
 
 /** Seconds a caller is asked to wait after Cognito throttles. */
