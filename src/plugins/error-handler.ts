@@ -4,7 +4,7 @@ import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, UnsupportedByEmulatorError, type ErrorCode } from '../errors.js'
-import { isAuthRequest, SECURITY_HEADERS } from './security-headers.js'
+import { isUnstoredRequest, SECURITY_HEADERS } from './security-headers.js'
 import { ownEntry } from '../own-entry.js'
 
 const NOT_JSON = 'The request body is not valid JSON.'
@@ -65,7 +65,7 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, error: 
   const retryAfter = error.retryAfterSeconds ?? (error.code === 'TOO_MANY_REQUESTS' || error.code === 'UPSTREAM_UNAVAILABLE' ? 5 : undefined)
   if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter))
   // Also on replies that bypass the hooks (routing errors).
-  if (isAuthRequest(request)) reply.header('Cache-Control', 'no-store')
+  if (isUnstoredRequest(request)) reply.header('Cache-Control', 'no-store')
   return reply.code(error.statusCode).type('application/json').send(errorBody(error, request.id))
 }
 

@@ -1,4 +1,4 @@
-// Security headers on every response (errors too), CORS for the allow-listed origins only, no-store on /auth.
+// Security headers on every response (errors too), CORS for the allow-listed origins only, no-store on /auth and /admin.
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import helmet from 'helmet'
@@ -43,12 +43,18 @@ export function setSecurityHeaders (response: ServerResponse): void {
   for (const [name, value] of SECURITY_HEADERS) response.setHeader(name, value)
 }
 
+/** The prefixes whose answers are never stored: /auth (sessions, users, tokens) and /admin (users, their emails). */
+const UNSTORED_PREFIXES = ['/auth', '/admin']
+
 /**
- * Whether a request is one of /auth's, whose answers are never stored. A routed request is judged by its route, so
- * no spelling of the URL (`/%61uth/me`) escapes; only an unmatched one (a 404, a routing error) by its URL.
+ * Whether a request's answer must never be stored (`Cache-Control: no-store`): one of /auth's or /admin's. A routed
+ * request is judged by its route, so no spelling of the URL (`/%61uth/me`) escapes; an unmatched one (a 404, a
+ * routing error) and a CORS preflight (@fastify/cors's catch-all route) by its URL.
  */
-export function isAuthRequest (request: FastifyRequest): boolean {
-  return (request.routeOptions.url ?? request.url).startsWith('/auth')
+export function isUnstoredRequest (request: FastifyRequest): boolean {
+  const route = request.routeOptions.url
+  const path = route === undefined || route === '*' ? request.url : route
+  return UNSTORED_PREFIXES.some((prefix) => path.startsWith(prefix))
 }
 
 export interface SecurityHeaderOptions {
@@ -56,11 +62,16 @@ export interface SecurityHeaderOptions {
   corsOrigins: string[]
 }
 
-/** Security headers, CORS for `corsOrigins` only, HSTS over TLS, no-store on /auth. */
+/** Security headers, CORS for `corsOrigins` only, HSTS over TLS, no-store on /auth and /admin. */
 export default fp<SecurityHeaderOptions>(async (app, { corsOrigins }) => {
-  // Set on the raw response first, so error replies carry them too; a route may still override one with reply.header.
-  app.addHook('onRequest', (_request, reply, done) => {
+  // Set before @fastify/cors's hook, which answers preflights itself: they carry these too. The helmet headers go on
+  // the raw response, so error replies carry them as well; a route may still override one with reply.header.
+  app.addHook('onRequest', (request, reply, done) => {
     setSecurityHeaders(reply.raw)
+    if (request.protocol === 'https') reply.header('Strict-Transport-Security', 'max-age=31536000; includeSubDomains')
+    if (isUnstoredRequest(request)) reply.header('Cache-Control', 'no-store')
+    // Every response varies by Origin, whether or not CORS allowed it, so caches never mix them.
+    reply.header('Vary', 'Origin')
     done()
   })
   const allowed = new Set(corsOrigins)
@@ -70,12 +81,5 @@ export default fp<SecurityHeaderOptions>(async (app, { corsOrigins }) => {
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowedHeaders: ['Content-Type', 'X-CSRF', 'Authorization'],
     maxAge: 600
-  })
-  app.addHook('onRequest', (request, reply, done) => {
-    if (request.protocol === 'https') reply.header('Strict-Transport-Security', 'max-age=31536000; includeSubDomains')
-    if (isAuthRequest(request)) reply.header('Cache-Control', 'no-store')
-    // Every response varies by Origin, whether or not CORS allowed it, so caches never mix them.
-    reply.header('Vary', 'Origin')
-    done()
   })
 }, { name: 'security-headers' })

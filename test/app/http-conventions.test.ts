@@ -105,6 +105,31 @@ t.test('bar 30: no-store on /auth whatever the spelling of the URL: a routed req
   t.notOk((await app.inject({ method: 'GET', url: '/health/%6cive' })).headers['cache-control'], 'other routes are left alone')
 })
 
+t.test('bar 30: no-store on /admin answers (users, their emails) and on CORS preflights to /auth and /admin', async (t) => {
+  const admin = await emulator.user(['ADMIN'])
+  const { cookie } = await signIn(app, admin, TEST_PASSWORD)
+  const list = await app.inject({ method: 'GET', url: '/admin/users', headers: { cookie } })
+  t.equal(list.statusCode, 200)
+  t.equal(list.headers['cache-control'], 'no-store', 'the user list is not stored')
+  const other = await emulator.user(['MANAGER'])
+  const roles = await app.inject({ method: 'PUT', url: `/admin/users/${encodeURIComponent(other)}/roles`, headers: { cookie, ...CSRF }, payload: { roles: ['MANAGER'] } })
+  t.equal(roles.statusCode, 200)
+  t.equal(roles.headers['cache-control'], 'no-store', 'a user\'s answer is not stored')
+  t.equal((await app.inject({ method: 'GET', url: '/admin/users' })).headers['cache-control'], 'no-store', 'nor a refusal')
+  for (const url of ['/auth/sign-in', '/auth/me', '/admin/users']) {
+    const preflight = await app.inject({
+      method: 'OPTIONS',
+      url,
+      headers: { origin: 'https://ims.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-csrf' }
+    })
+    t.equal(preflight.statusCode, 204, `${url}: preflight answered`)
+    t.equal(preflight.headers['access-control-allow-origin'], 'https://ims.example.com')
+    t.equal(preflight.headers['cache-control'], 'no-store', `${url}: preflight not stored`)
+    t.equal(preflight.headers['x-content-type-options'], 'nosniff', `${url}: security headers on the preflight`)
+    t.equal(preflight.headers.vary, 'Origin', `${url}: Vary names Origin once`)
+  }
+})
+
 t.test('bar 29: CORS echoes allow-listed origins only, with credentials and Vary: Origin', async (t) => {
   const allowed = await app.inject({ method: 'GET', url: '/auth/config', headers: { origin: 'https://ims.example.com' } })
   t.equal(allowed.headers['access-control-allow-origin'], 'https://ims.example.com')
