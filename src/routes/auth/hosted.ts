@@ -25,6 +25,17 @@ const CallbackQuery = Type.Object({
 })
 const redirectResponse = { 302: Type.Null({ description: 'Redirect (Location header)' }), ...errorResponses }
 
+/**
+ * Whether a browser says the request is not a top-level navigation (Fetch Metadata): an image, a script's fetch, a
+ * frame. The cookie is SameSite=Strict, but another origin of the same site (a sibling subdomain) still sends it with
+ * those, so a GET that ends the session must not act on them. Older browsers send no such header and are let through.
+ */
+function notANavigation (headers: Record<string, string | string[] | undefined>): boolean {
+  const mode = headers['sec-fetch-mode']
+  const destination = headers['sec-fetch-dest']
+  return (mode !== undefined && mode !== 'navigate') || (destination !== undefined && destination !== 'document')
+}
+
 /** GET /auth/login, /auth/callback and /auth/logout: Cognito's managed login. */
 const hosted: FastifyPluginAsyncTypebox<HostedRoutesOptions> = async (app, { hostedUi, encryptionKeyHex, pagesServed }) => {
   const transactions = new LoginTransactions(app.store, encryptionKeyHex, hostedUi.settings.transactionSeconds)
@@ -99,6 +110,10 @@ const hosted: FastifyPluginAsyncTypebox<HostedRoutesOptions> = async (app, { hos
   app.get('/logout', {
     schema: { tags: ['auth'], summary: 'Ends the session, revokes the refresh token, then 302 to the pool\'s /logout', response: redirectResponse }
   }, async (request, reply) => {
+    if (notANavigation(request.headers)) {
+      request.audit({ event: 'csrf', outcome: 'CSRF_REQUIRED', method: request.method, path: '/auth/logout' })
+      throw new AppError('CSRF_REQUIRED', 'Sign out by opening this address in the browser, not from within a page.')
+    }
     try {
       const identity = await app.authenticate(request, reply, { refresh: false })
       await app.endSession(request, identity)

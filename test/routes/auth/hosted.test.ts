@@ -472,6 +472,30 @@ t.test('GET /auth/logout ends the session and clears the cookie, then goes to th
   t.equal(twice.statusCode, 302, 'a second logout is harmless')
 })
 
+t.test('GET /auth/logout acts only on a navigation: an <img> or a fetch from a same-site page ends nothing (403 CSRF_REQUIRED)', async (t) => {
+  const email = await emulator.user(['MANAGER'])
+  const cookie = sessionCookie((await hostedLogin(email)).response)!
+  // What Chromium sends for <img src=".../auth/logout"> on a sibling subdomain, and for a fetch() there: the
+  // SameSite=Strict cookie goes along, the site being the same.
+  const forged = [
+    { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image' },
+    { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'cors', 'sec-fetch-dest': 'empty' },
+    { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'iframe' }
+  ]
+  for (const headers of forged) {
+    const response = await app.inject({ method: 'GET', url: '/auth/logout', headers: { ...BROWSER, ...headers, cookie } })
+    t.equal(response.statusCode, 403, JSON.stringify(headers))
+    t.equal(response.json().error, 'CSRF_REQUIRED')
+    t.notOk(setCookies(response).some((c) => c.startsWith(`${SESSION_COOKIE}=`)), 'the cookie is not cleared')
+  }
+  t.equal((await app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })).statusCode, 200, 'the session lives on')
+  const clicked = await app.inject({
+    method: 'GET', url: '/auth/logout', headers: { ...BROWSER, 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document', cookie }
+  })
+  t.equal(clicked.statusCode, 302, 'the pages\' own sign-out (a navigation) signs out')
+  t.equal((await app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })).statusCode, 401)
+})
+
 t.test('bar 35: no code, state, token or cookie value of a hosted login reaches the logs', async (t) => {
   const email = await emulator.user(['MANAGER'])
   const { response, back, cookie } = await hostedLogin(email)
