@@ -34,6 +34,28 @@ function censorSecrets (object: Record<string, unknown>): Record<string, unknown
   return censored ?? object
 }
 
+/** A request as the `req` serializer sees it. */
+interface LoggedRequest { method: string, url: string, id: string, routeOptions?: { url?: string } }
+
+const ADMIN_USERS = '/admin/users/'
+
+/**
+ * The path a request is logged by, never naming a user: a route with parameters by its pattern
+ * (`/admin/users/:username`); any other request (one no route matched, a CORS preflight) by its URL's path, with the
+ * segment after /admin/users/ and any segment holding an email address (`@`, `%40`) replaced by `:user`.
+ */
+function loggedPath (req: LoggedRequest): string {
+  const route = req.routeOptions?.url
+  if (route?.includes(':') === true) return route
+  const path = req.url.split('?')[0] ?? ''
+  if (!path.includes('@') && !path.includes('%40') && !path.startsWith(ADMIN_USERS)) return path
+  const segments = path.split('/')
+  return segments.map((segment, index) => {
+    const named = segment.includes('@') || segment.includes('%40') || (index === 3 && path.startsWith(ADMIN_USERS))
+    return named && segment !== '' ? ':user' : segment
+  }).join('/')
+}
+
 /** The pino options of the app; `stream` lets tests read every line written. */
 export function loggerOptions (level: string, stream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {
   return {
@@ -41,12 +63,7 @@ export function loggerOptions (level: string, stream?: NodeJS.WritableStream): F
     formatters: { log: censorSecrets },
     // Requests and replies are logged through these, which name what is kept: never a header, a body or a query string.
     serializers: {
-      // Routes with parameters are logged by their pattern, so a username in a URL (/admin/users/:username) is not.
-      req: (req: { method: string, url: string, id: string, routeOptions?: { url?: string } }) => ({
-        id: req.id,
-        method: req.method,
-        path: req.routeOptions?.url?.includes(':') === true ? req.routeOptions.url : req.url.split('?')[0]
-      }),
+      req: (req: LoggedRequest) => ({ id: req.id, method: req.method, path: loggedPath(req) }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode })
     },
     ...(stream === undefined ? {} : { stream })

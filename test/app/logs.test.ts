@@ -11,7 +11,7 @@ const logs = new LogCapture()
 
 t.before(async () => {
   emulator = await startEmulator()
-  app = await testApp(emulator, {}, { logStream: logs })
+  app = await testApp(emulator, { CORS_ORIGINS: 'https://ims.example.com' }, { logStream: logs })
   tokenApp = await testApp(emulator, { SESSION_MODE: 'token' }, { logStream: logs })
 })
 t.teardown(async () => {
@@ -61,6 +61,33 @@ t.test('bar 35: passwords, tokens, cookies, challenge handles and Authorization 
   }
   t.notOk(/Bearer /i.test(logs.text), 'no Authorization value')
   t.notOk(logs.text.includes(email), 'usernames appear only hashed')
+})
+
+t.test('bar 36: a user named in a URL no route matched, or in a CORS preflight, is not logged either', async (t) => {
+  const admin = await emulator.user(['ADMIN'])
+  const signedIn = await app.inject({ method: 'POST', url: '/auth/sign-in', headers: CSRF, payload: { username: admin, password: TEST_PASSWORD } })
+  const cookie = `__Host-ims-session=${cookieValue(signedIn, '__Host-ims-session')}`
+  const target = await emulator.user(['LINE_LEADER'])
+  const before = logs.lines.length
+  const preflight = await app.inject({
+    method: 'OPTIONS',
+    url: `/admin/users/${encodeURIComponent(target)}/roles`,
+    headers: { origin: 'https://ims.example.com', 'access-control-request-method': 'PUT', 'access-control-request-headers': 'content-type,x-csrf' }
+  })
+  t.equal(preflight.statusCode, 204)
+  const misses = [
+    ['GET', `/admin/users/${encodeURIComponent(target)}/roles`],
+    ['POST', `/admin/users/${encodeURIComponent(target)}/disable/`],
+    ['POST', '/admin/users/jdoe/disable/'],
+    ['GET', `/nowhere/${target}`]
+  ] as const
+  for (const [method, url] of misses) {
+    t.equal((await app.inject({ method, url, headers: { cookie, ...CSRF } })).statusCode, 404, url)
+  }
+  const written = logs.lines.slice(before).join('\n')
+  for (const name of [target, encodeURIComponent(target), 'jdoe']) t.notOk(written.includes(name), `no line names ${name}`)
+  t.match(written, /"path":"\/admin\/users\/:user\/roles"/, 'the path is logged with the user left out')
+  t.match(written, /"path":"\/nowhere\/:user"/)
 })
 
 t.test('bar 36: one structured audit line per outcome, with time, ip, outcome and a hashed user', async (t) => {
