@@ -8,7 +8,7 @@ import { loggerOptions, OneLinePerRequest } from './logger.js'
 import type { SharedStore } from './store/shared-store.js'
 import { createStore } from './store/index.js'
 import { subkey } from './session/keys.js'
-import errorHandler, { clientErrorHandler, sendError, toAppError } from './plugins/error-handler.js'
+import errorHandler, { clientErrorHandler, connectRefusal, sendError, toAppError } from './plugins/error-handler.js'
 import securityHeaders, { setSecurityHeaders } from './plugins/security-headers.js'
 import requestHygiene from './plugins/request-hygiene.js'
 import jsonBody from './plugins/json-body.js'
@@ -43,9 +43,11 @@ export interface AppDependencies {
   localMode?: boolean
 }
 
+/** A request's id: also for requests that never reach Fastify (refused by Node's parser, CONNECT). */
+const newRequestId = (): string => randomUUID()
+
 /** Fastify's own options for this app. */
 export function serverOptions (config: Config, deps: AppDependencies = {}): FastifyHttpOptions<Server> {
-  const newRequestId = (): string => randomUUID()
   return {
     logger: loggerOptions(config.server.logLevel, deps.logStream),
     logController: new OneLinePerRequest(),
@@ -81,6 +83,7 @@ export async function buildApp (config: Config, deps: AppDependencies = {}): Pro
 
   // An Expect other than 100-continue is ignored (RFC 9110 allows it), not answered with Node's bare 417.
   app.server.on('checkExpectation', app.routing)
+  app.server.on('connect', connectRefusal(app, newRequestId))
   await app.register(jsonBody)
   app.addSchema(UserSchema)
   app.addSchema(ErrorSchema)

@@ -1,5 +1,6 @@
 // The one place errors become HTTP: the contract's body, the right status, Retry-After; nothing internal leaks.
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES, type IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -85,6 +86,26 @@ function parserErrorToAppError (error: ConnectionError): AppError {
 }
 
 /**
+ * Writes the contract's error answer straight to a socket no reply owns (the security headers, no-store, and
+ * `Connection: close`), then closes it. As Node's own handler: never into a response already under way on it.
+ */
+function answerOnSocket (socket: Socket, appError: AppError, requestId: string): void {
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage
+  if (socket.writable && inFlight?.headersSent !== true) {
+    const body = JSON.stringify(errorBody(appError, requestId))
+    const headers: Array<readonly [string, string]> = [
+      ...SECURITY_HEADERS,
+      ['Cache-Control', 'no-store'],
+      ['Content-Type', 'application/json; charset=utf-8'],
+      ['Content-Length', String(Buffer.byteLength(body))],
+      ['Connection', 'close']
+    ]
+    socket.write(`HTTP/1.1 ${appError.statusCode} ${STATUS_CODES[appError.statusCode]}\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${body}`)
+  }
+  socket.destroy()
+}
+
+/**
  * Fastify's `clientErrorHandler`: answers a request Node's HTTP parser refused (it never reaches Fastify) with the
  * contract's body, a fresh request id (also logged) and the security headers, written straight to the socket.
  */
@@ -95,20 +116,19 @@ export function clientErrorHandler (newRequestId: () => string): (this: FastifyI
     const requestId = newRequestId()
     // The parser error only: its raw packet may hold a cookie or a token.
     this.log.info({ reqId: requestId, parserError: error.code, res: { statusCode: appError.statusCode } }, 'request refused by the HTTP parser')
-    // As Node's own handler: never write into a response already under way on this socket (pipelining).
-    const inFlight = (socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage
-    if (socket.writable && inFlight?.headersSent !== true) {
-      const body = JSON.stringify(errorBody(appError, requestId))
-      const headers: Array<readonly [string, string]> = [
-        ...SECURITY_HEADERS,
-        ['Cache-Control', 'no-store'],
-        ['Content-Type', 'application/json; charset=utf-8'],
-        ['Content-Length', String(Buffer.byteLength(body))],
-        ['Connection', 'close']
-      ]
-      socket.write(`HTTP/1.1 ${appError.statusCode} ${STATUS_CODES[appError.statusCode]}\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${body}`)
-    }
-    socket.destroy()
+    answerOnSocket(socket, appError, requestId)
+  }
+}
+
+/**
+ * The HTTP server's `connect` listener: Node hands CONNECT requests to it instead of Fastify, and closes the socket
+ * unanswered when no one listens. This is no forward proxy: the contract's 400, logged like any refusal.
+ */
+export function connectRefusal (app: FastifyInstance, newRequestId: () => string): (request: IncomingMessage, socket: Duplex) => void {
+  return (_request, socket) => {
+    const requestId = newRequestId()
+    app.log.info({ reqId: requestId, method: 'CONNECT', res: { statusCode: 400 } }, 'request refused: CONNECT')
+    answerOnSocket(socket as Socket, new AppError('VALIDATION_ERROR', 'CONNECT is not answered here: this server is not a proxy.'), requestId)
   }
 }
 

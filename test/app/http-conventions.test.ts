@@ -160,7 +160,7 @@ t.test('bar 32: a 400 that is not about JSON does not say the body is not valid 
   t.notMatch(longParameter.json().message, /JSON/)
 })
 
-t.test('bar 30, 32: requests that Node\'s HTTP parser refuses get the contract\'s body and the security headers', async (t) => {
+t.test('bar 30, 32: requests that Node\'s HTTP parser refuses, and CONNECT, get the contract\'s body and the security headers', async (t) => {
   const logs = new LogCapture()
   const listening = await testApp(emulator, {}, { logStream: logs })
   t.teardown(async () => { await listening.close() })
@@ -186,6 +186,7 @@ t.test('bar 30, 32: requests that Node\'s HTTP parser refuses get the contract\'
     ['raw UTF-8 in the request line', Buffer.from('GET /api/ｐlanning/x HTTP/1.1\r\nHost: localhost\r\n\r\n', 'utf8'), 400, 'VALIDATION_ERROR', /not valid HTTP/],
     ['no Host header', Buffer.from('GET /auth/me HTTP/1.1\r\nConnection: close\r\n\r\n'), 400, 'VALIDATION_ERROR', /must carry a Host header/],
     ['a 140 KB header', Buffer.from(`GET /health/live HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(140 * 1024)}\r\n\r\n`), 400, 'VALIDATION_ERROR', /headers are too large/],
+    ['a CONNECT request (Node hands it to no route, and closed the socket unanswered)', Buffer.from('CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n'), 400, 'VALIDATION_ERROR', /not a proxy/],
     ['chunk extensions over Node\'s limit', Buffer.from(`POST /auth/sign-in HTTP/1.1\r\nHost: localhost\r\nX-CSRF: 1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2;${'e'.repeat(20_000)}\r\n{}\r\n0\r\n\r\n`), 413, 'PAYLOAD_TOO_LARGE', /too large/]
   ]
   for (const [label, request, status, code, message] of cases) {
