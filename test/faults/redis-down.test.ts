@@ -62,7 +62,10 @@ t.test('bar 41: Redis down gives 503 with Retry-After on session routes, fast; i
     const out = await a.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie }, payload: {} })
     t.equal(out.statusCode, 503, 'a sign-out that cannot be recorded says so')
     t.equal((await a.inject({ method: 'GET', url: '/health/live' })).statusCode, 200)
-    t.equal((await a.inject({ method: 'GET', url: '/health/ready' })).statusCode, 503)
+    const ready = await a.inject({ method: 'GET', url: '/health/ready' })
+    t.equal(ready.statusCode, 503)
+    t.match(ready.json(), { error: 'UPSTREAM_UNAVAILABLE', message: 'Not ready: store not answering.', requestId: String, status: 'unavailable', checks: { keys: true, cognito: true, store: false } }, 'the contract\'s error body, with the checks')
+    t.ok(Number(ready.headers['retry-after']) > 0, 'Retry-After on the 503')
     // Revocations made elsewhere cannot be known now: once the local view is stale, bearer tokens fail closed too.
     await sleep(2500)
     const token = await me(a, bearer)

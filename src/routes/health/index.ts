@@ -1,10 +1,20 @@
 // Liveness and readiness: /health/live while the process runs; /health/ready when keys, Cognito and the store answer.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { AppError } from '../../errors.js'
 
 const Checks = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+  status: Type.Literal('ok'),
   checks: Type.Optional(Type.Record(Type.String(), Type.Boolean()))
+})
+
+/** Not ready: the contract's error body (UPSTREAM_UNAVAILABLE), with which checks failed. */
+const NotReady = Type.Object({
+  error: Type.String(),
+  message: Type.String(),
+  requestId: Type.String(),
+  status: Type.Literal('unavailable'),
+  checks: Type.Record(Type.String(), Type.Boolean())
 })
 
 /** Readiness answers are reused this long, so probes cannot hammer Cognito. */
@@ -29,10 +39,11 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     return await last.checks
   }
 
-  app.get('/ready', { schema: { tags: ['health'], response: { 200: Checks, 503: Checks } } }, async (_request, reply) => {
+  app.get('/ready', { schema: { tags: ['health'], response: { 200: Checks, 503: NotReady } } }, async () => {
     const checks = await check()
-    const ok = Object.values(checks).every(Boolean)
-    return await reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks })
+    if (Object.values(checks).every(Boolean)) return { status: 'ok' as const, checks }
+    const failing = Object.keys(checks).filter((name) => !checks[name])
+    throw new AppError('UPSTREAM_UNAVAILABLE', `Not ready: ${failing.join(', ')} not answering.`, { status: 'unavailable', checks })
   })
 }
 
