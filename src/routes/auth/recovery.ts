@@ -120,7 +120,7 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/change-password', {
     preHandler: requireUser,
-    schema: { tags: ['auth'], security: [{ session: [] }, { bearer: [] }], body: ChangePasswordBody, response: { ...errorResponses } }
+    schema: { tags: ['auth'], security: [{ session: [] }, { bearer: [] }], body: ChangePasswordBody, response: { 204: Type.Null({ description: 'No content' }), ...errorResponses } }
   }, async (request, reply) => {
     const identity = request.identity!
     const sub = identity.user.sub
@@ -147,7 +147,7 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
         if (!kept) reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
       }
       request.audit({ event: 'password-change', outcome: 'success', sub, keptSession: kept, cognitoGlobalSignOut })
-      return await reply.code(204).send()
+      return await reply.code(204).send(null)
     })
   })
 }

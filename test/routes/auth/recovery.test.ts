@@ -235,6 +235,9 @@ t.test('change-password: 204, other sessions end, this browser gets a fresh sess
   t.equal(viaBearer.statusCode, 204, 'a bearer caller may change it too (no CSRF header needed)')
   t.notOk(cookieValue(viaBearer, '__Host-ims-session'), 'and gets no cookie')
   t.equal((await signIn(app, email, 'Bearer-Passw0rd!')).response.statusCode, 200)
+
+  const documented = (await app.inject({ method: 'GET', url: '/docs/json' })).json().paths['/auth/change-password'].post.responses
+  t.match(documented['204'], { description: 'No content' }, 'the API document lists the 204 a client gets')
 })
 
 t.test('bar 40: Cognito throttling is 429 on code routes and leaves forgot-password uniform, for known and unknown users', async (t) => {
