@@ -6,6 +6,7 @@ import { Type } from '@sinclair/typebox'
 import { AppError, UnsupportedByEmulatorError } from '../../errors.js'
 import { requireUser } from '../../plugins/roles.js'
 import { COOKIE_OPTIONS, SESSION_COOKIE } from '../../plugins/session.js'
+import { PendingEndings } from '../../session/pending-endings.js'
 import { PasswordSchema, UsernameSchema, errorResponses } from '../schemas.js'
 
 /** A confirmation or reset code as typed; Cognito judges it. */
@@ -68,7 +69,12 @@ async function sendCounted (app: FastifyInstance, request: FastifyRequest, usern
 const recovery: FastifyPluginAsyncTypebox = async (app) => {
   /** Code sends still running after their answer; closing waits for them (each is bounded by the Cognito timeout). */
   const pending = new Set<Promise<void>>()
-  app.addHook('onClose', async () => { await Promise.allSettled([...pending]) })
+  /** Users whose sessions must end after a password change, retried here while the store fails. */
+  const endings = new PendingEndings(async (sub) => { await app.endUserSessions(sub) }, app.log)
+  app.addHook('onClose', async () => {
+    await Promise.allSettled([...pending])
+    await endings.close()
+  })
 
   app.post('/forgot-password', {
     schema: { tags: ['auth'], body: UsernameBody, response: { 202: CodeSent, ...errorResponses } }
@@ -102,18 +108,25 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
           // The reset may have gone through, and a reset is often made because someone else holds a session: the
           // user's sessions end as after a success. Asking Cognito instead (a sign-in with the new password) would hand
           // guessers an oracle against the account while Cognito is slow. The attempt counts as a guess, so a guesser
-          // can sign a user out this way only a few times per window, and only while Cognito answers late.
+          // can sign a user out this way only a few times per window, and only while Cognito answers late. The
+          // sessions end first: counting the guess needs the store too.
+          if (sub !== undefined) await endings.end(sub)
           await failed(names)
-          if (sub !== undefined) await app.endUserSessions(sub).catch(() => {})
         }
         request.audit({ event: 'password-reset', outcome: outcomeOf(error), username })
         throw error
       }
       // Every session of the user ends, and the refresh tokens Cognito issued to clients that hold their own (token
-      // mode, other apps) are revoked where the pool can; the reset itself signs nobody in.
-      if (sub !== undefined) await app.endUserSessions(sub)
+      // mode, other apps) are revoked where the pool can; the reset itself signs nobody in. A store failing right now
+      // stops neither: the sessions end once it is back (PendingEndings), and Cognito is asked all the same.
+      const sessionsEnded = sub === undefined || await endings.end(sub)
       const cognitoGlobalSignOut = await app.cognito.admin.globalSignOut(username).catch(() => false)
-      request.audit({ event: 'password-reset', outcome: 'success', username, cognitoGlobalSignOut, ...(sub === undefined ? {} : { sub }) })
+      request.audit({ event: 'password-reset', outcome: 'success', username, sessionsEnded, cognitoGlobalSignOut, ...(sub === undefined ? {} : { sub }) })
+      // 200 even when the sessions' ending is still pending: the new password is in force and the code used up, so a
+      // 503 would send the user to retry into INVALID_CODE, which ends nothing. The ending no longer depends on the
+      // user: it is late, not skipped (retried here, logged, audited as sessionsEnded: false). Until then the older
+      // sessions work only while the store still reads but refuses writes (an unreachable store serves none), and on
+      // a real pool their refresh tokens are already revoked.
       return { status: 'PASSWORD_RESET' as const }
     })
   })
@@ -130,23 +143,29 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
         await app.cognito.recovery.changePassword(identity.accessToken, request.body.oldPassword, request.body.newPassword)
       } catch (error) {
         if (error instanceof AppError && error.code === 'INVALID_CREDENTIALS') await failed()
-        if (mayHaveTakenEffect(error)) await app.endUserSessions(sub).catch(() => {})
+        if (mayHaveTakenEffect(error)) await endings.end(sub)
         request.audit({ event: 'password-change', outcome: outcomeOf(error), sub })
         throw error
       }
-      await app.endUserSessions(sub)
+      // The sessions end once the store is back when it fails right now (PendingEndings, as for a reset).
+      const sessionsEnded = await endings.end(sub)
       // Refresh tokens held outside the adapter (token mode, other apps) are revoked where the pool can, before this
-      // browser signs in again, which that would end too.
+      // browser signs in again, which that would end too; whether or not the store could end the sessions here.
       const cognitoGlobalSignOut = await app.cognito.admin.globalSignOut(identity.user.username).catch(() => false)
       // The browser that changed the password keeps a session: a fresh one, signed in with the new password. The
-      // password has changed whatever happens here, so a sign-in that fails only leaves the browser signed out.
+      // password has changed whatever happens here, so a sign-in that fails only leaves the browser signed out. While
+      // the ending is pending none is started: the store cannot keep it now, and the ending would end it once back.
       let kept = false
       if (identity.session !== undefined) {
-        const outcome = await app.cognito.auth.signIn(identity.session.record.username, request.body.newPassword).catch(() => undefined)
-        if (outcome?.kind === 'tokens') kept = await app.startSession(reply, outcome.tokens, outcome.startedAt).then(() => true, () => false)
+        if (sessionsEnded) {
+          const outcome = await app.cognito.auth.signIn(identity.session.record.username, request.body.newPassword).catch(() => undefined)
+          if (outcome?.kind === 'tokens') kept = await app.startSession(reply, outcome.tokens, outcome.startedAt).then(() => true, () => false)
+        }
         if (!kept) reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
       }
-      request.audit({ event: 'password-change', outcome: 'success', sub, keptSession: kept, cognitoGlobalSignOut })
+      request.audit({ event: 'password-change', outcome: 'success', sub, keptSession: kept, sessionsEnded, cognitoGlobalSignOut })
+      // 204 even when the ending is still pending, for the reasons verify-otp gives: a retry could only be refused
+      // (INVALID_CREDENTIALS, the old password no longer works) and would end nothing.
       return await reply.code(204).send(null)
     })
   })
