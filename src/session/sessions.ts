@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto'
 import { sha256 } from '../digest.js'
 import type { SharedStore } from '../store/shared-store.js'
-import { unauthenticated } from '../errors.js'
+import { unauthenticated, upstreamUnavailable } from '../errors.js'
 import type { PendingChallenge } from '../cognito/auth.js'
 import type { Sealer } from './sealing.js'
 import { SessionView } from './session-view.js'
@@ -27,6 +27,19 @@ export interface SessionRecord {
 
 /** What the store keeps: every token sealed, so the raw store holds no usable token and no session id. */
 type StoredSession = Omit<SessionRecord, 'accessToken'> & { accessTokenSealed: string }
+
+/**
+ * What a rotation leaves under the old id for MOVED_SECONDS: the id the session moved to, sealed and bound to the old
+ * id's key. Written over the session in one step, so whoever finds the old id gone can tell a move from an end.
+ */
+interface MoveNote { movedTo: string }
+
+/** What a session's key holds. */
+type StoredEntry = StoredSession | MoveNote
+
+function isMove (stored: StoredEntry): stored is MoveNote {
+  return 'movedTo' in stored
+}
 
 /** A loaded session and the id it was found under. */
 export interface Session { id: string, record: SessionRecord }
@@ -76,10 +89,15 @@ const USED_CODE_SECONDS = 120
 const MAX_TOUCH_INTERVAL_MS = 60_000
 /** How many times destroyUser reads a user's sessions again, so sign-ins that never stop cannot hold it forever. */
 const MAX_DESTROY_ROUNDS = 5
-/** How long a rotated id remembers where it went: longer than any sign-out that read the session before it moved. */
+/**
+ * How long a rotated id remembers where it went: longer than any sign-out that read the session before it moved, and
+ * than any refresh of it still at Cognito when it moved.
+ */
 const MOVED_SECONDS = 60
-/** How many rotations in a row an ending session is followed through (each note lasts MOVED_SECONDS). */
+/** How many rotations in a row an ending session, or a late refresh, is followed through (each note lasts MOVED_SECONDS). */
 const MAX_MOVES = 50
+/** How many times a write over a session is tried again when something else (a touch, a refresh) wrote it meanwhile. */
+const MAX_WRITE_TRIES = 10
 
 /** Creates, finds, touches and ends sessions in a SharedStore. */
 export class SessionManager {
@@ -92,8 +110,11 @@ export class SessionManager {
     this.view = store.readNow !== undefined ? undefined : new SessionView(store.channel('sessions'))
   }
 
-  /** Opened records by stored object: the memory store hands back the same object, so a session in use is opened once. */
-  private readonly opened = new WeakMap<StoredSession, SessionRecord>()
+  /**
+   * Opened records by stored object: the memory store hands back the same object, so a session in use is opened once.
+   * A move note is never among them.
+   */
+  private readonly opened = new WeakMap<StoredEntry, SessionRecord>()
 
   private sessionKey (id: string): string { return sessionKeyOf(hashId(id)) }
 
@@ -124,7 +145,21 @@ export class SessionManager {
   }
   private userKey (sub: string): string { return `session-list:${sub}` }
   private challengeKey (id: string): string { return `challenge:${hashId(id)}` }
-  private movedKey (hashed: string): string { return `session-moved:${hashed}` }
+
+  /** The note that the session stored under `key` moved to `id`. */
+  private moveNote (id: string, key: string): MoveNote {
+    return { movedTo: this.sealer.seal(id, sealContext(key, {})) }
+  }
+
+  /** The id a move note found under `key` names; undefined when it was not written there with this key. */
+  private movedTo (note: MoveNote, key: string): string | undefined {
+    return this.sealer.open(note.movedTo, sealContext(key, {}))
+  }
+
+  /** The session record under `key`; undefined for a move note or a record that does not open (see `open`). */
+  private openEntry (stored: StoredEntry | undefined, key: string): SessionRecord | undefined {
+    return stored === undefined || isMove(stored) ? undefined : this.open(stored, key)
+  }
 
   private ttlSeconds (record: SessionRecord, now: number): number {
     const untilAbsolute = (record.absoluteExpiresAt - now) / 1000
@@ -163,7 +198,7 @@ export class SessionManager {
   find (id: string | undefined): MaybePromise<Session | undefined> {
     if (id === undefined || !ID_PATTERN.test(id)) return undefined
     const key = this.sessionKey(id)
-    const atHand = this.view !== undefined ? this.view.get(key) : this.store.readNow?.<StoredSession>(key)
+    const atHand = this.view !== undefined ? this.view.get(key) : this.store.readNow?.<StoredEntry>(key)
     if (atHand !== undefined) {
       const record = this.opened.get(atHand)
       const now = Date.now()
@@ -181,8 +216,9 @@ export class SessionManager {
   /** `find` on what the store holds now, under its key. */
   private async findStored (id: string, key: string): Promise<Session | undefined> {
     const mark = this.view?.mark()
-    const stored = await this.store.get<StoredSession>(key)
-    if (stored === undefined) return undefined
+    const stored = await this.store.get<StoredEntry>(key)
+    // A moved id stops working at once; the note stays for whoever ends or refreshes what was read before the move.
+    if (stored === undefined || isMove(stored)) return undefined
     const now = Date.now()
     const record = this.open(stored, key)
     if (record === undefined || !this.alive(record, now)) {
@@ -197,9 +233,8 @@ export class SessionManager {
       // Only over what was read: a refresh that wrote new tokens meanwhile must not be undone, and a session ended
       // meanwhile (sign-out, revocation) stays ended. Either way what the store holds now decides.
       if (!await this.store.replaceIfUnchanged(key, stored, touchedStored, this.ttlSeconds(touched, now))) {
-        const current = await this.store.get<StoredSession>(key)
-        const currentRecord = current === undefined ? undefined : this.open(current, key)
-        return currentRecord === undefined ? undefined : { id, record: currentRecord }
+        const current = this.openEntry(await this.store.get<StoredEntry>(key), key)
+        return current === undefined ? undefined : { id, record: current }
       }
       if (mark !== undefined) this.view?.remember(key, touchedStored, mark)
       return { id, record: touched }
@@ -208,7 +243,12 @@ export class SessionManager {
     return { id, record }
   }
 
-  /** Saves new tokens into a session, keeping its id; UNAUTHENTICATED when the session ended meanwhile. */
+  /**
+   * Saves new tokens into a session, keeping its id; UNAUTHENTICATED when the session ended meanwhile. When another
+   * request (another tab, another instance) moved it to a new id meanwhile, nothing is saved: that rotation refreshed it
+   * too, and the answer holds the tokens of the session it moved into, under the id it was found with (`rotate` then
+   * follows the move, a sign-out ends both ids).
+   */
   async update (session: Session, tokens: { accessToken: string, accessExpiresAt: number, groups: string[], refreshToken?: string }): Promise<Session> {
     const now = Date.now()
     const { refreshToken, ...rest } = tokens
@@ -218,41 +258,87 @@ export class SessionManager {
       ...(refreshToken === undefined ? {} : { refreshTokenSealed: this.sealer.seal(refreshToken) }),
       lastSeenAt: now
     }
-    // A refresh that finishes after a sign-out or a revocation must not bring the session back.
+    // A refresh that finishes after a sign-out, a revocation or a move must not bring the old id back.
     const key = this.sessionKey(session.id)
-    const replaced = await this.store.replace(key, this.seal(record, key), this.ttlSeconds(record, now))
-    await this.view?.invalidate([key])
-    if (!replaced) throw unauthenticated()
-    return { id: session.id, record }
+    const left = await this.writeOver(key, async () => this.seal(record, key), this.ttlSeconds(record, now))
+    if (left === 'written') {
+      await this.view?.invalidate([key])
+      return { id: session.id, record }
+    }
+    return { id: session.id, record: (await this.movedInto(left, key)).record }
   }
 
-  /** Moves a session to a fresh id (the old id stops working) and returns it; UNAUTHENTICATED if it ended meanwhile. */
+  /**
+   * Moves a session to a fresh id (the old id stops working) and returns it. When another request (another tab, another
+   * instance) moved it first, answers the session it moved into, so both get the same id; UNAUTHENTICATED when it ended.
+   */
   async rotate (session: Session): Promise<Session> {
-    // The new id is written, listed among the user's sessions and noted as where the old one went, and only then is
-    // the old one taken: ending every session of the user (destroyUser), or this one (destroy, a sign-out that read the
-    // old id), on any instance and at any moment, ends the new id too or makes the take fail. Taking the old entry
-    // means only one rotation wins, and an ended session cannot be moved back to life.
-    const id = newId()
+    // The new id is written and listed among the user's sessions, and only then is the old entry replaced by a note of
+    // where it went, in one step over what was read: ending every session of the user (destroyUser), or this one
+    // (destroy, a sign-out that read the old id), on any instance and at any moment, ends the new id too (it is listed,
+    // or the note leads to it) or makes the move fail. Only one rotation wins; a later one finds the note, writes
+    // nothing and answers the winner's session (an ended session, whose entry is gone, cannot be moved back to life).
     const now = Date.now()
     const record = { ...session.record, lastSeenAt: now }
-    await this.save(id, record, now)
-    await this.store.addToSet(this.userKey(record.sub), hashId(id), this.limits.absoluteSeconds)
-    await this.store.addToSet(this.movedKey(hashId(session.id)), hashId(id), MOVED_SECONDS)
     const key = this.sessionKey(session.id)
-    const taken = await this.store.take(key)
-    await this.view?.invalidate([key])
-    if (taken === undefined) {
-      await this.destroy(id, record)
-      throw unauthenticated()
+    let moved: Session | undefined
+    const left = await this.writeOver(key, async () => {
+      if (moved === undefined) {
+        moved = { id: newId(), record }
+        await this.save(moved.id, record, now)
+        await this.store.addToSet(this.userKey(record.sub), hashId(moved.id), this.limits.absoluteSeconds)
+      }
+      return this.moveNote(moved.id, key)
+    }, MOVED_SECONDS)
+    if (left === 'written') {
+      await this.view?.invalidate([key])
+      await this.store.removeFromSet(this.userKey(session.record.sub), hashId(session.id))
+      return moved!
     }
-    await this.store.removeFromSet(this.userKey(session.record.sub), hashId(session.id))
-    return { id, record }
+    // Never handed out: written for a move that another rotation, or the end of the session, got to first.
+    if (moved !== undefined) await this.destroy(moved.id, record)
+    return await this.movedInto(left, key)
   }
 
-  /** True when the session behind `id` was moved to a new id lately (within MOVED_SECONDS). */
+  /**
+   * Writes `value()` over the session stored under `key`, only over the record just read (when a touch or a refresh
+   * wrote it meanwhile, reads it again), never over an ended or moved session. Answers 'written', or what stopped the
+   * write: undefined for an ended session, the note of a move.
+   */
+  private async writeOver (key: string, value: () => Promise<StoredEntry>, ttlSeconds: number): Promise<'written' | MoveNote | undefined> {
+    for (let attempt = 0; attempt < MAX_WRITE_TRIES; attempt++) {
+      const current = await this.store.get<StoredEntry>(key)
+      if (current === undefined || isMove(current)) return current
+      if (await this.store.replaceIfUnchanged(key, current, await value(), ttlSeconds)) return 'written'
+    }
+    throw upstreamUnavailable()
+  }
+
+  /**
+   * The live session a move leads to from `key`, following later moves; UNAUTHENTICATED when there is no move or the
+   * session it leads to ended since.
+   */
+  private async movedInto (note: MoveNote | undefined, key: string): Promise<Session> {
+    for (let move = 0; note !== undefined && move < MAX_MOVES; move++) {
+      const id = this.movedTo(note, key)
+      if (id === undefined) break
+      key = this.sessionKey(id)
+      const stored = await this.store.get<StoredEntry>(key)
+      if (stored === undefined || !isMove(stored)) {
+        const record = this.openEntry(stored, key)
+        if (record === undefined || !this.alive(record, Date.now())) break
+        return { id, record }
+      }
+      note = stored
+    }
+    throw unauthenticated()
+  }
+
+  /** True when the session behind `id` was moved to a new id lately (within MOVED_SECONDS) and not ended since. */
   async movedRecently (id: string): Promise<boolean> {
     if (!ID_PATTERN.test(id)) return false
-    return (await this.store.members(this.movedKey(hashId(id)))).length > 0
+    const stored = await this.store.get<StoredEntry>(this.sessionKey(id))
+    return stored !== undefined && isMove(stored)
   }
 
   /** The refresh token of a session, unsealed. */
@@ -275,27 +361,23 @@ export class SessionManager {
   }
 
   /**
-   * Ends the session stored under `first` and every id it was rotated into, following the moved notes, and answers the
+   * Ends the session stored under `first` and every id it was rotated into, following the move notes, and answers the
    * records it took. `sub`, when known, also clears `first` from its user's list when its record is already gone.
    */
   private async destroyFrom (first: string, sub?: string): Promise<SessionRecord[]> {
     const ended: SessionRecord[] = []
-    let ending = [first]
-    for (let move = 0; ending.length > 0 && move <= MAX_MOVES; move++) {
-      const keys = ending.map(sessionKeyOf)
-      const taken = await Promise.all(keys.map(async (key) => await this.store.take<StoredSession>(key)))
-      await Promise.all(ending.map(async (hashed, i) => {
-        const owner = taken[i]?.sub ?? sub
-        if (owner !== undefined) await this.store.removeFromSet(this.userKey(owner), hashed)
-      }))
-      taken.forEach((stored, i) => {
-        const record = stored === undefined ? undefined : this.open(stored, keys[i]!)
-        if (record !== undefined) ended.push(record)
-      })
-      await this.view?.invalidate(keys)
-      // Read after the take: a rotation that took one of these ids first noted where it went before it did.
-      const moved = await Promise.all(ending.map(async (hashed) => await this.store.members(this.movedKey(hashed))))
-      ending = moved.flat()
+    let hashed: string | undefined = first
+    for (let move = 0; hashed !== undefined && move <= MAX_MOVES; move++) {
+      const key = sessionKeyOf(hashed)
+      // Taken in one step: a rotation either moved it before (and the note taken here leads on) or finds it gone.
+      const taken: StoredEntry | undefined = await this.store.take<StoredEntry>(key)
+      const owner = (taken === undefined || isMove(taken) ? undefined : taken.sub) ?? sub
+      if (owner !== undefined) await this.store.removeFromSet(this.userKey(owner), hashed)
+      const record = this.openEntry(taken, key)
+      if (record !== undefined) ended.push(record)
+      await this.view?.invalidate([key])
+      const next = taken !== undefined && isMove(taken) ? this.movedTo(taken, key) : undefined
+      hashed = next === undefined ? undefined : hashId(next)
     }
     return ended
   }
@@ -312,8 +394,8 @@ export class SessionManager {
       const hashed = await this.store.members(userKey)
       if (hashed.length === 0) break
       const keys = hashed.map(sessionKeyOf)
-      const records = (await Promise.all(keys.map(async (key) => await this.store.get<StoredSession>(key))))
-        .map((stored, i) => stored === undefined ? undefined : this.open(stored, keys[i]!))
+      const records = (await Promise.all(keys.map(async (key) => await this.store.get<StoredEntry>(key))))
+        .map((stored, i) => this.openEntry(stored, keys[i]!))
         .filter((r): r is SessionRecord => r !== undefined)
       ended.push(...records)
       await this.store.delete(...keys)

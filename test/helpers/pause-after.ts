@@ -5,7 +5,7 @@ import type { SharedStore } from '../../src/store/shared-store.js'
  * Makes `store[method]` run the work handed to the returned function (once, on the next call) just after the store
  * answered and before its caller gets the answer: the gap in which another request may overlap it.
  */
-export function pauseAfter (store: SharedStore, method: 'get' | 'take' | 'members' | 'set'): (then: () => Promise<unknown>) => void {
+export function pauseAfter (store: SharedStore, method: 'get' | 'take' | 'members' | 'set' | 'replaceIfUnchanged'): (then: () => Promise<unknown>) => void {
   const original = store[method].bind(store) as (...args: unknown[]) => Promise<unknown>
   let next: (() => Promise<unknown>) | undefined
   Object.assign(store, {

@@ -1,4 +1,5 @@
 // Sessions that end while a request is still working on them stay ended: no refresh or rotation brings them back.
+// Sessions that move while a request is still working on them are followed: a late refresh gets where they went.
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import { MemoryStore } from '../../src/store/shared-store.js'
@@ -32,9 +33,31 @@ for (const [name, make] of [['memory', () => new MemoryStore()], ['redis', () =>
     t.ok(rotated instanceof AppError && rotated.code === 'UNAUTHENTICATED', 'an ended session cannot be rotated into a new id')
 
     const live = await sessions.create({ ...fields, sub: `sub-${randomBytes(4).toString('hex')}` })
-    const [first, second] = await Promise.allSettled([sessions.rotate(live), sessions.rotate(live)])
-    t.equal([first, second].filter((r) => r.status === 'fulfilled').length, 1, 'of two concurrent rotations one wins')
-    t.equal(await sessions.find(live.id), undefined, 'the old id is gone')
+    const [first, second] = await Promise.all([sessions.rotate(live), sessions.rotate(live)])
+    t.equal(first.id, second.id, 'two concurrent rotations answer one and the same new id')
+    t.same(await liveIds(sessions, [live.id, first.id]), [first.id], 'it works, and the old id is gone')
+  })
+
+  t.test(`${name}: a refresh that finishes after another moved the session gets the id it moved to, until that one ends`, async (t) => {
+    const store = make()
+    t.teardown(async () => { await store.close() })
+    const sessions = new SessionManager(store, new Sealer(randomBytes(32).toString('hex')), limits)
+    const session = await sessions.create({ ...fields, sub: `sub-${randomBytes(4).toString('hex')}` })
+    const late = { accessToken: 'late.access.token', accessExpiresAt: Date.now() + 3600_000, groups: ['MANAGER'] }
+    // One tab's refresh (on one instance) moves the session; the other's, still at Cognito then, finishes after.
+    const moved = await sessions.rotate(session)
+    const refreshed = await sessions.update(session, late)
+    t.equal(refreshed.record.accessToken, moved.record.accessToken, 'the late refresh goes on with the tokens the move kept')
+    const rotated = await sessions.rotate(refreshed)
+    t.equal(rotated.id, moved.id, 'and is answered the id the session moved to')
+    t.same(await liveIds(sessions, [session.id, moved.id]), [moved.id], 'which works; the old id does not')
+    t.ok(await sessions.movedRecently(session.id), 'the old id is known to have moved (its cookie is not cleared)')
+
+    // Signed out under its new id: a refresh that read the old id before the move, finishing now, brings nothing back.
+    await sessions.destroy(moved.id, moved.record)
+    const refused = await Promise.all([sessions.update(session, late), sessions.rotate(session)].map(async (p) => await p.then(() => undefined, (error: unknown) => error)))
+    for (const error of refused) t.ok(error instanceof AppError && error.code === 'UNAUTHENTICATED', 'the late refresh is refused')
+    t.same(await liveIds(sessions, [session.id, moved.id]), [], 'and neither id lives')
   })
 
   t.test(`${name}: wrong answers do not keep a pending challenge past the time it was first given`, async (t) => {
@@ -59,9 +82,9 @@ for (const [name, make] of [['memory', () => new MemoryStore()], ['redis', () =>
     t.teardown(async () => { await store.close() })
     const sessions = new SessionManager(store, new Sealer(randomBytes(32).toString('hex')), limits)
     const session = await sessions.create({ ...fields, sub: `sub-${randomBytes(4).toString('hex')}` })
-    const pauseAfterTake = pauseAfter(store, 'take')
-    // The sign-out lands just after the rotation took the old id, holding what it read before.
-    pauseAfterTake(async () => { await sessions.destroy(session.id, session.record) })
+    const pauseAfterMove = pauseAfter(store, 'replaceIfUnchanged')
+    // The sign-out lands just after the rotation moved the old id, holding what it read before.
+    pauseAfterMove(async () => { await sessions.destroy(session.id, session.record) })
     const moved = await sessions.rotate(session)
     t.same(await liveIds(sessions, [session.id, moved.id]), [], 'neither the old id nor the one the refresh moved it to lives on')
   })
@@ -101,10 +124,10 @@ for (const [name, make] of [['memory', () => new MemoryStore()], ['redis', () =>
     const sessions = new SessionManager(store, new Sealer(randomBytes(32).toString('hex')), limits)
     const user = { ...fields, sub: `sub-${randomBytes(4).toString('hex')}` }
 
-    // The user's sessions are ended just after the rotation took the old id out of the store.
-    const pauseAfterTake = pauseAfter(store, 'take')
+    // The user's sessions are ended just after the rotation moved the old id.
+    const pauseAfterMove = pauseAfter(store, 'replaceIfUnchanged')
     const first = await sessions.create(user)
-    pauseAfterTake(async () => await sessions.destroyUser(user.sub))
+    pauseAfterMove(async () => await sessions.destroyUser(user.sub))
     const rotated = await sessions.rotate(first).catch(() => undefined)
     t.same(await liveIds(sessions, [first.id, rotated?.id]), [], 'neither the old nor the new id works')
 

@@ -143,17 +143,18 @@ t.test('bar 8: a role change that fails halfway still ends the user\'s sessions 
 
 t.test('bar 8: a refresh that overlaps a role change does not carry the old roles on in a new session id', async (t) => {
   const store = new MemoryStore()
-  const pauseAfterTake = pauseAfter(store, 'take')
+  const pauseAfterWrite = pauseAfter(store, 'replaceIfUnchanged')
   const paused = await testApp(emulator, {}, { store })
   t.teardown(async () => { await paused.close() })
   const admin = await signIn(paused, await emulator.user(['ADMIN']), TEST_PASSWORD)
   const targetEmail = await emulator.user(['ADMIN'])
   const target = await signIn(paused, targetEmail, TEST_PASSWORD)
   let demotion = 0
-  // The only take of a refresh is its rotation's: the demotion runs just after the old id was taken out.
-  pauseAfterTake(async () => {
+  // A refresh writes over the session twice, its new tokens and then the note of its move to a new id: the demotion
+  // runs just after the move.
+  pauseAfterWrite(async () => pauseAfterWrite(async () => {
     demotion = (await paused.inject({ method: 'PUT', url: `/admin/users/${targetEmail}/roles`, headers: unsafe(admin.cookie), payload: { roles: ['LINE_LEADER'] } })).statusCode
-  })
+  }))
   const refreshed = await paused.inject({ method: 'POST', url: '/auth/refresh', headers: unsafe(target.cookie) })
   t.equal(demotion, 200, 'the demotion ran while the refresh was rotating the session')
   const next = cookieValue(refreshed, '__Host-ims-session')
