@@ -4,7 +4,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
-import { CSRF, cognitoTokens, cookieValue, setCookies, signIn, testApp } from '../helpers/app.js'
+import { CSRF, cognitoTokens, cookieValue, signIn, testApp } from '../helpers/app.js'
 import { rawRedis, SHARED_REDIS_URL } from '../helpers/redis.js'
 import { payloadOf, signRs256 } from '../helpers/jwt.js'
 import { SESSION_COOKIE } from '../../src/plugins/session.js'
@@ -210,17 +210,25 @@ t.test('bar 26: what Redis keeps holds no session id, no access, ID or refresh t
 /** True when the response tells the browser to drop its session cookie. */
 const clears = (response: { cookies: Array<{ name: string, value: string }> }) => response.cookies.some((c) => c.name === SESSION_COOKIE && c.value === '')
 
-t.test('two tabs refresh one session at once on two instances: the browser is left with a working session', async (t) => {
+t.test('two tabs refresh one session at once on two instances: both are refreshed, and one sign-out ends it all', async (t) => {
+  const refresh = async (app: FastifyInstance, cookie: string) => await app.inject({ method: 'POST', url: '/auth/refresh', headers: { ...CSRF, cookie }, payload: {} })
   for (let round = 0; round < 8; round++) {
     const email = await emulator.user(['MANAGER'])
     const { cookie } = await signIn(a, email, TEST_PASSWORD)
-    const answers = await Promise.all([a, b].map(async (app) => await app.inject({ method: 'POST', url: '/auth/refresh', headers: { ...CSRF, cookie }, payload: {} })))
-    const issued = answers.map((r) => cookieValue(r, SESSION_COOKIE)).filter((id): id is string => id !== undefined && id !== '')
-    t.ok(issued.length >= 1, `round ${round}: one of them refreshed`)
-    const alive = await Promise.all(issued.map(async (id) => (await me(a, { cookie: `${SESSION_COOKIE}=${id}` })).statusCode === 200))
-    t.ok(alive.includes(true), `round ${round}: the session the browser was given works`)
-    for (const lost of answers.filter((r) => r.statusCode === 401)) {
-      t.notOk(clears(lost), `round ${round}: the losing refresh does not wipe the cookie the winner set (${setCookies(lost).join('; ')})`)
+    const answers = await Promise.all([refresh(a, cookie), refresh(b, cookie)])
+    t.same(answers.map((r) => r.statusCode), [200, 200], `round ${round}: both tabs are refreshed`)
+    const issued = answers.map((r) => cookieValue(r, SESSION_COOKIE))
+    t.equal(issued[0], issued[1], `round ${round}: both are given the one new session id, whichever answer the browser keeps`)
+    const newCookie = `${SESSION_COOKIE}=${issued[0]!}`
+    for (const app of [a, b]) t.equal((await me(app, { cookie: newCookie })).statusCode, 200, `round ${round}: it works`)
+    t.equal((await me(b, { cookie })).statusCode, 401, `round ${round}: the old id does not`)
+
+    // Signed out from either tab (both hold that cookie now): nothing of the session lives on, whichever id is tried.
+    const out = await [a, b][round % 2]!.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie: newCookie }, payload: {} })
+    t.equal(out.statusCode, 204)
+    for (const app of [a, b]) {
+      for (const tried of [cookie, newCookie]) t.equal((await me(app, { cookie: tried })).statusCode, 401, `round ${round}: signed out`)
+      t.equal((await refresh(app, newCookie)).statusCode, 401, `round ${round}: and it cannot be refreshed back`)
     }
   }
 })
