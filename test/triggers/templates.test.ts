@@ -132,6 +132,22 @@ t.test('an account-takeover action named like an Object property (__proto__, con
   }
 })
 
+t.test('account takeover details Cognito sends as null or blank are left out: no empty Location, Device or Time line', async (t) => {
+  // CITY, COUNTRY and DEVICE_NAME arrive as null in real events; renderEmail's callers may pass them through as they came.
+  const nothing = null as unknown as string
+  for (const [locale, location, device, time] of [['en', 'Location', 'Device', 'Time'], ['vi', 'Vị trí', 'Thiết bị', 'Thời gian']] as const) {
+    const bare = renderEmail('AccountTakeOverNotification', locale, { takeover: { city: nothing, country: nothing, deviceName: nothing, loginTime: ' ', ipAddress: '203.0.113.7' } })
+    for (const label of [location, device, time]) {
+      t.notMatch(bare.text, new RegExp(`^${label}:`, 'm'), `${locale}: no ${label} line in the text`)
+      t.notOk(bare.html.includes(`>${label}</td>`), `${locale}: no ${label} row in the HTML`)
+    }
+    t.match(bare.text, /: 203\.0\.113\.7\n/, `${locale}: the details present are still shown`)
+    const countryOnly = renderEmail('AccountTakeOverNotification', locale, { takeover: { city: nothing, country: 'VN', deviceName: '(Opera 74, Linux)' } })
+    t.match(countryOnly.text, new RegExp(`^${location}: VN$`, 'm'), `${locale}: the location is the country alone`)
+    t.match(countryOnly.text, new RegExp(`^${device}: \\(Opera 74, Linux\\)$`, 'm'))
+  }
+})
+
 /** The elements and attributes the layout itself writes; anything else in an email came from a value. */
 const LAYOUT_ELEMENTS = new Set(['html', 'head', 'meta', 'title', 'body', 'div', 'table', 'tr', 'td', 'span', 'h1', 'p', 'a', 'br'])
 const LAYOUT_ATTRIBUTES = new Set(['lang', 'charset', 'name', 'content', 'style', 'role', 'width', 'align', 'href'])

@@ -1,6 +1,6 @@
 // English copy of the IMS emails.
 import type { EmailParams, LocaleCopy, MessageContent } from './types.js'
-import { ownEntry } from '../../src/own-entry.js'
+import { takeoverContent } from './takeover.js'
 
 const greeting = (p: EmailParams): string => (p.givenName !== undefined ? `Hello ${p.givenName},` : 'Hello,')
 
@@ -51,17 +51,16 @@ export const en: LocaleCopy = {
       'Enter this code to finish signing in to IMS.', 'Sign-in code',
       'If you are not signing in, change your password now: someone may know it.'),
     AccountTakeOverNotification: (p) => {
-      const t = p.takeover ?? {}
-      const place = [t.city, t.country].filter((x) => x !== undefined && x !== '').join(', ')
-      const fields: Array<[string, string]> = []
-      if (t.loginTime !== undefined) fields.push(['Time', t.loginTime])
-      if (t.ipAddress !== undefined) fields.push(['IP address', t.ipAddress])
-      if (place !== '') fields.push(['Location', place])
-      if (t.deviceName !== undefined) fields.push(['Device', t.deviceName])
-      if (t.action !== undefined) fields.push(['Action taken', ownEntry(ACTIONS, t.action) ?? t.action])
-      const actions = []
-      if (t.linkValid !== undefined) actions.push({ label: 'This was me', href: t.linkValid })
-      if (t.linkInvalid !== undefined) actions.push({ label: 'This wasn\'t me', href: t.linkInvalid })
+      const { fields, actions } = takeoverContent(p.takeover ?? {}, {
+        time: 'Time',
+        ipAddress: 'IP address',
+        location: 'Location',
+        device: 'Device',
+        action: 'Action taken',
+        actions: ACTIONS,
+        linkValid: 'This was me',
+        linkInvalid: 'This wasn\'t me'
+      })
       return {
         subject: 'Unusual sign-in to your IMS account',
         preheader: 'We noticed an unusual sign-in to your IMS account.',

@@ -5,6 +5,7 @@ import { vi } from './vi.js'
 import type { EmailKind, EmailParams, LocaleCopy, MessageContent, RenderedEmail } from './types.js'
 
 export { EMAIL_KINDS } from './types.js'
+export { present } from './takeover.js'
 export type { EmailKind, EmailParams, RenderedEmail, TakeoverDetails } from './types.js'
 
 const COPY: Record<Locale, LocaleCopy> = { en, vi }

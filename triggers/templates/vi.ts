@@ -1,6 +1,6 @@
 // Vietnamese copy of the IMS emails.
 import type { EmailParams, LocaleCopy, MessageContent } from './types.js'
-import { ownEntry } from '../../src/own-entry.js'
+import { takeoverContent } from './takeover.js'
 
 const greeting = (p: EmailParams): string => (p.givenName !== undefined ? `Xin chào ${p.givenName},` : 'Xin chào,')
 
@@ -51,17 +51,16 @@ export const vi: LocaleCopy = {
       'Hãy nhập mã này để hoàn tất đăng nhập vào IMS.', 'Mã đăng nhập',
       'Nếu bạn không đăng nhập, hãy đổi mật khẩu ngay: có thể ai đó đã biết mật khẩu của bạn.'),
     AccountTakeOverNotification: (p) => {
-      const t = p.takeover ?? {}
-      const place = [t.city, t.country].filter((x) => x !== undefined && x !== '').join(', ')
-      const fields: Array<[string, string]> = []
-      if (t.loginTime !== undefined) fields.push(['Thời gian', t.loginTime])
-      if (t.ipAddress !== undefined) fields.push(['Địa chỉ IP', t.ipAddress])
-      if (place !== '') fields.push(['Vị trí', place])
-      if (t.deviceName !== undefined) fields.push(['Thiết bị', t.deviceName])
-      if (t.action !== undefined) fields.push(['Hành động đã thực hiện', ownEntry(ACTIONS, t.action) ?? t.action])
-      const actions = []
-      if (t.linkValid !== undefined) actions.push({ label: 'Đúng là tôi', href: t.linkValid })
-      if (t.linkInvalid !== undefined) actions.push({ label: 'Không phải tôi', href: t.linkInvalid })
+      const { fields, actions } = takeoverContent(p.takeover ?? {}, {
+        time: 'Thời gian',
+        ipAddress: 'Địa chỉ IP',
+        location: 'Vị trí',
+        device: 'Thiết bị',
+        action: 'Hành động đã thực hiện',
+        actions: ACTIONS,
+        linkValid: 'Đúng là tôi',
+        linkInvalid: 'Không phải tôi'
+      })
       return {
         subject: 'Phát hiện đăng nhập bất thường vào tài khoản IMS',
         preheader: 'Chúng tôi phát hiện một lần đăng nhập bất thường vào tài khoản IMS của bạn.',
