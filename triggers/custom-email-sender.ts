@@ -1,7 +1,7 @@
 // Cognito Custom Email Sender trigger: decrypts the code, renders the IMS email in the user's language, sends it via SES.
 import { loadEmailSenderConfig, processEnv, type EmailSenderConfig, type Locale } from './config.js'
 import { createCodeDecrypter, type CodeDecrypter } from './lib/decrypt.js'
-import { errorName, jsonLogger, maskEmail, type TriggerLogger } from './lib/log.js'
+import { failureFields, jsonLogger, maskEmail, type TriggerLogger } from './lib/log.js'
 import { createSesMailer, type Mailer } from './lib/mailer.js'
 import { defineHandler } from './lib/runtime.js'
 import { EMAIL_KINDS, pickLocale, renderEmail, type EmailKind, type EmailParams, type TakeoverDetails } from './templates/index.js'
@@ -122,7 +122,7 @@ export async function handle (event: CustomEmailSenderEvent, deps: CustomEmailSe
     deps.log.info('email sent', { ...logged, locale, messageId })
     return event
   } catch (err) {
-    deps.log.error('email not sent', { ...logged, reason: errorName(err) })
+    deps.log.error('email not sent', { ...logged, ...failureFields(err) })
     throw err
   }
 }

@@ -1,8 +1,8 @@
 // Cognito Post Confirmation trigger: optionally puts a newly confirmed self-signed-up user into DEFAULT_GROUP.
 import { AdminAddUserToGroupCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider'
 import { loadPostConfirmationConfig, processEnv, type PostConfirmationConfig } from './config.js'
-import { LOCAL_CREDENTIALS } from './lib/aws.js'
-import { errorName, jsonLogger, type TriggerLogger } from './lib/log.js'
+import { AwsCallError, LOCAL_CREDENTIALS } from './lib/aws.js'
+import { failureFields, jsonLogger, type TriggerLogger } from './lib/log.js'
 import { defineHandler } from './lib/runtime.js'
 import type { CognitoTriggerEvent } from './lib/event.js'
 
@@ -35,6 +35,11 @@ export function regionOfPool (userPoolId: string): string {
   return region
 }
 
+/** Thrown when Cognito refuses AdminAddUserToGroup or cannot be reached (reason `COGNITO_REFUSED` or `COGNITO_UNREACHABLE`). */
+export class DefaultGroupError extends AwsCallError {
+  override name = 'DefaultGroupError'
+}
+
 /** Adds the confirmed user to the default group when configured; otherwise returns the event untouched. */
 export async function handle (event: PostConfirmationEvent, deps: PostConfirmationDeps): Promise<PostConfirmationEvent> {
   if (!shouldAddToDefaultGroup(event, deps.defaultGroup)) return event
@@ -42,14 +47,17 @@ export async function handle (event: PostConfirmationEvent, deps: PostConfirmati
   try {
     await deps.addUserToGroup(event.userPoolId, event.userName, deps.defaultGroup)
   } catch (err) {
-    deps.log.error('user not added to the default group', { ...logged, reason: errorName(err) })
+    deps.log.error('user not added to the default group', { ...logged, ...failureFields(err) })
     throw err
   }
   deps.log.info('user added to the default group', logged)
   return event
 }
 
-/** An {@link AddUserToGroup} over AdminAddUserToGroup; one client per region, created on first use and kept. */
+/**
+ * An {@link AddUserToGroup} over AdminAddUserToGroup; one client per region, created on first use and kept. A failure
+ * is a {@link DefaultGroupError}, without the SDK's exception name or message.
+ */
 export function cognitoAddUserToGroup (endpoint?: string): AddUserToGroup {
   const clients = new Map<string, CognitoIdentityProviderClient>()
   return async (userPoolId, username, groupName) => {
@@ -61,7 +69,11 @@ export function cognitoAddUserToGroup (endpoint?: string): AddUserToGroup {
         : { region, endpoint, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 })
       clients.set(region, client)
     }
-    await client.send(new AdminAddUserToGroupCommand({ UserPoolId: userPoolId, Username: username, GroupName: groupName }))
+    try {
+      await client.send(new AdminAddUserToGroupCommand({ UserPoolId: userPoolId, Username: username, GroupName: groupName }))
+    } catch (err) {
+      throw new DefaultGroupError('Cognito did not add the user to the default group', 'COGNITO', err)
+    }
   }
 }
 

@@ -5,9 +5,12 @@ import {
   AlgorithmSuiteIdentifier,
   buildClient,
   CommitmentPolicy,
+  getClient,
+  KmsKeyringNode,
   RawAesKeyringNode,
   RawAesWrappingSuiteIdentifier
 } from '@aws-crypto/client-node'
+import { KMS } from '@aws-sdk/client-kms'
 import { loadEmailSenderConfig, type TriggerEnv } from '../../triggers/config.js'
 import {
   CodeContextError,
@@ -17,7 +20,10 @@ import {
   unescapeHtml,
   type CustomEmailSenderEvent
 } from '../../triggers/custom-email-sender.js'
+import { LOCAL_CREDENTIALS } from '../../triggers/lib/aws.js'
+import { CodeDecryptError } from '../../triggers/lib/decrypt.js'
 import { jsonLogger } from '../../triggers/lib/log.js'
+import { startLocalKms } from '../../src/local/kms.js'
 import { codeFromEmail, readMailbox, startMailbox, type MailboxEmail } from '../../src/local/mailbox.js'
 
 const POOL = 'eu-west-1_ImsTest01'
@@ -297,9 +303,30 @@ t.test('a user without an email attribute is refused', async (t) => {
 })
 
 t.test('an unreachable SES surfaces as EmailSendError, whose message quotes no address', async (t) => {
-  const deps = createCustomEmailSenderDeps(loadEmailSenderConfig(env({ SES_ENDPOINT: 'http://127.0.0.1:1' })), jsonLogger(() => {}))
+  const deps = createCustomEmailSenderDeps(loadEmailSenderConfig(env({ SES_ENDPOINT: 'http://127.0.0.1:1' })))
   const to = unique('sesdown')
-  const err = await handle(event('CustomEmailSender_SignUp', await encryptLikeCognito('1'), { email: to }), deps).catch((e: unknown) => e)
-  t.match(err, { name: 'EmailSendError' })
-  t.notOk(String((err as Error).message).includes(to))
+  const code = await encryptLikeCognito('1')
+  const captured = await withCapturedLogs(async (log) => await handle(event('CustomEmailSender_SignUp', code, { email: to }), { ...deps, log }))
+  t.match(captured.error, { name: 'EmailSendError', message: 'SES did not send the email (SES_UNREACHABLE).', cause: undefined })
+  t.notOk(String((captured.error as Error).message).includes(to))
+  t.match(captured.output, /"msg":"email not sent".*"reason":"SES_UNREACHABLE"/)
+})
+
+t.test('a KMS that refuses the code: CodeDecryptError, with no KMS exception name in the error nor the log', async (t) => {
+  // cognito-local's way: a KMS keyring on the local KMS; the trigger asks another local KMS, which refuses the data key.
+  const issuer = await startLocalKms()
+  t.teardown(issuer.close)
+  const other = await startLocalKms()
+  t.teardown(other.close)
+  const keyring = new KmsKeyringNode({ generatorKeyId: issuer.keyArn, clientProvider: getClient(KMS, { endpoint: issuer.endpoint, region: 'local', credentials: LOCAL_CREDENTIALS }) })
+  const { result } = await buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT).encrypt(keyring, '246810', { encryptionContext: { 'userpool-id': POOL } })
+  const deps = createCustomEmailSenderDeps(loadEmailSenderConfig({ ...env({ KMS_KEY_ARN: issuer.keyArn, KMS_ENDPOINT: other.endpoint }), CES_RAW_AES_KEY_HEX: undefined }))
+  const to = unique('kmsrefuses')
+  const captured = await withCapturedLogs(async (log) => await handle(event('CustomEmailSender_ForgotPassword', result.toString('base64'), { email: to }), { ...deps, log }))
+  t.type(captured.error, CodeDecryptError)
+  t.equal((captured.error as Error).cause, undefined)
+  t.notMatch(`${String(captured.error)} ${(captured.error as Error).stack ?? ''}`, /[A-Z][A-Za-z]+Exception|arn:aws/, 'what the Lambda runtime would report')
+  t.match(captured.output, /"msg":"email not sent".*"reason":"CodeDecryptError"/)
+  t.notMatch(captured.output, /[A-Z][A-Za-z]+Exception/)
+  t.same(await emailsTo(to), [])
 })

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider'
 import { loadPostConfirmationConfig } from '../../triggers/config.js'
 import { jsonLogger } from '../../triggers/lib/log.js'
-import { createPostConfirmationDeps, handle, regionOfPool, type PostConfirmationEvent } from '../../triggers/post-confirmation.js'
+import { createPostConfirmationDeps, DefaultGroupError, handle, regionOfPool, type PostConfirmationEvent } from '../../triggers/post-confirmation.js'
 
 const cognito = await startBareEmulator()
 t.teardown(cognito.stop)
@@ -73,13 +73,28 @@ t.test('a confirmed forgotten password does not add the user to the group', asyn
   t.same(await groupsOf(user.username), [])
 })
 
-t.test('a DEFAULT_GROUP that does not exist fails the confirmation loudly', async (t) => {
+t.test('a DEFAULT_GROUP that does not exist fails the confirmation loudly, in words that name no AWS exception', async (t) => {
   const lines: string[] = []
   const deps = createPostConfirmationDeps(loadPostConfirmationConfig({ DEFAULT_GROUP: 'NO_SUCH_GROUP', COGNITO_ENDPOINT: cognito.endpoint }), jsonLogger((l) => lines.push(l)))
   const user = await newUser()
-  await t.rejects(handle(event('PostConfirmation_ConfirmSignUp', user), deps))
-  t.match(lines.join('\n'), /"msg":"user not added to the default group"/)
+  const thrown = await handle(event('PostConfirmation_ConfirmSignUp', user), deps).then(() => undefined, (err: unknown) => err)
+  // What the Lambda runtime reports of a thrown error: errorType (its name), errorMessage and stack; and no cause.
+  t.match(thrown, { name: 'DefaultGroupError', message: 'Cognito did not add the user to the default group (COGNITO_REFUSED, HTTP 400).', cause: undefined })
+  t.type(thrown, DefaultGroupError)
+  t.notMatch(`${(thrown as Error).name} ${(thrown as Error).message} ${(thrown as Error).stack ?? ''}`, /[A-Z][A-Za-z]+Exception/)
+  const log = lines.join('\n')
+  t.match(log, /"msg":"user not added to the default group".*"triggerSource":"PostConfirmation_ConfirmSignUp".*"group":"NO_SUCH_GROUP","reason":"COGNITO_REFUSED","status":400/)
+  t.notMatch(log, /[A-Z][A-Za-z]+Exception/, 'no AWS exception name in the log')
   t.same(await groupsOf(user.username), [])
+})
+
+t.test('an unreachable Cognito is told as COGNITO_UNREACHABLE', async (t) => {
+  const lines: string[] = []
+  const deps = createPostConfirmationDeps(loadPostConfirmationConfig({ DEFAULT_GROUP: 'LINE_LEADER', COGNITO_ENDPOINT: 'http://127.0.0.1:1' }), jsonLogger((l) => lines.push(l)))
+  const thrown = await handle(event('PostConfirmation_ConfirmSignUp', await newUser()), deps).then(() => undefined, (err: unknown) => err)
+  t.match(thrown, { name: 'DefaultGroupError', message: 'Cognito did not add the user to the default group (COGNITO_UNREACHABLE).' })
+  t.match(lines.join('\n'), /"reason":"COGNITO_UNREACHABLE"/)
+  t.notMatch(lines.join('\n'), /ECONNREFUSED|Exception/)
 })
 
 t.test('the pool id gives the region; COGNITO_ENDPOINT is refused in production', async (t) => {

@@ -22,6 +22,14 @@ export interface DecryptedCode {
 /** Decrypts a base64 Encryption SDK message. */
 export type CodeDecrypter = (ciphertextBase64: string) => Promise<DecryptedCode>
 
+/**
+ * Thrown when a code cannot be decrypted (another key, KMS refusing or unreachable, a damaged message). The
+ * Encryption SDK's own error is not kept: its message carries the stack of every KMS error (exception names, ARNs).
+ */
+export class CodeDecryptError extends Error {
+  override name = 'CodeDecryptError'
+}
+
 
 // Cognito encrypts with a non-committing signed suite: decrypting it needs REQUIRE_ENCRYPT_ALLOW_DECRYPT.
 const { decrypt } = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT)
@@ -48,11 +56,17 @@ export function buildKeyring (config: DecryptionConfig): KeyringNode {
   })
 }
 
-/** Returns a decrypter bound to one keyring, built once. */
+/** Returns a decrypter bound to one keyring, built once; a failure is a {@link CodeDecryptError}. */
 export function createCodeDecrypter (config: DecryptionConfig): CodeDecrypter {
   const keyring = buildKeyring(config)
   return async (ciphertextBase64) => {
-    const { plaintext, messageHeader } = await decrypt(keyring, Buffer.from(ciphertextBase64, 'base64'))
+    let decrypted: Awaited<ReturnType<typeof decrypt>>
+    try {
+      decrypted = await decrypt(keyring, Buffer.from(ciphertextBase64, 'base64'))
+    } catch {
+      throw new CodeDecryptError(`The code could not be decrypted with the ${config.kind === 'kms' ? 'KMS' : 'raw AES'} keyring (another key, KMS refusing or unreachable, or a damaged message).`)
+    }
+    const { plaintext, messageHeader } = decrypted
     return { plaintext: plaintext.toString('utf8'), encryptionContext: { ...messageHeader.encryptionContext } }
   }
 }

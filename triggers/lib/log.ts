@@ -1,4 +1,5 @@
 // Structured JSON logging for triggers, plus the masking that keeps codes, passwords and addresses out of logs.
+import { AwsCallError } from './aws.js'
 
 /** Fields attached to a log line; never put a code, a password or a full email address here. */
 export type LogFields = Record<string, string | number | boolean | null | undefined>
@@ -33,7 +34,11 @@ export function maskEmail (address: string | undefined): string {
   return `${local[0]}***@${domain[0]}***${tld}`
 }
 
-/** A log-safe description of a thrown value: its name only, never its message (which may quote an address). */
-export function errorName (err: unknown): string {
-  return err instanceof Error ? err.name : typeof err
+/**
+ * Why a step failed, safe to log: an {@link AwsCallError}'s reason (`SES_REFUSED`, `COGNITO_UNREACHABLE`, ...) and
+ * HTTP status, or else the name of the trigger's own error; never a message (which may quote an address).
+ */
+export function failureFields (err: unknown): LogFields {
+  if (err instanceof AwsCallError) return { reason: err.reason, status: err.status }
+  return { reason: err instanceof Error ? err.name : typeof err }
 }

@@ -1,6 +1,6 @@
-// Sends one rendered email through SES v2; errors are re-thrown without SES's message, which can quote addresses.
+// Sends one rendered email through SES v2; a failure is re-thrown without SES's words, which can quote addresses.
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2'
-import { LOCAL_CREDENTIALS } from './aws.js'
+import { AwsCallError, LOCAL_CREDENTIALS } from './aws.js'
 
 /** One email ready to send. */
 export interface OutgoingEmail {
@@ -22,8 +22,8 @@ export interface MailerOptions {
   configurationSet?: string
 }
 
-/** Thrown when SES refuses or cannot be reached; names the SES error, never its message. */
-export class EmailSendError extends Error {
+/** Thrown when SES refuses or cannot be reached: reason `SES_REFUSED` (with the HTTP status) or `SES_UNREACHABLE`. */
+export class EmailSendError extends AwsCallError {
   override name = 'EmailSendError'
 }
 
@@ -47,8 +47,7 @@ export function createSesMailer (options: MailerOptions): Mailer {
       }))
       return out.MessageId
     } catch (err) {
-      const name = err instanceof Error ? err.name : 'UnknownError'
-      throw new EmailSendError(`SES did not send the email (${name}).`)
+      throw new EmailSendError('SES did not send the email', 'SES', err)
     }
   }
 }
