@@ -28,8 +28,14 @@ export interface CommonTriggerConfig {
   defaultLocale: Locale
 }
 
-/** What the Custom Email Sender needs. */
-export interface EmailSenderConfig extends CommonTriggerConfig {
+/** Where a trigger that calls Cognito sends its calls. */
+export interface CognitoCallerConfig {
+  /** `COGNITO_ENDPOINT` (local mode and tests only): a Cognito-compatible endpoint such as cognito-local. */
+  cognitoEndpoint?: string
+}
+
+/** What the Custom Email Sender needs (Cognito: AdminGetUser for account takeover notifications). */
+export interface EmailSenderConfig extends CommonTriggerConfig, CognitoCallerConfig {
   emailFrom: string
   sesRegion: string
   sesEndpoint?: string
@@ -43,11 +49,9 @@ export interface PreTokenConfig extends CommonTriggerConfig {
 }
 
 /** What the Post Confirmation trigger needs. */
-export interface PostConfirmationConfig extends CommonTriggerConfig {
+export interface PostConfirmationConfig extends CommonTriggerConfig, CognitoCallerConfig {
   /** `DEFAULT_GROUP`: the group a newly confirmed self-signed-up user joins; undefined = off (the default). */
   defaultGroup?: string
-  /** `COGNITO_ENDPOINT` (local mode only): a Cognito-compatible endpoint such as cognito-local. */
-  cognitoEndpoint?: string
 }
 
 /** Every trigger's configuration at once, for a runner that hosts all triggers in one process. */
@@ -130,9 +134,16 @@ export function loadCommonConfig (env: TriggerEnv): CommonTriggerConfig {
   return { localMode, defaultLocale: locale }
 }
 
-/** Reads the Custom Email Sender's settings: `KMS_KEY_ARN` (or the raw test key), `EMAIL_FROM`, `SES_*`. */
+/** Reads `COGNITO_ENDPOINT`, refused when NODE_ENV=production and inside AWS Lambda. */
+function loadCognitoCallerConfig (env: TriggerEnv): CognitoCallerConfig {
+  refuseInProduction(env, 'COGNITO_ENDPOINT')
+  return { cognitoEndpoint: url(env, 'COGNITO_ENDPOINT') }
+}
+
+/** Reads the Custom Email Sender's settings: `KMS_KEY_ARN` (or the raw test key), `EMAIL_FROM`, `SES_*`, `COGNITO_ENDPOINT`. */
 export function loadEmailSenderConfig (env: TriggerEnv): EmailSenderConfig {
   const common = loadCommonConfig(env)
+  const cognito = loadCognitoCallerConfig(env)
   for (const name of ['CES_RAW_AES_KEY_HEX', 'CES_RAW_KEY_NAMESPACE', 'CES_RAW_KEY_NAME', 'KMS_ENDPOINT', 'SES_ENDPOINT']) {
     refuseInProduction(env, name)
   }
@@ -164,7 +175,7 @@ export function loadEmailSenderConfig (env: TriggerEnv): EmailSenderConfig {
     }
     decryption = { kind: 'kms', keyArn, region: match[1] as string, endpoint: url(env, 'KMS_ENDPOINT') }
   }
-  return { ...common, emailFrom, sesRegion, sesEndpoint, sesConfigurationSet, decryption }
+  return { ...common, ...cognito, emailFrom, sesRegion, sesEndpoint, sesConfigurationSet, decryption }
 }
 
 /** Reads the Pre Token Generation trigger's settings: `ROLE_GROUPS` (JSON; defaults to the contract's mapping). */
@@ -177,12 +188,12 @@ export function loadPreTokenConfig (env: TriggerEnv): PreTokenConfig {
 /** Reads the Post Confirmation trigger's settings: `DEFAULT_GROUP` (off when unset), `COGNITO_ENDPOINT` (local). */
 export function loadPostConfirmationConfig (env: TriggerEnv): PostConfirmationConfig {
   const common = loadCommonConfig(env)
-  refuseInProduction(env, 'COGNITO_ENDPOINT')
+  const cognito = loadCognitoCallerConfig(env)
   const defaultGroup = value(env, 'DEFAULT_GROUP')
   if (defaultGroup !== undefined && !/^[\p{L}\p{M}\p{S}\p{N}\p{P}]{1,128}$/u.test(defaultGroup)) {
     throw new TriggerConfigError(`DEFAULT_GROUP must be a Cognito group name (1-128 characters, no spaces); got "${defaultGroup}".`)
   }
-  return { ...common, defaultGroup, cognitoEndpoint: url(env, 'COGNITO_ENDPOINT') }
+  return { ...common, ...cognito, defaultGroup }
 }
 
 /** Reads and validates every trigger's settings from `env` (the local runner passes its own object). */

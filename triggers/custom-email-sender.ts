@@ -1,10 +1,13 @@
 // Cognito Custom Email Sender trigger: decrypts the code, renders the IMS email in the user's language, sends it via SES.
+import { AdminGetUserCommand } from '@aws-sdk/client-cognito-identity-provider'
 import { loadEmailSenderConfig, processEnv, type EmailSenderConfig, type Locale } from './config.js'
+import { AwsCallError } from './lib/aws.js'
+import { cognitoClients } from './lib/cognito.js'
 import { createCodeDecrypter, type CodeDecrypter } from './lib/decrypt.js'
-import { failureFields, jsonLogger, maskEmail, type TriggerLogger } from './lib/log.js'
+import { failureFields, jsonLogger, maskEmail, type LogFields, type TriggerLogger } from './lib/log.js'
 import { createSesMailer, type Mailer } from './lib/mailer.js'
 import { defineHandler } from './lib/runtime.js'
-import { EMAIL_KINDS, pickLocale, renderEmail, type EmailKind, type EmailParams, type TakeoverDetails } from './templates/index.js'
+import { EMAIL_KINDS, pickLocale, present, renderEmail, type EmailKind, type EmailParams, type TakeoverDetails } from './templates/index.js'
 import type { CognitoTriggerEvent } from './lib/event.js'
 
 /** The Custom Email Sender event, as Cognito sends it (cognito-local sends `version: "0"`). */
@@ -13,16 +16,25 @@ export interface CustomEmailSenderEvent extends CognitoTriggerEvent {
     type: string
     /** Base64 AWS Encryption SDK message holding the code or temporary password; null for account takeover. */
     code: string | null
-    userAttributes: Record<string, string>
-    clientMetadata?: Record<string, string>
+    /**
+     * The user's attributes; for an account takeover notification only the risk details (LOGIN_TIME, IP_ADDRESS,
+     * CITY, COUNTRY, DEVICE_NAME, ... of which CITY, COUNTRY and DEVICE_NAME may be null), no email nor locale.
+     */
+    userAttributes: Record<string, string | null>
+    clientMetadata?: Record<string, string> | null
   }
   response: Record<string, unknown>
 }
 
-/** What the trigger needs; tests pass real alternatives (raw AES keyring, a local SES). */
+/** Reads a user's attributes from a pool (AdminGetUser), by the username the event names. */
+export type UserAttributesLookup = (userPoolId: string, username: string) => Promise<Record<string, string>>
+
+/** What the trigger needs; tests pass real alternatives (raw AES keyring, a local SES, cognito-local). */
 export interface CustomEmailSenderDeps {
   decryptCode: CodeDecrypter
   sendEmail: Mailer
+  /** For account takeover notifications, whose event carries no email, locale or given name. */
+  lookUpUser: UserAttributesLookup
   log: TriggerLogger
   /** Accept a code whose encryption context has no `userpool-id` (cognito-local); never in production. */
   localMode: boolean
@@ -32,6 +44,16 @@ export interface CustomEmailSenderDeps {
 /** Thrown for a triggerSource this trigger does not handle. */
 export class UnknownTriggerSourceError extends Error {
   override name = 'UnknownTriggerSourceError'
+}
+
+/** Thrown when Cognito refuses AdminGetUser or cannot be reached (reason `COGNITO_REFUSED` or `COGNITO_UNREACHABLE`). */
+export class UserLookupError extends AwsCallError {
+  override name = 'UserLookupError'
+}
+
+/** Thrown when the user has no email address to send to. */
+export class NoEmailAddressError extends Error {
+  override name = 'NoEmailAddressError'
 }
 
 /** Thrown when a code is not bound to the event's user pool. */
@@ -79,35 +101,48 @@ export function unescapeHtml (value: string): string {
 }
 
 /** The name the user signs in with: the username, or the email when the username is Cognito's generated UUID. */
-export function signInName (userName: string, attributes: Record<string, string>): string {
-  return UUID.test(userName) && attributes.email !== undefined ? attributes.email : userName
+export function signInName (userName: string, attributes: Record<string, string | null>): string {
+  const email = present(attributes.email)
+  return UUID.test(userName) && email !== undefined ? email : userName
 }
 
-/** Reads the risk details Cognito puts in the attributes of an account takeover notification. */
-export function takeoverDetails (a: Record<string, string>): TakeoverDetails {
+/** Reads the risk details Cognito puts in the attributes of an account takeover notification; null or blank ones are left out. */
+export function takeoverDetails (a: Record<string, string | null>): TakeoverDetails {
   return {
-    loginTime: a.LOGIN_TIME,
-    ipAddress: a.IP_ADDRESS,
-    city: a.CITY,
-    country: a.COUNTRY,
-    deviceName: a.DEVICE_NAME,
-    action: a.ACCOUNT_TAKE_OVER_ACTION,
-    linkValid: a.ONE_CLICK_LINK_VALID,
-    linkInvalid: a.ONE_CLICK_LINK_INVALID
+    loginTime: present(a.LOGIN_TIME),
+    ipAddress: present(a.IP_ADDRESS),
+    city: present(a.CITY),
+    country: present(a.COUNTRY),
+    deviceName: present(a.DEVICE_NAME),
+    action: present(a.ACCOUNT_TAKE_OVER_ACTION),
+    linkValid: present(a.ONE_CLICK_LINK_VALID),
+    linkInvalid: present(a.ONE_CLICK_LINK_INVALID)
   }
 }
 
-/** Handles one Custom Email Sender event: decrypt (unless account takeover), check the pool, render, send. */
+/**
+ * The attributes the email is addressed by (email, locale, given_name): the event's, except for an account takeover
+ * notification without an email, whose attributes hold only the risk details: then the user's own, from the pool.
+ */
+export async function recipientAttributes (kind: EmailKind, event: CustomEmailSenderEvent, deps: CustomEmailSenderDeps): Promise<Record<string, string | null>> {
+  const attributes = event.request.userAttributes ?? {}
+  if (kind !== 'AccountTakeOverNotification' || present(attributes.email) !== undefined) return attributes
+  return await deps.lookUpUser(event.userPoolId, event.userName)
+}
+
+/** Handles one Custom Email Sender event: find the address, decrypt (unless account takeover), check the pool, render, send. */
 export async function handle (event: CustomEmailSenderEvent, deps: CustomEmailSenderDeps): Promise<CustomEmailSenderEvent> {
   const kind = emailKindForSource(event.triggerSource)
-  const attributes = event.request.userAttributes ?? {}
-  const to = attributes.email
-  const logged = { triggerSource: event.triggerSource, userPoolId: event.userPoolId, sub: attributes.sub, to: maskEmail(to) }
+  const logged: LogFields = { triggerSource: event.triggerSource, userPoolId: event.userPoolId, sub: present(event.request.userAttributes?.sub) }
   try {
-    if (to === undefined || to === '') throw new Error('The user has no email attribute to send to.')
-    const params: EmailParams = { givenName: attributes.given_name, username: signInName(event.userName, attributes) }
+    const attributes = await recipientAttributes(kind, event, deps)
+    const to = present(attributes.email)
+    logged.sub = present(attributes.sub) ?? logged.sub
+    logged.to = maskEmail(to)
+    if (to === undefined) throw new NoEmailAddressError('The user has no email attribute to send to.')
+    const params: EmailParams = { givenName: present(attributes.given_name), username: signInName(event.userName, attributes) }
     if (kind === 'AccountTakeOverNotification') {
-      params.takeover = takeoverDetails(attributes)
+      params.takeover = takeoverDetails(event.request.userAttributes ?? {})
     } else {
       if (typeof event.request.code !== 'string' || event.request.code === '') {
         throw new Error(`The ${kind} event carries no encrypted code.`)
@@ -116,7 +151,7 @@ export async function handle (event: CustomEmailSenderEvent, deps: CustomEmailSe
       checkPoolBinding(encryptionContext, event.userPoolId, deps.localMode)
       params.code = kind === 'AdminCreateUser' ? unescapeHtml(plaintext) : plaintext
     }
-    const locale = pickLocale(attributes.locale, deps.defaultLocale)
+    const locale = pickLocale(present(attributes.locale), deps.defaultLocale)
     const email = renderEmail(kind, locale, params)
     const messageId = await deps.sendEmail({ to, subject: email.subject, html: email.html, text: email.text })
     deps.log.info('email sent', { ...logged, locale, messageId })
@@ -127,7 +162,24 @@ export async function handle (event: CustomEmailSenderEvent, deps: CustomEmailSe
   }
 }
 
-/** Builds the real deps from configuration: the keyring and the SES client are created here, once. */
+/**
+ * A {@link UserAttributesLookup} over AdminGetUser (clients from {@link cognitoClients}); a failure, an unknown user
+ * included, is a {@link UserLookupError} without the SDK's exception name or message.
+ */
+export function cognitoUserAttributes (endpoint?: string): UserAttributesLookup {
+  const clientFor = cognitoClients(endpoint)
+  return async (userPoolId, username) => {
+    const client = clientFor(userPoolId)
+    try {
+      const user = await client.send(new AdminGetUserCommand({ UserPoolId: userPoolId, Username: username }))
+      return Object.fromEntries((user.UserAttributes ?? []).map((a) => [a.Name ?? '', a.Value ?? '']))
+    } catch (err) {
+      throw new UserLookupError('Cognito did not give the user\'s attributes', 'COGNITO', err)
+    }
+  }
+}
+
+/** Builds the real deps from configuration: the keyring, the SES client and the Cognito clients are created here, once. */
 export function createCustomEmailSenderDeps (config: EmailSenderConfig, log: TriggerLogger = jsonLogger()): CustomEmailSenderDeps {
   return {
     decryptCode: createCodeDecrypter(config.decryption),
@@ -137,6 +189,7 @@ export function createCustomEmailSenderDeps (config: EmailSenderConfig, log: Tri
       endpoint: config.sesEndpoint,
       configurationSet: config.sesConfigurationSet
     }),
+    lookUpUser: cognitoUserAttributes(config.cognitoEndpoint),
     log,
     localMode: config.localMode,
     defaultLocale: config.defaultLocale

@@ -1,7 +1,8 @@
 // Cognito Post Confirmation trigger: optionally puts a newly confirmed self-signed-up user into DEFAULT_GROUP.
-import { AdminAddUserToGroupCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider'
+import { AdminAddUserToGroupCommand } from '@aws-sdk/client-cognito-identity-provider'
 import { loadPostConfirmationConfig, processEnv, type PostConfirmationConfig } from './config.js'
-import { AwsCallError, LOCAL_CREDENTIALS } from './lib/aws.js'
+import { AwsCallError } from './lib/aws.js'
+import { cognitoClients } from './lib/cognito.js'
 import { failureFields, jsonLogger, type TriggerLogger } from './lib/log.js'
 import { defineHandler } from './lib/runtime.js'
 import type { CognitoTriggerEvent } from './lib/event.js'
@@ -28,13 +29,6 @@ export function shouldAddToDefaultGroup (event: PostConfirmationEvent, defaultGr
   return defaultGroup !== undefined && event.triggerSource === 'PostConfirmation_ConfirmSignUp'
 }
 
-/** The region of a user pool id (`eu-west-1_AbC` → `eu-west-1`; cognito-local's `local_x` → `local`). */
-export function regionOfPool (userPoolId: string): string {
-  const region = userPoolId.split('_')[0]
-  if (region === undefined || region === '' || region === userPoolId) throw new Error('The event names no valid userPoolId.')
-  return region
-}
-
 /** Thrown when Cognito refuses AdminAddUserToGroup or cannot be reached (reason `COGNITO_REFUSED` or `COGNITO_UNREACHABLE`). */
 export class DefaultGroupError extends AwsCallError {
   override name = 'DefaultGroupError'
@@ -55,20 +49,13 @@ export async function handle (event: PostConfirmationEvent, deps: PostConfirmati
 }
 
 /**
- * An {@link AddUserToGroup} over AdminAddUserToGroup; one client per region, created on first use and kept. A failure
- * is a {@link DefaultGroupError}, without the SDK's exception name or message.
+ * An {@link AddUserToGroup} over AdminAddUserToGroup (clients from {@link cognitoClients}); a failure is a
+ * {@link DefaultGroupError}, without the SDK's exception name or message.
  */
 export function cognitoAddUserToGroup (endpoint?: string): AddUserToGroup {
-  const clients = new Map<string, CognitoIdentityProviderClient>()
+  const clientFor = cognitoClients(endpoint)
   return async (userPoolId, username, groupName) => {
-    const region = regionOfPool(userPoolId)
-    let client = clients.get(region)
-    if (client === undefined) {
-      client = new CognitoIdentityProviderClient(endpoint === undefined
-        ? { region }
-        : { region, endpoint, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 })
-      clients.set(region, client)
-    }
+    const client = clientFor(userPoolId)
     try {
       await client.send(new AdminAddUserToGroupCommand({ UserPoolId: userPoolId, Username: username, GroupName: groupName }))
     } catch (err) {

@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { buildTriggers, TRIGGERS } from '../../scripts/build.js'
+import { readMailbox, startMailbox } from '../../src/local/mailbox.js'
+import { startEmulator } from '../helpers/emulator.js'
+import { takeoverEvent } from './takeover-event.js'
 
 const out = await mkdtemp(join(tmpdir(), 'ims-triggers-build-'))
 t.teardown(async () => { await rm(out, { recursive: true, force: true }) })
@@ -54,4 +57,24 @@ t.test('the bundled custom-message handler renders the IMS email', async (t) => 
   })
   t.equal(result.response.emailSubject, 'Đặt lại mật khẩu IMS')
   t.match(result.response.emailMessage, /\{####\}/)
+})
+
+t.test('the bundled email sender sends an account takeover notification, looking the user up in the pool', async (t) => {
+  const mailbox = await startMailbox({ port: 0 })
+  t.teardown(mailbox.close)
+  const cognito = await startEmulator()
+  t.teardown(cognito.stop)
+  // The bundle reads the environment of the process on its first call (outside Lambda), as it does at a cold start.
+  Object.assign(process.env, {
+    EMAIL_FROM: 'IMS <no-reply@ims.test>',
+    SES_REGION: 'local',
+    SES_ENDPOINT: mailbox.url,
+    KMS_KEY_ARN: 'arn:aws:kms:local:000000000000:key/never-used',
+    COGNITO_ENDPOINT: cognito.endpoint
+  })
+  const to = await cognito.user([])
+  const { handler } = require(join(out, 'custom-email-sender.js')) as { handler: (e: unknown) => Promise<unknown> }
+  await handler(takeoverEvent(cognito, to))
+  const sent = (await readMailbox(mailbox.url)).filter((e) => e.destination.to.includes(to))
+  t.same(sent.map((e) => e.subject), ['Unusual sign-in to your IMS account'])
 })

@@ -38,7 +38,7 @@ t.test('each missing or malformed variable stops the cold start with a sentence 
 
 t.test('local-only settings are refused when NODE_ENV=production and inside AWS Lambda', async (t) => {
   const rawKey = 'a'.repeat(64)
-  for (const name of ['CES_RAW_AES_KEY_HEX', 'KMS_ENDPOINT', 'SES_ENDPOINT']) {
+  for (const name of ['CES_RAW_AES_KEY_HEX', 'KMS_ENDPOINT', 'SES_ENDPOINT', 'COGNITO_ENDPOINT']) {
     const value = name === 'CES_RAW_AES_KEY_HEX' ? rawKey : 'http://127.0.0.1:4566'
     t.throws(() => loadEmailSenderConfig({ ...AWS_ENV, [name]: value, NODE_ENV: 'production' }),
       new TriggerConfigError(`${name} is for local mode and tests only; it is refused when NODE_ENV=production.`))

@@ -10,14 +10,17 @@ import {
   RawAesKeyringNode,
   RawAesWrappingSuiteIdentifier
 } from '@aws-crypto/client-node'
+import { AdminDeleteUserAttributesCommand, AdminGetUserCommand, AdminUpdateUserAttributesCommand } from '@aws-sdk/client-cognito-identity-provider'
 import { KMS } from '@aws-sdk/client-kms'
 import { loadEmailSenderConfig, type TriggerEnv } from '../../triggers/config.js'
 import {
   CodeContextError,
   createCustomEmailSenderDeps,
   handle,
+  NoEmailAddressError,
   UnknownTriggerSourceError,
   unescapeHtml,
+  UserLookupError,
   type CustomEmailSenderEvent
 } from '../../triggers/custom-email-sender.js'
 import { LOCAL_CREDENTIALS } from '../../triggers/lib/aws.js'
@@ -25,6 +28,8 @@ import { CodeDecryptError } from '../../triggers/lib/decrypt.js'
 import { jsonLogger } from '../../triggers/lib/log.js'
 import { startLocalKms } from '../../src/local/kms.js'
 import { codeFromEmail, readMailbox, startMailbox, type MailboxEmail } from '../../src/local/mailbox.js'
+import { startEmulator } from '../helpers/emulator.js'
+import { takeoverEvent } from './takeover-event.js'
 
 const POOL = 'eu-west-1_ImsTest01'
 const KEY = randomBytes(32)
@@ -70,6 +75,9 @@ function event (triggerSource: string, code: string | null, attributes: Record<s
 
 const mailbox = await startMailbox({ port: 0 })
 t.teardown(mailbox.close)
+// The pool account takeover notifications name: the trigger reads the user's address and language from it.
+const cognito = await startEmulator()
+t.teardown(cognito.stop)
 
 function env (extra: TriggerEnv = {}): TriggerEnv {
   return {
@@ -257,36 +265,76 @@ t.test('production refuses the raw AES key and local mode', async (t) => {
     /TRIGGERS_LOCAL_MODE=true is refused when NODE_ENV=production/)
 })
 
-t.test('AccountTakeOverNotification sends without decrypting anything', async (t) => {
-  // The KMS endpoint is a closed port: any decryption attempt would fail the send.
-  const closedPort = 1
-  const deps = createCustomEmailSenderDeps(loadEmailSenderConfig({
-    ...env({ KMS_KEY_ARN: 'arn:aws:kms:local:000000000000:key/never-used', KMS_ENDPOINT: `http://127.0.0.1:${closedPort}` }),
+/** A confirmed user of the emulator's pool with these extra attributes; its address and its pool username. */
+async function poolUser (attributes: Record<string, string> = {}): Promise<{ email: string, username: string }> {
+  const email = await cognito.user([])
+  const entries = Object.entries(attributes)
+  if (entries.length > 0) {
+    await cognito.client.send(new AdminUpdateUserAttributesCommand({
+      UserPoolId: cognito.userPoolId, Username: email, UserAttributes: entries.map(([Name, Value]) => ({ Name, Value }))
+    }))
+  }
+  const user = await cognito.client.send(new AdminGetUserCommand({ UserPoolId: cognito.userPoolId, Username: email }))
+  return { email, username: user.Username as string }
+}
+
+/** Deps on the emulator's pool whose KMS is a closed port: any decryption attempt would fail the send. */
+function depsWithoutKms (log = jsonLogger(() => {})): ReturnType<typeof createCustomEmailSenderDeps> {
+  return createCustomEmailSenderDeps(loadEmailSenderConfig({
+    ...env({ KMS_KEY_ARN: 'arn:aws:kms:local:000000000000:key/never-used', KMS_ENDPOINT: 'http://127.0.0.1:1', COGNITO_ENDPOINT: cognito.endpoint }),
     CES_RAW_AES_KEY_HEX: undefined
-  }), jsonLogger(() => {}))
-  const to = unique('ato')
-  await handle(event('CustomEmailSender_AccountTakeOverNotification', null, {
-    email: to,
-    locale: 'en',
-    EVENT_ID: 'ev-1',
-    USER_NAME: 'minh',
-    IP_ADDRESS: '203.0.113.7',
-    ACCOUNT_TAKE_OVER_ACTION: 'BLOCK',
-    ONE_CLICK_LINK_VALID: 'https://auth.example.com/valid?token=abc',
-    ONE_CLICK_LINK_INVALID: 'javascript:alert(1)',
-    LOGIN_TIME: '2026-11-28T03:00:00Z',
-    FEEDBACK_TOKEN: 'fb',
-    CITY: 'Hà Nội',
-    COUNTRY: 'VN',
-    DEVICE_NAME: 'Chrome on Windows'
-  }), deps)
-  const [email] = await emailsTo(to)
-  t.equal(email?.subject, 'Unusual sign-in to your IMS account')
-  t.match(email?.body.text, /IP address: 203\.0\.113\.7/)
-  t.match(email?.body.text, /Action taken: Sign-in blocked/)
-  t.match(email?.body.html, /href="https:\/\/auth\.example\.com\/valid\?token=abc"/)
-  t.notMatch(email?.body.html, /javascript:/, 'a non-https link is dropped')
+  }), log)
+}
+
+t.test('AccountTakeOverNotification as Cognito sends it: the address, language and name come from the pool; null details are left out', async (t) => {
+  const user = await poolUser({ locale: 'vi', given_name: 'Lan' })
+  const captured = await withCapturedLogs(async (log) => await handle(takeoverEvent(cognito, user.username), depsWithoutKms(log)))
+  t.equal(captured.error, undefined, 'sent')
+  const [email, ...more] = await emailsTo(user.email)
+  t.equal(more.length, 0, 'exactly one email')
+  t.equal(email?.subject, 'Phát hiện đăng nhập bất thường vào tài khoản IMS', 'in the user\'s language')
+  t.equal(greetingOf(email), 'Xin chào Lan,', 'greeting the user\'s given name')
+  t.match(email?.body.text, /^Thời gian: Friday, March 19, 2021 02:25 PM UTC$/m)
+  t.match(email?.body.text, /^Địa chỉ IP: 203\.0\.113\.7$/m)
+  t.match(email?.body.text, /^Hành động đã thực hiện: Đã chặn đăng nhập$/m)
+  t.notMatch(email?.body.text, /^(Vị trí|Thiết bị):/m, 'no Location nor Device line for null CITY, COUNTRY, DEVICE_NAME')
+  t.notOk(email?.body.html?.includes('>Vị trí</td>') === true || email?.body.html?.includes('>Thiết bị</td>') === true, 'nor rows in the HTML')
+  t.match(email?.body.html, /href="https:\/\/ims\.auth\.eu-west-1\.amazoncognito\.com\/invalid\?token=b"/)
   t.equal(codeFromEmail(email as MailboxEmail), undefined)
+  t.notOk(captured.output.includes(user.email), 'the address is not logged')
+  t.match(captured.output, new RegExp(`"msg":"email sent".*"to":"${user.email[0] as string}\\*\\*\\*@i\\*\\*\\*\\.test"`), 'a masked address is logged')
+})
+
+t.test('AccountTakeOverNotification: an English user with every detail; a link that is not https is dropped', async (t) => {
+  const user = await poolUser()
+  await handle(takeoverEvent(cognito, user.username, {
+    CITY: 'Hà Nội', COUNTRY: 'VN', DEVICE_NAME: '(Opera 74, Linux)', ONE_CLICK_LINK_INVALID: 'javascript:alert(1)'
+  }), depsWithoutKms())
+  const [email] = await emailsTo(user.email)
+  t.equal(email?.subject, 'Unusual sign-in to your IMS account')
+  t.equal(greetingOf(email), 'Hello,')
+  t.match(email?.body.text, /^IP address: 203\.0\.113\.7$/m)
+  t.match(email?.body.text, /^Location: Hà Nội, VN$/m)
+  t.match(email?.body.text, /^Device: \(Opera 74, Linux\)$/m)
+  t.match(email?.body.text, /^Action taken: Sign-in blocked$/m)
+  t.match(email?.body.html, /href="https:\/\/ims\.auth\.eu-west-1\.amazoncognito\.com\/valid\?token=a"/)
+  t.notMatch(email?.body.html, /javascript:/, 'a non-https link is dropped')
+})
+
+t.test('AccountTakeOverNotification for a user the pool does not know fails loudly, naming no AWS exception', async (t) => {
+  const captured = await withCapturedLogs(async (log) => await handle(takeoverEvent(cognito, `gone-${randomUUID()}`), depsWithoutKms(log)))
+  t.type(captured.error, UserLookupError)
+  t.match(captured.error, { message: 'Cognito did not give the user\'s attributes (COGNITO_REFUSED, HTTP 400).', cause: undefined })
+  t.match(captured.output, /"msg":"email not sent".*"triggerSource":"CustomEmailSender_AccountTakeOverNotification".*"reason":"COGNITO_REFUSED","status":400/)
+  t.notMatch(`${captured.output} ${String(captured.error)} ${(captured.error as Error).stack ?? ''}`, /[A-Z][A-Za-z]+Exception/)
+})
+
+t.test('AccountTakeOverNotification for a user without an email address fails loudly and sends nothing', async (t) => {
+  const user = await poolUser()
+  await cognito.client.send(new AdminDeleteUserAttributesCommand({ UserPoolId: cognito.userPoolId, Username: user.username, UserAttributeNames: ['email'] }))
+  const before = (await readMailbox(mailbox.url)).length
+  await t.rejects(handle(takeoverEvent(cognito, user.username), depsWithoutKms()), NoEmailAddressError)
+  t.equal((await readMailbox(mailbox.url)).length, before)
 })
 
 t.test('an unknown trigger source is refused loudly and sends nothing', async (t) => {

@@ -9,7 +9,8 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider'
 import { loadPostConfirmationConfig } from '../../triggers/config.js'
 import { jsonLogger } from '../../triggers/lib/log.js'
-import { createPostConfirmationDeps, DefaultGroupError, handle, regionOfPool, type PostConfirmationEvent } from '../../triggers/post-confirmation.js'
+import { regionOfPool } from '../../triggers/lib/cognito.js'
+import { createPostConfirmationDeps, DefaultGroupError, handle, type PostConfirmationEvent } from '../../triggers/post-confirmation.js'
 
 const cognito = await startBareEmulator()
 t.teardown(cognito.stop)
