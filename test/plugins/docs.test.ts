@@ -1,8 +1,8 @@
 // The OpenAPI UI and document (/docs): served under the adapter's own security headers (bar 30), errors in the contract's shape.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { startEmulator, type Emulator } from '../helpers/emulator.js'
-import { testApp } from '../helpers/app.js'
+import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
+import { CSRF, cognitoTokens, testApp } from '../helpers/app.js'
 
 let emulator: Emulator
 let app: FastifyInstance
@@ -31,4 +31,29 @@ t.test('a Range the UI\'s files cannot satisfy is a 400 in the contract\'s shape
   const response = await app.inject({ method: 'GET', url: '/docs/static/swagger-ui.css', headers: { range: 'bytes=99999999-' } })
   t.equal(response.statusCode, 400)
   t.match(response.json(), { error: 'VALIDATION_ERROR', message: /Range Not Satisfiable/, requestId: /^[0-9a-f-]{36}$/ })
+})
+
+t.test('/docs/json says what the app does: sign-out\'s 204, and a body is required exactly where the app refuses none', async (t) => {
+  const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json()
+  t.ok(doc.paths['/auth/sign-out'].post.responses['204'], 'POST /auth/sign-out documents its 204')
+  const { accessToken } = await cognitoTokens(app, await emulator.user(['ADMIN']), TEST_PASSWORD)
+  const optional: string[] = []
+  for (const [path, item] of Object.entries<Record<string, { requestBody?: { required?: boolean } }>>(doc.paths)) {
+    for (const [method, operation] of Object.entries(item)) {
+      if (operation.requestBody === undefined) continue
+      // An ADMIN's bearer token gets the admin routes past their guard, to their body; a user no one has, nothing done.
+      const response = await app.inject({
+        method: method.toUpperCase() as 'POST',
+        url: path.replace('{username}', 'nobody-here@example.com'),
+        headers: path.startsWith('/admin/') ? { authorization: `Bearer ${accessToken}` } : CSRF
+      })
+      const refused = response.statusCode === 400 && response.json().error === 'VALIDATION_ERROR'
+      t.equal(operation.requestBody.required === true, refused, `${method.toUpperCase()} ${path} without a body: ${response.statusCode}`)
+      if (!refused) optional.push(`${method.toUpperCase()} ${path}`)
+    }
+  }
+  t.same(optional.sort(), [
+    'POST /admin/users/{username}/disable', 'POST /admin/users/{username}/enable', 'POST /admin/users/{username}/sign-out',
+    'POST /auth/refresh', 'POST /auth/sign-out'
+  ], 'the bodies the app does without are these')
 })

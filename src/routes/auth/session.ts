@@ -96,7 +96,7 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/sign-out', {
-    schema: { tags: ['auth'], body: Type.Union([SignOutBody, Type.Null()]), response: { ...errorResponses } }
+    schema: { tags: ['auth'], body: Type.Union([SignOutBody, Type.Null()]), response: { 204: Type.Null({ description: 'Signed out.' }), ...errorResponses } }
   }, async (request, reply) => {
     const global = request.body?.global === true
     let identity
@@ -112,7 +112,7 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
       if (cookie !== undefined) await app.endMovedSession(cookie)
       if (request.body?.refreshToken !== undefined) await app.cognito.auth.revoke(request.body.refreshToken)
       reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
-      return await reply.code(204).send()
+      return await reply.code(204).send(null)
     }
     const { user, accessToken } = identity
     // Cognito's GlobalSignOut needs a live access token: before any revocation, which would kill it on real Cognito.
@@ -124,7 +124,7 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
     // Only once the sign-out is recorded: a failure (503) leaves the browser its cookie to try again with.
     reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
     request.audit({ event: 'sign-out', outcome: 'success', sub: user.sub, global })
-    return await reply.code(204).send()
+    return await reply.code(204).send(null)
   })
 }
 
