@@ -7,6 +7,7 @@ import type { SharedStore } from '../store/shared-store.js'
 import { SessionManager, type Session, type SessionLimits, type SessionRecord } from '../session/sessions.js'
 import { Revocations, tokenIdentity } from '../session/revocations.js'
 import { Sealer } from '../session/sealing.js'
+import { TokenSignIns } from '../session/token-sign-ins.js'
 import { subkey } from '../session/keys.js'
 import { toUser, userOf, type User } from '../auth/user.js'
 import { bearerToken, userFromBearer } from '../auth/bearer.js'
@@ -73,11 +74,17 @@ declare module 'fastify' {
      * the user's sessions were ended after `startedAt` (ms), when the sign-in that earned the tokens began.
      */
     startSession: (reply: FastifyReply, tokens: CognitoTokens, startedAt?: number) => Promise<{ user: User, tokens?: CognitoTokens }>
+    /**
+     * Token mode's POST /auth/refresh: new tokens from Cognito for a refresh token the client holds (`username` feeds
+     * SECRET_HASH); UNAUTHENTICATED when Cognito refuses it or the new access token is revoked (its sign-in ended).
+     */
+    refreshTokens: (refreshToken: string, username: string) => Promise<CognitoTokens>
     /** Ends every session of a user and revokes their tokens, on every instance. */
     endUserSessions: (sub: string) => Promise<void>
     /**
      * Ends the caller's own session: deletes it, revokes its refresh token at Cognito and its access token everywhere.
-     * A bearer caller's sign-in is revoked, and the session behind the request's cookie ends too, if it has one.
+     * A bearer caller's sign-in is revoked (in token mode, the refresh token it was handed out with too), and the
+     * session behind the request's cookie ends too, if it has one.
      */
     endSession: (request: FastifyRequest, identity: Identity) => Promise<void>
     /** Ends the session a stale cookie's id was moved into lately (a refresh elsewhere), revoking its tokens. */
@@ -105,6 +112,7 @@ export default fp<SessionPluginOptions>(async (app, options) => {
   const sealer = new Sealer(subkey(options.encryptionKeyHex, 'session store'))
   const sessions = new SessionManager(options.store, sealer, options)
   const revocations = new Revocations(options.store, options.signInSeconds)
+  const tokenSignIns = new TokenSignIns(options.store, sealer, revocations, async (refreshToken) => await app.cognito.auth.revoke(refreshToken))
   app.decorate('sessions', sessions)
   app.decorate('revocations', revocations)
   app.decorate('sessionMode', options.mode)
@@ -277,11 +285,11 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     // admin sign-out) began with a password or a session that no longer holds.
     const access = { ...verified, iat: Math.min(verified.iat, Math.floor(startedAt / 1000)) }
     const user = toUser({ ...access, email: id.email }, options.roleGroups)
+    if (tokens.refreshToken === undefined) throw new AppError('INTERNAL')
     if (options.mode === 'token') {
-      if (await revocations.isRevoked(access)) throw unauthenticated()
+      if (!await tokenSignIns.handOut(access, tokens.refreshToken)) throw unauthenticated()
       return { user, tokens }
     }
-    if (tokens.refreshToken === undefined) throw new AppError('INTERNAL')
     const session = await sessions.create({
       sub: access.sub,
       username: access.username,
@@ -299,6 +307,14 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     }
     reply.setCookie(SESSION_COOKIE, session.id, COOKIE_OPTIONS)
     return { user }
+  })
+
+  app.decorate('refreshTokens', async (refreshToken: string, username: string) => {
+    const tokens = await app.cognito.auth.refresh(refreshToken, username)
+    // Whatever Cognito still honours, a sign-in ended here gives no more tokens (see src/session/token-sign-ins.ts).
+    const access = await app.verifier.verifyAccess(tokens.accessToken)
+    if (!await tokenSignIns.handOut(access, tokens.refreshToken ?? refreshToken)) throw unauthenticated()
+    return tokens
   })
 
   app.decorate('refreshSession', refreshNow)
@@ -326,6 +342,8 @@ export default fp<SessionPluginOptions>(async (app, options) => {
 
   app.decorate('endSession', async (request: FastifyRequest, { session, accessToken }: Identity) => {
     if (session !== undefined) return await end(session)
+    // The refresh token first (see revokeEnded); only token mode hands tokens out, and so keeps their refresh tokens.
+    if (options.mode === 'token') await tokenSignIns.end(accessToken)
     await revocations.revokeSignIn(accessToken)
     // The cookie is cleared with this answer: its session must not outlive it.
     await endCookieSession(request)

@@ -64,6 +64,14 @@ export function tokenIdentity (token: string): { jti: string, originJti?: string
   }
 }
 
+/**
+ * How long, in whole seconds from now, a fact about a token that expires at `exp` (seconds) must be kept: until the
+ * verifier stops accepting the token, grace included. Zero or less once it has.
+ */
+export function secondsToOutlive (exp: number): number {
+  return Math.ceil(exp - Date.now() / 1000) + GRACE_SECONDS
+}
+
 /** What is known of one token id or one user, and until when (ms since epoch) it matters. */
 interface Fact { revoked: boolean, until: number }
 interface UserFact { notBefore: number, until: number }
@@ -107,15 +115,17 @@ export class Revocations {
     const identity = tokenIdentity(token)
     if (identity === undefined) return
     const origin = identity.originJti
-    await Promise.all([
-      this.revokeId(identity.jti, identity.exp),
-      ...(origin === undefined ? [] : [this.revokeId(origin, Math.floor(Date.now() / 1000) + this.signInSeconds)])
-    ])
+    await Promise.all([this.revokeId(identity.jti, identity.exp), ...(origin === undefined ? [] : [this.revokeOrigin(origin)])])
   }
 
-  /** Revokes a token id until `exp` (seconds) and the grace after it. */
-  private async revokeId (jti: string, exp: number): Promise<void> {
-    const ttl = Math.ceil(exp - Date.now() / 1000) + GRACE_SECONDS
+  /** Revokes a sign-in by its id (the origin_jti of its tokens), for as long as its refresh token can give new tokens. */
+  async revokeOrigin (origin: string): Promise<void> {
+    await this.revokeId(origin, Math.floor(Date.now() / 1000) + this.signInSeconds)
+  }
+
+  /** Revokes a token id until `exp` (seconds) and the grace after it, on every instance. */
+  async revokeId (jti: string, exp: number): Promise<void> {
+    const ttl = secondsToOutlive(exp)
     if (ttl > 0) await this.publish({ kind: 'token', jti, exp }, `revoked-jti:${jti}`, 1, ttl)
   }
 

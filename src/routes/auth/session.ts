@@ -72,7 +72,7 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
       const refreshToken = request.body?.refreshToken
       if (refreshToken === undefined) throw new AppError('VALIDATION_ERROR', 'Send {"refreshToken"} to refresh in token mode.')
       try {
-        const tokens = await app.cognito.auth.refresh(refreshToken, request.body?.username ?? '')
+        const tokens = await app.refreshTokens(refreshToken, request.body?.username ?? '')
         return { status: 'REFRESHED' as const, expiresIn: tokens.expiresIn, tokens }
       } catch (error) {
         request.audit({ event: 'refresh', outcome: error instanceof AppError ? error.code : 'INTERNAL' })

@@ -1,0 +1,77 @@
+// Token mode: the refresh token behind each access token handed out, so that a sign-out with that token ends its sign-in.
+import type { SharedStore } from '../store/shared-store.js'
+import type { AccessClaims } from '../auth/token-verifier.js'
+import { sha256 } from '../digest.js'
+import type { Sealer } from './sealing.js'
+import { secondsToOutlive, tokenIdentity, type Revocations } from './revocations.js'
+
+/*
+ * In token mode the client holds the refresh token, and a sign-out brings only the access token. So whenever tokens are
+ * handed out (sign-in, challenge answer, refresh), the store keeps their refresh token under the access token's jti,
+ * sealed and bound to that key, for as long as the access token is accepted: one write, and nothing on bearer requests.
+ * A sign-out with the access token, on whichever instance, then revokes that refresh token at Cognito.
+ *
+ * The sign-in's other tokens: real Cognito names the sign-in in each (origin_jti), and the sign-out revokes that name
+ * (Revocations.revokeSignIn), which refuses the tokens refreshed before it and, should Cognito still honour the refresh
+ * token, every one refreshed after. cognito-local's tokens name no sign-in. For those the sign-in is named here by its
+ * refresh token's digest, which the sign-out revokes likewise, and the store lists, per refresh token, the access
+ * tokens it gave (a second write), which the sign-out revokes one by one.
+ *
+ * A refresh answered while the sign-out runs: tokens are listed before they are judged, and the sign-out revokes the
+ * sign-in before it reads the list. Either the list it reads holds the new token, or the judging finds the sign-in
+ * revoked.
+ */
+
+function refreshKey (jti: string): string { return `token-refresh:${jti}` }
+function givenKey (refreshToken: string): string { return `refresh-gave:${sha256(refreshToken)}` }
+/** The name of a sign-in whose tokens carry none (cognito-local's): its refresh token's digest. */
+function signInOf (refreshToken: string): string { return `refresh:${sha256(refreshToken)}` }
+
+/** The refresh tokens behind the access tokens that token mode hands out, kept in the shared store. */
+export class TokenSignIns {
+  /** `revoke` revokes a refresh token at Cognito (and never throws). */
+  constructor (
+    private readonly store: SharedStore,
+    private readonly sealer: Sealer,
+    private readonly revocations: Revocations,
+    private readonly revoke: (refreshToken: string) => Promise<unknown>
+  ) {}
+
+  /**
+   * Tokens about to go to the client: remembers that `refreshToken` gave the (verified) access token `access`, for as
+   * long as that token is accepted, then answers false when it is revoked, by itself, its user or its sign-in.
+   */
+  async handOut (access: AccessClaims, refreshToken: string): Promise<boolean> {
+    const ttl = secondsToOutlive(access.exp)
+    if (access.jti !== undefined && ttl > 0) {
+      const key = refreshKey(access.jti)
+      await Promise.all([
+        this.store.set(key, this.sealer.seal(refreshToken, key), ttl),
+        ...(access.originJti === undefined ? [this.store.addToSet(givenKey(refreshToken), `${access.exp} ${access.jti}`, ttl)] : [])
+      ])
+    }
+    return !await this.revocations.isRevoked({ ...access, originJti: access.originJti ?? signInOf(refreshToken) })
+  }
+
+  /**
+   * A sign-out with the (verified) `accessToken`: revokes at Cognito the refresh token it was handed out with, then,
+   * for tokens that name no sign-in, that sign-in and the access tokens it gave. Nothing for a token this adapter did
+   * not hand out (one taken straight from Cognito). Whatever fails leaves the access token unrevoked, for a retry.
+   */
+  async end (accessToken: string): Promise<void> {
+    const identity = tokenIdentity(accessToken)
+    if (identity === undefined) return
+    const key = refreshKey(identity.jti)
+    const sealed = await this.store.get<string>(key)
+    const refreshToken = sealed === undefined ? undefined : this.sealer.open(sealed, key)
+    if (refreshToken === undefined) return
+    await this.revoke(refreshToken)
+    if (identity.originJti !== undefined) return
+    await this.revocations.revokeOrigin(signInOf(refreshToken))
+    const given = await this.store.members(givenKey(refreshToken))
+    await Promise.all(given.map(async (member) => {
+      const space = member.indexOf(' ')
+      await this.revocations.revokeId(member.slice(space + 1), Number(member.slice(0, space)))
+    }))
+  }
+}

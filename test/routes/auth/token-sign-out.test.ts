@@ -1,0 +1,85 @@
+// Token mode, two instances on one Redis: a sign-out with an access token ends its sign-in, refresh token and refreshed tokens too.
+import t, { type Test } from 'tap'
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyInstance } from 'fastify'
+import { TEST_PASSWORD } from '../../helpers/emulator.js'
+import { startFaultyCognito, type FaultyCognito } from '../../helpers/faulty-cognito.js'
+import { testApp } from '../../helpers/app.js'
+import { SHARED_REDIS_URL } from '../../helpers/redis.js'
+
+let cognito: FaultyCognito
+let a: FastifyInstance
+let b: FastifyInstance
+
+t.before(async () => {
+  cognito = await startFaultyCognito()
+  // Instances that share a store share the key; the IP limit is raised so other tests on this Redis cannot trip it.
+  const env = { SESSION_MODE: 'token', SESSION_STORE: 'redis', REDIS_URL: SHARED_REDIS_URL, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex'), AUTH_IP_LIMIT: '1000' }
+  a = await testApp(cognito, env)
+  b = await testApp(cognito, env)
+})
+t.teardown(async () => {
+  await a?.close()
+  await b?.close()
+  await cognito?.stop()
+})
+
+interface Tokens { accessToken: string, refreshToken: string }
+
+async function signIn (app: FastifyInstance): Promise<Tokens> {
+  const response = await app.inject({ method: 'POST', url: '/auth/sign-in', payload: { username: await cognito.user(['MANAGER']), password: TEST_PASSWORD } })
+  return response.json().tokens as Tokens
+}
+const refresh = async (app: FastifyInstance, refreshToken: string) => await app.inject({ method: 'POST', url: '/auth/refresh', payload: { refreshToken } })
+const me = async (app: FastifyInstance, accessToken: string) => (await app.inject({ method: 'GET', url: '/auth/me', headers: { authorization: `Bearer ${accessToken}` } })).statusCode
+const signOut = async (app: FastifyInstance, accessToken: string, payload: Record<string, unknown>) =>
+  await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { authorization: `Bearer ${accessToken}` }, payload })
+
+/** The refresh is refused as the contract says, with no tokens. */
+function refused (t: Test, response: Awaited<ReturnType<typeof refresh>>, what: string): void {
+  t.equal(response.statusCode, 401, `${what}: ${response.body}`)
+  t.equal(response.json().error, 'UNAUTHENTICATED')
+  t.notOk(response.json().tokens, 'no token is minted')
+}
+
+for (const payload of [{}, { global: true }]) {
+  t.test(`a sign-out on B with ${JSON.stringify(payload)} and the sign-in's access token: its refresh token gets 401 on A and B`, async (t) => {
+    const { accessToken, refreshToken } = await signIn(a)
+    const out = await signOut(b, accessToken, payload)
+    t.equal(out.statusCode, 204)
+    t.equal(out.body, '', 'no body')
+    t.equal(await me(a, accessToken), 401, 'the access token is refused on A')
+    refused(t, await refresh(a, refreshToken), 'refresh on A')
+    refused(t, await refresh(b, refreshToken), 'refresh on B')
+  })
+}
+
+t.test('a token refreshed before the sign-out is refused after it, whichever of the sign-in\'s tokens signs out', async (t) => {
+  const first = await signIn(a)
+  const refreshed = await refresh(b, first.refreshToken)
+  t.equal(refreshed.statusCode, 200)
+  const later: string = refreshed.json().tokens.accessToken
+  t.equal(await me(a, later), 200, 'the refreshed token works until then')
+  t.equal((await signOut(a, first.accessToken, {})).statusCode, 204)
+  t.equal(await me(b, later), 401, 'the refreshed token is refused on B')
+  t.equal(await me(a, later), 401, 'and on A')
+  refused(t, await refresh(a, first.refreshToken), 'refresh')
+
+  const second = await signIn(b)
+  const next: string = (await refresh(a, second.refreshToken)).json().tokens.accessToken
+  t.equal((await signOut(b, next, {})).statusCode, 204, 'signed out with the refreshed token')
+  t.equal(await me(a, second.accessToken), 401, 'the sign-in\'s first token is refused')
+  refused(t, await refresh(b, second.refreshToken), 'refresh')
+})
+
+t.test('a refresh that Cognito answers while the sign-out runs hands out no token', async (t) => {
+  const { accessToken, refreshToken } = await signIn(a)
+  // Cognito mints the new tokens at once but its answer arrives after the sign-out has revoked the refresh token.
+  cognito.lateAnswers(2000, 'InitiateAuth')
+  t.teardown(() => { cognito.lateAnswers(0) })
+  const pending = refresh(a, refreshToken)
+  await sleep(500)
+  t.equal((await signOut(b, accessToken, {})).statusCode, 204)
+  refused(t, await pending, 'the refresh in flight')
+})
