@@ -83,9 +83,6 @@ function decorate (error: AppError): AppError {
   return error.code === 'TOO_MANY_REQUESTS' || error.code === 'UPSTREAM_UNAVAILABLE' ? error.retryAfter(THROTTLE_RETRY_SECONDS) : error
 }
 
-/** The attributes Cognito may accept in place of a Username (UsernameAttributes, AliasAttributes). */
-const ALIAS_ATTRIBUTES = new Set(['email', 'phone_number', 'preferred_username'])
-
 /** Any command of this client (the SDK's own typing of `send` does not accept a union of commands). */
 type Sendable = { readonly input: object }
 
@@ -150,25 +147,16 @@ export class CognitoGateway {
   }
 
   /**
-   * The account `username` names: its sub, and every name Cognito may sign it in by (its Username, and the email,
-   * phone number or preferred username it may also be known by, as the pool's username or alias attributes allow), for
-   * counters that must count per account whatever name was typed. Undefined for an unknown user; throws when Cognito
-   * cannot say.
+   * The account `username` names (by Username, alias or sub): its sub, and the one name throttle counters keep it under
+   * whichever of its names was typed (its email, or its Username when it has none; see Throttle.accountName). Undefined
+   * for an unknown user; throws when Cognito cannot say.
    */
-  async account (username: string): Promise<{ sub: string | undefined, names: string[] } | undefined> {
+  async account (username: string): Promise<{ sub: string | undefined, name: string } | undefined> {
     const user = await this.adminGetUser(username)
     if (user === undefined) return undefined
-    const attributes = user.UserAttributes ?? []
-    const aliases = attributes.filter((attribute) => ALIAS_ATTRIBUTES.has(attribute.Name ?? '')).map((attribute) => attribute.Value)
-    return {
-      sub: attributes.find((attribute) => attribute.Name === 'sub')?.Value,
-      names: [user.Username, ...aliases].filter((name): name is string => name !== undefined && name !== '')
-    }
-  }
-
-  /** The names of the account `username` names (see account); none for an unknown user, or while Cognito cannot say. */
-  async accountNames (username: string): Promise<string[]> {
-    return (await this.account(username).catch(() => undefined))?.names ?? []
+    const attribute = (name: string): string | undefined => user.UserAttributes?.find((entry) => entry.Name === name)?.Value
+    const email = attribute('email')
+    return { sub: attribute('sub'), name: email !== undefined && email !== '' ? email : user.Username ?? username }
   }
 
   /** The pool's description (DescribeUserPool): its password policy; that it answers at all tells readiness. */

@@ -15,8 +15,8 @@ import { hashUsername } from './audit.js'
  * - `password`: failed passwords per normalised username (sign-in) or per signed-in user (change-password);
  * - `code`: wrong codes per normalised username (verify-otp, confirm-sign-up) or per user a challenge was issued to;
  * - `send`: code-sending requests per normalised username (forgot-password, resend-code); beyond it nothing is sent.
- * An account's failures and sends count under each of its names (its email, its Cognito username; see countNames),
- * so naming it another way gets no fresh budget.
+ * An account's failures and sends count under one name, whichever of its names was typed (see Throttle.accountName),
+ * so naming it another way gets no fresh budget, and attempts in flight under each of its names count together.
  */
 export type Counter = 'ip' | 'password' | 'code' | 'send'
 
@@ -32,8 +32,16 @@ export interface ThrottleOptions {
   hashKey: string
 }
 
+/**
+ * The name throttle counters keep the account `username` names under (CognitoGateway.account), or undefined for an
+ * unknown user; throws when Cognito cannot say.
+ */
+export type AccountLookup = (username: string) => Promise<string | undefined>
+
 type Limiter = ReturnType<FastifyInstance['createRateLimit']>
 type LimiterStatus = Awaited<ReturnType<Limiter>>
+/** A counter's status where the counter limits the request (its key is not allow-listed). */
+type Limiting = Extract<LimiterStatus, { isAllowed: false }>
 
 /**
  * How long an admitted attempt may keep its place among those in flight: longer than any attempt's Cognito calls; it
@@ -51,9 +59,17 @@ const MEMORY_KEYS_PER_COUNTER = 50_000
 /** The wait asked of an attempt refused because others still in flight would use the limit up. */
 const IN_FLIGHT_RETRY_SECONDS = 1
 
+/** An email address, once normalised as counters normalise names (NFKC makes a fullwidth ＠ an @). */
+const EMAIL_ADDRESS = /^[^\s@]+@[^\s@]+$/
+
+/** Whether `name` (trimmed) is an email address: then it is the name its account is counted under, with no lookup. */
+function isEmailAddress (name: string): boolean {
+  return EMAIL_ADDRESS.test(name.normalize('NFKC'))
+}
+
 /** Guards and counts attempts; one instance per app, its counters shared by every instance on the same store. */
 export class Throttle {
-  constructor (private readonly limiters: Record<Counter, Limiter>, private readonly store: SharedStore, readonly uniformResponseMs: number, private readonly hashKey: string) {}
+  constructor (private readonly limiters: Record<Counter, Limiter>, private readonly store: SharedStore, readonly uniformResponseMs: number, private readonly lookup: AccountLookup) {}
 
   private async status (counter: Counter, request: FastifyRequest, increment: boolean): Promise<LimiterStatus> {
     try {
@@ -78,30 +94,63 @@ export class Throttle {
   }
 
   /**
-   * Runs `attempt`, whose failure counts against `counters` (a password, a code) once it calls `failed` (under the
-   * account's other `names` too, see countNames), unless the failures counted so far plus the attempts still in
-   * flight, on every instance, would use a limit up: then 429 (audited under `event`). Attempts sent at once thus
-   * cannot all pass before the first failure is counted.
+   * Reads `counters` (at once: one round trip to a remote store, not one per counter) and refuses the request (429,
+   * audited under `event`) when one of them is used up, the first in order deciding; returns those that limit it (an
+   * allow-listed key, none is configured, is never limited).
    */
-  async attempt<T> (request: FastifyRequest, counters: readonly Counter[], event: string, attempt: (failed: (names?: readonly string[]) => Promise<void>) => Promise<T>): Promise<T> {
+  private async unspent (request: FastifyRequest, counters: readonly Counter[], event: string): Promise<Array<{ counter: Counter, status: Limiting }>> {
+    const statuses = await Promise.all(counters.map(async (counter) => await this.status(counter, request, false)))
+    const limited = statuses.flatMap((status, i) => status.isAllowed ? [] : [{ counter: counters[i]!, status }])
+    const spent = limited.find(({ status }) => status.remaining === 0)
+    if (spent !== undefined) throw this.refusal(request, spent.counter, event, spent.status.ttlInSeconds)
+    return limited
+  }
+
+  /**
+   * The one name an account's counters are kept under, whichever of its names `typed` is, so that its names share one
+   * count and one set of attempts in flight on every instance. An email address is that name itself: nothing is asked,
+   * so a sign-in by email costs Cognito no call. Any other name (the Cognito username, which is the sub in an email
+   * pool, or another alias) is looked up: the account's email, or its Username when it has none; a name Cognito does
+   * not know is kept as typed. Whether Cognito is asked thus depends on the form of the name alone, never on whether the
+   * account exists. Throws, as the gateway translates it, when Cognito cannot say.
+   */
+  async accountName (typed: string): Promise<string> {
+    const name = typed.trim()
+    return isEmailAddress(name) ? name : (await this.lookup(name)) ?? name
+  }
+
+  /**
+   * Makes the account `typed` names the one whose counters `request` feeds (see accountName). A client its IP limit
+   * already refuses gets 429 (audited under `event`) before a name is looked up, so refused requests cost Cognito nothing;
+   * a lookup Cognito cannot answer fails the request as Cognito's own calls do, audited under `event`.
+   */
+  async forAccount (request: FastifyRequest, typed: string, event: string): Promise<void> {
+    if (!isEmailAddress(typed.trim())) await this.unspent(request, ['ip'], event)
+    try {
+      request.throttleUser = await this.accountName(typed)
+    } catch (error) {
+      request.audit({ event, outcome: error instanceof AppError ? error.code : 'INTERNAL', username: typed })
+      throw error
+    }
+  }
+
+  /**
+   * Runs `attempt`, whose failure counts against `counters` (a password, a code) once it calls `failed`, unless the
+   * failures counted so far plus the attempts still in flight, on every instance, would use a limit up: then 429
+   * (audited under `event`). Attempts sent at once thus cannot all pass before the first failure is counted. Per-account
+   * counters count under the name forAccount gave (else the signed-in user's).
+   */
+  async attempt<T> (request: FastifyRequest, counters: readonly Counter[], event: string, attempt: (failed: () => Promise<void>) => Promise<T>): Promise<T> {
     const id = randomUUID()
     const held: string[] = []
     try {
-      // Every counter is read, then every place taken, at once: one round trip to a remote store for each step, not
-      // one per counter. The first counter in order that refuses decides the answer.
-      const statuses = await Promise.all(counters.map(async (counter) => await this.status(counter, request, false)))
-      // An allow-listed key (none is configured) is never limited.
-      const limited = statuses.flatMap((status, i) => status.isAllowed ? [] : [{ counter: counters[i]!, status }])
-      const spent = limited.find(({ status }) => status.remaining === 0)
-      if (spent !== undefined) throw this.refusal(request, spent.counter, event, spent.status.ttlInSeconds)
+      // Every counter is read, then every place taken, at once: one round trip to a remote store for each step.
+      const limited = await this.unspent(request, counters, event)
       held.push(...limited.map(({ status }) => `throttle-in-flight:${status.key}`))
       const inFlight = await Promise.all(held.map(async (key) => await this.store.addToSet(key, id, ATTEMPT_SECONDS)))
       const crowded = limited.find(({ status }, i) => inFlight[i]! > status.remaining)
       if (crowded !== undefined) throw this.refusal(request, crowded.counter, event, IN_FLIGHT_RETRY_SECONDS)
-      return await attempt(async (names = []) => {
-        await this.count(request, counters)
-        await this.countNames(request, counters, names)
-      })
+      return await attempt(async () => { await this.count(request, counters) })
     } finally {
       // A place that cannot be given up now (the store is down) lapses by itself after ATTEMPT_SECONDS.
       await Promise.all(held.map(async (key) => { await this.store.removeFromSet(key, id) })).catch(() => {})
@@ -121,23 +170,6 @@ export class Throttle {
     const statuses = await Promise.all(counters.map(async (counter) => await this.status(counter, request, true)))
     return statuses.some((status) => !status.isAllowed && status.isExceeded)
   }
-
-  /**
-   * Counts the attempt the request made (already counted under the name it gave) under the account's other `names`
-   * as well (CognitoGateway.accountNames): each name's count is then the account's, whichever name was typed. The
-   * client IP is not counted again.
-   */
-  async countNames (request: FastifyRequest, counters: readonly Counter[], names: readonly string[]): Promise<void> {
-    const own = subject(request, this.hashKey)
-    const others = new Map<string, FastifyRequest>()
-    for (const name of names) {
-      const named = Object.create(request, { throttleUser: { value: name } }) as FastifyRequest
-      const key = subject(named, this.hashKey)
-      if (key !== own) others.set(key, named)
-    }
-    const perName = counters.filter((counter) => counter !== 'ip')
-    await Promise.all([...others.values()].map(async (named) => await this.count(named, perName)))
-  }
 }
 
 declare module 'fastify' {
@@ -145,21 +177,18 @@ declare module 'fastify' {
     throttle: Throttle
   }
   interface FastifyRequest {
-    /** Whose attempt this is when the request does not say (a challenge answer: the user the challenge was issued to). */
+    /**
+     * The name of the account whose per-account counters this request feeds (Throttle.forAccount; a challenge answer:
+     * the user the challenge was issued to); when unset, the signed-in user's.
+     */
     throttleUser?: string
   }
 }
 
-/**
- * Whose counter a request feeds: the user a route named, else the signed-in user, else the username in the body
- * (normalised, keyed hash).
- */
+/** Whose counter a request feeds: the account a route named (normalised, keyed hash), else the signed-in user. */
 function subject (request: FastifyRequest, hashKey: string): string {
   if (request.throttleUser !== undefined) return `user:${hashUsername(hashKey, request.throttleUser)}`
-  const sub = request.identity?.user.sub
-  if (sub !== undefined) return `sub:${sub}`
-  const username = (request.body as { username?: unknown } | undefined)?.username
-  return typeof username === 'string' ? `user:${hashUsername(hashKey, username)}` : 'user:'
+  return `sub:${request.identity?.user.sub ?? ''}`
 }
 
 /** Decorates `app.throttle`: the four counters on @fastify/rate-limit, in the app's shared store. */
@@ -179,7 +208,8 @@ export default fp<ThrottleOptions>(async (app, options) => {
     code: limiter({ ...failures, keyGenerator: (request) => `code:${subject(request, options.hashKey)}` }),
     send: limiter({ max: options.codeSendLimit, timeWindow: options.codeSendWindowSeconds * 1000, keyGenerator: (request) => `send:${subject(request, options.hashKey)}` })
   }
-  app.decorate('throttle', new Throttle(limiters, app.store, options.uniformResponseMs, options.hashKey))
+  const lookup: AccountLookup = async (username) => (await app.cognito.gateway.account(username))?.name
+  app.decorate('throttle', new Throttle(limiters, app.store, options.uniformResponseMs, lookup))
   // The limiters use the Redis connection directly: let it connect before the first request (a failure shows as 503 then).
   app.addHook('onReady', async () => { await app.store.ready() })
-}, { name: 'rate-limit', dependencies: ['session', 'audit'] })
+}, { name: 'rate-limit', dependencies: ['cognito', 'session', 'audit'] })

@@ -1,5 +1,6 @@
 // Throttling through the app: per normalised username and per client IP, trusted proxies, and counters shared over Redis.
 import { randomInt } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { startEmulator, TEST_PASSWORD, uniqueEmail, type Emulator } from '../helpers/emulator.js'
@@ -29,6 +30,7 @@ const answerOf = (response: LightMyRequestResponse): string => {
 
 const TOO_MANY = '429 {"error":"TOO_MANY_REQUESTS","message":"Too many attempts. Wait a moment and try again."}'
 const WRONG = '401 {"error":"INVALID_CREDENTIALS","message":"The username or password is incorrect."}'
+const INVALID_CODE = '400 {"error":"INVALID_CODE","message":"The code is wrong or has expired."}'
 
 /** A TEST-NET address no other test uses, so counters kept in a shared Redis start at zero. */
 const clientIp = (): string => `198.18.${randomInt(256)}.${randomInt(1, 255)}`
@@ -162,13 +164,65 @@ t.test('bar 21: attempts in flight on one instance count on the other (redis)', 
   t.same(tally, { [WRONG]: 5, [TOO_MANY]: 11 })
 })
 
+/** Two instances on the shared Redis that believe X-Forwarded-For, logging to `logs`, closed after the test. */
+async function twoInstances (t: { teardown: (fn: () => Promise<void>) => void }, logs = new LogCapture()): Promise<[FastifyInstance, FastifyInstance]> {
+  const env = { SESSION_STORE: 'redis', SESSION_ENCRYPTION_KEY: TEST_SESSION_KEY, TRUST_PROXY: '127.0.0.1' }
+  const apps = [await testApp(emulator, env, { logStream: logs }), await testApp(emulator, env, { logStream: logs })] as const
+  t.teardown(async () => { await Promise.all(apps.map(async (app) => { await app.close() })) })
+  return [...apps]
+}
+
+/** A new account's email and the other name it signs in by, its Cognito username (the sub). */
+async function twoNames (app: FastifyInstance): Promise<[string, string]> {
+  const email = await emulator.user(['MANAGER'])
+  const username: string = (await signIn(app, email, TEST_PASSWORD)).response.json().user.username
+  return [email, username]
+}
+
+t.test('bars 21 and 23: attempts sent at once under an account\'s two names to two instances (redis) share one limit of five', async (t) => {
+  const [a, b] = await twoInstances(t)
+  // Request i goes to instance A or B and names the account by its email or its Cognito username, in every mix.
+  const spread = async (names: readonly string[], send: (app: FastifyInstance, name: string) => Promise<LightMyRequestResponse>) =>
+    await atOnce(40, async (i) => await send(i % 2 === 0 ? a : b, names[Math.floor(i / 2) % 2]!))
+  const from = (): Record<string, string> => ({ 'x-forwarded-for': clientIp() })
+
+  const signingIn = await twoNames(a)
+  const signIns = await spread(signingIn, async (app, name) => await signInAs(app, name, 'Wrong-Passw0rd!', from()))
+  t.ok(signIns[WRONG]! >= 1 && signIns[WRONG]! <= 5, `${signIns[WRONG]} passwords checked`)
+  t.equal(signIns[WRONG]! + signIns[TOO_MANY]!, 40, 'every other attempt refused')
+  for (const name of signingIn) t.equal(answerOf(await signInAs(b, name, TEST_PASSWORD, from())), TOO_MANY, 'then the account is locked under either name')
+
+  const resetting = await twoNames(a)
+  const codes = await spread(resetting, async (app, name) => await app.inject({
+    method: 'POST', url: '/auth/verify-otp', headers: from(), payload: { username: name, code: '000000', newPassword: 'Fresh-Passw0rd!' }
+  }))
+  t.ok(codes[INVALID_CODE]! >= 1 && codes[INVALID_CODE]! <= 5, `${codes[INVALID_CODE]} codes judged`)
+  t.equal(codes[INVALID_CODE]! + codes[TOO_MANY]!, 40, 'every other code refused')
+})
+
+t.test('bar 22: code requests sent at once under an account\'s two names to two instances (redis) send at most three emails', async (t) => {
+  const logs = new LogCapture()
+  const [a, b] = await twoInstances(t, logs)
+  const names = await twoNames(a)
+  const tally = await atOnce(12, async (i) => await (i % 2 === 0 ? a : b).inject({
+    method: 'POST', url: '/auth/forgot-password', headers: { 'x-forwarded-for': clientIp() }, payload: { username: names[Math.floor(i / 2) % 2] }
+  }))
+  t.same(tally, { 202: 12 }, 'every request answers 202')
+  // Sends end after the answer: wait until each request has been settled one way or the other.
+  const settled = (outcome: RegExp): number => logs.entries.filter((e) => e.audit?.event === 'forgot-password' && outcome.test(e.audit?.outcome)).length
+  const deadline = Date.now() + 10_000
+  while (settled(/^(sent|suppressed-limit|not-sent:)/) < 12 && Date.now() < deadline) await sleep(20)
+  t.equal(settled(/^(sent|suppressed-limit)$/), 12, 'each request was sent or suppressed')
+  t.equal(settled(/^sent$/), 3, 'three emails an hour for the account, whichever name each request gave')
+})
+
 t.test('bar 23: wrong reset codes sent at once cannot pass the limit of five', async (t) => {
   const app = await appFor(t, { TRUST_PROXY: '127.0.0.1' })
   const email = await emulator.user(['LINE_LEADER'])
   const tally = await atOnce(12, async () => await app.inject({
     method: 'POST', url: '/auth/verify-otp', headers: { 'x-forwarded-for': clientIp() }, payload: { username: email, code: '000000', newPassword: 'Fresh-Passw0rd!' }
   }))
-  t.same(tally, { '400 {"error":"INVALID_CODE","message":"The code is wrong or has expired."}': 5, [TOO_MANY]: 7 })
+  t.same(tally, { [INVALID_CODE]: 5, [TOO_MANY]: 7 })
 })
 
 t.test('the per-IP limit holds for code requests sent at once to two instances (redis): 429 beyond it', async (t) => {

@@ -35,8 +35,8 @@ export function outcomeOf (error: unknown): string {
 }
 
 /**
- * The uniform answer of the code-sending routes: counts the request (per IP, and per account for the send budget),
- * starts `send` without waiting for it, and answers 202 CODE_SENT after the configured fixed time. Neither Cognito's
+ * The uniform answer of the code-sending routes: counts the request per IP, starts sendCounted (the send budget, then
+ * `send`) without waiting for it, and answers 202 CODE_SENT after the configured fixed time. Neither Cognito's
  * outcome (unknown, unconfirmed or disabled user, Cognito throttling) nor the send budget can change the answer or its
  * timing; only the per-IP limit, which knows no account, can turn it into 429.
  */
@@ -44,25 +44,25 @@ async function answerUniformly (app: FastifyInstance, request: FastifyRequest, t
   pending: Set<Promise<void>>, send: (username: string) => Promise<void>): Promise<{ status: 'CODE_SENT' }> {
   const answerAt = sleep(app.throttle.uniformResponseMs)
   await app.throttle.charge(request, ['ip'], event)
-  const overBudget = await app.throttle.count(request, ['send'])
   const username = typed.trim()
-  if (overBudget) {
-    request.audit({ event, outcome: 'suppressed-limit', username })
-  } else {
-    const sending = sendCounted(app, request, username, send).then(
-      () => { request.audit({ event, outcome: 'sent', username }) },
-      (error: unknown) => { request.audit({ event, outcome: `not-sent:${outcomeOf(error)}`, username }) }
-    ).finally(() => pending.delete(sending))
-    pending.add(sending)
-  }
+  const sending = sendCounted(app, request, username, send).then(
+    (sent) => { request.audit({ event, outcome: sent ? 'sent' : 'suppressed-limit', username }) },
+    (error: unknown) => { request.audit({ event, outcome: `not-sent:${outcomeOf(error)}`, username }) }
+  ).finally(() => pending.delete(sending))
+  pending.add(sending)
   await answerAt
   return { status: 'CODE_SENT' as const }
 }
 
-/** Sends, counting the send under the account's other names too: naming it another way gets no fresh budget. */
-async function sendCounted (app: FastifyInstance, request: FastifyRequest, username: string, send: (username: string) => Promise<void>): Promise<void> {
-  await app.throttle.countNames(request, ['send'], await app.cognito.gateway.accountNames(username))
+/**
+ * Counts the send against the account's budget, under the one name its counters use whichever of its names was typed
+ * (a name other than an email is looked up, after the answer), and sends unless the budget is spent; true when it sent.
+ */
+async function sendCounted (app: FastifyInstance, request: FastifyRequest, username: string, send: (username: string) => Promise<void>): Promise<boolean> {
+  request.throttleUser = await app.throttle.accountName(username)
+  if (await app.throttle.count(request, ['send'])) return false
   await send(username)
+  return true
 }
 
 /** POST /auth/forgot-password, /auth/resend-code, /auth/verify-otp and /auth/change-password. */
@@ -94,16 +94,15 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags: ['auth'], body: VerifyOtpBody, response: { 200: Type.Object({ status: Type.Literal('PASSWORD_RESET') }), ...errorResponses } }
   }, async (request) => {
     const username = request.body.username.trim()
+    await app.throttle.forAccount(request, username, 'password-reset')
     return await app.throttle.attempt(request, ['ip', 'code'], 'password-reset', async (failed) => {
       await app.cognito.recovery.checkPassword(request.body.newPassword)
       // The user's sub is read first: once the password has changed, nothing may stop their sessions from ending.
-      const account = await app.cognito.gateway.account(username)
-      const sub = account?.sub
-      const names = account?.names ?? []
+      const sub = (await app.cognito.gateway.account(username))?.sub
       try {
         await app.cognito.recovery.confirmForgotPassword(username, request.body.code, request.body.newPassword)
       } catch (error) {
-        if (error instanceof AppError && error.code === 'INVALID_CODE') await failed(names)
+        if (error instanceof AppError && error.code === 'INVALID_CODE') await failed()
         if (mayHaveTakenEffect(error)) {
           // The reset may have gone through, and a reset is often made because someone else holds a session: the
           // user's sessions end as after a success. Asking Cognito instead (a sign-in with the new password) would hand
@@ -111,7 +110,7 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
           // can sign a user out this way only a few times per window, and only while Cognito answers late. The
           // sessions end first: counting the guess needs the store too.
           if (sub !== undefined) await endings.end(sub)
-          await failed(names)
+          await failed()
         }
         request.audit({ event: 'password-reset', outcome: outcomeOf(error), username })
         throw error

@@ -29,6 +29,7 @@ const signIn: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags: ['auth'], body: SignInBody, response: { 200: SignInResponse, ...errorResponses } }
   }, async (request, reply) => {
     const username = request.body.username.trim()
+    await app.throttle.forAccount(request, username, 'sign-in')
     return await app.throttle.attempt(request, ['ip', 'password'], 'sign-in', async (failed) => {
       // A session the browser already had ends here: sign-in always issues a fresh id.
       await app.endCookieSession(request)
@@ -38,7 +39,7 @@ const signIn: FastifyPluginAsyncTypebox = async (app) => {
         request.audit({ event: 'sign-in', outcome: answer.status === 'SIGNED_IN' ? 'success' : 'challenge', username, ...('user' in answer ? { sub: answer.user.sub } : {}) })
         return answer
       } catch (error) {
-        if (error instanceof AppError && error.code === 'INVALID_CREDENTIALS') await failed(await app.cognito.gateway.accountNames(username))
+        if (error instanceof AppError && error.code === 'INVALID_CREDENTIALS') await failed()
         request.audit({ event: 'sign-in', outcome: error instanceof AppError ? error.code : 'INTERNAL', username })
         throw error
       }

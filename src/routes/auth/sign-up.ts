@@ -34,11 +34,12 @@ const signUp: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags: ['auth'], body: ConfirmBody, response: { 200: Type.Object({ status: Type.Literal('CONFIRMED') }), ...errorResponses } }
   }, async (request) => {
     const username = request.body.username.trim()
+    await app.throttle.forAccount(request, username, 'confirm-sign-up')
     return await app.throttle.attempt(request, ['ip', 'code'], 'confirm-sign-up', async (failed) => {
       try {
         await app.cognito.recovery.confirmSignUp(username, request.body.code)
       } catch (error) {
-        if (error instanceof AppError && error.code === 'INVALID_CODE') await failed(await app.cognito.gateway.accountNames(username))
+        if (error instanceof AppError && error.code === 'INVALID_CODE') await failed()
         request.audit({ event: 'confirm-sign-up', outcome: outcomeOf(error), username })
         throw error
       }
