@@ -7,7 +7,7 @@ import t from 'tap'
 import { buildTriggers, TRIGGERS } from '../../scripts/build.js'
 import { readMailbox, startMailbox } from '../../src/local/mailbox.js'
 import { startEmulator } from '../helpers/emulator.js'
-import { takeoverEvent } from './takeover-event.js'
+import { takeoverEvent } from '../helpers/takeover-event.js'
 
 const out = await mkdtemp(join(tmpdir(), 'ims-triggers-build-'))
 t.teardown(async () => { await rm(out, { recursive: true, force: true }) })

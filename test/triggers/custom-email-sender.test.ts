@@ -29,7 +29,7 @@ import { jsonLogger } from '../../triggers/lib/log.js'
 import { startLocalKms } from '../../src/local/kms.js'
 import { codeFromEmail, readMailbox, startMailbox, type MailboxEmail } from '../../src/local/mailbox.js'
 import { startEmulator } from '../helpers/emulator.js'
-import { takeoverEvent } from './takeover-event.js'
+import { takeoverEvent } from '../helpers/takeover-event.js'
 
 const POOL = 'eu-west-1_ImsTest01'
 const KEY = randomBytes(32)
