@@ -38,7 +38,13 @@ export const ConfigSchema = Type.Object({
      * The app client's refresh-token validity (Cognito's default, 30 days; at most 10 years): a sign-out keeps the
      * sign-in's origin_jti revoked that long, since every token refreshed from it carries the same origin_jti.
      */
-    refreshTokenDays: Type.Integer({ env: 'REFRESH_TOKEN_VALIDITY_DAYS', default: 30, minimum: 1, maximum: 3650 })
+    refreshTokenDays: Type.Integer({ env: 'REFRESH_TOKEN_VALIDITY_DAYS', default: 30, minimum: 1, maximum: 3650 }),
+    /**
+     * `true`: each call a user's request makes (sign-in, challenge, reset, sign-up) tells Cognito that user's IP address
+     * (UserContextData), so threat protection judges the user's address, not the adapter's. Needs a client secret and
+     * the app client's EnablePropagateAdditionalUserContextData.
+     */
+    userContext: Type.Union([Type.Literal('true'), Type.Literal('false')], { env: 'COGNITO_USER_CONTEXT', default: 'false' })
   }),
   local: Type.Object({
     cognitoPort: Type.Integer({ env: 'COGNITO_LOCAL_PORT', default: 9229, minimum: 1, maximum: 65535 }),
@@ -274,6 +280,9 @@ function checkModeRules (config: Config, env: Env): void {
       if (!config.hostedUi.domain.startsWith('https://')) throw new ConfigError(`HOSTED_UI_DOMAIN must be an https:// URL in AWS mode; got "${config.hostedUi.domain}".`)
       if (!config.hostedUi.publicUrl.startsWith('https://')) throw new ConfigError('PUBLIC_URL must be set to the adapter\'s https:// origin when HOSTED_UI_DOMAIN is set in AWS mode (the redirect URI is <PUBLIC_URL>/auth/callback).')
     }
+  }
+  if (config.cognito.userContext === 'true' && config.cognito.clientSecret === '') {
+    throw new ConfigError('COGNITO_USER_CONTEXT=true needs COGNITO_CLIENT_SECRET: Cognito takes a user\'s IP address only from an app client with a secret (and EnablePropagateAdditionalUserContextData).')
   }
   if (config.hostedUi.domain !== '' && config.session.mode === 'token') {
     throw new ConfigError('HOSTED_UI_DOMAIN is set but SESSION_MODE=token: hosted login ends in a session cookie, so it needs SESSION_MODE=cookie; unset HOSTED_UI_DOMAIN or use cookie mode.')

@@ -87,13 +87,14 @@ export class CognitoAuth {
     return hash === undefined ? params : { ...params, SECRET_HASH: hash }
   }
 
-  /** USER_PASSWORD_AUTH. The password reaches Cognito byte for byte. */
-  async signIn (username: string, password: string): Promise<AuthOutcome> {
+  /** USER_PASSWORD_AUTH. The password reaches Cognito byte for byte; `clientIp` is the user's (see userContext). */
+  async signIn (username: string, password: string, clientIp?: string): Promise<AuthOutcome> {
     const startedAt = Date.now()
     const initiate = this.gateway.call<InitiateAuthCommandOutput>(new InitiateAuthCommand({
       AuthFlow: 'USER_PASSWORD_AUTH',
       ClientId: this.clientId,
-      AuthParameters: this.withSecretHash(username, { USERNAME: username, PASSWORD: password })
+      AuthParameters: this.withSecretHash(username, { USERNAME: username, PASSWORD: password }),
+      ...this.gateway.userContext(clientIp)
     }), SIGN_IN_TRANSLATION)
     const [output, isEnabled] = await Promise.all([initiate, this.enabledOnEmulator(username).catch(() => true)])
     if (!isEnabled) {
@@ -103,8 +104,8 @@ export class CognitoAuth {
     return await this.outcome(output, username, startedAt)
   }
 
-  /** Answers a pending challenge: a code, an MFA choice, or a new password. */
-  async respond (pending: PendingChallenge, answer: { answer?: string, newPassword?: string }): Promise<AuthOutcome> {
+  /** Answers a pending challenge: a code, an MFA choice, or a new password; `clientIp` is the user's. */
+  async respond (pending: PendingChallenge, answer: { answer?: string, newPassword?: string }, clientIp?: string): Promise<AuthOutcome> {
     const responses: Record<string, string> = { USERNAME: pending.username }
     let session = pending.cognitoSession
     if (pending.challenge === 'NEW_PASSWORD_REQUIRED') {
@@ -123,7 +124,8 @@ export class CognitoAuth {
       ClientId: this.clientId,
       ChallengeName: pending.cognitoName as ChallengeNameType,
       Session: session,
-      ChallengeResponses: this.withSecretHash(pending.username, responses)
+      ChallengeResponses: this.withSecretHash(pending.username, responses),
+      ...this.gateway.userContext(clientIp)
     }), CHALLENGE_TRANSLATION)
     // cognito-local answers a user disabled since the password step; real Cognito refuses them (NotAuthorizedException).
     const tokens = output.AuthenticationResult

@@ -19,6 +19,8 @@ export interface CognitoSettings {
   /** A cognito-local endpoint, or '' for AWS. */
   endpoint: string
   timeoutMs: number
+  /** COGNITO_USER_CONTEXT: tell Cognito each user's IP address (see userContext); 'false' when absent. */
+  userContext?: 'true' | 'false'
 }
 
 /** Per-call overrides of the default translation, keyed by AWS exception name. */
@@ -168,6 +170,15 @@ export class CognitoGateway {
   secretHash (username: string): string | undefined {
     if (this.settings.clientSecret === '') return undefined
     return createHmac('sha256', this.settings.clientSecret).update(username + this.settings.clientId).digest('base64')
+  }
+
+  /**
+   * UserContextData for a call a user's request makes: their IP address (Fastify's request.ip, which TRUST_PROXY
+   * resolves), so Cognito's threat protection judges the user's address and not the adapter's. Nothing unless
+   * COGNITO_USER_CONTEXT is true (the app client must propagate it), or when the address is not known.
+   */
+  userContext (clientIp: string | undefined): { UserContextData?: { IpAddress: string } } {
+    return this.settings.userContext === 'true' && clientIp !== undefined ? { UserContextData: { IpAddress: clientIp } } : {}
   }
 
   /** Releases the client's sockets. */

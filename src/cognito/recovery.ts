@@ -46,9 +46,10 @@ export class CognitoRecovery {
 
   private get clientId (): string { return this.gateway.settings.clientId }
 
-  private secretHash (username: string): { SecretHash?: string } {
+  /** What a call on behalf of `username` says of its caller: the SECRET_HASH, and the user's IP (see userContext). */
+  private caller (username: string, clientIp: string | undefined): { SecretHash?: string, UserContextData?: { IpAddress: string } } {
     const hash = this.gateway.secretHash(username)
-    return hash === undefined ? {} : { SecretHash: hash }
+    return { ...(hash === undefined ? {} : { SecretHash: hash }), ...this.gateway.userContext(clientIp) }
   }
 
   /** The pool's password policy, read once (DescribeUserPool) and kept; a failed read is retried next time. */
@@ -68,35 +69,38 @@ export class CognitoRecovery {
     if (unmet.length > 0) throw invalidPassword(unmet)
   }
 
-  /** ForgotPassword: Cognito sends a code. Failures are translated for the audit log; callers must not show them. */
-  async forgotPassword (username: string): Promise<void> {
-    await this.gateway.call(new ForgotPasswordCommand({ ClientId: this.clientId, Username: username, ...this.secretHash(username) }), SEND_TRANSLATION)
+  /**
+   * ForgotPassword: Cognito sends a code. Failures are translated for the audit log; callers must not show them.
+   * `clientIp` is the user's, here and below (see CognitoGateway.userContext).
+   */
+  async forgotPassword (username: string, clientIp?: string): Promise<void> {
+    await this.gateway.call(new ForgotPasswordCommand({ ClientId: this.clientId, Username: username, ...this.caller(username, clientIp) }), SEND_TRANSLATION)
   }
 
   /** ResendConfirmationCode (real Cognito only: the emulator throws UnsupportedByEmulatorError). */
-  async resendCode (username: string): Promise<void> {
-    await this.gateway.call(new ResendConfirmationCodeCommand({ ClientId: this.clientId, Username: username, ...this.secretHash(username) }), SEND_TRANSLATION)
+  async resendCode (username: string, clientIp?: string): Promise<void> {
+    await this.gateway.call(new ResendConfirmationCodeCommand({ ClientId: this.clientId, Username: username, ...this.caller(username, clientIp) }), SEND_TRANSLATION)
   }
 
   /** ConfirmForgotPassword: sets `newPassword` (byte for byte) when `code` is right; else INVALID_CODE. */
-  async confirmForgotPassword (username: string, code: string, newPassword: string): Promise<void> {
+  async confirmForgotPassword (username: string, code: string, newPassword: string, clientIp?: string): Promise<void> {
     await this.gateway.call(new ConfirmForgotPasswordCommand({
       ClientId: this.clientId,
       Username: username,
       ConfirmationCode: code,
       Password: newPassword,
-      ...this.secretHash(username)
+      ...this.caller(username, clientIp)
     }), CODE_TRANSLATION)
   }
 
   /** SignUp with `email` as the email attribute; the password travels byte for byte. */
-  async signUp (username: string, password: string, email: string): Promise<void> {
+  async signUp (username: string, password: string, email: string, clientIp?: string): Promise<void> {
     await this.gateway.call(new SignUpCommand({
       ClientId: this.clientId,
       Username: username,
       Password: password,
       UserAttributes: [{ Name: 'email', Value: email }],
-      ...this.secretHash(username)
+      ...this.caller(username, clientIp)
     }), {
       ...PASSWORD_REFUSALS,
       // A pool without self sign-up answers NotAuthorizedException.
@@ -105,8 +109,8 @@ export class CognitoRecovery {
   }
 
   /** ConfirmSignUp: INVALID_CODE for a wrong or used code, an unknown or an already-confirmed user alike. */
-  async confirmSignUp (username: string, code: string): Promise<void> {
-    await this.gateway.call(new ConfirmSignUpCommand({ ClientId: this.clientId, Username: username, ConfirmationCode: code, ...this.secretHash(username) }), CODE_TRANSLATION)
+  async confirmSignUp (username: string, code: string, clientIp?: string): Promise<void> {
+    await this.gateway.call(new ConfirmSignUpCommand({ ClientId: this.clientId, Username: username, ConfirmationCode: code, ...this.caller(username, clientIp) }), CODE_TRANSLATION)
   }
 
   /**

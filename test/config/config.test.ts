@@ -166,3 +166,10 @@ t.test('bar 37, generated values for any setting: start-up either goes on or sto
   }), { numRuns: runs, seed: FUZZ_SEED })
   t.pass(`${runs} generated environments, each started or refused with a sentence naming a setting`)
 })
+
+t.test('COGNITO_USER_CONTEXT: off by default; on only with a client secret, else start-up names both settings', async (t) => {
+  t.equal(loadConfig({ ...aws }).cognito.userContext, 'false')
+  t.match(refusal({ ...aws, COGNITO_USER_CONTEXT: 'true' }), /^COGNITO_USER_CONTEXT=true needs COGNITO_CLIENT_SECRET/)
+  t.equal(loadConfig({ ...aws, COGNITO_USER_CONTEXT: 'true', COGNITO_CLIENT_SECRET: 's3cret' }).cognito.userContext, 'true')
+  t.match(refusal({ ...aws, COGNITO_USER_CONTEXT: 'yes' }), /^COGNITO_USER_CONTEXT is invalid/)
+})

@@ -17,6 +17,8 @@ export interface FaultyCognito extends Emulator {
   keyEndpoint: (fault: KeyEndpointFault) => void
   /** How many requests reached the key endpoint through the proxy. */
   readonly keyFetches: number
+  /** Every Cognito API call that went through the proxy, in order: its operation (InitiateAuth, ...) and JSON body. */
+  readonly calls: ReadonlyArray<{ operation: string, body: Record<string, unknown> }>
 }
 
 /** Starts cognito-local (users are made directly on it) and a proxy in front of it, which the app is pointed at. */
@@ -28,6 +30,7 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
   let lateOperation = ''
   let keyFault: KeyEndpointFault = 'none'
   let keyFetches = 0
+  const calls: Array<{ operation: string, body: Record<string, unknown> }> = []
   const sockets = new Set<Socket>()
   const timers = new Set<NodeJS.Timeout>()
   let target = ''
@@ -59,6 +62,8 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
         forward(incoming, outgoing, body)
         return
       }
+      const operation = String(incoming.headers['x-amz-target'] ?? '').split('.').at(-1) ?? ''
+      if (operation !== '') calls.push({ operation, body: JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown> })
       if (apiDelayMs === 0) { forward(incoming, outgoing, body); return }
       const timer = setTimeout(() => { timers.delete(timer); forward(incoming, outgoing, body) }, apiDelayMs)
       timers.add(timer)
@@ -79,6 +84,7 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
     lateAnswers: (ms, operation = '') => { answerDelayMs = ms; lateOperation = operation },
     keyEndpoint: (fault) => { keyFault = fault },
     get keyFetches () { return keyFetches },
+    calls,
     stop: async () => {
       for (const timer of timers) clearTimeout(timer)
       for (const socket of sockets) socket.destroy()

@@ -80,14 +80,14 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags: ['auth'], body: UsernameBody, response: { 202: CodeSent, ...errorResponses } }
   }, async (request, reply) => {
     reply.code(202)
-    return await answerUniformly(app, request, request.body.username, 'forgot-password', pending, async (username) => { await app.cognito.recovery.forgotPassword(username) })
+    return await answerUniformly(app, request, request.body.username, 'forgot-password', pending, async (username) => { await app.cognito.recovery.forgotPassword(username, request.ip) })
   })
 
   app.post('/resend-code', {
     schema: { tags: ['auth'], body: UsernameBody, response: { 202: CodeSent, ...errorResponses } }
   }, async (request, reply) => {
     reply.code(202)
-    return await answerUniformly(app, request, request.body.username, 'resend-code', pending, async (username) => { await app.cognito.recovery.resendCode(username) })
+    return await answerUniformly(app, request, request.body.username, 'resend-code', pending, async (username) => { await app.cognito.recovery.resendCode(username, request.ip) })
   })
 
   app.post('/verify-otp', {
@@ -100,7 +100,7 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
       // The user's sub is read first: once the password has changed, nothing may stop their sessions from ending.
       const sub = (await app.cognito.gateway.account(username))?.sub
       try {
-        await app.cognito.recovery.confirmForgotPassword(username, request.body.code, request.body.newPassword)
+        await app.cognito.recovery.confirmForgotPassword(username, request.body.code, request.body.newPassword, request.ip)
       } catch (error) {
         if (error instanceof AppError && error.code === 'INVALID_CODE') await failed()
         if (mayHaveTakenEffect(error)) {
@@ -157,7 +157,7 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
       let kept = false
       if (identity.session !== undefined) {
         if (sessionsEnded) {
-          const outcome = await app.cognito.auth.signIn(identity.session.record.username, request.body.newPassword).catch(() => undefined)
+          const outcome = await app.cognito.auth.signIn(identity.session.record.username, request.body.newPassword, request.ip).catch(() => undefined)
           if (outcome?.kind === 'tokens') kept = await app.startSession(reply, outcome.tokens, outcome.startedAt).then(() => true, () => false)
         }
         if (!kept) reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)

@@ -34,7 +34,7 @@ const signIn: FastifyPluginAsyncTypebox = async (app) => {
       // A session the browser already had ends here: sign-in always issues a fresh id.
       await app.endCookieSession(request)
       try {
-        const outcome = await app.cognito.auth.signIn(username, request.body.password)
+        const outcome = await app.cognito.auth.signIn(username, request.body.password, request.ip)
         const answer = await answerOutcome(app, request, reply, outcome)
         request.audit({ event: 'sign-in', outcome: answer.status === 'SIGNED_IN' ? 'success' : 'challenge', username, ...('user' in answer ? { sub: answer.user.sub } : {}) })
         return answer
@@ -68,7 +68,7 @@ const signIn: FastifyPluginAsyncTypebox = async (app) => {
           if (request.body.answer !== undefined && CODE_CHALLENGES.has(pending.challenge) && !await app.sessions.claimCode(pending.username, request.body.answer)) {
             throw new AppError('INVALID_CODE')
           }
-          const outcome = await app.cognito.auth.respond(pending, request.body)
+          const outcome = await app.cognito.auth.respond(pending, request.body, request.ip)
           const answer = await answerOutcome(app, request, reply, outcome)
           request.audit({ event: 'challenge', challenge: pending.challenge, outcome: answer.status === 'SIGNED_IN' ? 'success' : 'challenge', username: pending.username })
           return answer

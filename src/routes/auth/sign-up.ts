@@ -21,7 +21,7 @@ const signUp: FastifyPluginAsyncTypebox = async (app) => {
     await app.throttle.charge(request, ['ip'], 'sign-up')
     try {
       await app.cognito.recovery.checkPassword(request.body.password)
-      await app.cognito.recovery.signUp(username, request.body.password, request.body.email.trim())
+      await app.cognito.recovery.signUp(username, request.body.password, request.body.email.trim(), request.ip)
     } catch (error) {
       request.audit({ event: 'sign-up', outcome: outcomeOf(error), username })
       throw error
@@ -37,7 +37,7 @@ const signUp: FastifyPluginAsyncTypebox = async (app) => {
     await app.throttle.forAccount(request, username, 'confirm-sign-up')
     return await app.throttle.attempt(request, ['ip', 'code'], 'confirm-sign-up', async (failed) => {
       try {
-        await app.cognito.recovery.confirmSignUp(username, request.body.code)
+        await app.cognito.recovery.confirmSignUp(username, request.body.code, request.ip)
       } catch (error) {
         if (error instanceof AppError && error.code === 'INVALID_CODE') await failed()
         request.audit({ event: 'confirm-sign-up', outcome: outcomeOf(error), username })
