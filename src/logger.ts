@@ -37,23 +37,32 @@ function censorSecrets (object: Record<string, unknown>): Record<string, unknown
 /** A request as the `req` serializer sees it. */
 interface LoggedRequest { method: string, url: string, id: string, routeOptions?: { url?: string } }
 
-const ADMIN_USERS = '/admin/users/'
+/** A path that may name a user: an email address, an escape (which may spell one), or an admin URL in any case. */
+const MAY_NAME_A_USER = /[@%]|admin/i
+
+function decoded (segment: string): string {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return segment
+  }
+}
 
 /**
  * The path a request is logged by, never naming a user: a route with parameters by its pattern
  * (`/admin/users/:username`); any other request (one no route matched, a CORS preflight) by its URL's path, with the
- * segment after /admin/users/ and any segment holding an email address (`@`, `%40`) replaced by `:user`.
+ * segment after /admin/users/ (however spelt: case, escapes, doubled slashes) and any segment holding an email address
+ * replaced by `:user`.
  */
 function loggedPath (req: LoggedRequest): string {
   const route = req.routeOptions?.url
   if (route?.includes(':') === true) return route
   const path = req.url.split('?')[0] ?? ''
-  if (!path.includes('@') && !path.includes('%40') && !path.startsWith(ADMIN_USERS)) return path
-  const segments = path.split('/')
-  return segments.map((segment, index) => {
-    const named = segment.includes('@') || segment.includes('%40') || (index === 3 && path.startsWith(ADMIN_USERS))
-    return named && segment !== '' ? ':user' : segment
-  }).join('/')
+  if (!MAY_NAME_A_USER.test(path)) return path
+  const segments = path.split('/').filter((segment) => segment !== '')
+  const plain = segments.map((segment) => decoded(segment).toLowerCase())
+  const adminUsers = plain[0] === 'admin' && plain[1] === 'users'
+  return '/' + segments.map((segment, index) => (adminUsers && index === 2) || plain[index]!.includes('@') ? ':user' : segment).join('/')
 }
 
 /** The pino options of the app; `stream` lets tests read every line written. */

@@ -79,6 +79,10 @@ t.test('bar 36: a user named in a URL no route matched, or in a CORS preflight, 
     ['GET', `/admin/users/${encodeURIComponent(target)}/roles`],
     ['POST', `/admin/users/${encodeURIComponent(target)}/disable/`],
     ['POST', '/admin/users/jdoe/disable/'],
+    ['GET', '/ADMIN/users/jdoe/disable'],
+    ['GET', '/admin/%75sers/jdoe/disable'],
+    ['GET', '//admin/users/jdoe/disable'],
+    ['GET', '/Admin/Users/jdoe'],
     ['GET', `/nowhere/${target}`]
   ] as const
   for (const [method, url] of misses) {

@@ -25,15 +25,20 @@ const CallbackQuery = Type.Object({
 })
 const redirectResponse = { 302: Type.Null({ description: 'Redirect (Location header)' }), ...errorResponses }
 
+/** Headers by which browsers mark a request made ahead of a navigation the user may never make. */
+const PURPOSE_HEADERS = ['sec-purpose', 'purpose', 'x-purpose']
+
 /**
- * Whether a browser says the request is not a top-level navigation (Fetch Metadata): an image, a script's fetch, a
- * frame. The cookie is SameSite=Strict, but another origin of the same site (a sibling subdomain) still sends it with
- * those, so a GET that ends the session must not act on them. Older browsers send no such header and are let through.
+ * Whether a browser says the request is not a top-level navigation the user made (Fetch Metadata): an image, a
+ * script's fetch, a frame, or a prefetch or prerender (which another page can ask for with speculation rules). The
+ * cookie is SameSite=Strict, but another origin of the same site (a sibling subdomain) still sends it with those, so a
+ * GET that ends the session must not act on them. Older browsers send no such header and are let through.
  */
 function notANavigation (headers: Record<string, string | string[] | undefined>): boolean {
   const mode = headers['sec-fetch-mode']
   const destination = headers['sec-fetch-dest']
-  return (mode !== undefined && mode !== 'navigate') || (destination !== undefined && destination !== 'document')
+  const ahead = PURPOSE_HEADERS.some((name) => /prefetch|prerender/i.test(String(headers[name] ?? '')))
+  return ahead || (mode !== undefined && mode !== 'navigate') || (destination !== undefined && destination !== 'document')
 }
 
 /** GET /auth/login, /auth/callback and /auth/logout: Cognito's managed login. */
