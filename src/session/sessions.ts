@@ -278,25 +278,35 @@ export class SessionManager {
     // (destroy, a sign-out that read the old id), on any instance and at any moment, ends the new id too (it is listed,
     // or the note leads to it) or makes the move fail. Only one rotation wins; a later one finds the note, writes
     // nothing and answers the winner's session (an ended session, whose entry is gone, cannot be moved back to life).
-    const now = Date.now()
-    const record = { ...session.record, lastSeenAt: now }
+    // What moves is the record the store holds when the move is written, not the one this request read: another
+    // instance may have refreshed the tokens meanwhile (and revoked those read).
     const key = this.sessionKey(session.id)
+    const id = newId()
     let moved: Session | undefined
-    const left = await this.writeOver(key, async () => {
-      if (moved === undefined) {
-        moved = { id: newId(), record }
-        await this.save(moved.id, record, now)
-        await this.store.addToSet(this.userKey(record.sub), hashId(moved.id), this.limits.absoluteSeconds)
-      }
-      return this.moveNote(moved.id, key)
-    }, MOVED_SECONDS)
+    let left: Awaited<ReturnType<SessionManager['writeOver']>>
+    try {
+      left = await this.writeOver(key, async (current) => {
+        const now = Date.now()
+        const held = this.open(current, key)
+        if (held === undefined) throw unauthenticated()
+        const listed = moved !== undefined
+        moved = { id, record: { ...held, lastSeenAt: now } }
+        await this.save(id, moved.record, now)
+        if (!listed) await this.store.addToSet(this.userKey(held.sub), hashId(id), this.limits.absoluteSeconds)
+        return this.moveNote(id, key)
+      }, MOVED_SECONDS)
+    } catch (error) {
+      // Never handed out: a new id saved for a move that could not be written.
+      if (moved !== undefined) await this.destroy(id, moved.record)
+      throw error
+    }
     if (left === 'written') {
       await this.view?.invalidate([key])
       await this.store.removeFromSet(this.userKey(session.record.sub), hashId(session.id))
       return moved!
     }
     // Never handed out: written for a move that another rotation, or the end of the session, got to first.
-    if (moved !== undefined) await this.destroy(moved.id, record)
+    if (moved !== undefined) await this.destroy(id, moved.record)
     return await this.movedInto(left, key)
   }
 
@@ -305,11 +315,11 @@ export class SessionManager {
    * wrote it meanwhile, reads it again), never over an ended or moved session. Answers 'written', or what stopped the
    * write: undefined for an ended session, the note of a move.
    */
-  private async writeOver (key: string, value: () => Promise<StoredEntry>, ttlSeconds: number): Promise<'written' | MoveNote | undefined> {
+  private async writeOver (key: string, value: (current: StoredSession) => Promise<StoredEntry>, ttlSeconds: number): Promise<'written' | MoveNote | undefined> {
     for (let attempt = 0; attempt < MAX_WRITE_TRIES; attempt++) {
       const current = await this.store.get<StoredEntry>(key)
       if (current === undefined || isMove(current)) return current
-      if (await this.store.replaceIfUnchanged(key, current, await value(), ttlSeconds)) return 'written'
+      if (await this.store.replaceIfUnchanged(key, current, await value(current), ttlSeconds)) return 'written'
     }
     throw upstreamUnavailable()
   }
