@@ -58,8 +58,9 @@ const signIn: FastifyPluginAsyncTypebox = async (app) => {
         request.audit({ event: 'challenge', outcome: 'no-pending-challenge' })
         throw unauthenticated('This sign-in step has expired or does not exist. Sign in again.')
       }
-      // Wrong codes count against the user as well: signing in again gives a new challenge, not new guesses.
-      request.throttleUser = pending.username
+      // Wrong codes count against the user as well, in the account's one budget (Throttle.accountName: the challenge may
+      // carry Cognito's username rather than the email typed): signing in again gives a new challenge, not new guesses.
+      await app.throttle.forAccount(request, pending.username, 'challenge')
       const userCounters = CODE_CHALLENGES.has(pending.challenge) ? ['code' as const] : []
       return await app.throttle.attempt(request, userCounters, 'challenge', async (failedForUser) => {
         try {

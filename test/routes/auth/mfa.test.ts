@@ -85,3 +85,17 @@ t.test('signing in again gives a new challenge, not new guesses: five wrong code
   t.equal(fresh.json().error, 'TOO_MANY_REQUESTS')
   t.ok(Number(fresh.headers['retry-after']) > 1, 'with the window\'s Retry-After')
 })
+
+t.test('wrong MFA codes and wrong reset codes share the account\'s one budget, whichever name the challenge carries', async (t) => {
+  const { email, secret } = await mfaUser()
+  const statuses: number[] = []
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const reset = await app.inject({ method: 'POST', url: '/auth/verify-otp', headers: CSRF, payload: { username: email, code: String(300000 + attempt), newPassword: 'Another-Passw0rd!' } })
+    statuses.push(reset.statusCode)
+  }
+  const cookie = await startChallenge(email)
+  for (let attempt = 0; attempt < 3; attempt++) statuses.push((await answer(cookie, String(400000 + attempt))).statusCode)
+  t.same(statuses, [400, 400, 400, 400, 400, 429], 'three wrong reset codes, then two wrong MFA codes use the five up')
+  const right = await answer(await startChallenge(email), totp(secret))
+  t.equal(right.statusCode, 429, 'even the right code waits for the window')
+})
