@@ -76,6 +76,16 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
     await endings.close()
   })
 
+  /**
+   * After a new password is in force: every session of the user ends (now, or once a failing store is back; see
+   * PendingEndings), and Cognito revokes the refresh tokens it issued, where the pool can, whether or not the store could.
+   */
+  async function endSignIns (sub: string | undefined, username: string): Promise<{ sessionsEnded: boolean, cognitoGlobalSignOut: boolean }> {
+    const sessionsEnded = sub === undefined || await endings.end(sub)
+    const cognitoGlobalSignOut = await app.cognito.admin.globalSignOut(username).catch(() => false)
+    return { sessionsEnded, cognitoGlobalSignOut }
+  }
+
   app.post('/forgot-password', {
     schema: { tags: ['auth'], body: UsernameBody, response: { 202: CodeSent, ...errorResponses } }
   }, async (request, reply) => {
@@ -118,9 +128,8 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
       // Every session of the user ends, and the refresh tokens Cognito issued to clients that hold their own (token
       // mode, other apps) are revoked where the pool can; the reset itself signs nobody in. A store failing right now
       // stops neither: the sessions end once it is back (PendingEndings), and Cognito is asked all the same.
-      const sessionsEnded = sub === undefined || await endings.end(sub)
-      const cognitoGlobalSignOut = await app.cognito.admin.globalSignOut(username).catch(() => false)
-      request.audit({ event: 'password-reset', outcome: 'success', username, sessionsEnded, cognitoGlobalSignOut, ...(sub === undefined ? {} : { sub }) })
+      const ended = await endSignIns(sub, username)
+      request.audit({ event: 'password-reset', outcome: 'success', username, ...ended, ...(sub === undefined ? {} : { sub }) })
       // 200 even when the sessions' ending is still pending: the new password is in force and the code used up, so a
       // 503 would send the user to retry into INVALID_CODE, which ends nothing. The ending no longer depends on the
       // user: it is late, not skipped (retried here, logged, audited as sessionsEnded: false). Until then the older
@@ -146,11 +155,8 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
         request.audit({ event: 'password-change', outcome: outcomeOf(error), sub })
         throw error
       }
-      // The sessions end once the store is back when it fails right now (PendingEndings, as for a reset).
-      const sessionsEnded = await endings.end(sub)
-      // Refresh tokens held outside the adapter (token mode, other apps) are revoked where the pool can, before this
-      // browser signs in again, which that would end too; whether or not the store could end the sessions here.
-      const cognitoGlobalSignOut = await app.cognito.admin.globalSignOut(identity.user.username).catch(() => false)
+      // As for a reset, before this browser signs in again, which Cognito's global sign-out would end too.
+      const { sessionsEnded, cognitoGlobalSignOut } = await endSignIns(sub, identity.user.username)
       // The browser that changed the password keeps a session: a fresh one, signed in with the new password. The
       // password has changed whatever happens here, so a sign-in that fails only leaves the browser signed out. While
       // the ending is pending none is started: the store cannot keep it now, and the ending would end it once back.
