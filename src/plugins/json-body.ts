@@ -1,13 +1,13 @@
 // Request bodies: JSON in UTF-8 only, decoded strictly (a byte that is not UTF-8 is refused, never turned into U+FFFD).
 import fp from 'fastify-plugin'
+import { parse as parseContentType } from 'content-type'
 import { AppError } from '../errors.js'
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true })
 
-/** The charset a Content-Type names, lower case; undefined when it names none. */
-export function charsetOf (contentType: string): string | undefined {
-  const match = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType)
-  return match?.[1]?.toLowerCase()
+/** The charset a Content-Type names (its `charset` parameter, quoted or not), lower case; undefined when it names none. */
+function charsetOf (contentType: string): string | undefined {
+  return parseContentType(contentType).parameters.charset?.toLowerCase()
 }
 
 /**

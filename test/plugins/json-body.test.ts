@@ -80,6 +80,16 @@ t.test('UTF-8 said or unsaid, with a BOM or without, and Unicode passwords pass 
   }
 })
 
+t.test('the charset is read as a parameter: one quoted inside another parameter does not count', async (t) => {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/auth/sign-in',
+    headers: { ...CSRF, 'content-type': 'application/json; profile="x;charset=utf-8"; charset=iso-8859-1' },
+    payload: bodyWith('{"username":"a@ims.test","password":"Passw0rd!', [0xe9], '"}')
+  })
+  t.equal(response.statusCode, 415)
+})
+
 t.test('JSON that does not parse, or carries __proto__, is still 400', async (t) => {
   for (const payload of ['{"username":', '{"__proto__":{"x":1},"username":"a","password":"b"}']) {
     const response = await app.inject({ method: 'POST', url: '/auth/sign-in', headers: { ...CSRF, 'content-type': 'application/json' }, payload })
