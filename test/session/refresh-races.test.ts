@@ -1,5 +1,5 @@
 // Two tabs refreshing one cookie session on two instances at once: the session both end up holding keeps working.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
@@ -34,6 +34,16 @@ function signal (): { promise: Promise<void>, fire: () => void } {
   return { promise, fire }
 }
 
+/** Both tabs were told the session was refreshed, hold the same new id, and it works on both instances. */
+async function bothHoldOneWorkingSession (t: Test, onA: LightMyRequestResponse, onB: LightMyRequestResponse): Promise<void> {
+  t.equal(onA.statusCode, 200)
+  t.equal(onB.statusCode, 200, 'tab 2 is told the session was refreshed')
+  const id = cookieValue(onA, SESSION_COOKIE)!
+  t.equal(cookieValue(onB, SESSION_COOKIE), id, 'both tabs hold the same new id')
+  t.equal(await me(a, id), 200, 'the session both tabs hold works on A')
+  t.equal(await me(b, id), 200, 'and on B')
+}
+
 t.test('a refresh on B that read the session between A\'s new tokens and A\'s move does not revoke the tokens that moved', async (t) => {
   const { cookie } = await signIn(a, await emulator.user(['MANAGER']), TEST_PASSWORD)
   const bRead = signal()
@@ -48,13 +58,7 @@ t.test('a refresh on B that read the session between A\'s new tokens and A\'s mo
   })
   const onA = await refresh(a, cookie)
   aAnswered.fire()
-  const second = await onB!
-  t.equal(onA.statusCode, 200)
-  t.equal(second.statusCode, 200, 'tab 2 is told the session was refreshed')
-  const id = cookieValue(onA, SESSION_COOKIE)!
-  t.equal(cookieValue(second, SESSION_COOKIE), id, 'both tabs hold the same new id')
-  t.equal(await me(a, id), 200, 'the session both tabs hold works on A')
-  t.equal(await me(b, id), 200, 'and on B')
+  await bothHoldOneWorkingSession(t, onA, await onB!)
 })
 
 t.test('a move on A carries the tokens B wrote meanwhile, not the ones A read (which B revoked)', async (t) => {
@@ -71,11 +75,5 @@ t.test('a move on A carries the tokens B wrote meanwhile, not the ones A read (w
   })
   const onA = await refresh(a, cookie)
   aAnswered.fire()
-  const second = await onB!
-  t.equal(onA.statusCode, 200)
-  t.equal(second.statusCode, 200)
-  const id = cookieValue(onA, SESSION_COOKIE)!
-  t.equal(cookieValue(second, SESSION_COOKIE), id, 'both tabs hold the same new id')
-  t.equal(await me(a, id), 200, 'the session both tabs hold works on A')
-  t.equal(await me(b, id), 200, 'and on B')
+  await bothHoldOneWorkingSession(t, onA, await onB!)
 })
