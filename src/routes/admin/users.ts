@@ -104,9 +104,10 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
 
   /**
    * Runs `work` one at a time across every instance (a lock in the shared store that only its holder releases). The
-   * changes that can take administrator powers away (a demotion, a disable) read their target and act under it, and
-   * take them from an ADMIN only while the caller is still one ({@link callerStillAdmin}). Nobody can demote or disable
-   * themselves, so an administrator always remains, and two administrators acting on each other cannot both win.
+   * changes that give or take administrator powers (a promotion, an ADMIN invitation, a demotion, a disable) read their
+   * target and act under it, and only while the caller is still an ADMIN ({@link callerStillAdmin}): an administrator
+   * demoted while a request of theirs was under way makes no other one. Nobody can demote or disable themselves, so an
+   * administrator always remains, and two administrators acting on each other cannot both win.
    */
   async function oneAtATime<T> (work: () => Promise<T>): Promise<T> {
     const holder = randomUUID()
@@ -149,7 +150,11 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
     const user = await audited(request, 'create-user', async (note) => {
       note.username = email
       note.roles = roles
-      const created = await admin.createUser(email, roles)
+      const create = async (): Promise<AdminUser> => {
+        if (roles.includes('ADMIN')) await callerStillAdmin(request)
+        return await admin.createUser(email, roles)
+      }
+      const created = roles.includes('ADMIN') ? await oneAtATime(create) : await create()
       note.target = created.sub
       return created
     })
@@ -169,8 +174,8 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
         acted.target = target
         note.target = target.sub
         note.previousRoles = target.roles
-        if (!roles.includes('ADMIN') && target.roles.includes('ADMIN')) {
-          refuseSelfLockout(request, target, 'You cannot remove your own ADMIN role; ask another administrator.')
+        if (roles.includes('ADMIN') !== target.roles.includes('ADMIN')) {
+          if (!roles.includes('ADMIN')) refuseSelfLockout(request, target, 'You cannot remove your own ADMIN role; ask another administrator.')
           await callerStillAdmin(request)
         }
         const change = admin.roleChange(target, roles)
@@ -182,8 +187,8 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
         return change === undefined ? target : await admin.changeRoles(target.username, change)
       }
       try {
-        // Only a change that may take ADMIN away waits for the others; it reads its target under the lock.
-        return roles.includes('ADMIN') ? await apply() : await oneAtATime(apply)
+        // Every role change reads its target under the lock: whether it gives or takes ADMIN shows only then.
+        return await oneAtATime(apply)
       } finally {
         if (acted.endsAccess === true && acted.target !== undefined) await endAccess(acted.target, note)
       }

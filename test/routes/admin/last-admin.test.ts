@@ -3,7 +3,7 @@ import { setTimeout } from 'node:timers/promises'
 import t from 'tap'
 import { AdminAddUserToGroupCommand, AdminGetUserCommand } from '@aws-sdk/client-cognito-identity-provider'
 import type { FastifyInstance } from 'fastify'
-import { startEmulator, TEST_PASSWORD, type Emulator } from '../../helpers/emulator.js'
+import { startEmulator, TEST_PASSWORD, uniqueEmail, type Emulator } from '../../helpers/emulator.js'
 import { CSRF, signIn, testApp } from '../../helpers/app.js'
 import { pauseAfter } from '../../helpers/pause-after.js'
 import { startFaultyCognito } from '../../helpers/faulty-cognito.js'
@@ -117,4 +117,31 @@ t.test('a disable whose read of its target is slow cannot meet a promotion and a
   t.not(yDisablesX.statusCode, 200, 'Y, disabled meanwhile, could not disable X')
   const enabled = async (email: string) => (await cognito.client.send(new AdminGetUserCommand({ UserPoolId: cognito.userPoolId, Username: email }))).Enabled
   t.equal(await enabled(xEmail), true, 'an administrator remains')
+})
+
+t.test('an admin demoted while a promotion or an ADMIN invitation of theirs was under way makes no one ADMIN', async (t) => {
+  const emulator = await startEmulator()
+  const app = await testApp(emulator)
+  t.teardown(async () => { await app.close(); await emulator.stop() })
+  const [aEmail, bEmail, accomplice] = [await emulator.user(['ADMIN']), await emulator.user(['ADMIN']), await emulator.user(['MANAGER'])]
+  const invitee = uniqueEmail('invitee')
+  const a = (await signIn(app, aEmail, TEST_PASSWORD)).cookie
+  const setRolesOfB = async (roles: string[]): Promise<number> =>
+    (await app.inject({ method: 'PUT', url: `/admin/users/${encodeURIComponent(bEmail)}/roles`, headers: { ...CSRF, cookie: a }, payload: { roles } })).statusCode
+  const lateRequests = [
+    { label: 'a promotion', method: 'PUT' as const, url: `/admin/users/${encodeURIComponent(accomplice)}/roles`, payload: { roles: ['ADMIN'] } },
+    { label: 'an ADMIN invitation', method: 'POST' as const, url: '/admin/users', payload: { email: invitee, roles: ['ADMIN'] } }
+  ]
+  for (const late of lateRequests) {
+    t.equal(await setRolesOfB(['ADMIN']), 200, 'B is an administrator')
+    const b = (await signIn(app, bEmail, TEST_PASSWORD)).cookie
+    // B's request reads B's session, then A demotes B, then B's request goes on as the admin it was.
+    let demoted: number | undefined
+    pauseAfter(app.store, 'get')(async () => { demoted = await setRolesOfB(['MANAGER']) })
+    const response = await app.inject({ method: late.method, url: late.url, headers: { ...CSRF, cookie: b }, payload: late.payload })
+    t.equal(demoted, 200, `${late.label}: A demoted B meanwhile`)
+    t.equal(`${response.statusCode} ${String(response.json().error)}`, '403 FORBIDDEN', `${late.label}: B, no longer an admin, makes no one ADMIN`)
+  }
+  const admins = (await app.inject({ method: 'GET', url: '/admin/users?role=ADMIN&limit=60', headers: { cookie: a } })).json().users as Array<{ email: string }>
+  t.same(admins.map((user) => user.email), [aEmail], 'A is the only administrator: neither the accomplice nor the invitee became one')
 })
