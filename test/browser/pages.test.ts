@@ -4,6 +4,9 @@ import type { BrowserContext, Locator, Page } from 'playwright-core'
 import { codeFromEmail, waitForEmail } from '../../src/local/mailbox.js'
 import { TEST_PASSWORD } from '../helpers/emulator.js'
 import { screenshot, startBrowserStack, type BrowserStack } from '../helpers/browser.js'
+import { LogCapture } from '../helpers/app.js'
+import { freePort } from '../helpers/ports.js'
+import { buildApp } from '../../src/app.js'
 
 let env: BrowserStack
 
@@ -342,5 +345,77 @@ t.test('the API page (/docs) can try a cookie sign-in and /auth/me: its requests
   }
   t.equal(await run('post_auth_sign_in', JSON.stringify({ username: email, password: TEST_PASSWORD })), '200', 'sign-in')
   t.equal(await run('get_auth_me'), '200', '/auth/me with the session the sign-in set')
+  await context.close()
+})
+
+t.test('a signed-in user who resets the password is shown sign-in and the notice: the reset ended this session too', async (t) => {
+  const email = await env.user(['MANAGER'])
+  const context = await env.newContext()
+  const { page } = await open(context)
+  await fillSignIn(page, email, TEST_PASSWORD)
+  await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  // The forgot-password step is reachable while signed in (the address bar, Back).
+  await page.evaluate('location.hash = "#/forgot"')
+  await page.getByRole('heading', { name: 'Reset your password' }).waitFor()
+  const since = Date.now() / 1000 - 1
+  await shown(page).getByLabel('Email').fill(email)
+  await page.getByRole('button', { name: 'Send the code' }).click()
+  await page.getByRole('heading', { name: 'Enter the code' }).waitFor()
+  const code = codeFromEmail(await waitForEmail(env.stack.mailboxUrl, email, { timeoutMs: 10_000, match: (e) => e.at >= since }))
+  await shown(page).getByLabel('Code').fill(code!)
+  await shown(page).getByLabel('New password', { exact: true }).fill('Reset-Passw0rd!')
+  await shown(page).getByLabel('Repeat the new password').fill('Reset-Passw0rd!')
+  await page.getByRole('button', { name: 'Set the new password' }).click()
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+  t.equal(await text(page, '[data-view="sign-in"] [data-notice]'), 'Your password has been changed. Sign in with your new password.')
+  t.equal(await page.evaluate('fetch("/auth/me").then((r) => r.status)'), 401, 'the session has indeed ended')
+  await context.close()
+})
+
+t.test('a tab the user comes back to sees that its session ended in another tab, and shows sign-in', async (t) => {
+  const email = await env.user(['ADMIN'])
+  const context = await env.newContext()
+  const { page: first } = await open(context)
+  await fillSignIn(first, email, TEST_PASSWORD)
+  await first.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  const { page: second } = await open(context)
+  await second.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  await second.getByRole('button', { name: 'Sign out', exact: true }).click()
+  await second.getByText('You are signed out.').waitFor()
+  await first.bringToFront()
+  await first.evaluate('window.dispatchEvent(new Event("focus"))')
+  await first.getByRole('heading', { name: 'Sign in' }).waitFor()
+  t.equal(await text(first, '[data-view="sign-in"] [data-notice]'), 'Your session has ended. Sign in again.')
+  await context.close()
+})
+
+t.test('Vietnamese: an error code the server words in English (a pasted password over the body limit, 413) is shown in Vietnamese', async (t) => {
+  const context = await env.newContext({ locale: 'vi-VN' })
+  const { page } = await open(context)
+  await shown(page).getByLabel('Email').fill('someone@ims.local')
+  await shown(page).getByLabel('Mật khẩu', { exact: true }).fill('x'.repeat(70_000))
+  await page.getByRole('button', { name: 'Đăng nhập', exact: true }).click()
+  const alert = page.locator('[data-view="sign-in"] [role="alert"]')
+  await alert.filter({ hasText: /\S/ }).waitFor()
+  t.equal((await alert.textContent())?.trim(), 'Nội dung gửi đi quá dài.')
+  await context.close()
+})
+
+t.test('a sign-in Cognito cannot answer (503) keeps the typed password for the retry the message asks for', async (t) => {
+  // The same pages from a second app whose Cognito is a loopback port nothing listens on.
+  const deadCognito = `http://127.0.0.1:${await freePort()}`
+  const unreachable = await buildApp({ ...env.stack.config, cognito: { ...env.stack.config.cognito, endpoint: deadCognito, timeoutMs: 500 } }, { localMode: true, logStream: new LogCapture() })
+  await unreachable.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(async () => { await unreachable.close() })
+  const { port } = unreachable.server.address() as { port: number }
+  const context = await env.newContext()
+  const page = await context.newPage()
+  await page.goto(`http://127.0.0.1:${port}/`)
+  await page.waitForSelector('body[data-ready]')
+  await fillSignIn(page, 'someone@ims.local', TEST_PASSWORD)
+  const alert = page.locator('[data-view="sign-in"] [role="alert"]')
+  await alert.filter({ hasText: /\S/ }).waitFor()
+  t.match((await alert.textContent())?.trim(), /unavailable/i, 'the 503 is shown')
+  t.equal(await shown(page).getByLabel('Password', { exact: true }).inputValue(), TEST_PASSWORD, 'the password is kept')
   await context.close()
 })

@@ -26,6 +26,7 @@ const en = {
   'signIn.signedOut': 'You are signed out.',
   'signIn.signedOutEverywhere': 'You are signed out on every device.',
   'signIn.passwordChanged': 'Your password has been changed. Sign in with your new password.',
+  'signIn.sessionEnded': 'Your session has ended. Sign in again.',
   'newPassword.title': 'Choose a new password',
   'newPassword.lead': 'Your temporary password worked. Choose your own password to finish signing in.',
   'newPassword.submit': 'Save and sign in',
@@ -103,6 +104,7 @@ const vi: Record<Key, string> = {
   'signIn.signedOut': 'Bạn đã đăng xuất.',
   'signIn.signedOutEverywhere': 'Bạn đã đăng xuất trên mọi thiết bị.',
   'signIn.passwordChanged': 'Mật khẩu đã được đổi. Hãy đăng nhập bằng mật khẩu mới.',
+  'signIn.sessionEnded': 'Phiên đăng nhập đã kết thúc. Hãy đăng nhập lại.',
   'newPassword.title': 'Chọn mật khẩu mới',
   'newPassword.lead': 'Mật khẩu tạm thời hợp lệ. Hãy chọn mật khẩu của riêng bạn để hoàn tất đăng nhập.',
   'newPassword.submit': 'Lưu và đăng nhập',
@@ -167,8 +169,18 @@ const viErrors: Record<string, string> = {
   INVALID_CODE: 'Mã không đúng hoặc đã hết hạn.',
   INVALID_PASSWORD: 'Mật khẩu mới chưa đáp ứng các quy tắc mật khẩu.',
   UPSTREAM_UNAVAILABLE: 'Dịch vụ đăng nhập tạm thời không khả dụng. Hãy thử lại sau ít phút.',
+  PAYLOAD_TOO_LARGE: 'Nội dung gửi đi quá dài.',
+  UNSUPPORTED_MEDIA_TYPE: 'Trình duyệt đã gửi yêu cầu ở dạng máy chủ không nhận. Hãy tải lại trang.',
+  NOT_FOUND: 'Không tìm thấy.',
+  CONFLICT: 'Thao tác xung đột với một thay đổi khác. Hãy thử lại.',
+  USERNAME_EXISTS: 'Tên đăng nhập này đã được dùng.',
+  BAD_GATEWAY: 'Hệ thống phía sau trả lời không hợp lệ. Hãy thử lại sau ít phút.',
+  GATEWAY_TIMEOUT: 'Hệ thống phía sau không trả lời kịp. Hãy thử lại sau ít phút.',
   INTERNAL: 'Đã xảy ra lỗi phía máy chủ.'
 }
+
+/** What a Vietnamese reader sees for a code this page does not know: never the server's English. */
+const VI_UNKNOWN_ERROR = 'Yêu cầu không thành công. Hãy thử lại.'
 
 const dictionaries: Record<Lang, Record<Key, string>> = { en, vi }
 
@@ -195,5 +207,5 @@ export function waitText (seconds: number): string {
 
 /** What a user reads for a server error: the server's message in English, a translation of its code otherwise. */
 export function errorText (code: string, serverMessage: string): string {
-  return current === 'en' ? serverMessage : (viErrors[code] ?? serverMessage)
+  return current === 'en' ? serverMessage : (viErrors[code] ?? VI_UNKNOWN_ERROR)
 }

@@ -145,6 +145,7 @@ function onSubmit (view: View, handler: (form: HTMLFormElement) => Promise<void>
     }).finally(() => {
       button.disabled = false
       section(view).removeAttribute('aria-busy')
+      keepFocus(button)
     })
   })
 }
@@ -295,6 +296,14 @@ function stepEnded (error: ApiError): Message {
   }
 }
 
+/** Sign-in failures that say nothing about the password: it is kept for the retry they ask for. */
+const PASSING_FAILURES = new Set(['UPSTREAM_UNAVAILABLE', 'NETWORK', 'INTERNAL', 'BAD_GATEWAY', 'GATEWAY_TIMEOUT'])
+
+/** A button disabled while it had the focus lost it to the page: give it back, so keyboard users stay where they were. */
+function keepFocus (button: HTMLButtonElement): void {
+  if (document.activeElement === document.body && !button.hidden && button.isConnected) button.focus()
+}
+
 function wireForms (): void {
   // "Skip to content" moves focus to the content, and leaves the view (and the address, which names it) as it is.
   part(document, '.skip-link').addEventListener('click', (event) => {
@@ -307,8 +316,11 @@ function wireForms (): void {
     const password = input(form, 'password')
     try {
       afterSignIn(await call<SignInAnswer>('POST', '/auth/sign-in', { username: input(form, 'username').value.trim(), password: password.value }))
-    } finally {
       password.value = ''
+    } catch (error) {
+      // Kept for the retry a passing failure asks for; a refused password is not kept.
+      if (!(error instanceof ApiError && PASSING_FAILURES.has(error.code))) password.value = ''
+      throw error
     }
   }, () => 'password')
 
@@ -345,6 +357,8 @@ function wireForms (): void {
     await call('POST', '/auth/verify-otp', { username, code: input(form, 'code').value.trim(), newPassword: input(form, 'newPassword').value })
     form.reset()
     state.resetUsername = undefined
+    // A reset ends every session of the user, this browser's too when it was signed in.
+    state.user = undefined
     input(part<HTMLFormElement>(section('sign-in'), 'form'), 'username').value = username
     go('sign-in', 'signIn.passwordChanged')
   }, (code) => code === 'INVALID_PASSWORD' ? 'newPassword' : 'code')
@@ -373,7 +387,10 @@ function wireForms (): void {
         location.assign('/auth/logout')
       }, (error: unknown) => {
         setError('account', describe(error instanceof ApiError ? error : new ApiError('NETWORK', '', 0)))
-      }).finally(() => { button.disabled = false })
+      }).finally(() => {
+        button.disabled = false
+        keepFocus(button)
+      })
     })
   }
 
@@ -393,6 +410,18 @@ function wireForms (): void {
       localStorage.setItem(LANG_KEY, next)
       applyLanguage(next)
     })
+  }
+}
+
+/** On the account view, asks whether the session still holds; when it has ended, goes back to sign-in and says so. */
+async function recheckSession (): Promise<void> {
+  if (state.current !== 'account' || state.user === undefined) return
+  try {
+    await call<User>('GET', '/auth/me')
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.code !== 'UNAUTHENTICATED' || state.current !== 'account') return
+    state.user = undefined
+    go('sign-in', 'signIn.sessionEnded')
   }
 }
 
@@ -421,6 +450,10 @@ async function start (): Promise<void> {
   part(document, '[data-local-hint]').hidden = config?.mode !== 'local'
   part(document, '#loading').hidden = true
   window.addEventListener('hashchange', () => { route(true) })
+  // A tab the user comes back to checks that its session still holds: another tab, an administrator or a password
+  // reset may have ended it meanwhile.
+  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') void recheckSession() })
+  window.addEventListener('focus', () => { void recheckSession() })
   route(true)
   // Says the pages are up (and in which language): browser tests and monitors wait for it.
   document.body.dataset.ready = lang()
