@@ -2,7 +2,7 @@
 import t from 'tap'
 import type { BrowserContext, Locator, Page } from 'playwright-core'
 import { codeFromEmail, waitForEmail } from '../../src/local/mailbox.js'
-import { TEST_PASSWORD } from '../helpers/emulator.js'
+import { TEST_PASSWORD, uniqueEmail } from '../helpers/emulator.js'
 import { screenshot, startBrowserStack, type BrowserStack } from '../helpers/browser.js'
 import { LogCapture } from '../helpers/app.js'
 import { freePort } from '../helpers/ports.js'
@@ -417,5 +417,46 @@ t.test('a sign-in Cognito cannot answer (503) keeps the typed password for the r
   await alert.filter({ hasText: /\S/ }).waitFor()
   t.match((await alert.textContent())?.trim(), /unavailable/i, 'the 503 is shown')
   t.equal(await shown(page).getByLabel('Password', { exact: true }).inputValue(), TEST_PASSWORD, 'the password is kept')
+  await context.close()
+})
+
+t.test('an account never confirmed is asked for its emailed code at sign-in: a wrong code refused, a new code asked for, then confirmed and signed in', async (t) => {
+  const email = uniqueEmail('unconfirmed')
+  const since = Date.now() / 1000 - 1
+  const signedUp = await fetch(`${env.url}/auth/sign-up`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-csrf': '1' },
+    body: JSON.stringify({ username: email, password: TEST_PASSWORD, email })
+  })
+  t.equal(signedUp.status, 202)
+  const code = codeFromEmail(await waitForEmail(env.stack.mailboxUrl, email, { timeoutMs: 10_000, match: (e) => e.at >= since }))
+  t.match(code, /^\d{6}$/, 'the sign-up code arrived in the mailbox')
+
+  const context = await env.newContext()
+  const { page, problems } = await open(context)
+  await fillSignIn(page, email, TEST_PASSWORD)
+  await page.getByRole('heading', { name: 'Confirm your account' }).waitFor()
+  t.match(await text(page, '[data-confirm-lead]'), `Enter the code we sent to ${email}`)
+  await screenshot(page, 'confirm-account')
+
+  await shown(page).getByLabel('Code').fill(code === '000000' ? '111111' : '000000')
+  await page.getByRole('button', { name: 'Confirm the account' }).click()
+  await page.getByText('The code is wrong or has expired.').waitFor()
+  t.equal(await shown(page).getByLabel('Code').getAttribute('aria-invalid'), 'true')
+  t.equal(await page.evaluate('document.activeElement.id'), 'confirm-code', 'the code is the field to correct, and has the focus')
+
+  // The emulator sends no new code (it lacks ResendConfirmationCode); the answer, as on AWS, says one is on its way.
+  await page.getByRole('button', { name: 'Send a new code' }).click()
+  await page.getByText('A new code is on its way.').waitFor()
+
+  await shown(page).getByLabel('Code').fill(code!)
+  await page.getByRole('button', { name: 'Confirm the account' }).click()
+  await page.getByText('Your account is confirmed. Sign in to continue.').waitFor()
+  t.equal(await shown(page).getByLabel('Email').inputValue(), email, 'the email is filled in')
+  t.equal(await shown(page).getByLabel('Password', { exact: true }).inputValue(), TEST_PASSWORD, 'the password typed before is kept for this sign-in')
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+  await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  t.equal(await text(page, '[data-user-email]'), email)
+  t.same(problems, [])
   await context.close()
 })

@@ -2,7 +2,7 @@
 import { ApiError, call, type Area, type PublicConfig, type SignInAnswer, type User } from './api.js'
 import { LANGS, errorText, lang, setLang, t, waitText, type Lang } from './i18n.js'
 
-const VIEWS = ['sign-in', 'new-password', 'code', 'forgot', 'reset', 'account'] as const
+const VIEWS = ['sign-in', 'new-password', 'code', 'forgot', 'reset', 'confirm', 'account'] as const
 type View = (typeof VIEWS)[number]
 type Challenge = Extract<SignInAnswer, { status: 'CHALLENGE' }>
 
@@ -13,6 +13,8 @@ const state: {
   user?: User
   challenge?: Challenge
   resetUsername?: string
+  /** The account sign-in found unconfirmed: the confirm view works on it. */
+  confirmUsername?: string
   areas: Area[]
   current?: View
   /** Shown once on the named view's next render. */
@@ -164,6 +166,7 @@ function allowed (requested: string): View {
   if (view === 'sign-in' && state.user !== undefined) view = 'account'
   if ((view === 'new-password' || view === 'code') && state.challenge === undefined) view = 'sign-in'
   if (view === 'reset' && state.resetUsername === undefined) view = 'forgot'
+  if (view === 'confirm' && state.confirmUsername === undefined) view = 'sign-in'
   return view
 }
 
@@ -215,6 +218,7 @@ function renderDynamic (view: View): void {
     select.replaceChildren(...(challenge.options ?? []).map((option) => new Option(option, option)))
   }
   if (view === 'reset') part(root, '[data-reset-lead]').textContent = t('reset.lead', { email: state.resetUsername ?? '' })
+  if (view === 'confirm') part(root, '[data-confirm-lead]').textContent = t('confirm.lead', { email: state.confirmUsername ?? '' })
   renderError(view)
 }
 
@@ -314,10 +318,17 @@ function wireForms (): void {
   onSubmit('sign-in', async (form) => {
     checkFilled(form, ['username', 'password'])
     const password = input(form, 'password')
+    const username = input(form, 'username').value.trim()
     try {
-      afterSignIn(await call<SignInAnswer>('POST', '/auth/sign-in', { username: input(form, 'username').value.trim(), password: password.value }))
+      afterSignIn(await call<SignInAnswer>('POST', '/auth/sign-in', { username, password: password.value }))
       password.value = ''
     } catch (error) {
+      // The account exists but was never confirmed: its code is asked for here, and the password kept for the sign-in after.
+      if (error instanceof ApiError && error.code === 'USER_NOT_CONFIRMED') {
+        state.confirmUsername = username
+        go('confirm')
+        return
+      }
       // Kept for the retry a passing failure asks for; a refused password is not kept.
       if (!(error instanceof ApiError && PASSING_FAILURES.has(error.code))) password.value = ''
       throw error
@@ -363,12 +374,18 @@ function wireForms (): void {
     go('sign-in', 'signIn.passwordChanged')
   }, (code) => code === 'INVALID_PASSWORD' ? 'newPassword' : 'code')
 
-  part(section('reset'), '[data-resend]').addEventListener('click', () => {
-    call('POST', '/auth/forgot-password', { username: state.resetUsername }).then(
-      () => { setError('reset', undefined); go('reset', 'reset.resent') },
-      (error: unknown) => { setError('reset', describe(error instanceof ApiError ? error : new ApiError('NETWORK', '', 0))) }
-    )
-  })
+  onSubmit('confirm', async (form) => {
+    checkFilled(form, ['code'])
+    const username = state.confirmUsername!
+    await call('POST', '/auth/confirm-sign-up', { username, code: input(form, 'code').value.trim() })
+    form.reset()
+    state.confirmUsername = undefined
+    input(part<HTMLFormElement>(section('sign-in'), 'form'), 'username').value = username
+    go('sign-in', 'signIn.confirmed')
+  }, () => 'code')
+
+  wireResend('reset', '/auth/forgot-password', () => state.resetUsername)
+  wireResend('confirm', '/auth/resend-code', () => state.confirmUsername)
 
   for (const [selector, global] of [['[data-sign-out]', false], ['[data-sign-out-global]', true]] as const) {
     const button = part<HTMLButtonElement>(section('account'), selector)
@@ -411,6 +428,16 @@ function wireForms (): void {
       applyLanguage(next)
     })
   }
+}
+
+/** The view's "Send a new code" button: asks `path` for a new code for the account the view works on, and says it is sent. */
+function wireResend (view: 'reset' | 'confirm', path: string, username: () => string | undefined): void {
+  part(section(view), '[data-resend]').addEventListener('click', () => {
+    call('POST', path, { username: username() }).then(
+      () => { setError(view, undefined); go(view, 'reset.resent') },
+      (error: unknown) => { setError(view, describe(error instanceof ApiError ? error : new ApiError('NETWORK', '', 0))) }
+    )
+  })
 }
 
 /** On the account view, asks whether the session still holds; when it has ended, goes back to sign-in and says so. */
