@@ -372,20 +372,44 @@ t.test('a signed-in user who resets the password is shown sign-in and the notice
   await context.close()
 })
 
-t.test('a tab the user comes back to sees that its session ended in another tab, and shows sign-in', async (t) => {
+t.test('a tab the user comes back to sees that its session ended in another browser, and shows sign-in', async (t) => {
   const email = await env.user(['ADMIN'])
   const context = await env.newContext()
-  const { page: first } = await open(context)
-  await fillSignIn(first, email, TEST_PASSWORD)
-  await first.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  const elsewhere = await env.newContext()
+  const { page: mine } = await open(context)
+  const { page: other } = await open(elsewhere)
+  for (const page of [mine, other]) {
+    await fillSignIn(page, email, TEST_PASSWORD)
+    await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  }
+  // Another browser (no channel reaches this one) ends every session of the user.
+  await other.getByRole('button', { name: 'Sign out everywhere' }).click()
+  await other.getByText('You are signed out on every device.').waitFor()
+  t.ok(await mine.getByRole('heading', { name: 'You are signed in' }).isVisible(), 'nothing has told this tab yet')
+  await mine.bringToFront()
+  await mine.evaluate('window.dispatchEvent(new Event("focus"))')
+  await mine.getByRole('heading', { name: 'Sign in' }).waitFor()
+  t.equal(await text(mine, '[data-view="sign-in"] [data-notice]'), 'Your session has ended. Sign in again.')
+  await context.close()
+  await elsewhere.close()
+})
+
+t.test('tabs of one browser follow each other at once: a sign-in in one shows the account in the other, a sign-out there shows sign-in here', async (t) => {
+  const email = await env.user(['MANAGER'])
+  const context = await env.newContext()
+  const { page: first, problems } = await open(context)
   const { page: second } = await open(context)
+  await fillSignIn(second, email, TEST_PASSWORD)
   await second.getByRole('heading', { name: 'You are signed in' }).waitFor()
-  await second.getByRole('button', { name: 'Sign out', exact: true }).click()
-  await second.getByText('You are signed out.').waitFor()
-  await first.bringToFront()
-  await first.evaluate('window.dispatchEvent(new Event("focus"))')
-  await first.getByRole('heading', { name: 'Sign in' }).waitFor()
-  t.equal(await text(first, '[data-view="sign-in"] [data-notice]'), 'Your session has ended. Sign in again.')
+  // No reload, no focus: the first tab is told.
+  await first.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  t.equal(await text(first, '[data-user-email]'), email)
+
+  await first.getByRole('button', { name: 'Sign out', exact: true }).click()
+  await first.getByText('You are signed out.').waitFor()
+  await second.getByRole('heading', { name: 'Sign in' }).waitFor()
+  t.equal(await text(second, '[data-view="sign-in"] [data-notice]'), 'Your session has ended. Sign in again.')
+  t.same(problems, [])
   await context.close()
 })
 

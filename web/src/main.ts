@@ -26,6 +26,9 @@ const state: {
 } = { areas: [], errors: new Map(), hostedLogin: false }
 
 const LANG_KEY = 'ims-lang'
+/** Tells the pages' other tabs (same origin, same browser profile) that this one signed in or out. */
+const tabs = typeof BroadcastChannel === 'function' ? new BroadcastChannel('ims-session') : undefined
+type TabMessage = 'signed-in' | 'signed-out'
 /** The sign-out notice, kept in this tab across the hosted logout's round trip (it reloads the pages). */
 const SIGNED_OUT_NOTICE_KEY = 'ims-signed-out-notice'
 
@@ -272,6 +275,7 @@ function afterSignIn (answer: SignInAnswer): void {
   if (answer.status === 'SIGNED_IN') {
     state.user = answer.user
     state.challenge = undefined
+    tabs?.postMessage('signed-in' satisfies TabMessage)
     go('account')
     return
   }
@@ -369,6 +373,7 @@ function wireForms (): void {
     form.reset()
     state.resetUsername = undefined
     // A reset ends every session of the user, this browser's too when it was signed in.
+    if (state.user !== undefined) tabs?.postMessage('signed-out' satisfies TabMessage)
     state.user = undefined
     input(part<HTMLFormElement>(section('sign-in'), 'form'), 'username').value = username
     go('sign-in', 'signIn.passwordChanged')
@@ -393,6 +398,7 @@ function wireForms (): void {
       button.disabled = true
       call('POST', '/auth/sign-out', global ? { global: true } : {}).then(() => {
         state.user = undefined
+        tabs?.postMessage('signed-out' satisfies TabMessage)
         const notice = global ? 'signIn.signedOutEverywhere' : 'signIn.signedOut'
         if (!state.hostedLogin) {
           go('sign-in', notice)
@@ -447,9 +453,31 @@ async function recheckSession (): Promise<void> {
     await call<User>('GET', '/auth/me')
   } catch (error) {
     if (!(error instanceof ApiError) || error.code !== 'UNAUTHENTICATED' || state.current !== 'account') return
-    state.user = undefined
-    go('sign-in', 'signIn.sessionEnded')
+    sessionEnded()
   }
+}
+
+function sessionEnded (): void {
+  state.user = undefined
+  go('sign-in', 'signIn.sessionEnded')
+}
+
+/**
+ * Another tab signed in or out: this one follows at once. Signed out there: the session this tab showed is gone.
+ * Signed in there: the browser's session (its cookie, shared by the tabs) is that one now, which a tab on sign-in or on
+ * the account shows; a tab in the middle of a step of its own is left to finish it.
+ */
+async function followOtherTab (message: TabMessage): Promise<void> {
+  if (message === 'signed-out') {
+    if (state.user !== undefined) sessionEnded()
+    return
+  }
+  const following = (): boolean => state.current === 'sign-in' || state.current === 'account'
+  if (!following()) return
+  const user = await call<User>('GET', '/auth/me').catch(() => undefined)
+  if (user === undefined || !following()) return
+  state.user = user
+  go('account')
 }
 
 async function start (): Promise<void> {
@@ -481,6 +509,7 @@ async function start (): Promise<void> {
   // reset may have ended it meanwhile.
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') void recheckSession() })
   window.addEventListener('focus', () => { void recheckSession() })
+  tabs?.addEventListener('message', (event) => { void followOtherTab(event.data as TabMessage) })
   route(true)
   // Says the pages are up (and in which language): browser tests and monitors wait for it.
   document.body.dataset.ready = lang()
