@@ -5,7 +5,10 @@ import { AppError } from '../errors.js'
 export interface ApiPath {
   /** What the upstream receives: dot segments resolved, repeated slashes merged, other escapes kept. */
   forward: string
-  /** `forward` percent-decoded, case-folded, `;parameters` cut from each segment: the strictest reading of it. */
+  /**
+   * `forward` percent-decoded, compatibility characters folded (NFKC: full-width `ａ` reads `a`), case-folded,
+   * `;parameters` cut and surrounding spaces and trailing dots trimmed from each segment: the strictest reading of it.
+   */
   judged: string
 }
 
@@ -28,9 +31,19 @@ export function foldCase (text: string): string {
 }
 
 /**
+ * A segment as the most permissive servers read it: surrounding whitespace trimmed, and trailing dots and spaces dropped
+ * as Windows and IIS drop them (`admin.` and `admin%20` read `admin`); a segment of dots alone stays as it is.
+ */
+function trimSegment (segment: string): string {
+  const trimmed = segment.trim()
+  return /^\.+$/.test(trimmed) ? trimmed : trimmed.replace(/[.\s]+$/, '')
+}
+
+/**
  * Normalises the raw path of a request (no query string) the way an upstream server would read it at its most
- * permissive: `.` and `..` segments (also percent-encoded) are resolved, `//` is merged, escapes are decoded for
- * judging. Throws VALIDATION_ERROR for ambiguous paths, NOT_FOUND when the result leaves /api.
+ * permissive: `.` and `..` segments (also percent-encoded, full-width or padded with spaces) are resolved or refused,
+ * `//` is merged, escapes are decoded for judging. Throws VALIDATION_ERROR for ambiguous paths, NOT_FOUND when the
+ * result leaves /api.
  */
 export function normaliseApiPath (rawPath: string): ApiPath {
   if (AMBIGUOUS.test(rawPath)) throw new AppError('VALIDATION_ERROR', AMBIGUOUS_PATH)
@@ -43,9 +56,11 @@ export function normaliseApiPath (rawPath: string): ApiPath {
   } catch {
     throw new AppError('VALIDATION_ERROR', 'The path is not a valid URL path.')
   }
-  if (ESCAPE.test(decoded)) throw new AppError('VALIDATION_ERROR', AMBIGUOUS_PATH)
+  // Full-width characters fold to ASCII ones (NFKC) on servers that fold them: `％６１` to an escape, `＼` to a backslash.
+  const compatible = decoded.normalize('NFKC')
+  if (ESCAPE.test(compatible) || /[\\\0]/.test(compatible)) throw new AppError('VALIDATION_ERROR', AMBIGUOUS_PATH)
   // Some servers drop ";parameters" before resolving dots (Tomcat reads "/..;/" as "/../"): judge that reading.
-  const segments = foldCase(decoded).split('/').map((segment) => segment.split(';')[0]!)
+  const segments = foldCase(compatible).split('/').map((segment) => trimSegment(segment.split(';')[0]!))
   if (segments.some((segment) => segment === '.' || segment === '..')) {
     throw new AppError('VALIDATION_ERROR', 'The path contains a dot segment.')
   }

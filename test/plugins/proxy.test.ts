@@ -194,7 +194,14 @@ t.test('paths are judged as the upstream will read them: traversal, encodings, c
     (m: string) => `/api/shop-floor/./../planning/${m}`,
     // Dotless ı and dotted İ: servers comparing like Java's equalsIgnoreCase read both as "admin".
     (m: string) => `/api/adm%C4%B1n/${m}`,
-    (m: string) => `/api/adm%C4%B0n/${m}`
+    (m: string) => `/api/adm%C4%B0n/${m}`,
+    // Spaces around a segment and trailing dots, which Windows and IIS drop; full-width letters, which NFKC folds.
+    (m: string) => `/api/%20admin/${m}`,
+    (m: string) => `/api/admin%20/${m}`,
+    (m: string) => `/api/admin./${m}`,
+    (m: string) => `/api/admin.%20./${m}`,
+    (m: string) => `/api/%E3%80%80admin/${m}`,
+    (m: string) => `/api/%EF%BD%81dmin/${m}`
   ]
   for (const build of refusedForLeader) {
     const m = marker()
@@ -208,7 +215,9 @@ t.test('paths are judged as the upstream will read them: traversal, encodings, c
   t.equal(allowed.status, 200)
   t.equal(upstream.saw(m)[0]?.url, `/api/admin/${m}?k=v`, 'the upstream receives the normalised path that was judged')
   // Escapes encoded twice read as admin to a server that decodes again: refused like encoded slashes.
-  for (const path of ['/api/shop-floor/..%2fadmin/x', '/api/shop-floor/..%5cadmin/x', '/api/shop-floor/..;/admin/x', '/api/adm%2569n/x', '/api/shop-floor/%252e%252e/admin/x', '/api/%25%36%31dmin/x', '/api/shop-floor/%25%32%65%25%32%65/admin/x']) {
+  for (const path of ['/api/shop-floor/..%2fadmin/x', '/api/shop-floor/..%5cadmin/x', '/api/shop-floor/..;/admin/x', '/api/adm%2569n/x', '/api/shop-floor/%252e%252e/admin/x', '/api/%25%36%31dmin/x', '/api/shop-floor/%25%32%65%25%32%65/admin/x',
+    // A dot segment padded with spaces or written full-width; an escape or a backslash written full-width.
+    '/api/shop-floor/..%20/admin/x', '/api/shop-floor/%20../admin/x', '/api/shop-floor/%EF%BC%8E%EF%BC%8E/admin/x', '/api/%EF%BC%85%EF%BC%96%EF%BC%91dmin/x', '/api/shop-floor/..%EF%BC%BCadmin/x']) {
     const response = await rawRequest(origin, 'GET', path, { cookie: admin.cookie })
     t.equal(response.status, 400, path)
     t.equal(JSON.parse(response.body.toString()).error, 'VALIDATION_ERROR')
@@ -235,16 +244,20 @@ function lenientDecode (text: string): string {
 
 /**
  * The segments of every way a permissive upstream may read the path it received (written here apart from
- * src/proxy/path.ts, so the test does not grade the code by itself): escapes decoded once or twice, backslashes as
- * slashes, case folded as Java and .NET compare, `;parameters` cut, dot segments resolved, empty segments dropped.
+ * src/proxy/path.ts, so the test does not grade the code by itself): escapes decoded once or twice, full-width
+ * characters folded (NFKC) or not, backslashes as slashes, case folded as Java and .NET compare, `;parameters` cut,
+ * spaces around segments and their trailing dots dropped as Windows does or kept, dot segments resolved, empty
+ * segments dropped.
  */
 function upstreamReadings (url: string): string[][] {
   const path = url.split('?')[0]!
   const readings: string[][] = []
-  for (const decoded of [lenientDecode(path), lenientDecode(lenientDecode(path))]) {
-    for (const folded of [decoded.toLowerCase(), decoded.toUpperCase().toLowerCase().replaceAll('i\u0307', 'i')]) {
+  const trims = [(part: string) => part, (part: string) => /^\s*\.+\s*$/.test(part) ? part.trim() : part.trim().replace(/[.\s]+$/, '')]
+  const decodings = [lenientDecode(path), lenientDecode(lenientDecode(path))].flatMap((decoded) => [decoded, decoded.normalize('NFKC')])
+  for (const decoded of decodings) {
+    for (const [folded, trim] of [decoded.toLowerCase(), decoded.toUpperCase().toLowerCase().replaceAll('i\u0307', 'i')].flatMap((text) => trims.map((trim) => [text, trim] as const))) {
       const resolved: string[] = []
-      for (const segment of folded.replaceAll('\\', '/').split('/').map((part) => part.split(';')[0]!)) {
+      for (const segment of folded.replaceAll('\\', '/').split('/').map((part) => trim(part.split(';')[0]!))) {
         if (segment === '..') resolved.pop()
         else if (segment !== '.' && segment !== '') resolved.push(segment)
       }
@@ -258,7 +271,8 @@ t.test('generated paths: whatever a LINE_LEADER sends, no request the upstream r
   const leader = await browser(['LINE_LEADER'])
   const segment = fc.constantFrom(
     'admin', 'ADMIN', 'Admin', 'planning', 'shop-floor', 'x', '', '.', '..', '%2e', '%2E%2e', '.%2e', '..;', 'admin;x=1',
-    '%61dmin', '%2561dmin', '%25%36%31dmin', 'adm%25%36%39n', 'adm%C4%B1n', 'adm%C4%B0n', '%252e%252e', '%25', '%zz', 'plann%49ng', 'adm%2569n', '%2e%2e;x'
+    '%61dmin', '%2561dmin', '%25%36%31dmin', 'adm%25%36%39n', 'adm%C4%B1n', 'adm%C4%B0n', '%252e%252e', '%25', '%zz', 'plann%49ng', 'adm%2569n', '%2e%2e;x',
+    '%20admin', 'admin%20', 'admin.', '..%20', '%20..', '%EF%BD%81dmin', '%EF%BC%8E%EF%BC%8E', 'adm%EF%BD%89n.', '%E3%80%80planning'
   )
   const runs = fuzzRuns(300)
   let count = 0
