@@ -89,6 +89,11 @@ declare module 'fastify' {
     endSession: (request: FastifyRequest, identity: Identity) => Promise<void>
     /** Ends the session a stale cookie's id was moved into lately (a refresh elsewhere), revoking its tokens. */
     endMovedSession: (id: string) => Promise<void>
+    /**
+     * A sign-out that brings a refresh token: revokes it at Cognito and, in token mode, ends the sign-in it belongs to
+     * (every access token the adapter handed out from it, on every instance), whatever state its access tokens are in.
+     */
+    endRefreshToken: (refreshToken: string) => Promise<void>
     /** Clears the request's session cookie (it found no session), unless that session just moved to a new id. */
     forgetCookie: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
   }
@@ -367,6 +372,11 @@ export default fp<SessionPluginOptions>(async (app, options) => {
   app.decorate('endUserSessions', async (sub: string) => {
     await revocations.revokeUser(sub)
     await revokeEnded(await sessions.destroyUser(sub))
+  })
+
+  app.decorate('endRefreshToken', async (refreshToken: string) => {
+    if (options.mode === 'token') await tokenSignIns.endByRefreshToken(refreshToken)
+    else await app.cognito.auth.revoke(refreshToken)
   })
 
   app.decorate('endMovedSession', async (id: string) => {

@@ -13,9 +13,14 @@ import { secondsToOutlive, tokenIdentity, type Revocations } from './revocations
  *
  * The sign-in's other tokens: real Cognito names the sign-in in each (origin_jti), and the sign-out revokes that name
  * (Revocations.revokeSignIn), which refuses the tokens refreshed before it and, should Cognito still honour the refresh
- * token, every one refreshed after. cognito-local's tokens name no sign-in. For those the sign-in is named here by its
- * refresh token's digest, which the sign-out revokes likewise, and the store lists, per refresh token, the access
+ * token, every one refreshed after. cognito-local's tokens name no sign-in. For those the sign-in is also named here by
+ * its refresh token's digest, which the sign-out revokes likewise. And the store lists, per refresh token, the access
  * tokens it gave (a second write), which the sign-out revokes one by one.
+ *
+ * A sign-out may bring the refresh token instead (a client whose access token has lapsed): the list and the digest's
+ * name, which every token handed out is judged by too, end the sign-in from the refresh token alone, on real Cognito as
+ * on the emulator. A refresh token the list does not know (none of its tokens is still accepted) is only revoked at
+ * Cognito: nothing else of it is left to refuse, and a caller making up tokens writes nothing to the store.
  *
  * A refresh answered while the sign-out runs: tokens are listed before they are judged, and the sign-out revokes the
  * sign-in before it reads the list. Either the list it reads holds the new token, or the judging finds the sign-in
@@ -47,16 +52,18 @@ export class TokenSignIns {
       const key = refreshKey(access.jti)
       await Promise.all([
         this.store.set(key, this.sealer.seal(refreshToken, key), ttl),
-        ...(access.originJti === undefined ? [this.store.addToSet(givenKey(refreshToken), `${access.exp} ${access.jti}`, ttl)] : [])
+        this.store.addToSet(givenKey(refreshToken), `${access.exp} ${access.jti}`, ttl)
       ])
     }
-    return !await this.revocations.isRevoked({ ...access, originJti: access.originJti ?? signInOf(refreshToken) })
+    const byRefreshToken = { ...access, originJti: signInOf(refreshToken) }
+    if (access.originJti === undefined) return !await this.revocations.isRevoked(byRefreshToken)
+    return !await this.revocations.isRevoked(access) && !await this.revocations.isRevoked(byRefreshToken)
   }
 
   /**
-   * A sign-out with the (verified) `accessToken`: revokes at Cognito the refresh token it was handed out with, then,
-   * for tokens that name no sign-in, that sign-in and the access tokens it gave. Nothing for a token this adapter did
-   * not hand out (one taken straight from Cognito). Whatever fails leaves the access token unrevoked, for a retry.
+   * A sign-out with the (verified) `accessToken`: revokes at Cognito the refresh token it was handed out with, then
+   * that sign-in and the access tokens it gave. Nothing for a token this adapter did not hand out (one taken straight
+   * from Cognito). Whatever fails leaves the access token unrevoked, for a retry.
    */
   async end (accessToken: string): Promise<void> {
     const identity = tokenIdentity(accessToken)
@@ -66,7 +73,24 @@ export class TokenSignIns {
     const refreshToken = sealed === undefined ? undefined : this.sealer.open(sealed, key)
     if (refreshToken === undefined) return
     await this.revoke(refreshToken)
-    if (identity.originJti !== undefined) return
+    await this.endSignIn(refreshToken)
+  }
+
+  /**
+   * A sign-out with the refresh token itself: revokes it at Cognito, then, when this adapter handed out tokens from it
+   * that are still accepted, its sign-in and each of those tokens, on every instance.
+   */
+  async endByRefreshToken (refreshToken: string): Promise<void> {
+    await this.revoke(refreshToken)
+    if ((await this.store.members(givenKey(refreshToken))).length > 0) await this.endSignIn(refreshToken)
+  }
+
+  /**
+   * Refuses the sign-in of `refreshToken` and every access token it gave. The sign-in first, then the list: a refresh
+   * judged after this is refused, and one judged before it is on the list. Whatever fails leaves the list in place,
+   * for a retry.
+   */
+  private async endSignIn (refreshToken: string): Promise<void> {
     await this.revocations.revokeOrigin(signInOf(refreshToken))
     const given = await this.store.members(givenKey(refreshToken))
     await Promise.all(given.map(async (member) => {

@@ -1,5 +1,6 @@
 // The Redis store's channel: MULTI/SET/PUBLISH on the shared connection, a second connection SUBSCRIBEd, heartbeats on it.
 import { randomUUID } from 'node:crypto'
+import { setImmediate as afterPendingIo } from 'node:timers/promises'
 import { ReplyError, type Redis } from 'ioredis'
 import { ConfigError } from '../../fastify.config.js'
 import { upstreamUnavailable } from '../errors.js'
@@ -127,6 +128,9 @@ export class RedisChannel implements StoreChannel {
       multi.publish(this.name, `${this.instance}:${sequence}:${message}`)
       await execAll(multi)
       await echoed
+      // Redis wrote the message to every subscriber at once: other connections of this process whose copy has arrived
+      // with the echo handle it before the caller goes on (two instances in one process, as tests run them).
+      if (echoed !== undefined) await afterPendingIo()
     } catch (error) {
       this.refusals.note(error)
       throw upstreamUnavailable(2)

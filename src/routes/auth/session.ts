@@ -17,8 +17,7 @@ const RefreshBody = Type.Object({
 
 const SignOutBody = Type.Object({
   global: Type.Optional(Type.Boolean()),
-  /** Token mode: the refresh token to revoke. */
-  refreshToken: Type.Optional(Type.String({ minLength: 1, maxLength: 8192 }))
+  refreshToken: Type.Optional(Type.String({ minLength: 1, maxLength: 8192, description: 'Token mode: the refresh token of the sign-in to end; with it the sign-out ends that sign-in even after its access tokens have expired.' }))
 }, { additionalProperties: false })
 
 /** How long the email Cognito gave for a bearer caller is reused (access tokens carry none). */
@@ -110,7 +109,7 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
       // A refresh in another tab may have moved this browser's session to a new id: that one ends too.
       const cookie = request.cookies[SESSION_COOKIE]
       if (cookie !== undefined) await app.endMovedSession(cookie)
-      if (request.body?.refreshToken !== undefined) await app.cognito.auth.revoke(request.body.refreshToken)
+      if (request.body?.refreshToken !== undefined) await app.endRefreshToken(request.body.refreshToken)
       reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
       return await reply.code(204).send(null)
     }
@@ -120,7 +119,7 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
     // Every session first (this one among them), so that a failure leaves this one alive for the retry to find.
     if (global) await app.endUserSessions(user.sub)
     await app.endSession(request, identity)
-    if (request.body?.refreshToken !== undefined) await app.cognito.auth.revoke(request.body.refreshToken)
+    if (request.body?.refreshToken !== undefined) await app.endRefreshToken(request.body.refreshToken)
     // Only once the sign-out is recorded: a failure (503) leaves the browser its cookie to try again with.
     reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
     request.audit({ event: 'sign-out', outcome: 'success', sub: user.sub, global })

@@ -1,4 +1,4 @@
-// Token mode, two instances on one Redis: a sign-out with an access token ends its sign-in, refresh token and refreshed tokens too.
+// Token mode, two instances on one Redis: a sign-out with an access token, or with the refresh token alone, ends its sign-in, refresh token and refreshed tokens too.
 import t, { type Test } from 'tap'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -81,5 +81,32 @@ t.test('a refresh that Cognito answers while the sign-out runs hands out no toke
   const pending = refresh(a, refreshToken)
   await sleep(500)
   t.equal((await signOut(b, accessToken, {})).statusCode, 204)
+  refused(t, await pending, 'the refresh in flight')
+})
+
+t.test('a sign-out on B with only the refresh token (the access token has lapsed or was lost) ends the sign-in: its first and refreshed access tokens get 401 on A and B', async (t) => {
+  const first = await signIn(a)
+  const refreshed = await refresh(a, first.refreshToken)
+  t.equal(refreshed.statusCode, 200)
+  const later: string = refreshed.json().tokens.accessToken
+  const out = await b.inject({ method: 'POST', url: '/auth/sign-out', payload: { refreshToken: first.refreshToken } })
+  t.equal(out.statusCode, 204)
+  t.equal(await me(a, later), 401, 'the refreshed access token is refused on A')
+  t.equal(await me(b, later), 401, 'and on B')
+  t.equal(await me(a, first.accessToken), 401, 'the first access token is refused too')
+  refused(t, await refresh(a, first.refreshToken), 'refresh')
+  const again = await b.inject({ method: 'POST', url: '/auth/sign-out', payload: { refreshToken: first.refreshToken } })
+  t.equal(again.statusCode, 204, 'a second sign-out is a harmless 204')
+  const madeUp = await a.inject({ method: 'POST', url: '/auth/sign-out', payload: { refreshToken: randomBytes(64).toString('base64url') } })
+  t.equal(madeUp.statusCode, 204, 'a refresh token the adapter never handed tokens out from: 204 too')
+})
+
+t.test('a refresh that Cognito answers while a sign-out with the refresh token runs hands out no token', async (t) => {
+  const { refreshToken } = await signIn(a)
+  cognito.lateAnswers(2000, 'InitiateAuth')
+  t.teardown(() => { cognito.lateAnswers(0) })
+  const pending = refresh(a, refreshToken)
+  await sleep(500)
+  t.equal((await b.inject({ method: 'POST', url: '/auth/sign-out', payload: { refreshToken } })).statusCode, 204)
   refused(t, await pending, 'the refresh in flight')
 })
