@@ -26,6 +26,7 @@ export interface ImsAuthOptions {
   /** A cognito-local endpoint for development; omit for AWS. */
   endpoint?: string
   roleGroups?: RoleGroups
+  /** Seconds an access token is still accepted after its `exp` (clock skew): 0 to 60, 5 by default. */
   graceSeconds?: number
   /** A hash key for audit lines (usernames are never logged in clear). */
   auditKey?: string
@@ -37,20 +38,28 @@ export interface ImsAuthOptions {
   redisUrl?: string
 }
 
+/** The longest grace past `exp` the security bar allows (RFC 8725's "small leeway"). */
+const MAX_GRACE_SECONDS = 60
+
 /**
  * Bearer-token authentication for any IMS Fastify service: verifies Cognito access tokens (keys loaded before
  * listen), maps groups to roles, answers in the contract's error shape. Use with `preHandler: requireRole('MANAGER')`.
- * Registered at the root, it installs the contract's error and 404 handlers for the whole service; register it inside
- * an encapsulated scope (without fastify-plugin) to keep the service's own handlers elsewhere.
+ * It installs the contract's error handler in the scope it is registered in (the whole service at the root; register
+ * it inside an encapsulated scope, without fastify-plugin, to keep the service's own error handler elsewhere); 404s
+ * stay the service's own.
  */
 export const imsAuth = fp<ImsAuthOptions>(async (app, options) => {
   const roleGroups = options.roleGroups ?? DEFAULT_ROLE_GROUPS
-  await app.register(errorHandler)
+  const graceSeconds = options.graceSeconds ?? 5
+  if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_GRACE_SECONDS) {
+    throw new Error(`imsAuth's graceSeconds must be a whole number of seconds from 0 to ${MAX_GRACE_SECONDS}; it is ${String(graceSeconds)}.`)
+  }
+  await app.register(errorHandler, { notFound: false })
   await app.register(verifier, {
     userPoolId: options.userPoolId,
     clientId: options.clientId,
     endpoint: options.endpoint ?? '',
-    graceSeconds: options.graceSeconds ?? 5,
+    graceSeconds,
     jwksTimeoutMs: 3000
   })
   // Without a key of the service's own, a random one: usernames in audit lines cannot be reversed from the client id.

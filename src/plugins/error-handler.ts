@@ -132,8 +132,11 @@ export function connectRefusal (app: FastifyInstance, newRequestId: () => string
   }
 }
 
-/** Installs the one error handler and the 404 handler (the contract's body) in the scope it is registered in. */
-export default fp(async (app) => {
+/**
+ * Installs the one error handler and, unless `notFound` is false, the 404 handler (the contract's body) in the scope it
+ * is registered in.
+ */
+export default fp<{ notFound?: boolean }>(async (app, options) => {
   app.setErrorHandler((error, request, reply) => {
     const appError = toAppError(error)
     if (appError.code === 'INTERNAL') {
@@ -147,5 +150,5 @@ export default fp(async (app) => {
     }
     return sendError(request, reply, appError)
   })
-  app.setNotFoundHandler((request, reply) => sendError(request, reply, new AppError('NOT_FOUND')))
+  if (options.notFound !== false) app.setNotFoundHandler((request, reply) => sendError(request, reply, new AppError('NOT_FOUND')))
 }, { name: 'error-handler' })

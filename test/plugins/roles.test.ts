@@ -125,3 +125,43 @@ t.test('a service may read revocations from a replica (the reader endpoint) as a
   }
   t.equal(after.statusCode, 401, 'the sign-out reaches it through the replica')
 })
+
+t.test('a service with its own 404 and error handlers may use the plugin in an encapsulated scope or at the root', async (t) => {
+  const options = { userPoolId: emulator.userPoolId, clientId: emulator.clientId, endpoint: emulator.endpoint }
+  const scoped = Fastify({ logger: false })
+  t.teardown(async () => { await scoped.close() })
+  scoped.setNotFoundHandler((_request, reply) => { void reply.code(404).send({ own: 'not found' }) })
+  await scoped.register(async (scope) => {
+    await scope.register(imsAuth, options)
+    scope.get('/plans', { preHandler: requireRole('ADMIN', 'MANAGER') }, async () => ({ plans: [] }))
+  })
+  scoped.get('/status', async () => { throw new Error('the service\'s own failure') })
+  scoped.setErrorHandler((_error, _request, reply) => { void reply.code(500).send({ own: 'error' }) })
+  await scoped.ready()
+  t.equal((await scoped.inject({ url: '/plans', headers: { authorization: `Bearer ${tokens.manager!}` } })).statusCode, 200)
+  const refused = await scoped.inject({ url: '/plans', headers: { authorization: `Bearer ${tokens.leader!}` } })
+  t.equal(refused.statusCode, 403)
+  t.equal(refused.json().error, 'FORBIDDEN', 'the contract\'s body inside the scope')
+  t.same((await scoped.inject({ url: '/nowhere' })).json(), { own: 'not found' }, 'the service\'s own 404')
+  t.same((await scoped.inject({ url: '/status' })).json(), { own: 'error' }, 'the service\'s own error handler outside the scope')
+
+  const rooted = Fastify({ logger: false })
+  t.teardown(async () => { await rooted.close() })
+  rooted.setNotFoundHandler((_request, reply) => { void reply.code(404).send({ own: 'not found' }) })
+  await rooted.register(imsAuth, options)
+  rooted.get('/plans', { preHandler: requireRole('ADMIN', 'MANAGER') }, async () => ({ plans: [] }))
+  await rooted.ready()
+  t.equal((await rooted.inject({ url: '/plans' })).json().error, 'UNAUTHENTICATED')
+  t.same((await rooted.inject({ url: '/nowhere' })).json(), { own: 'not found' }, 'a 404 handler set before the plugin stays')
+})
+
+t.test('a grace past exp beyond 60 s (bar 4) stops the service at registration, naming the option', async (t) => {
+  for (const graceSeconds of [61, 3600, -1, 1.5]) {
+    const lenient = Fastify({ logger: false })
+    t.teardown(async () => { await lenient.close() })
+    await t.rejects(async () => {
+      await lenient.register(imsAuth, { userPoolId: emulator.userPoolId, clientId: emulator.clientId, endpoint: emulator.endpoint, graceSeconds })
+      await lenient.ready()
+    }, { message: /graceSeconds must be a whole number of seconds from 0 to 60/ }, String(graceSeconds))
+  }
+})
