@@ -1,5 +1,7 @@
-// Bundles each Cognito trigger into one self-contained CommonJS file, dist/triggers/<trigger>.js, exporting `handler`.
+// `npm run build`: each Cognito trigger as one self-contained CommonJS file (dist/triggers), and the package's exports for other services as JavaScript (dist/lib).
+import { execFile } from 'node:child_process'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { promisify } from 'node:util'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -42,6 +44,34 @@ export async function buildTriggers (outDir = join(root, 'dist', 'triggers')): P
   return outputs
 }
 
+/**
+ * Builds what the package exports (src/index.ts: imsAuth, the role guards) for services that run plain Node: one ES
+ * module, dist/lib/index.js, its dependencies left to the service's node_modules, and its type declarations under
+ * dist/lib/types (tsconfig.lib.json). package.json's "exports" names both; `npm pack` and git installs build them first.
+ */
+export async function buildLibrary (): Promise<string> {
+  const outDir = join(root, 'dist', 'lib')
+  await rm(outDir, { recursive: true, force: true })
+  const outfile = join(outDir, 'index.js')
+  await build({
+    entryPoints: [join(root, 'src', 'index.ts')],
+    outfile,
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    sourcemap: true,
+    logLevel: 'warning'
+  })
+  await promisify(execFile)(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.lib.json')]).catch((error: { stdout?: string }) => {
+    throw new Error(`the type declarations did not build:\n${error.stdout ?? ''}`)
+  })
+  process.stdout.write(`built ${relative(root, outfile)} and its type declarations\n`)
+  return outfile
+}
+
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   await buildTriggers()
+  await buildLibrary()
 }

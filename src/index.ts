@@ -18,6 +18,8 @@ export { requireRole, requireUser } from './plugins/roles.js'
 export { ROLES, DEFAULT_ROLE_GROUPS, rolesFromGroups, primaryRole, parseRoleGroups, type Role, type RoleGroups } from './role-mapping.js'
 export { AppError, type ErrorCode } from './errors.js'
 export type { User } from './auth/user.js'
+// Also brings a TypeScript service the request's `identity` (Fastify's type augmentation lives beside it).
+export type { Identity } from './plugins/session.js'
 
 /** Options of `imsAuth`. */
 export interface ImsAuthOptions {
