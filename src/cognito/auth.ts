@@ -76,6 +76,16 @@ const CHALLENGE_TRANSLATION: Translation = {
   ...PASSWORD_REFUSALS
 }
 
+/** What came of revoking a refresh token (see CognitoAuth.revoke). */
+export type Revocation = 'revoked' | 'refused' | 'unknown'
+
+/** Cognito's refusals of a value that is no live refresh token of this client (revoked, expired, made up). */
+const REVOKE_TRANSLATION: Translation = {
+  NotAuthorizedException: 'UNAUTHENTICATED',
+  UnsupportedTokenTypeException: 'UNAUTHENTICATED',
+  InvalidParameterException: 'UNAUTHENTICATED'
+}
+
 /** Sign-in flows of one app client. */
 export class CognitoAuth {
   constructor (private readonly gateway: CognitoGateway) {}
@@ -154,14 +164,17 @@ export class CognitoAuth {
     return tokens
   }
 
-  /** Revokes a refresh token (and the access tokens issued from it, on real Cognito). Never throws. */
-  async revoke (refreshToken: string): Promise<boolean> {
+  /**
+   * Revokes a refresh token (and the access tokens issued from it, on real Cognito). Never throws: says whether Cognito
+   * revoked it, refused it (it knows no live refresh token by that value), or could not be asked.
+   */
+  async revoke (refreshToken: string): Promise<Revocation> {
     const secret = this.gateway.settings.clientSecret
     try {
-      await this.gateway.call(new RevokeTokenCommand({ Token: refreshToken, ClientId: this.clientId, ...(secret === '' ? {} : { ClientSecret: secret }) }))
-      return true
-    } catch {
-      return false
+      await this.gateway.call(new RevokeTokenCommand({ Token: refreshToken, ClientId: this.clientId, ...(secret === '' ? {} : { ClientSecret: secret }) }), REVOKE_TRANSLATION)
+      return 'revoked'
+    } catch (error) {
+      return error instanceof AppError && error.code === 'UNAUTHENTICATED' ? 'refused' : 'unknown'
     }
   }
 

@@ -56,9 +56,12 @@ export function normaliseApiPath (rawPath: string): ApiPath {
   } catch {
     throw new AppError('VALIDATION_ERROR', 'The path is not a valid URL path.')
   }
-  // Full-width characters fold to ASCII ones (NFKC) on servers that fold them: `％６１` to an escape, `＼` to a backslash.
+  if (ESCAPE.test(decoded)) throw new AppError('VALIDATION_ERROR', AMBIGUOUS_PATH)
+  // Full-width characters fold to ASCII ones (NFKC) on servers that fold them: `＼` to a backslash. (A full-width `％`
+  // stays allowed: file names such as `良品率98％2024.xlsx` carry it, and only a server that folds and then decodes
+  // again would read an escape there.)
   const compatible = decoded.normalize('NFKC')
-  if (ESCAPE.test(compatible) || /[\\\0]/.test(compatible)) throw new AppError('VALIDATION_ERROR', AMBIGUOUS_PATH)
+  if (compatible.includes('\\')) throw new AppError('VALIDATION_ERROR', AMBIGUOUS_PATH)
   // Some servers drop ";parameters" before resolving dots (Tomcat reads "/..;/" as "/../"): judge that reading.
   const segments = foldCase(compatible).split('/').map((segment) => trimSegment(segment.split(';')[0]!))
   if (segments.some((segment) => segment === '.' || segment === '..')) {

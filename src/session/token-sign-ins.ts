@@ -3,6 +3,7 @@ import type { SharedStore } from '../store/shared-store.js'
 import type { AccessClaims } from '../auth/token-verifier.js'
 import { sha256 } from '../digest.js'
 import type { Sealer } from './sealing.js'
+import type { Revocation } from '../cognito/auth.js'
 import { secondsToOutlive, tokenIdentity, type Revocations } from './revocations.js'
 
 /*
@@ -19,8 +20,7 @@ import { secondsToOutlive, tokenIdentity, type Revocations } from './revocations
  *
  * A sign-out may bring the refresh token instead (a client whose access token has lapsed): the list and the digest's
  * name, which every token handed out is judged by too, end the sign-in from the refresh token alone, on real Cognito as
- * on the emulator. A refresh token the list does not know (none of its tokens is still accepted) is only revoked at
- * Cognito: nothing else of it is left to refuse, and a caller making up tokens writes nothing to the store.
+ * on the emulator. A value Cognito refuses to revoke (revoked already, expired, made up) writes nothing to the store.
  *
  * A refresh answered while the sign-out runs: tokens are listed before they are judged, and the sign-out revokes the
  * sign-in before it reads the list. Either the list it reads holds the new token, or the judging finds the sign-in
@@ -39,7 +39,7 @@ export class TokenSignIns {
     private readonly store: SharedStore,
     private readonly sealer: Sealer,
     private readonly revocations: Revocations,
-    private readonly revoke: (refreshToken: string) => Promise<unknown>
+    private readonly revoke: (refreshToken: string) => Promise<Revocation>
   ) {}
 
   /**
@@ -77,12 +77,12 @@ export class TokenSignIns {
   }
 
   /**
-   * A sign-out with the refresh token itself: revokes it at Cognito, then, when this adapter handed out tokens from it
-   * that are still accepted, its sign-in and each of those tokens, on every instance.
+   * A sign-out with the refresh token itself: revokes it at Cognito, then its sign-in and each token the adapter handed
+   * out from it, on every instance, a refresh still in flight included. Unless Cognito refused the value: no live
+   * refresh token goes by it, so nothing of it can be handed out any more, and nothing is written for it.
    */
   async endByRefreshToken (refreshToken: string): Promise<void> {
-    await this.revoke(refreshToken)
-    if ((await this.store.members(givenKey(refreshToken))).length > 0) await this.endSignIn(refreshToken)
+    if (await this.revoke(refreshToken) !== 'refused') await this.endSignIn(refreshToken)
   }
 
   /**

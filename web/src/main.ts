@@ -372,8 +372,9 @@ function wireForms (): void {
     await call('POST', '/auth/verify-otp', { username, code: input(form, 'code').value.trim(), newPassword: input(form, 'newPassword').value })
     form.reset()
     state.resetUsername = undefined
-    // A reset ends every session of the user, this browser's too when it was signed in.
-    if (state.user !== undefined) tabs?.postMessage('signed-out' satisfies TabMessage)
+    // A reset ends every session of its account: this browser's too when it was signed in as that account (then its
+    // other tabs are told), not when it was another one's.
+    if (state.user !== undefined && await call<User>('GET', '/auth/me').then(() => false, () => true)) tabs?.postMessage('signed-out' satisfies TabMessage)
     state.user = undefined
     input(part<HTMLFormElement>(section('sign-in'), 'form'), 'username').value = username
     go('sign-in', 'signIn.passwordChanged')
@@ -457,15 +458,17 @@ async function recheckSession (): Promise<void> {
   }
 }
 
+/** The session this tab knew has ended: the account view goes back to sign-in and says so; a step under way is left to finish. */
 function sessionEnded (): void {
   state.user = undefined
-  go('sign-in', 'signIn.sessionEnded')
+  if (state.current === 'account') go('sign-in', 'signIn.sessionEnded')
 }
 
 /**
- * Another tab signed in or out: this one follows at once. Signed out there: the session this tab showed is gone.
- * Signed in there: the browser's session (its cookie, shared by the tabs) is that one now, which a tab on sign-in or on
- * the account shows; a tab in the middle of a step of its own is left to finish it.
+ * Another tab signed in or out: this one follows at once. Signed out there: the session this tab knew is gone.
+ * Signed in there (or opened signed in, after a hosted login too): the browser's session (its cookie, shared by the
+ * tabs) is that one now, which a tab on sign-in, or on the account of another user, shows; a tab in the middle of a
+ * step of its own is left to finish it.
  */
 async function followOtherTab (message: TabMessage): Promise<void> {
   if (message === 'signed-out') {
@@ -476,8 +479,9 @@ async function followOtherTab (message: TabMessage): Promise<void> {
   if (!following()) return
   const user = await call<User>('GET', '/auth/me').catch(() => undefined)
   if (user === undefined || !following()) return
+  const sameUser = state.current === 'account' && state.user?.sub === user.sub
   state.user = user
-  go('account')
+  if (!sameUser) go('account')
 }
 
 async function start (): Promise<void> {
@@ -510,6 +514,8 @@ async function start (): Promise<void> {
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') void recheckSession() })
   window.addEventListener('focus', () => { void recheckSession() })
   tabs?.addEventListener('message', (event) => { void followOtherTab(event.data as TabMessage) })
+  // Opened signed in (a hosted login comes back here): the browser's other tabs show it too.
+  if (user !== undefined) tabs?.postMessage('signed-in' satisfies TabMessage)
   route(true)
   // Says the pages are up (and in which language): browser tests and monitors wait for it.
   document.body.dataset.ready = lang()

@@ -5,7 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import { TEST_PASSWORD } from '../../helpers/emulator.js'
 import { startFaultyCognito, type FaultyCognito } from '../../helpers/faulty-cognito.js'
-import { testApp } from '../../helpers/app.js'
+import { cognitoTokens, testApp } from '../../helpers/app.js'
+import { sha256 } from '../../../src/digest.js'
 import { SHARED_REDIS_URL } from '../../helpers/redis.js'
 
 let cognito: FaultyCognito
@@ -97,16 +98,42 @@ t.test('a sign-out on B with only the refresh token (the access token has lapsed
   refused(t, await refresh(a, first.refreshToken), 'refresh')
   const again = await b.inject({ method: 'POST', url: '/auth/sign-out', payload: { refreshToken: first.refreshToken } })
   t.equal(again.statusCode, 204, 'a second sign-out is a harmless 204')
-  const madeUp = await a.inject({ method: 'POST', url: '/auth/sign-out', payload: { refreshToken: randomBytes(64).toString('base64url') } })
-  t.equal(madeUp.statusCode, 204, 'a refresh token the adapter never handed tokens out from: 204 too')
+  const madeUp = randomBytes(64).toString('base64url')
+  t.equal((await a.inject({ method: 'POST', url: '/auth/sign-out', payload: { refreshToken: madeUp } })).statusCode, 204, 'a made-up refresh token: 204 too')
+  t.not(await a.store.get(`revoked-jti:refresh:${sha256(first.refreshToken)}`), undefined, 'the real one\'s sign-in is revoked in the store')
+  t.equal(await a.store.get(`revoked-jti:refresh:${sha256(madeUp)}`), undefined, 'a value Cognito refuses to revoke writes nothing there')
 })
 
-t.test('a refresh that Cognito answers while a sign-out with the refresh token runs hands out no token', async (t) => {
+t.test('a refresh in flight while a sign-out with only the refresh token runs, once the sign-in\'s access tokens have lapsed, hands out no token', async (t) => {
   const { refreshToken } = await signIn(a)
+  // An hour later every access token handed out from this refresh token has lapsed, and so has the list the adapter
+  // keeps of them (its members lapse with their tokens): let it go now, as its expiry would.
+  await a.store.delete(`refresh-gave:${sha256(refreshToken)}`)
   cognito.lateAnswers(2000, 'InitiateAuth')
   t.teardown(() => { cognito.lateAnswers(0) })
   const pending = refresh(a, refreshToken)
   await sleep(500)
   t.equal((await b.inject({ method: 'POST', url: '/auth/sign-out', payload: { refreshToken } })).statusCode, 204)
   refused(t, await pending, 'the refresh in flight')
+})
+
+t.test('a refresh token taken straight from Cognito (the adapter handed nothing out from it): a refresh in flight during a sign-out with it hands out no token', async (t) => {
+  const { refreshToken } = await cognitoTokens(a, await cognito.user(['MANAGER']), TEST_PASSWORD)
+  cognito.lateAnswers(2000, 'InitiateAuth')
+  t.teardown(() => { cognito.lateAnswers(0) })
+  const pending = refresh(a, refreshToken)
+  await sleep(500)
+  t.equal((await b.inject({ method: 'POST', url: '/auth/sign-out', payload: { refreshToken } })).statusCode, 204)
+  refused(t, await pending, 'the refresh in flight')
+})
+
+t.test('a sign-out with the refresh token while Cognito cannot be reached still ends the sign-in here: a refresh through the adapter afterwards is refused', async (t) => {
+  const { refreshToken } = await signIn(a)
+  // Slower than the app's Cognito deadline (4 s by default): the revocation cannot be asked.
+  cognito.slowApi(6000)
+  t.teardown(() => { cognito.slowApi(0) })
+  t.equal((await b.inject({ method: 'POST', url: '/auth/sign-out', payload: { refreshToken } })).statusCode, 204)
+  cognito.slowApi(0)
+  // Cognito never heard of the sign-out and still honours the refresh token; the adapter hands out nothing for it.
+  refused(t, await refresh(a, refreshToken), 'refresh on A once Cognito answers again')
 })
