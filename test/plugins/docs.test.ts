@@ -57,3 +57,14 @@ t.test('/docs/json says what the app does: sign-out\'s 204, and a body is requir
     'POST /auth/refresh', 'POST /auth/sign-out'
   ], 'the bodies the app does without are these')
 })
+
+t.test('/docs/json lists the refusals of the health and config routes: a secret-named query is a documented 400', async (t) => {
+  const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json()
+  for (const path of ['/health/live', '/health/ready', '/auth/config']) {
+    const response = await app.inject({ method: 'GET', url: `${path}?token=x` })
+    t.equal(response.statusCode, 400, `${path}?token=x is refused`)
+    t.equal(response.json().error, 'VALIDATION_ERROR', path)
+    const listed = doc.paths[path].get.responses as Record<string, { content?: Record<string, unknown> }>
+    t.ok(listed['400']?.content?.['application/json'] ?? listed['4XX']?.content?.['application/json'], `${path}: the document lists a JSON 400 (it lists ${Object.keys(listed).join(', ')})`)
+  }
+})

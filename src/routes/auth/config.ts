@@ -1,6 +1,7 @@
 // GET /auth/config: what a frontend needs to know about this adapter (no secrets).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { errorResponses } from '../schemas.js'
 
 export interface PublicConfig {
   mode: 'local' | 'endpoint' | 'aws'
@@ -22,7 +23,7 @@ const ConfigResponse = Type.Object({
 
 /** GET /auth/config. */
 const config: FastifyPluginAsyncTypebox<{ publicConfig: PublicConfig }> = async (app, { publicConfig }) => {
-  app.get('/config', { schema: { tags: ['auth'], response: { 200: ConfigResponse } } }, async () => publicConfig)
+  app.get('/config', { schema: { tags: ['auth'], response: { 200: ConfigResponse, ...errorResponses } } }, async () => publicConfig)
 }
 
 export default config

@@ -2,19 +2,23 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { AppError } from '../../errors.js'
+import { errorResponses } from '../schemas.js'
 
 const Checks = Type.Object({
   status: Type.Literal('ok'),
   checks: Type.Optional(Type.Record(Type.String(), Type.Boolean()))
 })
 
-/** Not ready: the contract's error body (UPSTREAM_UNAVAILABLE), with which checks failed. */
+/**
+ * Not ready: the contract's error body (UPSTREAM_UNAVAILABLE), with which checks failed; while the instance closes
+ * (src/plugins/closing.ts) the error body alone, as every route gives it then.
+ */
 const NotReady = Type.Object({
   error: Type.String(),
   message: Type.String(),
   requestId: Type.String(),
-  status: Type.Literal('unavailable'),
-  checks: Type.Record(Type.String(), Type.Boolean())
+  status: Type.Optional(Type.Literal('unavailable')),
+  checks: Type.Optional(Type.Record(Type.String(), Type.Boolean()))
 })
 
 /** Readiness answers are reused this long, so probes cannot hammer Cognito. */
@@ -22,7 +26,7 @@ const READY_CACHE_MS = 2000
 
 /** GET /health/live and GET /health/ready. */
 const health: FastifyPluginAsyncTypebox = async (app) => {
-  app.get('/live', { schema: { tags: ['health'], response: { 200: Checks } } }, async () => ({ status: 'ok' as const }))
+  app.get('/live', { schema: { tags: ['health'], response: { 200: Checks, ...errorResponses } } }, async () => ({ status: 'ok' as const }))
 
   // The answer in progress or last given: concurrent probes share one round of checks.
   let last: { at: number, checks: Promise<Record<string, boolean>> } | undefined
@@ -39,7 +43,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     return await last.checks
   }
 
-  app.get('/ready', { schema: { tags: ['health'], response: { 200: Checks, 503: NotReady } } }, async () => {
+  app.get('/ready', { schema: { tags: ['health'], response: { 200: Checks, 503: NotReady, ...errorResponses } } }, async () => {
     const checks = await check()
     if (Object.values(checks).every(Boolean)) return { status: 'ok' as const, checks }
     const failing = Object.keys(checks).filter((name) => !checks[name])
