@@ -5,7 +5,7 @@ import { AppError } from '../../errors.js'
 import { CALLBACK_REFUSED, type HostedUi } from '../../cognito/hosted-ui.js'
 import { COOKIE_OPTIONS, PRE_AUTH_COOKIE, SESSION_COOKIE } from '../../plugins/session.js'
 import { LOGIN_COOKIE, LOGIN_COOKIE_OPTIONS, LoginTransactions } from '../../session/login-transaction.js'
-import { errorResponses } from '../schemas.js'
+import { ErrorSchema, errorResponses } from '../schemas.js'
 import { callbackErrorPage, prefersHtml } from './callback-page.js'
 
 export interface HostedRoutesOptions {
@@ -24,6 +24,15 @@ const CallbackQuery = Type.Object({
   error_description: Type.Optional(Type.String({ maxLength: 2048 }))
 })
 const redirectResponse = { 302: Type.Null({ description: 'Redirect (Location header)' }), ...errorResponses }
+/** A failed callback: the error body, or the page of callback-page.ts for a request that ranks HTML above JSON. */
+const callbackFailure = {
+  description: 'The error body; a browser\'s navigation (Accept ranking text/html above application/json) gets a page instead',
+  content: {
+    'application/json': { schema: Type.Ref(ErrorSchema) },
+    'text/html': { schema: Type.String({ description: 'A page with a sentence and a way back' }) }
+  }
+}
+const callbackResponse = { ...redirectResponse, '4xx': callbackFailure, '5xx': callbackFailure }
 
 /** Headers by which browsers mark a request made ahead of a navigation the user may never make. */
 const PURPOSE_HEADERS = ['sec-purpose', 'purpose', 'x-purpose']
@@ -63,7 +72,7 @@ const hosted: FastifyPluginAsyncTypebox<HostedRoutesOptions> = async (app, { hos
 
   app.get('/callback', {
     config: { oauthCallback: true },
-    schema: { tags: ['auth'], summary: 'The pool returns here with a code: 302 to returnTo with a session', querystring: CallbackQuery, response: redirectResponse },
+    schema: { tags: ['auth'], summary: 'The pool returns here with a code: 302 to returnTo with a session', querystring: CallbackQuery, response: callbackResponse },
     // A person's browser lands here (Back, a double click, an expired login): the error handler's answer keeps its
     // status and headers, but a navigation that prefers HTML reads a page instead of the JSON body.
     onSend: async (request, reply, payload) => {

@@ -299,6 +299,16 @@ t.test('a refused callback shows a browser\'s navigation a page, with the same 4
   }
 })
 
+t.test('/docs/json lists both answers of a refused callback: the JSON error body, and the page a browser\'s navigation gets', async (t) => {
+  const listed = (await app.inject({ method: 'GET', url: '/docs/json' })).json().paths['/auth/callback'].get.responses as Record<string, { content?: Record<string, unknown> }>
+  for (const accept of [NAVIGATION_ACCEPT, 'application/json']) {
+    const response = await app.inject({ method: 'GET', url: '/auth/callback?code=a&state=b', headers: { ...BROWSER, accept } })
+    t.equal(response.statusCode, 400, accept)
+    const mediaType = String(response.headers['content-type']).split(';')[0]!
+    t.ok(listed['4XX']?.content?.[mediaType], `${mediaType}, answered to Accept: ${accept}, is listed for 4XX (listed: ${Object.keys(listed['4XX']?.content ?? {}).join(', ')})`)
+  }
+})
+
 t.test('a refused callback\'s page speaks the browser\'s language (English or Vietnamese, as the login pages do)', async (t) => {
   const email = await emulator.user(['MANAGER'])
   const cases: Array<[string | undefined, 'en' | 'vi']> = [
