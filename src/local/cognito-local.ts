@@ -89,6 +89,12 @@ export async function startCognitoLocal (options: CognitoLocalOptions): Promise<
     stdio: ['ignore', log, log]
   })
   closeSync(log)
+  // However this process ends (close-with-grace's deadline, a second signal, process.exit anywhere), the emulator ends
+  // with it: an orphan would keep COGNITO_LOCAL_PORT, and the next start would be refused. Only synchronous work runs
+  // on 'exit', and sending a signal is.
+  const endWithThisProcess = (): void => { child.kill('SIGTERM') }
+  process.once('exit', endWithThisProcess)
+  child.once('exit', () => { process.off('exit', endWithThisProcess) })
   await waitUntilUp(child, options.port, logFile, logOffset, options.startTimeoutMs ?? 10_000)
   return {
     endpoint,

@@ -1,6 +1,6 @@
 // The contract's HTTP conventions: error bodies, 400/404/413/415, security headers and CORS (bar 27, 29, 30, 32, 34).
 import { createServer, type Server } from 'node:http'
-import { connect } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { hostname } from 'node:os'
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
@@ -218,40 +218,56 @@ t.test('bar 30: an unknown Expect is ignored, not answered with Node\'s bare 417
   t.match(answer, /content-security-policy: [^\r]*frame-ancestors 'none'/i, 'with the security headers')
 })
 
-t.test('bar 30, 41: a request that arrives while the instance closes gets the contract\'s 503, security headers and Connection: close', async (t) => {
+/** A raw connection to `port` on loopback, once connected. */
+async function openConnection (port: number): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1')
+  await new Promise((resolve) => socket.once('connect', resolve))
+  return socket
+}
+
+/** Writes `request` on `socket` and resolves with everything the server sent until it closed the connection. */
+async function exchange (socket: Socket, request: string): Promise<string> {
+  let received = ''
+  socket.on('data', (chunk: Buffer) => { received += chunk.toString('utf8') })
+  const closed = new Promise<string>((resolve) => socket.once('close', () => { resolve(received) }))
+  socket.write(request)
+  return await closed
+}
+
+t.test('bar 30, 41: while the instance closes, the request in flight is answered with Connection: close, and requests arriving on other open connections get the contract\'s documented 503', async (t) => {
   const slow = createServer((_request, response) => { setTimeout(() => { response.end('late') }, 800) })
   await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { slow.close() })
   const upstream = `http://127.0.0.1:${(slow.address() as { port: number }).port}`
   const closingApp = await testApp(emulator, { API_UPSTREAM_URL: upstream })
+  const doc = (await closingApp.inject({ method: 'GET', url: '/docs/json' })).json()
   const email = await emulator.user(['MANAGER'])
   const { cookie } = await signIn(closingApp, email, TEST_PASSWORD)
-  const base = await closingApp.listen({ port: 0, host: '127.0.0.1' })
-  // One keep-alive connection: a slow /api call is under way when closing starts; the next request follows on it.
-  const socket = connect(Number(new URL(base).port), '127.0.0.1')
-  let received = ''
-  const second = new Promise<string>((resolve) => {
-    let sent = false
-    socket.on('data', (chunk: Buffer) => {
-      received += chunk.toString('utf8')
-      if (!sent && received.includes('late')) {
-        sent = true
-        received = ''
-        socket.write(`GET /auth/me HTTP/1.1\r\nHost: localhost\r\nCookie: ${cookie}\r\n\r\n`)
-      }
-    })
-    socket.on('close', () => { resolve(received) })
-  })
-  socket.write(`GET /api/planning/slow HTTP/1.1\r\nHost: localhost\r\nCookie: ${cookie}\r\n\r\n`)
+  const port = Number(new URL(await closingApp.listen({ port: 0, host: '127.0.0.1' })).port)
+  // Connections a browser or a load balancer's probe opened before closing began, and sent a request on only after.
+  const probes = ['/auth/me', '/health/ready', '/health/live', '/auth/config']
+  const opened = await Promise.all(probes.map(async () => await openConnection(port)))
+  const inFlight = exchange(await openConnection(port), `GET /api/planning/slow HTTP/1.1\r\nHost: localhost\r\nCookie: ${cookie}\r\n\r\n`)
   await new Promise((resolve) => setTimeout(resolve, 200))
-  await closingApp.close()
-  const answer = await second
-  const [head = '', body = ''] = answer.split('\r\n\r\n')
-  t.match(head, /^HTTP\/1\.1 503 /)
-  t.match(head, /connection: close/i)
-  t.match(head, /retry-after: \d+/i)
-  t.match(head, /content-security-policy: [^\r]*frame-ancestors 'none'/i, 'the security headers')
-  assertErrorBody(t, JSON.parse(body) as Record<string, unknown>, 'UPSTREAM_UNAVAILABLE')
+  const closed = closingApp.close()
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const answers = await Promise.all(opened.map(async (socket, i) => await exchange(socket, `GET ${probes[i]!} HTTP/1.1\r\nHost: localhost\r\nCookie: ${cookie}\r\n\r\n`)))
+  const [inFlightHead = '', inFlightBody = ''] = (await inFlight).split('\r\n\r\n')
+  t.match(inFlightHead, /^HTTP\/1\.1 200 /, 'the request in flight is answered')
+  t.equal(inFlightBody, 'late')
+  t.match(inFlightHead, /connection: close/i, 'and its connection ends with it, so the close need not wait for it')
+  for (const [i, answer] of answers.entries()) {
+    const probe = probes[i]!
+    const [head = '', body = ''] = answer.split('\r\n\r\n')
+    t.match(head, /^HTTP\/1\.1 503 /, `${probe}: 503`)
+    t.match(head, /connection: close/i, probe)
+    t.match(head, /retry-after: \d+/i, probe)
+    t.match(head, /content-security-policy: [^\r]*frame-ancestors 'none'/i, `${probe}: the security headers`)
+    assertErrorBody(t, JSON.parse(body) as Record<string, unknown>, 'UPSTREAM_UNAVAILABLE')
+    const listed = doc.paths[probe].get.responses as Record<string, { content?: Record<string, unknown> }>
+    t.ok((listed['503'] ?? listed['5XX'])?.content?.['application/json'], `${probe}: the document lists this 503 (it lists ${Object.keys(listed).join(', ')})`)
+  }
+  await closed
 })
 
 t.test('bar 34: a forced internal error is 500 with a request id and nothing internal', async (t) => {

@@ -12,3 +12,10 @@ export async function freePort (): Promise<number> {
     })
   })
 }
+
+/** Whether `port` on 127.0.0.1 is free to listen on. */
+export async function portFree (port: number): Promise<boolean> {
+  return await new Promise<boolean>((resolve) => {
+    const probe = createServer().once('error', () => { resolve(false) }).listen(port, '127.0.0.1', () => { probe.close(() => { resolve(true) }) })
+  })
+}

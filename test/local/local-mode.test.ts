@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { startBareEmulator } from '../helpers/emulator.js'
 import { DEMO_PASSWORD, localEnv, runUntilExit, spawnServer, startServer, stopServer } from '../helpers/local-server.js'
+import { portFree } from '../helpers/ports.js'
 
 async function signIn (url: string, username: string, password = DEMO_PASSWORD) {
   const response = await fetch(`${url}/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf': '1' }, body: JSON.stringify({ username, password }) })
@@ -116,13 +117,6 @@ t.test('local mode refuses an SES_LOCAL_PORT another program holds, with a sente
   t.match(output, `SES_LOCAL_PORT ${env.SES_LOCAL_PORT} is in use`)
   t.notMatch(output, /Cannot read properties/)
 })
-
-/** Whether `port` on 127.0.0.1 is free to listen on. */
-async function portFree (port: number): Promise<boolean> {
-  return await new Promise<boolean>((resolve) => {
-    const probe = createServer().once('error', () => { resolve(false) }).listen(port, '127.0.0.1', () => { probe.close(() => { resolve(true) }) })
-  })
-}
 
 t.test('a PORT another program holds stops start-up with a sentence naming it, and the emulator stops too', async (t) => {
   const env = await localEnv(t)
