@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import type { Config } from '../../fastify.config.js'
+import { ConfigError, type Config } from '../../fastify.config.js'
 import { startCognitoLocal } from './cognito-local.js'
 import { bootstrapPool, emulatorClient, DEMO_USERS } from './bootstrap.js'
 import { startLocalTriggers } from './triggers-wiring.js'
@@ -28,10 +28,22 @@ async function localSessionKey (config: Config, dataDir: string): Promise<string
   return key
 }
 
+/** Creates the folder of local mode's state; one that cannot be a folder is refused by its setting's name. */
+async function makeDataDir (dataDir: string): Promise<void> {
+  try {
+    await mkdir(dataDir, { recursive: true })
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === undefined) throw error
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : `the system refused (${code})`
+    throw new ConfigError(`LOCAL_DATA_DIR ${dataDir} cannot be made the folder of local mode's state: ${why}; set LOCAL_DATA_DIR to a folder this user may write.`)
+  }
+}
+
 /** Starts everything local mode needs and returns the configuration resolved against it. */
 export async function startLocalStack (config: Config): Promise<LocalStack> {
   const dataDir = resolve(config.local.dataDir)
-  await mkdir(dataDir, { recursive: true })
+  await makeDataDir(dataDir)
   const cognitoEndpoint = `http://127.0.0.1:${config.local.cognitoPort}`
   const triggers = await startLocalTriggers({
     sesPort: config.local.sesPort,

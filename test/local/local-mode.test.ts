@@ -1,5 +1,5 @@
 // `npm start` in local mode, as a newcomer runs it: the emulator, mailbox, pool and demo users, kept across restarts; busy ports refused; crashes logged.
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -145,6 +145,19 @@ t.test('SIGTERM while local mode is still starting stops the emulator it started
   t.notMatch(output(), /adapter\s+http/, 'without serving')
   t.ok(await portFree(Number(env.COGNITO_LOCAL_PORT)), 'COGNITO_LOCAL_PORT is free again: the emulator stopped with it')
   t.ok(await portFree(Number(env.SES_LOCAL_PORT)), 'and so is SES_LOCAL_PORT')
+})
+
+t.test('a LOCAL_DATA_DIR that is a file, or lies under one, stops start-up with a sentence naming LOCAL_DATA_DIR', async (t) => {
+  const env = await localEnv(t)
+  const file = join(env.LOCAL_DATA_DIR!, 'a-file')
+  await writeFile(file, 'not a folder')
+  for (const dataDir of [file, join(file, 'state')]) {
+    const { code, output } = await runUntilExit({ ...env, LOCAL_DATA_DIR: dataDir })
+    t.equal(code, 1, `${dataDir}: start-up stops`)
+    t.match(output, `Refusing to start: LOCAL_DATA_DIR ${dataDir} cannot be made the folder of local mode's state: a file is in the way`, dataDir)
+    t.notMatch(output, /EEXIST|ENOTDIR/, `${dataDir}: no raw system error`)
+    t.ok(await portFree(Number(env.SES_LOCAL_PORT)), `${dataDir}: nothing was started`)
+  }
 })
 
 t.test('local mode refuses NODE_ENV=production with a sentence saying why', async (t) => {
