@@ -262,6 +262,7 @@ function checkModeRules (config: Config, env: Env): void {
     // Without a pool id these would be ignored and the embedded emulator started instead.
     const stray = ['COGNITO_ENDPOINT', 'COGNITO_CLIENT_ID'].find((name) => (env[name] ?? '') !== '')
     if (stray !== undefined) throw new ConfigError(`${stray} is set but COGNITO_USER_POOL_ID is not: set COGNITO_USER_POOL_ID too (or unset ${stray} for local mode).`)
+    checkLocalPortsDistinct(config)
   }
   if (mode !== 'local') {
     if (config.cognito.clientId === '') throw new ConfigError('COGNITO_CLIENT_ID must be set when COGNITO_USER_POOL_ID is set.')
@@ -294,6 +295,15 @@ function checkModeRules (config: Config, env: Env): void {
   }
   if (config.session.absoluteSeconds < config.session.idleSeconds) {
     throw new ConfigError('SESSION_ABSOLUTE_SECONDS must not be shorter than SESSION_IDLE_SECONDS.')
+  }
+}
+
+/** Local mode listens on PORT, COGNITO_LOCAL_PORT and SES_LOCAL_PORT at once: two of them on one port cannot both start. */
+function checkLocalPortsDistinct (config: Config): void {
+  const ports: Array<[string, number]> = [['PORT', config.server.port], ['COGNITO_LOCAL_PORT', config.local.cognitoPort], ['SES_LOCAL_PORT', config.local.sesPort]]
+  for (const [i, [name, port]] of ports.entries()) {
+    const other = ports.slice(i + 1).find(([, otherPort]) => otherPort === port)
+    if (other !== undefined) throw new ConfigError(`${name} and ${other[0]} are both ${port}: local mode listens on each of them, so give them different ports.`)
   }
 }
 

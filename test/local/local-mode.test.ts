@@ -160,6 +160,17 @@ t.test('a LOCAL_DATA_DIR that is a file, or lies under one, stops start-up with 
   }
 })
 
+t.test('local mode refuses two of PORT, COGNITO_LOCAL_PORT and SES_LOCAL_PORT set to one port, naming both', async (t) => {
+  const env = await localEnv(t)
+  for (const [first, second] of [['COGNITO_LOCAL_PORT', 'SES_LOCAL_PORT'], ['PORT', 'COGNITO_LOCAL_PORT'], ['PORT', 'SES_LOCAL_PORT']] as const) {
+    const { code, output } = await runUntilExit({ ...env, [second]: env[first]! })
+    t.equal(code, 1, `${first} = ${second}: start-up stops`)
+    t.match(output, `Refusing to start: ${first} and ${second} are both ${env[first]!}`, `${first} = ${second}: named both`)
+    t.notMatch(output, /is in use/, `${first} = ${second}: not mistaken for another program's port`)
+    t.notMatch(output, /adapter\s+http/, `${first} = ${second}: no banner`)
+  }
+})
+
 t.test('local mode refuses NODE_ENV=production with a sentence saying why', async (t) => {
   const { code, output } = await runUntilExit({ NODE_ENV: 'production' })
   t.equal(code, 1)
