@@ -20,13 +20,15 @@ export default fp(async (app) => {
   const endConnectionsOnceDrained = (): void => {
     if (closing && requestsInFlight === 0) app.server.closeAllConnections()
   }
-  // Counted where Node hands a request over, so those Fastify answers before any hook (a malformed URL) count too.
+  // Counted where Node hands a request over, so those Fastify answers before any hook (a malformed URL) count too. One
+  // shared listener (a response closes once): nothing is allocated per request.
+  const answered = (): void => {
+    requestsInFlight--
+    endConnectionsOnceDrained()
+  }
   app.server.on('request', (_request, response) => {
     requestsInFlight++
-    response.once('close', () => {
-      requestsInFlight--
-      endConnectionsOnceDrained()
-    })
+    response.on('close', answered)
   })
   app.addHook('preClose', async () => {
     closing = true
