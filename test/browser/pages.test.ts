@@ -4,9 +4,12 @@ import type { BrowserContext, Locator, Page } from 'playwright-core'
 import { codeFromEmail, waitForEmail } from '../../src/local/mailbox.js'
 import { TEST_PASSWORD, uniqueEmail } from '../helpers/emulator.js'
 import { screenshot, startBrowserStack, type BrowserStack } from '../helpers/browser.js'
-import { LogCapture } from '../helpers/app.js'
+import { cognitoTokens, LogCapture } from '../helpers/app.js'
 import { freePort } from '../helpers/ports.js'
 import { buildApp } from '../../src/app.js'
+import { AssociateSoftwareTokenCommand, SetUserMFAPreferenceCommand, SetUserPoolMfaConfigCommand, VerifySoftwareTokenCommand } from '@aws-sdk/client-cognito-identity-provider'
+import { emulatorClient } from '../../src/local/bootstrap.js'
+import { totp } from '../helpers/totp.js'
 
 let env: BrowserStack
 
@@ -528,4 +531,38 @@ t.test('resetting another account\'s password in one tab leaves the browser\'s o
   await new Promise((resolve) => setTimeout(resolve, 1000))
   t.equal(await first.evaluate('fetch("/auth/me").then((r) => r.status)'), 200, 'the admin\'s session is alive: the reset was of another account')
   t.ok(await first.getByRole('heading', { name: 'You are signed in' }).isVisible(), 'and the first tab still shows it')
+})
+
+t.test('a user with two MFA methods chooses one by its name in words (EN and VI), then answers with the authenticator code', async (t) => {
+  const client = emulatorClient(env.stack.cognitoEndpoint)
+  t.teardown(() => { client.destroy() })
+  const poolId = env.stack.config.cognito.userPoolId
+  // Optional MFA: only users who set a method up are asked for one, so the other tests here are untouched.
+  await client.send(new SetUserPoolMfaConfigCommand({ UserPoolId: poolId, MfaConfiguration: 'OPTIONAL', SoftwareTokenMfaConfiguration: { Enabled: true } }))
+  const email = await env.user(['MANAGER'])
+  const { accessToken } = await cognitoTokens(env.app, email, TEST_PASSWORD)
+  const { SecretCode } = await client.send(new AssociateSoftwareTokenCommand({ AccessToken: accessToken }))
+  await client.send(new VerifySoftwareTokenCommand({ AccessToken: accessToken, UserCode: totp(SecretCode!) }))
+  await client.send(new SetUserMFAPreferenceCommand({ AccessToken: accessToken, SMSMfaSettings: { Enabled: true }, SoftwareTokenMfaSettings: { Enabled: true } }))
+
+  const context = await env.newContext()
+  t.teardown(async () => { await context.close() })
+  const { page, problems } = await open(context)
+  await fillSignIn(page, email, TEST_PASSWORD)
+  await page.getByText('Choose how you want to confirm it is you.').waitFor()
+  t.ok(await shown(page).getByLabel('Verification method').isVisible(), 'a labelled choice')
+  const method = page.locator('#code-choice')
+  t.same(await method.locator('option').allTextContents(), ['Text message (SMS)', 'Authenticator app'], 'the methods in words')
+  await method.selectOption({ label: 'Authenticator app' })
+  await page.getByRole('button', { name: 'VI', exact: true }).click()
+  t.same(await method.locator('option').allTextContents(), ['Tin nhắn SMS', 'Ứng dụng xác thực'], 'and in Vietnamese')
+  t.equal(await method.inputValue(), 'SOFTWARE_TOKEN_MFA', 'the choice survives the language switch')
+  await page.getByRole('button', { name: 'EN', exact: true }).click()
+  await page.getByRole('button', { name: 'Continue' }).click()
+  await page.getByText('Enter the code shown in your authenticator app.').waitFor()
+  await shown(page).getByLabel('Code').fill(totp(SecretCode!))
+  await page.getByRole('button', { name: 'Continue' }).click()
+  await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  t.equal(await text(page, '[data-user-email]'), email)
+  t.same(problems, [])
 })

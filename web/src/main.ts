@@ -218,7 +218,10 @@ function renderDynamic (view: View): void {
     part(root, '[data-choice]').hidden = !choosing
     part(root, '[data-code-field]').hidden = choosing
     const select = part<HTMLSelectElement>(root, 'select')
-    select.replaceChildren(...(challenge.options ?? []).map((option) => new Option(option, option)))
+    // Each method in words (Cognito's name for one this page does not know), keeping the choice across a language switch.
+    const chosen = select.value
+    select.replaceChildren(...(challenge.options ?? []).map((option) => new Option(t(`mfa.${option}`) === `mfa.${option}` ? option : t(`mfa.${option}`), option)))
+    if (challenge.options?.includes(chosen) === true) select.value = chosen
   }
   if (view === 'reset') part(root, '[data-reset-lead]').textContent = t('reset.lead', { email: state.resetUsername ?? '' })
   if (view === 'confirm') part(root, '[data-confirm-lead]').textContent = t('confirm.lead', { email: state.confirmUsername ?? '' })
