@@ -4,6 +4,7 @@ import type { AccessClaims } from '../auth/token-verifier.js'
 import { sha256 } from '../digest.js'
 import type { Sealer } from './sealing.js'
 import type { Revocation } from '../cognito/auth.js'
+import { upstreamUnavailable } from '../errors.js'
 import { secondsToOutlive, tokenIdentity, type Revocations } from './revocations.js'
 
 /*
@@ -20,7 +21,8 @@ import { secondsToOutlive, tokenIdentity, type Revocations } from './revocations
  *
  * A sign-out may bring the refresh token instead (a client whose access token has lapsed): the list and the digest's
  * name, which every token handed out is judged by too, end the sign-in from the refresh token alone, on real Cognito as
- * on the emulator. A value Cognito refuses to revoke (revoked already, expired, made up) writes nothing to the store.
+ * on the emulator. A value Cognito refuses to revoke (revoked already, expired, made up) and that the adapter handed
+ * nothing out from writes nothing to the store.
  *
  * A refresh answered while the sign-out runs: tokens are listed before they are judged, and the sign-out revokes the
  * sign-in before it reads the list. Either the list it reads holds the new token, or the judging finds the sign-in
@@ -78,11 +80,18 @@ export class TokenSignIns {
 
   /**
    * A sign-out with the refresh token itself: revokes it at Cognito, then its sign-in and each token the adapter handed
-   * out from it, on every instance, a refresh still in flight included. Unless Cognito refused the value: no live
-   * refresh token goes by it, so nothing of it can be handed out any more, and nothing is written for it.
+   * out from it, on every instance, a refresh still in flight included. Written for a value Cognito revoked, or one
+   * this adapter handed tokens out from (a retry after a store failure finds the token revoked at Cognito already, and
+   * its list still here). A value Cognito refused and nothing here knows writes nothing; one Cognito could not be asked
+   * about and nothing here knows is UPSTREAM_UNAVAILABLE, for a retry.
    */
   async endByRefreshToken (refreshToken: string): Promise<void> {
-    if (await this.revoke(refreshToken) !== 'refused') await this.endSignIn(refreshToken)
+    const outcome = await this.revoke(refreshToken)
+    if (outcome === 'revoked' || (await this.store.members(givenKey(refreshToken))).length > 0) {
+      await this.endSignIn(refreshToken)
+      return
+    }
+    if (outcome === 'unknown') throw upstreamUnavailable()
   }
 
   /**

@@ -79,3 +79,20 @@ t.test('a sign-out refused with 503 (store full) and retried once memory is free
   t.equal((await me({ cookie })).statusCode, 401, 'the session has ended')
   t.equal((await me(bearer)).statusCode, 401, 'and its access token is refused')
 })
+
+t.test('token mode: a sign-out with only the refresh token, refused with 503 and retried once memory is freed, ends the sign-in', async (t) => {
+  const tokenApp = await testApp(emulator, { SESSION_MODE: 'token', SESSION_STORE: 'redis', REDIS_URL: redis.url, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex') })
+  t.teardown(async () => { await tokenApp.close() })
+  const signedIn = await tokenApp.inject({ method: 'POST', url: '/auth/sign-in', payload: { username: await emulator.user(['MANAGER']), password: TEST_PASSWORD } })
+  const { accessToken, refreshToken } = signedIn.json().tokens as { accessToken: string, refreshToken: string }
+  const bearer = { authorization: `Bearer ${accessToken}` }
+  const meHere = async () => (await tokenApp.inject({ method: 'GET', url: '/auth/me', headers: bearer })).statusCode
+  t.equal(await meHere(), 200, 'the access token works before')
+  await limitMemory(1)
+  // Cognito revokes the refresh token; the store cannot record the sign-out.
+  t.equal((await tokenApp.inject({ method: 'POST', url: '/auth/sign-out', payload: { refreshToken } })).statusCode, 503)
+  await limitMemory(64 * 1024 * 1024)
+  // The retry finds the refresh token revoked at Cognito already, and its sign-in still listed here.
+  t.equal((await tokenApp.inject({ method: 'POST', url: '/auth/sign-out', payload: { refreshToken } })).statusCode, 204, 'the retry signs out')
+  t.equal(await meHere(), 401, 'and the sign-in\'s access token is refused')
+})

@@ -375,9 +375,10 @@ function wireForms (): void {
     await call('POST', '/auth/verify-otp', { username, code: input(form, 'code').value.trim(), newPassword: input(form, 'newPassword').value })
     form.reset()
     state.resetUsername = undefined
-    // A reset ends every session of its account: this browser's too when it was signed in as that account (then its
-    // other tabs are told), not when it was another one's.
-    if (state.user !== undefined && await call<User>('GET', '/auth/me').then(() => false, () => true)) tabs?.postMessage('signed-out' satisfies TabMessage)
+    // A reset ends every session of its account: the browser's too when it was that account's (signed in here or in
+    // another tab), and then its other tabs are told; not when it was another account's.
+    const ended = await call<User>('GET', '/auth/me').then(() => false, (error: unknown) => error instanceof ApiError && error.code === 'UNAUTHENTICATED')
+    if (ended) tabs?.postMessage('signed-out' satisfies TabMessage)
     state.user = undefined
     input(part<HTMLFormElement>(section('sign-in'), 'form'), 'username').value = username
     go('sign-in', 'signIn.passwordChanged')

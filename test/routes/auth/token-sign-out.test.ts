@@ -137,3 +137,14 @@ t.test('a sign-out with the refresh token while Cognito cannot be reached still 
   // Cognito never heard of the sign-out and still honours the refresh token; the adapter hands out nothing for it.
   refused(t, await refresh(a, refreshToken), 'refresh on A once Cognito answers again')
 })
+
+t.test('a sign-out with a refresh token nothing here knows, while Cognito cannot be reached, is 503 for a retry and writes nothing', async (t) => {
+  const madeUp = randomBytes(64).toString('base64url')
+  cognito.slowApi(6000)
+  t.teardown(() => { cognito.slowApi(0) })
+  const out = await a.inject({ method: 'POST', url: '/auth/sign-out', payload: { refreshToken: madeUp } })
+  t.equal(out.statusCode, 503)
+  t.equal(out.json().error, 'UPSTREAM_UNAVAILABLE')
+  t.ok(out.headers['retry-after'], 'with Retry-After')
+  t.equal(await a.store.get(`revoked-jti:refresh:${sha256(madeUp)}`), undefined, 'nothing is written for it')
+})
