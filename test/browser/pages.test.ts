@@ -40,6 +40,23 @@ async function fillSignIn (page: Page, email: string, password: string): Promise
   await page.getByRole('button', { name: 'Sign in', exact: true }).click()
 }
 
+/**
+ * On the forgot-password view of `page`: asks a code for `email`, reads it from the local mailbox and sets
+ * `newPassword`, up to the "password changed" notice on sign-in.
+ */
+async function resetPassword (page: Page, email: string, newPassword: string): Promise<void> {
+  const since = Date.now() / 1000 - 1
+  await shown(page).getByLabel('Email').fill(email)
+  await page.getByRole('button', { name: 'Send the code' }).click()
+  await page.getByRole('heading', { name: 'Enter the code' }).waitFor()
+  const code = codeFromEmail(await waitForEmail(env.stack.mailboxUrl, email, { timeoutMs: 10_000, match: (e) => e.at >= since }))
+  await shown(page).getByLabel('Code').fill(code!)
+  await shown(page).getByLabel('New password', { exact: true }).fill(newPassword)
+  await shown(page).getByLabel('Repeat the new password').fill(newPassword)
+  await page.getByRole('button', { name: 'Set the new password' }).click()
+  await page.getByText('Your password has been changed. Sign in with your new password.').waitFor()
+}
+
 /** Cookies a script on the page can read: none may hold a token or the session id. */
 async function scriptCookies (page: Page): Promise<string> {
   return await page.evaluate('document.cookie') as string
@@ -360,17 +377,8 @@ t.test('a signed-in user who resets the password is shown sign-in and the notice
   // The forgot-password step is reachable while signed in (the address bar, Back).
   await page.evaluate('location.hash = "#/forgot"')
   await page.getByRole('heading', { name: 'Reset your password' }).waitFor()
-  const since = Date.now() / 1000 - 1
-  await shown(page).getByLabel('Email').fill(email)
-  await page.getByRole('button', { name: 'Send the code' }).click()
-  await page.getByRole('heading', { name: 'Enter the code' }).waitFor()
-  const code = codeFromEmail(await waitForEmail(env.stack.mailboxUrl, email, { timeoutMs: 10_000, match: (e) => e.at >= since }))
-  await shown(page).getByLabel('Code').fill(code!)
-  await shown(page).getByLabel('New password', { exact: true }).fill('Reset-Passw0rd!')
-  await shown(page).getByLabel('Repeat the new password').fill('Reset-Passw0rd!')
-  await page.getByRole('button', { name: 'Set the new password' }).click()
-  await page.getByRole('heading', { name: 'Sign in' }).waitFor()
-  t.equal(await text(page, '[data-view="sign-in"] [data-notice]'), 'Your password has been changed. Sign in with your new password.')
+  await resetPassword(page, email, 'Reset-Passw0rd!')
+  t.ok(await page.getByRole('heading', { name: 'Sign in' }).isVisible(), 'the notice is on the sign-in view')
   t.equal(await page.evaluate('fetch("/auth/me").then((r) => r.status)'), 401, 'the session has indeed ended')
   await context.close()
 })
@@ -517,16 +525,7 @@ t.test('resetting another account\'s password in one tab leaves the browser\'s o
   await second.getByRole('heading', { name: 'You are signed in' }).waitFor()
   await second.evaluate('location.hash = "#/forgot"')
   await second.getByRole('heading', { name: 'Reset your password' }).waitFor()
-  const since = Date.now() / 1000 - 1
-  await shown(second).getByLabel('Email').fill(other)
-  await second.getByRole('button', { name: 'Send the code' }).click()
-  await second.getByRole('heading', { name: 'Enter the code' }).waitFor()
-  const code = codeFromEmail(await waitForEmail(env.stack.mailboxUrl, other, { timeoutMs: 10_000, match: (e) => e.at >= since }))
-  await shown(second).getByLabel('Code').fill(code!)
-  await shown(second).getByLabel('New password', { exact: true }).fill('Reset-Passw0rd!')
-  await shown(second).getByLabel('Repeat the new password').fill('Reset-Passw0rd!')
-  await second.getByRole('button', { name: 'Set the new password' }).click()
-  await second.getByText('Your password has been changed. Sign in with your new password.').waitFor()
+  await resetPassword(second, other, 'Reset-Passw0rd!')
   // Long enough for a message between tabs to arrive, had one been sent.
   await new Promise((resolve) => setTimeout(resolve, 1000))
   t.equal(await first.evaluate('fetch("/auth/me").then((r) => r.status)'), 200, 'the admin\'s session is alive: the reset was of another account')
@@ -577,16 +576,7 @@ t.test('a reset finished in a tab that was signed out ends the account\'s sessio
   await fillSignIn(working, email, TEST_PASSWORD)
   await working.getByRole('heading', { name: 'You are signed in' }).waitFor()
   t.ok(await resetting.getByRole('heading', { name: 'Reset your password' }).isVisible(), 'the tab in the middle of a reset stays on it')
-  const since = Date.now() / 1000 - 1
-  await shown(resetting).getByLabel('Email').fill(email)
-  await resetting.getByRole('button', { name: 'Send the code' }).click()
-  await resetting.getByRole('heading', { name: 'Enter the code' }).waitFor()
-  const code = codeFromEmail(await waitForEmail(env.stack.mailboxUrl, email, { timeoutMs: 10_000, match: (e) => e.at >= since }))
-  await shown(resetting).getByLabel('Code').fill(code!)
-  await shown(resetting).getByLabel('New password', { exact: true }).fill('Reset-Passw0rd!')
-  await shown(resetting).getByLabel('Repeat the new password').fill('Reset-Passw0rd!')
-  await resetting.getByRole('button', { name: 'Set the new password' }).click()
-  await resetting.getByText('Your password has been changed. Sign in with your new password.').waitFor()
+  await resetPassword(resetting, email, 'Reset-Passw0rd!')
   // No reload, no focus: the tab that was signed in is told.
   await working.getByRole('heading', { name: 'Sign in' }).waitFor()
   t.equal(await text(working, '[data-view="sign-in"] [data-notice]'), 'Your session has ended. Sign in again.')

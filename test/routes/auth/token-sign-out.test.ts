@@ -74,15 +74,25 @@ t.test('a token refreshed before the sign-out is refused after it, whichever of 
   refused(t, await refresh(b, second.refreshToken), 'refresh')
 })
 
-t.test('a refresh that Cognito answers while the sign-out runs hands out no token', async (t) => {
-  const { accessToken, refreshToken } = await signIn(a)
-  // Cognito mints the new tokens at once but its answer arrives after the sign-out has revoked the refresh token.
+/**
+ * A refresh on A that Cognito answers late (it mints the new tokens at once, but its answer arrives after the
+ * sign-out), a sign-out on B meanwhile (with `accessToken`, else with the refresh token alone): no token is handed out.
+ */
+async function signOutDuringRefresh (t: Test, refreshToken: string, accessToken?: string): Promise<void> {
   cognito.lateAnswers(2000, 'InitiateAuth')
   t.teardown(() => { cognito.lateAnswers(0) })
   const pending = refresh(a, refreshToken)
   await sleep(500)
-  t.equal((await signOut(b, accessToken, {})).statusCode, 204)
+  const out = accessToken === undefined
+    ? await b.inject({ method: 'POST', url: '/auth/sign-out', payload: { refreshToken } })
+    : await signOut(b, accessToken, {})
+  t.equal(out.statusCode, 204)
   refused(t, await pending, 'the refresh in flight')
+}
+
+t.test('a refresh that Cognito answers while the sign-out runs hands out no token', async (t) => {
+  const { accessToken, refreshToken } = await signIn(a)
+  await signOutDuringRefresh(t, refreshToken, accessToken)
 })
 
 t.test('a sign-out on B with only the refresh token (the access token has lapsed or was lost) ends the sign-in: its first and refreshed access tokens get 401 on A and B', async (t) => {
@@ -109,22 +119,12 @@ t.test('a refresh in flight while a sign-out with only the refresh token runs, o
   // An hour later every access token handed out from this refresh token has lapsed, and so has the list the adapter
   // keeps of them (its members lapse with their tokens): let it go now, as its expiry would.
   await a.store.delete(`refresh-gave:${sha256(refreshToken)}`)
-  cognito.lateAnswers(2000, 'InitiateAuth')
-  t.teardown(() => { cognito.lateAnswers(0) })
-  const pending = refresh(a, refreshToken)
-  await sleep(500)
-  t.equal((await b.inject({ method: 'POST', url: '/auth/sign-out', payload: { refreshToken } })).statusCode, 204)
-  refused(t, await pending, 'the refresh in flight')
+  await signOutDuringRefresh(t, refreshToken)
 })
 
 t.test('a refresh token taken straight from Cognito (the adapter handed nothing out from it): a refresh in flight during a sign-out with it hands out no token', async (t) => {
   const { refreshToken } = await cognitoTokens(a, await cognito.user(['MANAGER']), TEST_PASSWORD)
-  cognito.lateAnswers(2000, 'InitiateAuth')
-  t.teardown(() => { cognito.lateAnswers(0) })
-  const pending = refresh(a, refreshToken)
-  await sleep(500)
-  t.equal((await b.inject({ method: 'POST', url: '/auth/sign-out', payload: { refreshToken } })).statusCode, 204)
-  refused(t, await pending, 'the refresh in flight')
+  await signOutDuringRefresh(t, refreshToken)
 })
 
 t.test('a sign-out with the refresh token while Cognito cannot be reached still ends the sign-in here: a refresh through the adapter afterwards is refused', async (t) => {
