@@ -106,6 +106,19 @@ t.test('trusted proxies: X-Forwarded-For names the client, and a client cannot p
   t.equal(answerOf(await signInAs(app, uniqueEmail('spray'), 'Wrong-Passw0rd!', { 'x-forwarded-for': clientIp() })), WRONG, 'another client is unaffected')
 })
 
+t.test('TRUST_PROXY=true behind a load balancer that appends the client (an ALB): a client cannot prepend its way out', async (t) => {
+  const app = await appFor(t, { TRUST_PROXY: 'true', AUTH_IP_LIMIT: '3' })
+  const attacker = clientIp()
+  // The load balancer (the peer, here loopback) appends the address it saw after whatever the client sent.
+  const via = (sent?: string): Record<string, string> => ({ 'x-forwarded-for': sent === undefined ? attacker : `${sent}, ${attacker}` })
+  for (let i = 0; i < 3; i++) t.equal((await signInAs(app, uniqueEmail('spray'), 'Wrong-Passw0rd!', via(clientIp()))).statusCode, 401)
+  t.equal(answerOf(await signInAs(app, uniqueEmail('spray'), 'Wrong-Passw0rd!', via(clientIp()))), TOO_MANY, 'a forged first hop is ignored')
+  t.equal(answerOf(await signInAs(app, uniqueEmail('spray'), 'Wrong-Passw0rd!', via())), TOO_MANY, 'and so is none')
+  t.equal(answerOf(await signInAs(app, uniqueEmail('spray'), 'Wrong-Passw0rd!', { 'x-forwarded-for': clientIp() })), WRONG, 'another client is unaffected')
+  const proto = await app.inject({ url: '/health/live', headers: { 'x-forwarded-proto': 'https' } })
+  t.match(proto.headers['strict-transport-security'], /max-age=/, 'the load balancer\'s X-Forwarded-Proto is believed (HSTS behind TLS at the ALB)')
+})
+
 t.test('more than 5 wrong current passwords on change-password give 429 for that user', async (t) => {
   const app = await appFor(t)
   const email = await emulator.user(['LINE_LEADER'])
