@@ -18,7 +18,7 @@ export const ConfigSchema = Type.Object({
     port: Type.Integer({ env: 'PORT', default: 3000, minimum: 1, maximum: 65535 }),
     host: Type.String({ env: 'HOST', default: '127.0.0.1', pattern: '^[^\\s/]+$' }),
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { env: 'LOG_LEVEL', default: 'info' }),
-    /** `false`, `true`, or comma-separated addresses/CIDRs of the proxies whose X-Forwarded-For is trusted. */
+    /** `false`, `true` (the peer is the one proxy in front: src/app.ts), or comma-separated addresses/CIDRs of the proxies whose X-Forwarded-For is trusted. */
     trustProxy: Type.Union([Type.Boolean(), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })],
       { env: 'TRUST_PROXY', default: false }),
     bodyLimitBytes: Type.Integer({ env: 'BODY_LIMIT_BYTES', default: 65536, minimum: 1024, maximum: 10485760 }),

@@ -43,6 +43,13 @@ export interface AppDependencies {
   localMode?: boolean
 }
 
+/**
+ * `TRUST_PROXY=true`: the peer is the one proxy in front (a load balancer) and only what it says is believed: the last
+ * X-Forwarded-For entry, which it appended, not the ones before it, which the client sent. Fastify's own `true` takes
+ * the first entry, so behind an ALB (which appends) every client could name its own address.
+ */
+const nearestProxyOnly = (_address: string, hop: number): boolean => hop === 0
+
 /** A request's id: also for requests that never reach Fastify (refused by Node's parser, CONNECT). */
 const newRequestId = (): string => randomUUID()
 
@@ -55,7 +62,7 @@ export function serverOptions (config: Config, deps: AppDependencies = {}): Fast
     requestIdHeader: false,
     // While closing, src/plugins/closing.ts answers in the contract's shape instead of Fastify's bare 503.
     return503OnClosing: false,
-    trustProxy: config.server.trustProxy,
+    trustProxy: config.server.trustProxy === true ? nearestProxyOnly : config.server.trustProxy,
     bodyLimit: config.server.bodyLimitBytes,
     // Every username, email or sub the admin routes take can be named in their path (the router counts decoded characters).
     routerOptions: { maxParamLength: MAX_USERNAME_LENGTH },
