@@ -108,6 +108,8 @@ t.test('settings that would be silently ignored or contradict each other stop st
   // Hosted login ends in a session cookie: with token mode it would be switched off without a word.
   t.match(refusal({ ...aws, SESSION_MODE: 'token', HOSTED_UI_DOMAIN: 'https://ims.auth.eu-west-1.amazoncognito.com', PUBLIC_URL: 'https://ims.example.com' }), /^HOSTED_UI_DOMAIN is set but SESSION_MODE=token/)
   t.equal(loadConfig({ SESSION_MODE: 'token' }).session.mode, 'token', 'token mode without HOSTED_UI_DOMAIN is accepted')
+  // The login pages keep their user signed in with the session cookie: in token mode a reload would sign them out.
+  t.match(refusal({ ...aws, SESSION_MODE: 'token', SERVE_LOGIN_PAGES: 'true' }), /^SERVE_LOGIN_PAGES=true but SESSION_MODE=token/)
   // Pool ids are <region>_<id>: a client for another region would never find the pool.
   t.match(refusal({ ...aws, AWS_REGION: 'us-east-1' }), /^AWS_REGION is us-east-1 but COGNITO_USER_POOL_ID "eu-west-1_Abc123" is a pool in eu-west-1/)
   t.equal(loadConfig(aws).cognito.region, 'eu-west-1', 'the matching region is accepted')

@@ -25,6 +25,15 @@ t.test('outside local mode the pages are off unless SERVE_LOGIN_PAGES=true', asy
   t.equal((await app.inject({ method: 'GET', url: '/' })).statusCode, 200)
 })
 
+t.test('local mode with token sessions serves no pages: they sign in with the session cookie only', async (t) => {
+  const token = await testApp(emulator, { SESSION_MODE: 'token' }, { localMode: true })
+  t.teardown(async () => { await token.close() })
+  t.equal((await token.inject({ method: 'GET', url: '/' })).statusCode, 404)
+  const cookie = await testApp(emulator, {}, { localMode: true })
+  t.teardown(async () => { await cookie.close() })
+  t.equal((await cookie.inject({ method: 'GET', url: '/' })).statusCode, 200, 'with cookie sessions they are served')
+})
+
 t.test('the page carries the strict CSP and has no inline script or style', async (t) => {
   const page = await app.inject({ method: 'GET', url: '/' })
   t.match(page.headers['content-type'], /^text\/html/)
