@@ -65,7 +65,7 @@ export const ConfigSchema = Type.Object({
     transactionSeconds: Type.Integer({ env: 'HOSTED_UI_TRANSACTION_SECONDS', default: 600, minimum: 60, maximum: 3600 })
   }),
   pages: Type.Object({
-    /** The built-in login pages at `/`: `auto` serves them in local mode only. */
+    /** The built-in login pages at `/`: `auto` serves them in local mode with cookie sessions only. */
     serve: Type.Union([Type.Literal('auto'), Type.Literal('true'), Type.Literal('false')], { env: 'SERVE_LOGIN_PAGES', default: 'auto' })
   }),
   session: Type.Object({
@@ -287,6 +287,9 @@ function checkModeRules (config: Config, env: Env): void {
   }
   if (config.hostedUi.domain !== '' && config.session.mode === 'token') {
     throw new ConfigError('HOSTED_UI_DOMAIN is set but SESSION_MODE=token: hosted login ends in a session cookie, so it needs SESSION_MODE=cookie; unset HOSTED_UI_DOMAIN or use cookie mode.')
+  }
+  if (config.pages.serve === 'true' && config.session.mode === 'token') {
+    throw new ConfigError('SERVE_LOGIN_PAGES=true but SESSION_MODE=token: the login pages keep their user signed in with the session cookie, so they need SESSION_MODE=cookie; unset SERVE_LOGIN_PAGES or use cookie mode.')
   }
   checkRedisUrl(config.session.redisUrl)
   config.server.corsOrigins = config.server.corsOrigins.map(browserOrigin)

@@ -123,7 +123,8 @@ export async function buildApp (config: Config, deps: AppDependencies = {}): Pro
   await app.register(rateLimit, { ...config.throttle, hashKey: usernameHashKey })
   const hostedUiConfig = hostedUiSettings(config, mode === 'local')
   const hostedUi = hostedUiConfig === undefined ? undefined : new HostedUi(hostedUiConfig)
-  const pagesServed = config.pages.serve === 'true' || (config.pages.serve === 'auto' && mode === 'local')
+  // The pages sign in with the session cookie: token mode has none (fastify.config.ts refuses SERVE_LOGIN_PAGES=true).
+  const pagesServed = config.pages.serve === 'true' || (config.pages.serve === 'auto' && mode === 'local' && config.session.mode === 'cookie')
 
   await app.register(async (auth) => {
     await auth.register(authConfig, {
