@@ -175,3 +175,15 @@ t.test('COGNITO_USER_CONTEXT: off by default; on only with a client secret, else
   t.equal(loadConfig({ ...aws, COGNITO_USER_CONTEXT: 'true', COGNITO_CLIENT_SECRET: 's3cret' }).cognito.userContext, 'true')
   t.match(refusal({ ...aws, COGNITO_USER_CONTEXT: 'yes' }), /^COGNITO_USER_CONTEXT is invalid/)
 })
+
+t.test('AWS mode: an app client id or secret Cognito could never accept (a whole Secrets Manager JSON, a line break) stops start-up, the secret unshown', async (t) => {
+  const secret = 'k3v9q8n2m5x7c1z4b6l0p2o8i7u6y5t4r3e2w1q9a8s7d6f5g4h'
+  t.equal(loadConfig({ ...aws, COGNITO_CLIENT_SECRET: secret }).cognito.clientSecret, secret, 'a secret as Cognito generates it')
+  for (const wrong of [`{"COGNITO_CLIENT_SECRET":"${secret}"}`, `${secret}\n`, ` ${secret}`]) {
+    const refused = refusal({ ...aws, COGNITO_CLIENT_SECRET: wrong })
+    t.match(refused, /^COGNITO_CLIENT_SECRET /, JSON.stringify(wrong))
+    t.notOk(refused.includes(secret), 'the secret is not echoed')
+  }
+  t.match(refusal({ ...aws, COGNITO_CLIENT_ID: ' client' }), /^COGNITO_CLIENT_ID /)
+  t.match(refusal({ ...aws, COGNITO_CLIENT_ID: '{"COGNITO_CLIENT_ID":"client"}' }), /^COGNITO_CLIENT_ID /)
+})
