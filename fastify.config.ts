@@ -270,6 +270,14 @@ function checkModeRules (config: Config, env: Env): void {
     if (mode === 'aws' && !/^[\w-]+_[0-9a-zA-Z]+$/.test(config.cognito.userPoolId)) {
       throw new ConfigError(`COGNITO_USER_POOL_ID must look like "<region>_<id>"; got "${config.cognito.userPoolId}".`)
     }
+    // Cognito's own patterns: anything else (a whole Secrets Manager JSON, a line break) would make every sign-in fail
+    // as a wrong password (SECRET_HASH) or an unknown client, with nothing to tell the operator why.
+    if (mode === 'aws' && !/^[\w+]{1,128}$/.test(config.cognito.clientId)) {
+      throw new ConfigError(`COGNITO_CLIENT_ID must be an app client id (letters, digits, _ and +); got ${JSON.stringify(config.cognito.clientId)}.`)
+    }
+    if (mode === 'aws' && config.cognito.clientSecret !== '' && !/^[\w+]{1,64}$/.test(config.cognito.clientSecret)) {
+      throw new ConfigError('COGNITO_CLIENT_SECRET must be the app client\'s secret as Cognito gives it (up to 64 letters, digits, _ and +, nothing around it: with a Secrets Manager JSON secret, name its key in the task definition\'s valueFrom); the value given is not shown.')
+    }
     const poolRegion = config.cognito.userPoolId.slice(0, config.cognito.userPoolId.lastIndexOf('_'))
     if (mode === 'aws' && poolRegion !== config.cognito.region) {
       throw new ConfigError(`AWS_REGION is ${config.cognito.region} but COGNITO_USER_POOL_ID "${config.cognito.userPoolId}" is a pool in ${poolRegion}: set AWS_REGION to the pool's region.`)
