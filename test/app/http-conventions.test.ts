@@ -1,5 +1,5 @@
 // The contract's HTTP conventions: error bodies, 400/404/413/415, security headers and CORS (bar 27, 29, 30, 32, 34).
-import { createServer, type Server } from 'node:http'
+import { Agent, createServer, get, type Server } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { hostname } from 'node:os'
 import t, { type Test } from 'tap'
@@ -216,6 +216,21 @@ t.test('bar 30: an unknown Expect is ignored, not answered with Node\'s bare 417
   })
   t.match(answer, /^HTTP\/1\.1 200 /, 'answered as if the header were not there')
   t.match(answer, /content-security-policy: [^\r]*frame-ancestors 'none'/i, 'with the security headers')
+})
+
+t.test('behind a load balancer: idle connections are kept longer than its idle timeout (ALB: 60 s by default), and KEEP_ALIVE_TIMEOUT_SECONDS goes past a raised one', async (t) => {
+  const keepAlive = async (env: Record<string, string>): Promise<string> => {
+    const listening = await testApp(emulator, env)
+    t.teardown(async () => { await listening.close() })
+    const base = await listening.listen({ port: 0, host: '127.0.0.1' })
+    const agent = new Agent({ keepAlive: true })
+    t.teardown(() => { agent.destroy() })
+    return await new Promise((resolve, reject) => {
+      get(`${base}/health/live`, { agent }, (response) => { response.resume(); resolve(String(response.headers['keep-alive'])) }).on('error', reject)
+    })
+  }
+  t.equal(await keepAlive({}), 'timeout=72', 'by default')
+  t.equal(await keepAlive({ KEEP_ALIVE_TIMEOUT_SECONDS: '330' }), 'timeout=330', 'for an ALB whose idle timeout was raised to 300 s for quiet streams')
 })
 
 /** A raw connection to `port` on loopback, once connected. */
