@@ -22,6 +22,12 @@ export const ConfigSchema = Type.Object({
     trustProxy: Type.Union([Type.Boolean(), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })],
       { env: 'TRUST_PROXY', default: false }),
     bodyLimitBytes: Type.Integer({ env: 'BODY_LIMIT_BYTES', default: 65536, minimum: 1024, maximum: 10485760 }),
+    /**
+     * How long an idle keep-alive connection is kept open. Longer than the load balancer's idle timeout (an ALB's is 60 s
+     * by default, at most 4000 s), so that the load balancer, not this server, closes idle connections: else it may send
+     * a request on one just closed here, and answer the client 502.
+     */
+    keepAliveSeconds: Type.Integer({ env: 'KEEP_ALIVE_TIMEOUT_SECONDS', default: 72, minimum: 1, maximum: 4100 }),
     corsOrigins: Type.Array(Type.String({ pattern: '^https?://[^/]+$' }), { env: 'CORS_ORIGINS', default: [] })
   }),
   cognito: Type.Object({

@@ -64,6 +64,7 @@ export function serverOptions (config: Config, deps: AppDependencies = {}): Fast
     return503OnClosing: false,
     trustProxy: config.server.trustProxy === true ? nearestProxyOnly : config.server.trustProxy,
     bodyLimit: config.server.bodyLimitBytes,
+    keepAliveTimeout: config.server.keepAliveSeconds * 1000,
     // Every username, email or sub the admin routes take can be named in their path (the router counts decoded characters).
     routerOptions: { maxParamLength: MAX_USERNAME_LENGTH },
     // Oversized headers (a 64 KB token) reach the app and get a 401 instead of Node's bare 431; an HTTP/1.1 request
