@@ -70,6 +70,9 @@ t.test('misconfiguration stops start-up with a sentence naming the setting', asy
   t.match(refusal({ PORT: 'eighty' }), /PORT must be a number/)
   t.match(refusal({ PORT: '70000' }), /PORT is invalid/)
   t.match(refusal({ SESSION_MODE: 'jwt' }), /SESSION_MODE is invalid/)
+  // A choice among words names the words, as they must be spelt.
+  t.match(refusal({ LOG_LEVEL: 'INFO' }), /^LOG_LEVEL is invalid \(it must be one of fatal, error, warn, info, debug, trace, silent\); got "INFO"\.$/)
+  t.match(refusal({ SESSION_STORE: 'redis ' }), /^SESSION_STORE is invalid \(it must be one of memory, redis\); got "redis "\.$/)
   t.match(refusal({ ROLE_GROUPS: '{"ADMIN": "ADMIN"}' }), /ROLE_GROUPS\.ADMIN must be a non-empty array/)
   t.match(refusal({ ROLE_GROUPS: '{"OWNER": ["x"]}' }), /ROLE_GROUPS names an unknown role "OWNER"/)
   t.match(refusal({ ROLE_GROUPS: 'nope' }), /ROLE_GROUPS must be JSON/)
