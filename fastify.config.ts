@@ -243,7 +243,10 @@ export function loadConfig (env: Env): Config {
     const leaf = leafAt(firstError.path)
     const name = (leaf.env as string | undefined) ?? firstError.path
     const shown = leaf.secret === true ? 'a value that is not shown' : firstError.value === undefined ? 'nothing' : JSON.stringify(firstError.value)
-    throw new ConfigError(`${name} is invalid (${firstError.message.toLowerCase()}); got ${shown}.`)
+    // A choice among words (LOG_LEVEL, SESSION_STORE, ...) names them; TypeBox would say only "expected union value".
+    const words = (leaf.anyOf as TSchema[] | undefined)?.map((option) => option.const as unknown)
+    const why = words !== undefined && words.every((word) => typeof word === 'string') ? `it must be one of ${words.join(', ')}` : firstError.message.toLowerCase()
+    throw new ConfigError(`${name} is invalid (${why}); got ${shown}.`)
   }
   const config = candidate as Config
   // An ECS task (its agent sets these) must be reachable from its load balancer: there HOST defaults to every
