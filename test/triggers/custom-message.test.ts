@@ -4,6 +4,7 @@ import { loadCommonConfig } from '../../triggers/config.js'
 import { COGNITO_LIMITS, createCustomMessageDeps, fitSubject, handle, type CustomMessageEvent } from '../../triggers/custom-message.js'
 import { jsonLogger } from '../../triggers/lib/log.js'
 import { MAX_GREETING_NAME } from '../../triggers/templates/index.js'
+import { unescapeHtml } from '../../triggers/custom-email-sender.js'
 
 const deps = createCustomMessageDeps(loadCommonConfig({}), jsonLogger(() => {}))
 
@@ -90,6 +91,22 @@ t.test('the longest name still greeted, escaped at its widest, fits every messag
       const html = (await handle(event(`CustomMessage_${source}`, { locale, given_name: widest }), deps)).response.emailMessage ?? ''
       t.ok(html.includes(`A${'&quot;'.repeat(MAX_GREETING_NAME - 1)},</p>`), `${locale} ${source}: the name is greeted`)
       t.ok(html.length <= COGNITO_LIMITS.emailMessage, `${locale} ${source}: ${html.length} characters`)
+    }
+  }
+})
+
+// The pattern Cognito holds a Custom Message's emailMessage to (its emailBody constraint; Java's \s is ASCII whitespace):
+// a message with any other character is refused, and so is the sign-up, reset or invitation that asked for it.
+const COGNITO_EMAIL_BODY = /^[\p{L}\p{M}\p{S}\p{N}\p{P} \t\n\x0B\f\r*]*\{####\}[\p{L}\p{M}\p{S}\p{N}\p{P} \t\n\x0B\f\r*]*$/u
+
+t.test('a name written with a joiner or a soft hyphen is greeted in a message Cognito accepts', async (t) => {
+  for (const [given, shown] of [['Mi\u200Cna', 'Mi\u200Cna'], ['So\u00ADphie', 'So\u00ADphie'], ['Ra\u200Dj', 'Ra\u200Dj']]) {
+    for (const locale of ['en', 'vi'] as const) {
+      for (const source of SOURCES) {
+        const html = (await handle(event(`CustomMessage_${source}`, { locale, given_name: given as string }), deps)).response.emailMessage ?? ''
+        t.match(html, COGNITO_EMAIL_BODY, `${locale} ${source} ${JSON.stringify(given)}: only characters Cognito accepts`)
+        t.ok(unescapeHtml(html).includes(`>${locale === 'en' ? 'Hello' : 'Xin chào'} ${shown as string},</p>`), `${locale} ${source}: the name as written is greeted`)
+      }
     }
   }
 })
