@@ -12,7 +12,16 @@ const COPY: Record<Locale, LocaleCopy> = { en, vi }
 
 const BRAND = { name: 'IMS', primary: '#0b3d91', accent: '#f39200', ink: '#1f2933', muted: '#616e7c', paper: '#f4f6f8' }
 
-/** Escapes `&`, `<`, `>`, `"` and `'` so a value can sit in HTML text or a quoted attribute. */
+/**
+ * Characters Cognito refuses in a Custom Message's emailMessage (its pattern allows letters, marks, symbols, numbers,
+ * punctuation and ASCII whitespace only): the format characters a name may keep (joiners, soft hyphens), any other.
+ */
+const OUTSIDE_COGNITO_MESSAGE = /[^\p{L}\p{M}\p{S}\p{N}\p{P} \t\n\x0B\f\r]/gu
+
+/**
+ * Escapes `&`, `<`, `>`, `"` and `'` so a value can sit in HTML text or a quoted attribute, and writes any character
+ * Cognito would refuse in a Custom Message as a numeric reference (`&#x200C;`), which mail clients show as the character.
+ */
 export function escapeHtml (value: string): string {
   return value
     .replace(/&/g, '&amp;')
@@ -20,6 +29,7 @@ export function escapeHtml (value: string): string {
     .replace(/>/g, '&gt;')
     .replace(/"/g, '&quot;')
     .replace(/'/g, '&#39;')
+    .replace(OUTSIDE_COGNITO_MESSAGE, (c) => `&#x${(c.codePointAt(0) as number).toString(16).toUpperCase()};`)
 }
 
 /**
