@@ -350,6 +350,24 @@ t.test('a user without an email attribute is refused', async (t) => {
   await t.rejects(handle(event('CustomEmailSender_SignUp', await encryptLikeCognito('1'), {}), deps), /no email attribute/)
 })
 
+// SES takes addresses in 7-bit ASCII only (no SMTPUTF8): a Unicode domain in Punycode, a Unicode sender name as an
+// RFC 2047 encoded-word; anything else SES refuses, and no email leaves.
+const ASCII = /^[\x20-\x7e]*$/
+/** The sender as a mail client shows it: an encoded-word display name decoded. */
+const shownSender = (from: string): string => from.replace(/=\?UTF-8\?B\?([A-Za-z0-9+/=]*)\?=/gi, (_, b64: string) => Buffer.from(b64, 'base64').toString('utf8'))
+
+t.test('a Vietnamese sender name and a recipient on a Unicode domain reach SES in the ASCII it requires', async (t) => {
+  const deps = createCustomEmailSenderDeps(loadEmailSenderConfig(env({ EMAIL_FROM: 'Hệ thống IMS <no-reply@nhà-máy.vn>' })), jsonLogger(() => {}))
+  const local = `lan.${randomBytes(4).toString('hex')}`
+  await handle(event('CustomEmailSender_ForgotPassword', await encryptLikeCognito('868686'), { email: `${local}@thử-nghiệm.vn`, locale: 'vi' }), deps)
+  const sent = await emailsTo(`${local}@xn--th-nghim-l70dko.vn`)
+  t.equal(sent.length, 1, 'one email, to the domain in Punycode')
+  const email = sent[0]
+  t.match(email?.from, ASCII, 'the sender is 7-bit ASCII')
+  t.equal(shownSender(email?.from ?? ''), 'Hệ thống IMS <no-reply@xn--nh-my-sqaj.vn>', 'and reads as the name the operator set')
+  t.equal(email !== undefined ? codeFromEmail(email) : undefined, '868686')
+})
+
 t.test('an unreachable SES surfaces as EmailSendError, whose message quotes no address', async (t) => {
   const deps = createCustomEmailSenderDeps(loadEmailSenderConfig(env({ SES_ENDPOINT: 'http://127.0.0.1:1' })))
   const to = unique('sesdown')
