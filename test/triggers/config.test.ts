@@ -23,6 +23,10 @@ t.test('each missing or malformed variable stops the cold start with a sentence 
   const cases: Array<[TriggerEnv, RegExp]> = [
     [{ ...AWS_ENV, EMAIL_FROM: undefined }, /^EMAIL_FROM is not set; it must hold/],
     [{ ...AWS_ENV, EMAIL_FROM: 'not-an-address' }, /^EMAIL_FROM must be an email address/],
+    // SES refuses every email from these: the start, not the first sign-up, should say so.
+    [{ ...AWS_ENV, EMAIL_FROM: 'IMS <no-reply@ims.example.com' }, /^EMAIL_FROM must be an email address/],
+    [{ ...AWS_ENV, EMAIL_FROM: 'no-reply@ims.example.com>' }, /^EMAIL_FROM must be an email address/],
+    [{ ...AWS_ENV, EMAIL_FROM: 'IMS no-reply@ims.example.com' }, /^EMAIL_FROM must be an email address/],
     [{ ...AWS_ENV, SES_REGION: '  ' }, /^SES_REGION is not set/],
     [{ ...AWS_ENV, KMS_KEY_ARN: undefined }, /^KMS_KEY_ARN is not set/],
     [{ ...AWS_ENV, KMS_KEY_ARN: 'arn:aws:kms:eu-west-1:123456789012:alias/ims' }, /^KMS_KEY_ARN must be a key ARN .*\(not an alias\)/],
