@@ -73,7 +73,8 @@ export function isLambdaRuntime (env: TriggerEnv = processEnv()): boolean {
 }
 
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key\/[A-Za-z0-9-]+$/
-const EMAIL_ADDRESS = /^(?:[^<>\r\n]*<)?[^\s@<>]+@[^\s@<>]+\.?[^\s@<>]*>?$/
+/** `name@domain`, or `Name <name@domain>` with both brackets. */
+const EMAIL_ADDRESS = /^(?:[^\s@<>]+@[^\s@<>]+|[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>)$/
 
 function value (env: TriggerEnv, name: string): string | undefined {
   const raw = env[name]
