@@ -42,9 +42,12 @@ t.test('Encrypt binds the encryption context; a different context or a tampered 
 
 t.test('unknown keys and operations are refused', async (t) => {
   await t.rejects(client.send(new EncryptCommand({ KeyId: 'alias/other', Plaintext: Buffer.from('x') })), { name: 'NotFoundException' })
-  const res = await fetch(kms.endpoint, { method: 'POST', headers: { 'x-amz-target': 'TrentService.ScheduleKeyDeletion', 'content-type': 'application/x-amz-json-1.1' }, body: '{}' })
-  t.equal(res.status, 400)
-  t.match(await res.json(), { __type: 'UnknownOperationException' })
+  // Names every object inherits are no operations either (a plain table lookup would run Object or its toString).
+  for (const operation of ['ScheduleKeyDeletion', 'constructor', 'toString', 'hasOwnProperty']) {
+    const res = await fetch(kms.endpoint, { method: 'POST', headers: { 'x-amz-target': `TrentService.${operation}`, 'content-type': 'application/x-amz-json-1.1' }, body: '{"KeyId":"x"}' })
+    t.equal(res.status, 400, operation)
+    t.match(await res.json(), { __type: 'UnknownOperationException' }, operation)
+  }
 })
 
 t.test('the Encryption SDK round trip cognito-local performs: alias generator + ARN key, decrypted by the trigger', async (t) => {
