@@ -2,6 +2,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { ownEntry } from '../own-entry.js'
 
 /** The local key's ARN; the region `local` matches cognito-local's. */
 export const LOCAL_KMS_KEY_ARN = 'arn:aws:kms:local:000000000000:key/1a2b3c4d-0000-4000-8000-00000000c0de'
@@ -84,7 +85,7 @@ export async function startLocalKms ({ port = 0, host = '127.0.0.1' }: { port?: 
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
       const target = String(req.headers['x-amz-target'] ?? '')
-      const operation = target.startsWith('TrentService.') ? operations[target.slice('TrentService.'.length)] : undefined
+      const operation = target.startsWith('TrentService.') ? ownEntry(operations, target.slice('TrentService.'.length)) : undefined
       let status = 200
       let body: Record<string, unknown>
       try {
