@@ -228,6 +228,8 @@ t.test('AdminCreateUser in an email-username pool shows the email as the sign-in
 t.test('unescapeHtml handles named, decimal and hex entities and leaves the rest', async (t) => {
   t.equal(unescapeHtml('a&amp;b&lt;c&gt;d&quot;e&#39;f&#x27;g&apos;h&#38;'), 'a&b<c>d"e\'f\'g\'h&')
   t.equal(unescapeHtml('&amp;amp; &unknown; & plain'), '&amp; &unknown; & plain')
+  // A password holding what looks like an entity named after an inherited member keeps it as written.
+  t.equal(unescapeHtml('Pa&constructor;ss&toString;1&hasOwnProperty;'), 'Pa&constructor;ss&toString;1&hasOwnProperty;')
 })
 
 t.test('a code encrypted for another pool is refused and no email leaves', async (t) => {
