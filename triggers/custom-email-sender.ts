@@ -7,6 +7,7 @@ import { createCodeDecrypter, type CodeDecrypter } from './lib/decrypt.js'
 import { failureFields, jsonLogger, maskEmail, type LogFields, type TriggerLogger } from './lib/log.js'
 import { createSesMailer, type Mailer } from './lib/mailer.js'
 import { defineHandler } from './lib/runtime.js'
+import { ownEntry } from '../src/own-entry.js'
 import { EMAIL_KINDS, pickLocale, present, renderEmail, type EmailKind, type EmailParams, type TakeoverDetails } from './templates/index.js'
 import type { CognitoTriggerEvent } from './lib/event.js'
 
@@ -96,7 +97,7 @@ export function unescapeHtml (value: string): string {
       const cp = body[1] === 'x' || body[1] === 'X' ? parseInt(body.slice(2), 16) : parseInt(body.slice(1), 10)
       return Number.isFinite(cp) && cp >= 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : entity
     }
-    return named[body.toLowerCase()] ?? entity
+    return ownEntry(named, body.toLowerCase()) ?? entity
   })
 }
 
