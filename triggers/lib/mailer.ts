@@ -1,5 +1,7 @@
 // Sends one rendered email through SES v2; a failure is re-thrown without SES's words, which can quote addresses.
 import { domainToASCII } from 'node:url'
+import addressparser from 'nodemailer/lib/addressparser'
+import { encodeWords, quoteString } from 'nodemailer/lib/mime-funcs'
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2'
 import { AwsCallError, LOCAL_CREDENTIALS } from './aws.js'
 
@@ -30,34 +32,26 @@ export class EmailSendError extends AwsCallError {
 
 const ASCII = /^[\x00-\x7f]*$/
 
-/** A display name as RFC 2047 encoded-words (UTF-8, base64), each at most 75 characters long. */
-function encodedWords (name: string): string {
-  const words: string[] = []
-  let chunk = ''
-  for (const c of name) {
-    if (Buffer.byteLength(chunk + c) > 45) { words.push(chunk); chunk = '' }
-    chunk += c
-  }
-  words.push(chunk)
-  return words.map((w) => `=?UTF-8?B?${Buffer.from(w).toString('base64')}?=`).join(' ')
+/** A display name as an address header carries it: bare, quoted, or as RFC 2047 encoded-words when not ASCII. */
+function displayName (name: string): string {
+  if (/^[\w ]*$/.test(name)) return name
+  return ASCII.test(name) ? quoteString(name) : encodeWords(name, 'B', 52)
 }
 
 /**
- * An address (`name@domain` or `Name <name@domain>`) in the 7-bit ASCII SES requires (it has no SMTPUTF8): a Unicode
- * domain in Punycode, a Unicode display name as encoded-words. A Unicode local part is left as is (SES refuses it).
+ * An address (`name@domain` or `Name <name@domain>`, read with nodemailer's parser) in the 7-bit ASCII SES requires
+ * (it has no SMTPUTF8): a Unicode domain in Punycode, a Unicode display name as encoded-words (nodemailer's, UTF-8 and
+ * base64, each within 75 characters). A Unicode local part is left as is (SES refuses it); a value that is not one
+ * address is passed on for SES to refuse.
  */
 export function sesAddress (value: string): string {
-  const named = /^(.*?)\s*<([^<>]*)>$/.exec(value.trim())
-  const address = named === null ? value.trim() : named[2] as string
+  const parsed = addressparser(value, { flatten: true })
+  if (parsed.length !== 1) return value
+  const { name, address } = parsed[0] as { name: string, address: string }
   const at = address.lastIndexOf('@')
   const domain = address.slice(at + 1)
-  const punycode = at < 0 || ASCII.test(domain) ? '' : domainToASCII(domain)
-  const ascii = punycode === '' ? address : `${address.slice(0, at)}@${punycode}`
-  if (named === null) return ascii
-  const name = named[1] as string
-  if (name === '' || ASCII.test(name)) return `${name === '' ? '' : `${name} `}<${ascii}>`
-  const unquoted = /^"(.*)"$/.exec(name)?.[1]?.replace(/\\(.)/g, '$1') ?? name
-  return `${encodedWords(unquoted)} <${ascii}>`
+  const ascii = at < 0 || ASCII.test(domain) ? address : `${address.slice(0, at)}@${domainToASCII(domain)}`
+  return name === '' ? ascii : `${displayName(name)} <${ascii}>`
 }
 
 /** Builds an SES v2 mailer; the client is created once. */
