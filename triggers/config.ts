@@ -14,7 +14,7 @@ export type Locale = 'en' | 'vi'
 
 /** How the Custom Email Sender decrypts `request.code`. */
 export type DecryptionConfig =
-  | { kind: 'kms', keyArn: string, region: string, endpoint?: string }
+  | { kind: 'kms', keyArn: string, endpoint?: string }
   | { kind: 'raw-aes', key: Buffer, keyNamespace: string, keyName: string }
 
 /** Settings shared by every trigger. */
@@ -72,7 +72,7 @@ export function isLambdaRuntime (env: TriggerEnv = processEnv()): boolean {
   return typeof env.AWS_LAMBDA_FUNCTION_NAME === 'string' && env.AWS_LAMBDA_FUNCTION_NAME !== ''
 }
 
-const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key\/[A-Za-z0-9-]+$/
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/
 /** `name@domain`, or `Name <name@domain>` with both brackets. */
 const EMAIL_ADDRESS = /^(?:[^\s@<>]+@[^\s@<>]+|[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>)$/
 
@@ -170,11 +170,10 @@ export function loadEmailSenderConfig (env: TriggerEnv): EmailSenderConfig {
     }
   } else {
     const keyArn = required(env, 'KMS_KEY_ARN', 'the ARN of the KMS key the user pool encrypts codes with (arn:aws:kms:<region>:<account>:key/<id>); aliases never match on decrypt')
-    const match = KMS_KEY_ARN.exec(keyArn)
-    if (match === null) {
+    if (!KMS_KEY_ARN.test(keyArn)) {
       throw new TriggerConfigError(`KMS_KEY_ARN must be a key ARN such as arn:aws:kms:eu-west-1:123456789012:key/<id> (not an alias); got "${keyArn}".`)
     }
-    decryption = { kind: 'kms', keyArn, region: match[1] as string, endpoint: url(env, 'KMS_ENDPOINT') }
+    decryption = { kind: 'kms', keyArn, endpoint: url(env, 'KMS_ENDPOINT') }
   }
   return { ...common, ...cognito, emailFrom, sesRegion, sesEndpoint, sesConfigurationSet, decryption }
 }

@@ -59,7 +59,7 @@ t.test('the Encryption SDK round trip cognito-local performs: alias generator + 
   })
   const { result } = await buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT).encrypt(keyring, '482913')
   t.equal(result.readUInt16BE(1), 0x0578, 'committing suite, as cognito-local uses')
-  const decrypt = createCodeDecrypter({ kind: 'kms', keyArn: LOCAL_KMS_KEY_ARN, region: 'local', endpoint: kms.endpoint })
+  const decrypt = createCodeDecrypter({ kind: 'kms', keyArn: LOCAL_KMS_KEY_ARN, endpoint: kms.endpoint })
   const { plaintext, encryptionContext } = await decrypt(result.toString('base64'))
   t.equal(plaintext, '482913')
   t.equal(encryptionContext['userpool-id'], undefined)

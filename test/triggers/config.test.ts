@@ -11,9 +11,9 @@ import {
 const ARN = 'arn:aws:kms:eu-west-1:123456789012:key/0b1c2d3e-0000-4000-8000-000000000001'
 const AWS_ENV: TriggerEnv = { KMS_KEY_ARN: ARN, EMAIL_FROM: 'IMS <no-reply@ims.example.com>', SES_REGION: 'eu-west-1' }
 
-t.test('a complete AWS configuration: KMS keyring on the ARN, its region taken from the ARN', async (t) => {
+t.test('a complete AWS configuration: KMS keyring on the ARN (its KMS client is in the ARN’s region)', async (t) => {
   const config = loadEmailSenderConfig({ ...AWS_ENV, SES_CONFIGURATION_SET: 'ims-transactional' })
-  t.same(config.decryption, { kind: 'kms', keyArn: ARN, region: 'eu-west-1', endpoint: undefined })
+  t.same(config.decryption, { kind: 'kms', keyArn: ARN, endpoint: undefined })
   t.equal(config.sesConfigurationSet, 'ims-transactional')
   t.equal(config.localMode, false)
   t.equal(config.defaultLocale, 'en')
