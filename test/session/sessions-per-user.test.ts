@@ -1,0 +1,46 @@
+// One account signing in again and again (a script, a compromised password) keeps a bounded number of sessions: the oldest end.
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
+import { signIn, testApp } from '../helpers/app.js'
+import { SHARED_REDIS_URL } from '../helpers/redis.js'
+
+/** SESSION_MAX_PER_USER in these apps. */
+const MAX = 5
+/** Sign-ins of one account, one after the other (a failure budget counts none of them). */
+const SIGN_INS = 4 * MAX
+
+let emulator: Emulator
+t.before(async () => { emulator = await startEmulator() })
+t.teardown(async () => { await emulator?.stop() })
+
+/** The sessions the store still holds for `sub`. */
+async function storedSessions (app: FastifyInstance, sub: string): Promise<number> {
+  const listed = await app.store.members(`session-list:${sub}`)
+  const stored = await Promise.all(listed.map(async (hashed) => await app.store.get(`session:${hashed}`)))
+  return stored.filter((entry) => entry !== undefined).length
+}
+
+for (const store of ['memory', 'redis'] as const) {
+  t.test(`${store}: ${SIGN_INS} sign-ins of one account leave its ${MAX} newest sessions, and only those work`, async (t) => {
+    const app = await testApp(emulator, {
+      SESSION_MAX_PER_USER: String(MAX),
+      ...store === 'redis' ? { SESSION_STORE: 'redis', REDIS_URL: SHARED_REDIS_URL, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex') } : {}
+    })
+    t.teardown(async () => { await app.close() })
+    const email = await emulator.user(['LINE_LEADER'])
+    const cookies: string[] = []
+    const signedIn: number[] = []
+    for (let i = 0; i < SIGN_INS; i++) {
+      const { cookie, response } = await signIn(app, email, TEST_PASSWORD)
+      signedIn.push(response.statusCode)
+      cookies.push(cookie)
+    }
+    t.same(signedIn, Array(SIGN_INS).fill(200), 'every sign-in succeeds')
+    const sub = (await app.inject({ method: 'GET', url: '/auth/me', headers: { cookie: cookies.at(-1)! } })).json().sub as string
+    t.equal(await storedSessions(app, sub), MAX, `the store keeps ${MAX} sessions of the account, not ${SIGN_INS}`)
+    const statuses = await Promise.all(cookies.map(async (cookie) => (await app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })).statusCode))
+    t.same(statuses, [...Array(SIGN_INS - MAX).fill(401), ...Array(MAX).fill(200)], 'the oldest sessions ended, the newest work')
+  })
+}
