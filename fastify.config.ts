@@ -83,7 +83,9 @@ export const ConfigSchema = Type.Object({
     idleSeconds: Type.Integer({ env: 'SESSION_IDLE_SECONDS', default: 3600, minimum: 60 }),
     absoluteSeconds: Type.Integer({ env: 'SESSION_ABSOLUTE_SECONDS', default: 43200, minimum: 300 }),
     refreshSkewSeconds: Type.Integer({ env: 'SESSION_REFRESH_SKEW_SECONDS', default: 120, minimum: 0, maximum: 3000 }),
-    challengeSeconds: Type.Integer({ env: 'CHALLENGE_SECONDS', default: 180, minimum: 30, maximum: 900 })
+    challengeSeconds: Type.Integer({ env: 'CHALLENGE_SECONDS', default: 180, minimum: 30, maximum: 900 }),
+    /** Sessions one account keeps at once; a sign-in beyond them ends the account's oldest (the store stays bounded). */
+    maxPerUser: Type.Integer({ env: 'SESSION_MAX_PER_USER', default: 50, minimum: 1, maximum: 1000 })
   }),
   /** Throttling of /auth (src/plugins/rate-limit.ts); counters live where sessions do (memory or Redis). */
   throttle: Type.Object({

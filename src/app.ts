@@ -118,6 +118,7 @@ export async function buildApp (config: Config, deps: AppDependencies = {}): Pro
     idleSeconds: config.session.idleSeconds,
     absoluteSeconds: config.session.absoluteSeconds,
     challengeSeconds: config.session.challengeSeconds,
+    maxPerUser: config.session.maxPerUser,
     signInSeconds: config.cognito.refreshTokenDays * 86_400,
     roleGroups: config.roles.groups
   })

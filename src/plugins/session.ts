@@ -298,6 +298,8 @@ export default fp<SessionPluginOptions>(async (app, options) => {
       if (!await tokenSignIns.handOut(access, tokens.refreshToken)) throw unauthenticated()
       return { user, tokens }
     }
+    // The account's oldest sessions end as a sign-out ends them, beyond SESSION_MAX_PER_USER.
+    await revokeEnded(await sessions.makeRoom(access.sub))
     const session = await sessions.create({
       sub: access.sub,
       username: access.username,

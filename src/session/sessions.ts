@@ -49,6 +49,8 @@ export interface SessionLimits {
   idleSeconds: number
   absoluteSeconds: number
   challengeSeconds: number
+  /** Sessions one user keeps at once (see makeRoom). */
+  maxPerUser: number
 }
 
 /** A challenge waiting for its answer, with the wrong answers counted and the time (ms) it ends, whatever answers come. */
@@ -183,6 +185,17 @@ export class SessionManager {
     await this.save(id, record, now)
     await this.store.addToSet(this.userKey(record.sub), hashId(id), this.limits.absoluteSeconds)
     return { id, record }
+  }
+
+  /**
+   * Ends the oldest sessions of `sub` (and the ids they moved into) so that one more stays within `maxPerUser`, and
+   * answers their records, so that their tokens can be revoked: an account signing in again and again, by a script or
+   * with a stolen password, cannot fill the store. Listed ids whose sessions lapsed already count until they are ended.
+   */
+  async makeRoom (sub: string): Promise<SessionRecord[]> {
+    const listed = await this.store.members(this.userKey(sub))
+    const oldest = listed.slice(0, Math.max(0, listed.length - this.limits.maxPerUser + 1))
+    return (await Promise.all(oldest.map(async (hashed) => await this.destroyFrom(hashed, sub)))).flat()
   }
 
   /** True while the record is within its idle and absolute limits. */

@@ -30,7 +30,7 @@ export interface SharedStore {
    */
   addToSet(key: string, member: string, ttlSeconds: number): Promise<number>
   removeFromSet(key: string, member: string): Promise<void>
-  /** The members that have not lapsed. */
+  /** The members that have not lapsed; of those added with one ttl, the one added first comes first. */
   members(key: string): Promise<string[]>
   /** Answers when the store is usable; throws otherwise. */
   ping(): Promise<void>

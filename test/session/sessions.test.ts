@@ -10,7 +10,7 @@ import { AppError } from '../../src/errors.js'
 import { SHARED_REDIS_URL } from '../helpers/redis.js'
 import { pauseAfter } from '../helpers/pause-after.js'
 
-const limits = { idleSeconds: 3600, absoluteSeconds: 43200, challengeSeconds: 180 }
+const limits = { idleSeconds: 3600, absoluteSeconds: 43200, challengeSeconds: 180, maxPerUser: 50 }
 const fields = { sub: 'sub-1', username: 'u', email: null, groups: ['MANAGER'], accessToken: 'a.b.c', refreshToken: 'r', accessExpiresAt: Date.now() + 3600_000 }
 
 /** The live sessions among `ids`. */
