@@ -50,6 +50,14 @@ export interface AppDependencies {
  */
 const nearestProxyOnly = (_address: string, hop: number): boolean => hop === 0
 
+/**
+ * Whether the built-in login pages are served at `/`. They sign in with the session cookie, which token mode has none of
+ * (fastify.config.ts refuses SERVE_LOGIN_PAGES=true there); `auto` serves them in local mode only.
+ */
+export function servesLoginPages (config: Config, localMode: boolean): boolean {
+  return config.pages.serve === 'true' || (config.pages.serve === 'auto' && localMode && config.session.mode === 'cookie')
+}
+
 /** A request's id: also for requests that never reach Fastify (refused by Node's parser, CONNECT). */
 const newRequestId = (): string => randomUUID()
 
@@ -125,8 +133,7 @@ export async function buildApp (config: Config, deps: AppDependencies = {}): Pro
   await app.register(rateLimit, { ...config.throttle, hashKey: usernameHashKey })
   const hostedUiConfig = hostedUiSettings(config, mode === 'local')
   const hostedUi = hostedUiConfig === undefined ? undefined : new HostedUi(hostedUiConfig)
-  // The pages sign in with the session cookie: token mode has none (fastify.config.ts refuses SERVE_LOGIN_PAGES=true).
-  const pagesServed = config.pages.serve === 'true' || (config.pages.serve === 'auto' && mode === 'local' && config.session.mode === 'cookie')
+  const pagesServed = servesLoginPages(config, mode === 'local')
 
   await app.register(async (auth) => {
     await auth.register(authConfig, {

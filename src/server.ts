@@ -1,7 +1,7 @@
 // The shell: read the configuration, start the local stack in local mode, listen, and close gracefully.
 import closeWithGrace from 'close-with-grace'
 import { cognitoMode, ConfigError, loadConfig } from '../fastify.config.js'
-import { buildApp } from './app.js'
+import { buildApp, servesLoginPages } from './app.js'
 import { startLocalStack, type LocalStack } from './local/start-local.js'
 
 async function main (): Promise<void> {
@@ -45,7 +45,7 @@ async function main (): Promise<void> {
       '',
       'IMS identity adapter: local mode',
       `  adapter          ${address}`,
-      `  login pages      ${address}/`,
+      ...(servesLoginPages(local.config, true) ? [`  login pages      ${address}/`] : []),
       `  API docs         ${address}/docs`,
       `  Cognito (local)  ${local.cognitoEndpoint}  pool ${local.config.cognito.userPoolId}, client ${local.config.cognito.clientId}`,
       `  mailbox          ${local.mailboxUrl}`,

@@ -18,7 +18,7 @@ t.test('local mode starts everything, prints the URLs and logins, and keeps its 
   t.teardown(() => { first.child.kill('SIGKILL') })
   // Start-up time is a figure for the benchmark notes, not an assertion (it depends on the machine's load).
   t.comment(`ready in ${first.readyMs} ms`)
-  for (const text of ['admin@ims.local', 'manager@ims.local', 'leader@ims.local', DEMO_PASSWORD, `127.0.0.1:${env.COGNITO_LOCAL_PORT}`, `127.0.0.1:${env.SES_LOCAL_PORT}`, '/docs']) {
+  for (const text of ['admin@ims.local', 'manager@ims.local', 'leader@ims.local', DEMO_PASSWORD, `127.0.0.1:${env.COGNITO_LOCAL_PORT}`, `127.0.0.1:${env.SES_LOCAL_PORT}`, '/docs', 'login pages']) {
     t.ok(first.output().includes(text), `the banner shows ${text}`)
   }
   for (const [username, role] of [['admin@ims.local', 'ADMIN'], ['manager@ims.local', 'MANAGER'], ['leader@ims.local', 'LINE_LEADER']]) {
@@ -35,14 +35,15 @@ t.test('local mode starts everything, prints the URLs and logins, and keeps its 
   await stopServer(first)
   t.not(first.child.exitCode, null, 'it stops on SIGTERM')
 
-  // A restart with another IMS_DEMO_PASSWORD: the kept demo users take it, as the banner says.
+  // A restart with another IMS_DEMO_PASSWORD: the kept demo users take it, as the banner says. No pages: none announced.
   const newPassword = 'Other-Demo-2027?'
-  const second = await startServer({ ...env, IMS_DEMO_PASSWORD: newPassword })
+  const second = await startServer({ ...env, IMS_DEMO_PASSWORD: newPassword, SERVE_LOGIN_PAGES: 'false' })
   t.teardown(() => { second.child.kill('SIGKILL') })
   const again = await (await fetch(`${second.url}/auth/config`)).json() as Record<string, string>
   t.equal(again.userPoolId, config.userPoolId, 'the same pool after a restart')
   t.equal(again.clientId, config.clientId, 'the same app client')
   t.ok(second.output().includes(`demo logins (password ${newPassword})`), 'the banner shows the new password')
+  t.notOk(second.output().includes('login pages'), 'and no login pages, with SERVE_LOGIN_PAGES=false')
   for (const username of ['admin@ims.local', 'manager@ims.local', 'leader@ims.local']) {
     t.equal((await signIn(second.url, username, newPassword)).status, 200, `${username} signs in with the password the banner shows`)
   }
