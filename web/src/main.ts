@@ -165,11 +165,12 @@ function go (view: View, notice?: string): void {
 /** Which view a URL may show now: each view needs what it works on. */
 function allowed (requested: string): View {
   let view: View = (VIEWS as readonly string[]).includes(requested) ? requested as View : (state.user === undefined ? 'sign-in' : 'account')
-  if (view === 'account' && state.user === undefined) view = 'sign-in'
-  if (view === 'sign-in' && state.user !== undefined) view = 'account'
   if ((view === 'new-password' || view === 'code') && state.challenge === undefined) view = 'sign-in'
   if (view === 'reset' && state.resetUsername === undefined) view = 'forgot'
   if (view === 'confirm' && state.confirmUsername === undefined) view = 'sign-in'
+  // Last, so a step that ended in a sign-in (Back to it) shows the account, never a sign-in form over a live session.
+  if (view === 'account' && state.user === undefined) view = 'sign-in'
+  if (view === 'sign-in' && state.user !== undefined) view = 'account'
   return view
 }
 
