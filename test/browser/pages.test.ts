@@ -600,3 +600,20 @@ t.test('Back after signing in through a step (a new password) keeps showing the 
   t.equal(await page.evaluate('fetch("/auth/me").then((r) => r.status)'), 200, 'the session is indeed live')
   t.same(problems, [])
 })
+
+t.test('a double click on "Send a new code" asks for one code, not two (each spends the account\'s hourly email budget)', async (t) => {
+  const context = await env.newContext()
+  t.teardown(async () => { await context.close() })
+  const { page, problems } = await open(context, '/#/forgot')
+  await shown(page).getByLabel('Email').fill(uniqueEmail('double'))
+  await page.getByRole('button', { name: 'Send the code' }).click()
+  await page.getByRole('heading', { name: 'Enter the code' }).waitFor()
+  const asked: string[] = []
+  page.on('request', (request) => { if (request.url().endsWith('/auth/forgot-password')) asked.push(request.method()) })
+  await page.getByRole('button', { name: 'Send a new code' }).dblclick()
+  await page.getByText('A new code is on its way.').waitFor()
+  // Long enough for a second request to leave, had the second click sent one.
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  t.same(asked, ['POST'], 'one request')
+  t.same(problems, [])
+})
