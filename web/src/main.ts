@@ -316,6 +316,15 @@ function keepFocus (button: HTMLButtonElement): void {
   if (document.activeElement === document.body && !button.hidden && button.isConnected) button.focus()
 }
 
+/** Keeps `button` disabled until `work` has settled (a second click meanwhile sends nothing), then gives it back its focus. */
+function whileBusy (button: HTMLButtonElement, work: Promise<void>): void {
+  button.disabled = true
+  void work.finally(() => {
+    button.disabled = false
+    keepFocus(button)
+  })
+}
+
 function wireForms (): void {
   // "Skip to content" moves focus to the content, and leaves the view (and the address, which names it) as it is.
   part(document, '.skip-link').addEventListener('click', (event) => {
@@ -401,8 +410,7 @@ function wireForms (): void {
   for (const [selector, global] of [['[data-sign-out]', false], ['[data-sign-out-global]', true]] as const) {
     const button = part<HTMLButtonElement>(section('account'), selector)
     button.addEventListener('click', () => {
-      button.disabled = true
-      call('POST', '/auth/sign-out', global ? { global: true } : {}).then(() => {
+      whileBusy(button, call('POST', '/auth/sign-out', global ? { global: true } : {}).then(() => {
         state.user = undefined
         tabs?.postMessage('signed-out' satisfies TabMessage)
         const notice = global ? 'signIn.signedOutEverywhere' : 'signIn.signedOut'
@@ -416,10 +424,7 @@ function wireForms (): void {
         location.assign('/auth/logout')
       }, (error: unknown) => {
         setError('account', describe(error instanceof ApiError ? error : new ApiError('NETWORK', '', 0)))
-      }).finally(() => {
-        button.disabled = false
-        keepFocus(button)
-      })
+      }))
     })
   }
 
@@ -444,11 +449,12 @@ function wireForms (): void {
 
 /** The view's "Send a new code" button: asks `path` for a new code for the account the view works on, and says it is sent. */
 function wireResend (view: 'reset' | 'confirm', path: string, username: () => string | undefined): void {
-  part(section(view), '[data-resend]').addEventListener('click', () => {
-    call('POST', path, { username: username() }).then(
+  const button = part<HTMLButtonElement>(section(view), '[data-resend]')
+  button.addEventListener('click', () => {
+    whileBusy(button, call('POST', path, { username: username() }).then(
       () => { setError(view, undefined); go(view, 'reset.resent') },
       (error: unknown) => { setError(view, describe(error instanceof ApiError ? error : new ApiError('NETWORK', '', 0))) }
-    )
+    ))
   })
 }
 
