@@ -64,6 +64,14 @@ async function scriptCookies (page: Page): Promise<string> {
 
 const text = async (page: Page, selector: string): Promise<string> => (await page.locator(selector).textContent() ?? '').trim()
 
+/**
+ * Nothing on the page is wider than the screen. A phone widens its layout to fit content that overflows (and shrinks
+ * the page to fit), so the layout is compared with the screen, not with the window.
+ */
+async function fitsScreen (page: Page): Promise<boolean> {
+  return await page.evaluate('document.documentElement.scrollWidth <= screen.width') as boolean
+}
+
 t.test('each role signs in on the custom page and sees which IMS areas it may reach; the cookie stays out of reach of scripts', async (t) => {
   const expected = {
     ADMIN: { '/api/admin': 'Allowed', '/api/planning': 'Allowed', '/api/shop-floor': 'Allowed' },
@@ -277,7 +285,7 @@ t.test('on a phone-sized screen, with the keyboard only: labelled fields, no sid
   const { page, problems } = await open(context)
   const unlabelled = await page.evaluate(`[...document.querySelectorAll('input, select')].filter((e) => e.type !== 'hidden' && e.labels.length === 0).map((e) => e.id || e.name)`)
   t.same(unlabelled, [], 'every field has a label')
-  t.equal(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), true, 'nothing wider than the screen')
+  t.ok(await fitsScreen(page), 'nothing wider than the screen')
   await screenshot(page, 'sign-in-phone')
 
   // From the top of the page: Tab to the email field, type, Tab to the password, Enter.
@@ -295,7 +303,7 @@ t.test('on a phone-sized screen, with the keyboard only: labelled fields, no sid
   await page.keyboard.press('Enter')
   await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
   t.equal(await page.evaluate('document.activeElement.id'), 'account-title', 'focus moves to the new view\'s heading')
-  t.equal(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), true)
+  t.ok(await fitsScreen(page))
   await screenshot(page, 'account-phone')
   t.same(problems, [])
   await context.close()
@@ -615,5 +623,20 @@ t.test('a double click on "Send a new code" asks for one code, not two (each spe
   // Long enough for a second request to leave, had the second click sent one.
   await new Promise((resolve) => setTimeout(resolve, 500))
   t.same(asked, ['POST'], 'one request')
+  t.same(problems, [])
+})
+
+t.test('on a 360 px phone in Vietnamese, a long email in the code step\'s sentence wraps inside the card instead of widening the page', async (t) => {
+  const context = await env.newContext({ phone: true, locale: 'vi-VN' })
+  t.teardown(async () => { await context.close() })
+  const { page, problems } = await open(context, '/#/forgot')
+  t.equal(await page.evaluate('screen.width'), 360)
+  await shown(page).getByLabel('Email').fill('nguyen.van.an.truong.ca.day.chuyen.so.3@nha-may-ha-noi.example.com')
+  await page.getByRole('button', { name: 'Gửi mã' }).click()
+  await page.getByRole('heading', { name: 'Nhập mã' }).waitFor()
+  await screenshot(page, 'reset-phone-long-email')
+  t.ok(await fitsScreen(page), 'nothing wider than the screen')
+  const { lead, card } = await page.evaluate(`({ lead: document.querySelector('[data-reset-lead]').scrollWidth, card: document.querySelector('[data-view="reset"]').clientWidth })`) as { lead: number, card: number }
+  t.ok(lead < card, 'the sentence with the email stays inside the card')
   t.same(problems, [])
 })

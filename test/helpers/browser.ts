@@ -28,7 +28,7 @@ export interface BrowserStack {
   app: FastifyInstance
   logs: LogCapture
   browser: Browser
-  /** A fresh browser profile (its own cookie jar), optionally phone-sized. */
+  /** A fresh browser profile (its own cookie jar), optionally phone-sized (360 px wide, the narrowest common phone). */
   newContext: (options?: { phone?: boolean, locale?: string }) => Promise<BrowserContext>
   /** Creates a confirmed user with TEST_PASSWORD in `groups`; returns its email. */
   user: (groups: string[]) => Promise<string>
@@ -88,7 +88,7 @@ export async function startBrowserStack (env: Record<string, string> = {}): Prom
     browser,
     newContext: async ({ phone = false, locale = 'en-GB' } = {}) => await started.newContext({
       locale,
-      viewport: phone ? { width: 390, height: 844 } : { width: 1280, height: 860 },
+      viewport: phone ? { width: 360, height: 740 } : { width: 1280, height: 860 },
       ...(phone ? { deviceScaleFactor: 2, isMobile: true, hasTouch: true } : {})
     }),
     user: async (groups) => {
