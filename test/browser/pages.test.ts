@@ -640,3 +640,43 @@ t.test('on a 360 px phone in Vietnamese, a long email in the code step\'s senten
   t.ok(lead < card, 'the sentence with the email stays inside the card')
   t.same(problems, [])
 })
+
+/** How many pixels in and around `target` have the pages' focus-ring colour (#f59e0b), as the screen shows them. */
+async function focusRingPixels (page: Page, target: Locator): Promise<number> {
+  const box = (await target.boundingBox())!
+  const png = await page.screenshot({ clip: { x: box.x - 8, y: box.y - 8, width: box.width + 16, height: box.height + 16 } })
+  // Chromium decodes the screenshot, in a blank page of its own (the pages' CSP stays out of it).
+  const decoder = await page.context().newPage()
+  try {
+    return await decoder.evaluate(`(async () => {
+      const bytes = Uint8Array.from(atob('${png.toString('base64')}'), (c) => c.charCodeAt(0))
+      const image = await createImageBitmap(new Blob([bytes], { type: 'image/png' }))
+      const canvas = new OffscreenCanvas(image.width, image.height)
+      const context = canvas.getContext('2d')
+      context.drawImage(image, 0, 0)
+      const { data } = context.getImageData(0, 0, image.width, image.height)
+      let count = 0
+      for (let i = 0; i < data.length; i += 4) if (Math.abs(data[i] - 245) < 30 && Math.abs(data[i + 1] - 158) < 30 && data[i + 2] < 80) count++
+      return count
+    })()`) as number
+  } finally {
+    await decoder.close()
+  }
+}
+
+t.test('the language buttons show a focus ring all round when reached with the keyboard', async (t) => {
+  const context = await env.newContext()
+  t.teardown(async () => { await context.close() })
+  const { page, problems } = await open(context)
+  // From the first thing on the page, the skip link, Tab goes to EN, then to VI.
+  await page.locator('.skip-link').focus()
+  for (const lang of ['en', 'vi']) {
+    await page.keyboard.press('Tab')
+    t.equal(await page.evaluate('document.activeElement.dataset.lang'), lang)
+    const button = page.locator(`.lang-btn[data-lang="${lang}"]`)
+    const { width, height } = (await button.boundingBox())!
+    // A 3 px ring drawn all round the button covers at least (width + height) × 3 pixels.
+    t.ok(await focusRingPixels(page, button) >= (width + height) * 3, `${lang.toUpperCase()}: the ring is visible, not clipped by the switch's rounded frame`)
+  }
+  t.same(problems, [])
+})
