@@ -15,6 +15,12 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * How long an answer may take before the page calls the network lost: the adapter answers within a few seconds, a 503
+ * when Cognito is slow, so a request still open after this is stuck on the way (a phone's Wi-Fi gone, a stalled proxy).
+ */
+const ANSWER_TIMEOUT_MS = 20_000
+
 /** Sends a JSON request to the adapter and returns the parsed body (undefined for 204); throws ApiError. */
 export async function call<T> (method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
   let response: Response
@@ -23,6 +29,7 @@ export async function call<T> (method: 'GET' | 'POST', path: string, body?: unkn
       method,
       credentials: 'same-origin',
       cache: 'no-store',
+      signal: AbortSignal.timeout(ANSWER_TIMEOUT_MS),
       headers: method === 'GET' ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json', 'x-csrf': '1' },
       ...(method === 'GET' ? {} : { body: JSON.stringify(body ?? {}) })
     })
