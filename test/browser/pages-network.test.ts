@@ -1,7 +1,7 @@
-// The login pages in Chromium on a network that stalls: a request that never gets an answer gives the form back.
+// The login pages in Chromium behind a network that fails: a request never answered, a gateway's own error page.
 import t from 'tap'
 import { once } from 'node:events'
-import { createServer, request as httpRequest } from 'node:http'
+import { createServer, request as httpRequest, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { TEST_PASSWORD } from '../helpers/emulator.js'
 import { startBrowserStack, type BrowserStack } from '../helpers/browser.js'
@@ -12,14 +12,15 @@ t.before(async () => { env = await startBrowserStack() })
 t.teardown(async () => { await env?.stop() })
 
 /**
- * A loopback front for the adapter, as a stalled network looks to a browser: the first `POST /auth/sign-in` is taken
- * and never answered; everything else passes on to `target`.
+ * A loopback front for the adapter, as the network between a browser and the adapter may behave: the first
+ * `POST /auth/sign-in` goes to `firstSignIn` (which may leave it unanswered); everything else passes on to `target`.
  */
-async function stallingFront (target: string): Promise<{ url: string, close: () => Promise<void> }> {
-  let stalled = false
+async function front (target: string, firstSignIn: (response: ServerResponse) => void): Promise<{ url: string, close: () => Promise<void> }> {
+  let taken = false
   const server = createServer((request, response) => {
-    if (!stalled && request.method === 'POST' && request.url === '/auth/sign-in') {
-      stalled = true
+    if (!taken && request.method === 'POST' && request.url === '/auth/sign-in') {
+      taken = true
+      firstSignIn(response)
       return
     }
     const onward = httpRequest(`${target}${request.url ?? '/'}`, { method: request.method, headers: request.headers }, (answer) => {
@@ -43,12 +44,13 @@ async function stallingFront (target: string): Promise<{ url: string, close: () 
 
 t.test('a sign-in the network never answers gives the form back with a message, the password kept, and the retry signs in', async (t) => {
   const email = await env.user(['LINE_LEADER'])
-  const front = await stallingFront(env.url)
-  t.teardown(front.close)
+  // A network that stalls: the request is taken and never answered.
+  const stalled = await front(env.url, () => {})
+  t.teardown(stalled.close)
   const context = await env.newContext({ phone: true })
   t.teardown(async () => { await context.close() })
   const page = await context.newPage()
-  await page.goto(`${front.url}/`)
+  await page.goto(`${stalled.url}/`)
   await page.waitForSelector('body[data-ready]')
   const form = page.locator('[data-view="sign-in"]')
   await form.getByLabel('Email').fill(email)
@@ -62,4 +64,26 @@ t.test('a sign-in the network never answers gives the form back with a message, 
   t.equal(await form.getByLabel('Password', { exact: true }).inputValue(), TEST_PASSWORD, 'the password is kept for the retry')
   await submit.click()
   await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+})
+
+t.test('a gateway\'s own error page (a load balancer\'s 502, no reason phrase as over HTTP/2) reads as a sentence in each language, the password kept', async (t) => {
+  for (const [lang, sentence] of [['en', 'The request did not succeed. Try again.'], ['vi', 'Đã xảy ra lỗi phía máy chủ.']]) {
+    const gateway = await front(env.url, (response) => {
+      response.writeHead(502, '', { 'content-type': 'text/html' })
+      response.end('<html><body><h1>502 Bad Gateway</h1></body></html>')
+    })
+    t.teardown(gateway.close)
+    const context = await env.newContext({ locale: lang === 'vi' ? 'vi-VN' : 'en-GB' })
+    t.teardown(async () => { await context.close() })
+    const page = await context.newPage()
+    await page.goto(`${gateway.url}/`)
+    await page.waitForSelector('body[data-ready]')
+    await page.locator('#sign-in-username').fill('someone@ims.local')
+    await page.locator('#sign-in-password').fill(TEST_PASSWORD)
+    await page.locator('[data-view="sign-in"] button[type="submit"]').click()
+    const alert = page.locator('#sign-in-error')
+    await alert.waitFor()
+    t.equal((await alert.textContent())?.trim(), sentence, lang)
+    t.equal(await page.locator('#sign-in-password').inputValue(), TEST_PASSWORD, `${lang}: the password is kept for the retry`)
+  }
 })
