@@ -42,7 +42,8 @@ export async function call<T> (method: 'GET' | 'POST', path: string, body?: unkn
   const retry = Number(response.headers.get('retry-after'))
   throw new ApiError(
     typeof data.error === 'string' ? data.error : 'INTERNAL',
-    typeof data.message === 'string' ? data.message : response.statusText,
+    // No sentence in a gateway's own page, nor in a status line over HTTP/2: the page words it (i18n.errorText).
+    typeof data.message === 'string' ? data.message : '',
     response.status,
     Array.isArray(data.rules) ? data.rules.filter((r): r is string => typeof r === 'string') : [],
     Number.isFinite(retry) && retry > 0 ? retry : undefined

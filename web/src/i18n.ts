@@ -193,8 +193,11 @@ const viErrors: Record<string, string> = {
   INTERNAL: 'Đã xảy ra lỗi phía máy chủ.'
 }
 
-/** What a Vietnamese reader sees for a code this page does not know: never the server's English. */
-const VI_UNKNOWN_ERROR = 'Yêu cầu không thành công. Hãy thử lại.'
+/** What a reader sees for an error that came without a sentence (a gateway's own page) or, in Vietnamese, with a code this page does not know: never the server's English. */
+const UNKNOWN_ERROR: Record<Lang, string> = {
+  en: 'The request did not succeed. Try again.',
+  vi: 'Yêu cầu không thành công. Hãy thử lại.'
+}
 
 const dictionaries: Record<Lang, Record<Key, string>> = { en, vi }
 
@@ -221,5 +224,6 @@ export function waitText (seconds: number): string {
 
 /** What a user reads for a server error: the server's message in English, a translation of its code otherwise. */
 export function errorText (code: string, serverMessage: string): string {
-  return current === 'en' ? serverMessage : (viErrors[code] ?? VI_UNKNOWN_ERROR)
+  if (current === 'en') return serverMessage !== '' ? serverMessage : UNKNOWN_ERROR.en
+  return viErrors[code] ?? UNKNOWN_ERROR.vi
 }
