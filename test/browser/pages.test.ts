@@ -680,3 +680,27 @@ t.test('the language buttons show a focus ring all round when reached with the k
   }
   t.same(problems, [])
 })
+
+t.test('forms that set a new password name the account to password managers (a username field, hidden), as the code field must not be taken for it', async (t) => {
+  const invited = await env.invitedUser('Temp-Passw0rd!', ['LINE_LEADER'])
+  const context = await env.newContext()
+  t.teardown(async () => { await context.close() })
+  const { page, problems } = await open(context)
+  const username = (view: string): Locator => page.locator(`[data-view="${view}"] form input[autocomplete="username"]`)
+  await fillSignIn(page, invited, 'Temp-Passw0rd!')
+  await page.getByRole('heading', { name: 'Choose a new password' }).waitFor()
+  t.equal(await username('new-password').inputValue(), invited, 'the new-password form names the account')
+  t.notOk(await username('new-password').isVisible(), 'without showing a field to fill in')
+
+  const other = uniqueEmail('reset')
+  await page.goto(`${env.url}/#/forgot`)
+  await page.waitForSelector('body[data-ready]')
+  await shown(page).getByLabel('Email').fill(other)
+  await page.getByRole('button', { name: 'Send the code' }).click()
+  await page.getByRole('heading', { name: 'Enter the code' }).waitFor()
+  t.equal(await username('reset').inputValue(), other, 'the reset form names the account')
+  t.notOk(await username('reset').isVisible())
+  const unlabelled = await page.evaluate(`[...document.querySelectorAll('input, select')].filter((e) => e.type !== 'hidden' && e.labels.length === 0).map((e) => e.id || e.name)`)
+  t.same(unlabelled, [], 'every field still has a label')
+  t.same(problems, [])
+})
