@@ -224,7 +224,12 @@ function renderDynamic (view: View): void {
     select.replaceChildren(...(challenge.options ?? []).map((option) => new Option(t(`mfa.${option}`) === `mfa.${option}` ? option : t(`mfa.${option}`), option)))
     if (challenge.options?.includes(chosen) === true) select.value = chosen
   }
-  if (view === 'reset') part(root, '[data-reset-lead]').textContent = t('reset.lead', { email: state.resetUsername ?? '' })
+  // The forms that set a password name its account to password managers.
+  if (view === 'new-password') input(part(root, 'form'), 'username').value = input(part(section('sign-in'), 'form'), 'username').value.trim()
+  if (view === 'reset') {
+    part(root, '[data-reset-lead]').textContent = t('reset.lead', { email: state.resetUsername ?? '' })
+    input(part(root, 'form'), 'username').value = state.resetUsername ?? ''
+  }
   if (view === 'confirm') part(root, '[data-confirm-lead]').textContent = t('confirm.lead', { email: state.confirmUsername ?? '' })
   renderError(view)
 }
