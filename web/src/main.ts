@@ -181,8 +181,23 @@ function route (moveFocus: boolean): void {
   render(view, moveFocus)
 }
 
+function revealButtons (): NodeListOf<HTMLButtonElement> {
+  return document.querySelectorAll<HTMLButtonElement>('[data-reveal]')
+}
+
+/** Shows (or masks again) the password field a "Show" button is for. */
+function reveal (button: HTMLButtonElement, shown: boolean): void {
+  (document.getElementById(button.dataset.reveal!) as HTMLInputElement).type = shown ? 'text' : 'password'
+  button.setAttribute('aria-pressed', String(shown))
+  button.textContent = t(shown ? 'hide' : 'show')
+}
+
 function render (view: View, moveFocus: boolean): void {
-  if (state.current !== undefined && state.current !== view) setError(state.current, undefined)
+  if (state.current !== undefined && state.current !== view) {
+    setError(state.current, undefined)
+    // A password shown on request is masked once its view is left: the next person at a shared screen types unseen.
+    for (const button of Array.from(revealButtons())) reveal(button, false)
+  }
   state.current = view
   for (const name of VIEWS) section(name).hidden = name !== view
   const root = section(view)
@@ -270,7 +285,7 @@ function applyLanguage (next: Lang): void {
   for (const element of Array.from(document.querySelectorAll<HTMLElement>('[data-i18n]'))) element.textContent = t(element.dataset.i18n!)
   for (const element of Array.from(document.querySelectorAll<HTMLElement>('[data-i18n-label]'))) element.setAttribute('aria-label', t(element.dataset.i18nLabel!))
   for (const button of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-lang]'))) button.setAttribute('aria-pressed', String(button.dataset.lang === next))
-  for (const button of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-reveal]'))) button.textContent = t(button.getAttribute('aria-pressed') === 'true' ? 'hide' : 'show')
+  for (const button of Array.from(revealButtons())) button.textContent = t(button.getAttribute('aria-pressed') === 'true' ? 'hide' : 'show')
   if (state.current !== undefined) render(state.current, false)
 }
 
@@ -433,14 +448,8 @@ function wireForms (): void {
     })
   }
 
-  for (const button of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-reveal]'))) {
-    button.addEventListener('click', () => {
-      const field = document.getElementById(button.dataset.reveal!) as HTMLInputElement
-      const reveal = field.type === 'password'
-      field.type = reveal ? 'text' : 'password'
-      button.setAttribute('aria-pressed', String(reveal))
-      button.textContent = t(reveal ? 'hide' : 'show')
-    })
+  for (const button of Array.from(revealButtons())) {
+    button.addEventListener('click', () => { reveal(button, button.getAttribute('aria-pressed') !== 'true') })
   }
 
   for (const button of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-lang]'))) {
