@@ -1,7 +1,7 @@
 // Password recovery, self sign-up, confirmation codes and password changes against the user pool, in the contract's terms.
 import {
   ChangePasswordCommand, ConfirmForgotPasswordCommand, ConfirmSignUpCommand, ForgotPasswordCommand, ResendConfirmationCodeCommand, SignUpCommand,
-  type PasswordPolicyType
+  type AttributeType, type PasswordPolicyType
 } from '@aws-sdk/client-cognito-identity-provider'
 import { AppError } from '../errors.js'
 import { invalidPassword, unmetRules } from '../auth/password-policy.js'
@@ -93,13 +93,26 @@ export class CognitoRecovery {
     }), CODE_TRANSLATION)
   }
 
-  /** SignUp with `email` as the email attribute; the password travels byte for byte. */
-  async signUp (username: string, password: string, email: string, clientIp?: string): Promise<void> {
+  /**
+   * SignUp with `email` as the email attribute, and `locale` (the language the user asked for) as the locale attribute
+   * that picks the language of the user's emails; the password travels byte for byte. A pool whose app client may not
+   * write `locale` refuses it as it refuses a sign-up it does not allow, so that refusal is asked once more without it.
+   */
+  async signUp (username: string, password: string, email: string, clientIp?: string, locale?: string): Promise<void> {
+    try {
+      await this.sendSignUp(username, password, [{ Name: 'email', Value: email }, ...(locale === undefined ? [] : [{ Name: 'locale', Value: locale }])], clientIp)
+    } catch (error) {
+      if (locale === undefined || !(error instanceof AppError && error.code === 'FORBIDDEN')) throw error
+      await this.sendSignUp(username, password, [{ Name: 'email', Value: email }], clientIp)
+    }
+  }
+
+  private async sendSignUp (username: string, password: string, attributes: AttributeType[], clientIp?: string): Promise<void> {
     await this.gateway.call(new SignUpCommand({
       ClientId: this.clientId,
       Username: username,
       Password: password,
-      UserAttributes: [{ Name: 'email', Value: email }],
+      UserAttributes: attributes,
       ...this.caller(username, clientIp)
     }), {
       ...PASSWORD_REFUSALS,

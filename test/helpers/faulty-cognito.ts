@@ -15,6 +15,11 @@ export interface FaultyCognito extends Emulator {
   lateAnswers: (ms: number, operation?: string) => void
   /** Breaks the key endpoint: `refuse` drops each connection, `hang` never answers. */
   keyEndpoint: (fault: KeyEndpointFault) => void
+  /**
+   * Refuses, as a real pool whose app client may not write `attribute` does (NotAuthorizedException), each SignUp that
+   * sets it; cognito-local lets any attribute be written. undefined turns it off.
+   */
+  refuseWrites: (attribute: string | undefined) => void
   /** How many requests reached the key endpoint through the proxy. */
   readonly keyFetches: number
   /** Every Cognito API call that went through the proxy, in order: its operation (InitiateAuth, ...) and JSON body. */
@@ -30,6 +35,7 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
   let lateOperation = ''
   let keyFault: KeyEndpointFault = 'none'
   let keyFetches = 0
+  let unwritable: string | undefined
   const calls: Array<{ operation: string, body: Record<string, unknown> }> = []
   const sockets = new Set<Socket>()
   const timers = new Set<NodeJS.Timeout>()
@@ -63,7 +69,13 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
         return
       }
       const operation = String(incoming.headers['x-amz-target'] ?? '').split('.').at(-1) ?? ''
-      if (operation !== '') calls.push({ operation, body: JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown> })
+      const parsed = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>
+      if (operation !== '') calls.push({ operation, body: parsed })
+      if (operation === 'SignUp' && (parsed.UserAttributes as Array<{ Name: string }> | undefined)?.some((a) => a.Name === unwritable) === true) {
+        outgoing.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' })
+        outgoing.end(JSON.stringify({ __type: 'NotAuthorizedException', message: 'A client attempted to write unauthorized attribute' }))
+        return
+      }
       if (apiDelayMs === 0) { forward(incoming, outgoing, body); return }
       const timer = setTimeout(() => { timers.delete(timer); forward(incoming, outgoing, body) }, apiDelayMs)
       timers.add(timer)
@@ -83,6 +95,7 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
     slowApi: (ms) => { apiDelayMs = ms },
     lateAnswers: (ms, operation = '') => { answerDelayMs = ms; lateOperation = operation },
     keyEndpoint: (fault) => { keyFault = fault },
+    refuseWrites: (attribute) => { unwritable = attribute },
     get keyFetches () { return keyFetches },
     calls,
     stop: async () => {

@@ -3,7 +3,8 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { startBareEmulator } from '../helpers/emulator.js'
+import { startBareEmulator, uniqueEmail } from '../helpers/emulator.js'
+import { waitForEmail } from '../../src/local/mailbox.js'
 import { DEMO_PASSWORD, localEnv, runUntilExit, spawnServer, startServer, stopServer } from '../helpers/local-server.js'
 import { portFree } from '../helpers/ports.js'
 
@@ -25,6 +26,18 @@ t.test('local mode starts everything, prints the URLs and logins, and keeps its 
     const { status, body } = await signIn(first.url, username!)
     t.equal(status, 200, `${username} signs in`)
     t.equal(body.user?.primaryRole, role)
+  }
+  // Self sign-up in the language the user's client asks for (Accept-Language): the emails come in it.
+  for (const [acceptLanguage, subject] of [['vi-VN,vi;q=0.9,en;q=0.8', 'Xác nhận tài khoản IMS của bạn'], ['en-US,en;q=0.9', 'Confirm your IMS account']]) {
+    const email = uniqueEmail('locale')
+    const signedUp = await fetch(`${first.url}/auth/sign-up`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf': '1', 'accept-language': acceptLanguage! },
+      body: JSON.stringify({ username: email, password: 'Sign-Up-Passw0rd!', email })
+    })
+    t.equal(signedUp.status, 202)
+    const mail = await waitForEmail(`http://127.0.0.1:${env.SES_LOCAL_PORT}`, email, { timeoutMs: 10_000 })
+    t.equal(mail.subject, subject, `a sign-up asking for ${acceptLanguage} gets its email in that language`)
   }
   const config = await (await fetch(`${first.url}/auth/config`)).json() as Record<string, string>
   t.equal(config.mode, 'local')

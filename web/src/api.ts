@@ -1,4 +1,5 @@
 // Calls the adapter's JSON routes as the contract says (X-CSRF: 1, same-origin cookies); never sees a token.
+import { lang } from './i18n.js'
 
 /** An error answer of the contract, or a network failure (`code` NETWORK). */
 export class ApiError extends Error {
@@ -30,7 +31,10 @@ export async function call<T> (method: 'GET' | 'POST', path: string, body?: unkn
       credentials: 'same-origin',
       cache: 'no-store',
       signal: AbortSignal.timeout(ANSWER_TIMEOUT_MS),
-      headers: method === 'GET' ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json', 'x-csrf': '1' },
+      // The page's language, so that an account made here gets its emails in it (see /auth/sign-up).
+      headers: method === 'GET'
+        ? { accept: 'application/json', 'accept-language': lang() }
+        : { accept: 'application/json', 'accept-language': lang(), 'content-type': 'application/json', 'x-csrf': '1' },
       ...(method === 'GET' ? {} : { body: JSON.stringify(body ?? {}) })
     })
   } catch {

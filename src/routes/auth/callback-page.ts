@@ -1,6 +1,7 @@
 // The page a person's browser sees when /auth/callback fails: a sentence and a way back, instead of the JSON error body.
 import type { IncomingHttpHeaders } from 'node:http'
 import Negotiator from 'negotiator'
+import { requestedLanguage, type Language } from './language.js'
 
 /**
  * Whether a request ranks HTML above JSON, as a browser's navigation does (negotiator: RFC 9110's Accept rules). No
@@ -9,10 +10,6 @@ import Negotiator from 'negotiator'
 export function prefersHtml (headers: IncomingHttpHeaders): boolean {
   return new Negotiator({ headers }).mediaType(['application/json', 'text/html']) === 'text/html'
 }
-
-/** The languages of the login pages (web/src/i18n.ts); English is listed first, so it answers when nothing matches. */
-const LANGUAGES = ['en', 'vi'] as const
-type Language = (typeof LANGUAGES)[number]
 
 /** The page's words in one language. */
 interface Wording { expired: Sentence, unavailable: Sentence, refused: Sentence, signInAgain: string, home: string, brand: string }
@@ -37,9 +34,9 @@ const WORDING: Record<Language, Wording> = {
   }
 }
 
-/** The page's language: the browser's Accept-Language ranked against the pages' languages (the pages' own default). */
+/** The page's language: the browser's Accept-Language ranked against the pages' languages, else English. */
 function languageOf (headers: IncomingHttpHeaders): Language {
-  return new Negotiator({ headers }).language([...LANGUAGES]) === 'vi' ? 'vi' : 'en'
+  return requestedLanguage(headers) ?? 'en'
 }
 
 /** The title and sentence for a failed callback's status; nothing of the request, no internal reason. */

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { AppError } from '../../errors.js'
 import { PasswordSchema, UsernameSchema, errorResponses } from '../schemas.js'
+import { requestedLanguage } from './language.js'
 import { CodeSchema, outcomeOf } from './recovery.js'
 
 const SignUpBody = Type.Object({
@@ -21,7 +22,8 @@ const signUp: FastifyPluginAsyncTypebox = async (app) => {
     await app.throttle.charge(request, ['ip'], 'sign-up')
     try {
       await app.cognito.recovery.checkPassword(request.body.password)
-      await app.cognito.recovery.signUp(username, request.body.password, request.body.email.trim(), request.ip)
+      // The language the user asked for (Accept-Language) becomes their locale: their emails come in it.
+      await app.cognito.recovery.signUp(username, request.body.password, request.body.email.trim(), request.ip, requestedLanguage(request.headers))
     } catch (error) {
       request.audit({ event: 'sign-up', outcome: outcomeOf(error), username })
       throw error

@@ -3,6 +3,8 @@ import t from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { startEmulator, uniqueEmail, type Emulator } from '../../helpers/emulator.js'
 import { signIn, testApp } from '../../helpers/app.js'
+import { startFaultyCognito } from '../../helpers/faulty-cognito.js'
+import { AdminGetUserCommand } from '@aws-sdk/client-cognito-identity-provider'
 
 const CODE = '123456'
 const PASSWORD = 'Sign-Up-Passw0rd!'
@@ -82,4 +84,35 @@ t.test('malformed bodies are 400 VALIDATION_ERROR', async (t) => {
   }
   t.equal((await post('/auth/confirm-sign-up', { username: email })).json().error, 'VALIDATION_ERROR')
   t.equal((await post('/auth/confirm-sign-up', { username: email, code: CODE, extra: 1 })).json().error, 'VALIDATION_ERROR')
+})
+
+t.test('the language asked for (Accept-Language) becomes the locale; a pool that may not write it still signs the user up', async (t) => {
+  const cognito = await startFaultyCognito({ code: CODE })
+  const faultyApp = await testApp(cognito)
+  t.teardown(async () => { await faultyApp.close(); await cognito.stop() })
+  const signUp = async (email: string, acceptLanguage?: string): Promise<LightMyRequestResponse> => await faultyApp.inject({
+    method: 'POST',
+    url: '/auth/sign-up',
+    headers: acceptLanguage === undefined ? {} : { 'accept-language': acceptLanguage },
+    payload: { username: email, password: PASSWORD, email }
+  })
+  const localeOf = async (email: string): Promise<string | undefined> =>
+    (await cognito.client.send(new AdminGetUserCommand({ UserPoolId: cognito.userPoolId, Username: email }))).UserAttributes?.find((a) => a.Name === 'locale')?.Value
+
+  const vietnamese = uniqueEmail('vi')
+  t.equal((await signUp(vietnamese, 'vi-VN,vi;q=0.9,en;q=0.5')).statusCode, 202)
+  t.equal(await localeOf(vietnamese), 'vi', 'Vietnamese asked for: locale vi')
+  const unasked = uniqueEmail('none')
+  t.equal((await signUp(unasked)).statusCode, 202)
+  t.equal(await localeOf(unasked), undefined, 'nothing asked for: no locale (the triggers\' DEFAULT_LOCALE applies)')
+  const other = uniqueEmail('fr')
+  t.equal((await signUp(other, 'fr-FR')).statusCode, 202)
+  t.equal(await localeOf(other), undefined, 'a language the IMS does not speak: no locale')
+
+  cognito.refuseWrites('locale')
+  const restricted = uniqueEmail('restricted')
+  t.equal((await signUp(restricted, 'vi')).statusCode, 202, 'an app client that may not write locale: signed up all the same')
+  t.equal(await localeOf(restricted), undefined)
+  t.same(cognito.calls.filter((c) => c.operation === 'SignUp' && (c.body.Username === restricted)).map((c) => (c.body.UserAttributes as Array<{ Name: string }>).map((a) => a.Name)),
+    [['email', 'locale'], ['email']], 'asked with locale, then without it')
 })
