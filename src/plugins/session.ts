@@ -117,7 +117,7 @@ export default fp<SessionPluginOptions>(async (app, options) => {
   const sealer = new Sealer(subkey(options.encryptionKeyHex, 'session store'))
   const sessions = new SessionManager(options.store, sealer, options)
   const revocations = new Revocations(options.store, options.signInSeconds)
-  const tokenSignIns = new TokenSignIns(options.store, sealer, revocations, async (refreshToken) => await app.cognito.auth.revoke(refreshToken))
+  const tokenSignIns = new TokenSignIns(options.store, sealer, revocations, async (refreshToken) => await app.cognito.auth.revoke(refreshToken), options)
   app.decorate('sessions', sessions)
   app.decorate('revocations', revocations)
   app.decorate('sessionMode', options.mode)
@@ -294,11 +294,11 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     const access = { ...verified, iat: Math.min(verified.iat, Math.floor(startedAt / 1000)) }
     const user = toUser({ ...access, email: id.email }, options.roleGroups)
     if (tokens.refreshToken === undefined) throw new AppError('INTERNAL')
+    // The account's oldest sign-ins (token mode) or sessions end as a sign-out ends them, beyond SESSION_MAX_PER_USER.
     if (options.mode === 'token') {
-      if (!await tokenSignIns.handOut(access, tokens.refreshToken)) throw unauthenticated()
+      if (!await tokenSignIns.start(access, tokens.refreshToken)) throw unauthenticated()
       return { user, tokens }
     }
-    // The account's oldest sessions end as a sign-out ends them, beyond SESSION_MAX_PER_USER.
     await revokeEnded(await sessions.makeRoom(access.sub))
     const session = await sessions.create({
       sub: access.sub,

@@ -27,12 +27,27 @@ import { secondsToOutlive, tokenIdentity, type Revocations } from './revocations
  * A refresh answered while the sign-out runs: tokens are listed before they are judged, and the sign-out revokes the
  * sign-in before it reads the list. Either the list it reads holds the new token, or the judging finds the sign-in
  * revoked.
+ *
+ * An account keeps at most `maxPerUser` sign-ins, as it keeps that many cookie sessions: each new sign-in's refresh
+ * token is kept sealed, for as long as it can give tokens, and listed under the user; one beyond the limit ends the
+ * user's oldest as a sign-out by its refresh token would. An account signed in again and again (a script, a stolen
+ * password) cannot fill the store. A sign-out drops its kept copy; its listing goes once the account reaches the limit.
  */
 
 function refreshKey (jti: string): string { return `token-refresh:${jti}` }
 function givenKey (refreshToken: string): string { return `refresh-gave:${sha256(refreshToken)}` }
 /** The name of a sign-in whose tokens carry none (cognito-local's): its refresh token's digest. */
 function signInOf (refreshToken: string): string { return `refresh:${sha256(refreshToken)}` }
+/** The user's sign-ins, by their refresh tokens' digests, oldest first. */
+function userKey (sub: string): string { return `token-sign-ins:${sub}` }
+/** A sign-in's refresh token, kept sealed while it can give tokens. */
+function keptKey (digest: string): string { return `token-sign-in:${digest}` }
+
+/** How many sign-ins an account keeps, and how long a sign-in's refresh token can give tokens. */
+export interface TokenSignInLimits {
+  maxPerUser: number
+  signInSeconds: number
+}
 
 /** The refresh tokens behind the access tokens that token mode hands out, kept in the shared store. */
 export class TokenSignIns {
@@ -41,8 +56,47 @@ export class TokenSignIns {
     private readonly store: SharedStore,
     private readonly sealer: Sealer,
     private readonly revocations: Revocations,
-    private readonly revoke: (refreshToken: string) => Promise<Revocation>
+    private readonly revoke: (refreshToken: string) => Promise<Revocation>,
+    private readonly limits: TokenSignInLimits
   ) {}
+
+  /**
+   * A new sign-in's tokens about to go to the client: ends the user's oldest sign-ins beyond `maxPerUser`, keeps and
+   * lists this one, then hands its tokens out (see handOut).
+   */
+  async start (access: AccessClaims, refreshToken: string): Promise<boolean> {
+    await this.makeRoom(access.sub)
+    const digest = sha256(refreshToken)
+    const key = keptKey(digest)
+    await Promise.all([
+      this.store.set(key, this.sealer.seal(refreshToken, key), this.limits.signInSeconds),
+      this.store.addToSet(userKey(access.sub), digest, this.limits.signInSeconds)
+    ])
+    return await this.handOut(access, refreshToken)
+  }
+
+  /**
+   * Ends the oldest sign-ins of `sub` so that one more stays within `maxPerUser`. At the limit, the listings of sign-ins
+   * signed out already (their refresh tokens no longer kept) are dropped first and count for nothing.
+   */
+  private async makeRoom (sub: string): Promise<void> {
+    const listed = await this.store.members(userKey(sub))
+    if (listed.length < this.limits.maxPerUser) return
+    const kept = await Promise.all(listed.map(async (digest) => {
+      const key = keptKey(digest)
+      const sealed = await this.store.get<string>(key)
+      return { digest, refreshToken: sealed === undefined ? undefined : this.sealer.open(sealed, key) }
+    }))
+    const live = kept.filter(({ refreshToken }) => refreshToken !== undefined)
+    const ending = [...kept.filter(({ refreshToken }) => refreshToken === undefined), ...live.slice(0, Math.max(0, live.length - this.limits.maxPerUser + 1))]
+    await Promise.all(ending.map(async ({ digest, refreshToken }) => {
+      if (refreshToken !== undefined) {
+        await this.revoke(refreshToken)
+        await this.endSignIn(refreshToken)
+      }
+      await this.store.removeFromSet(userKey(sub), digest)
+    }))
+  }
 
   /**
    * Tokens about to go to the client: remembers that `refreshToken` gave the (verified) access token `access`, for as
@@ -106,5 +160,6 @@ export class TokenSignIns {
       const space = member.indexOf(' ')
       await this.revocations.revokeId(member.slice(space + 1), Number(member.slice(0, space)))
     }))
+    await this.store.delete(keptKey(sha256(refreshToken)))
   }
 }

@@ -1,4 +1,4 @@
-// One account signing in again and again (a script, a compromised password) keeps a bounded number of sessions: the oldest end.
+// One account signing in again and again (a script, a compromised password) keeps a bounded number of sessions, or of token-mode sign-ins: the oldest end.
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
@@ -42,5 +42,40 @@ for (const store of ['memory', 'redis'] as const) {
     t.equal(await storedSessions(app, sub), MAX, `the store keeps ${MAX} sessions of the account, not ${SIGN_INS}`)
     const statuses = await Promise.all(cookies.map(async (cookie) => (await app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })).statusCode))
     t.same(statuses, [...Array(SIGN_INS - MAX).fill(401), ...Array(MAX).fill(200)], 'the oldest sessions ended, the newest work')
+  })
+}
+
+for (const store of ['memory', 'redis'] as const) {
+  t.test(`token mode, ${store}: ${SIGN_INS} sign-ins of one account leave its ${MAX} newest sign-ins, and only their tokens work`, async (t) => {
+    const app = await testApp(emulator, {
+      SESSION_MODE: 'token',
+      SESSION_MAX_PER_USER: String(MAX),
+      ...store === 'redis' ? { SESSION_STORE: 'redis', REDIS_URL: SHARED_REDIS_URL, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex') } : {}
+    })
+    t.teardown(async () => { await app.close() })
+    const email = await emulator.user(['LINE_LEADER'])
+    const tokens: Array<{ accessToken: string, refreshToken: string }> = []
+    for (let i = 0; i < SIGN_INS; i++) {
+      const response = await app.inject({ method: 'POST', url: '/auth/sign-in', payload: { username: email, password: TEST_PASSWORD } })
+      t.equal(response.statusCode, 200)
+      tokens.push(response.json().tokens)
+    }
+    const bearer = async (accessToken: string): Promise<number> =>
+      (await app.inject({ method: 'GET', url: '/auth/me', headers: { authorization: `Bearer ${accessToken}` } })).statusCode
+    const statuses = await Promise.all(tokens.map(async ({ accessToken }) => await bearer(accessToken)))
+    t.same(statuses, [...Array(SIGN_INS - MAX).fill(401), ...Array(MAX).fill(200)], 'the oldest sign-ins ended, the newest work')
+    const sub = (await app.inject({ method: 'GET', url: '/auth/me', headers: { authorization: `Bearer ${tokens.at(-1)!.accessToken}` } })).json().sub as string
+    t.equal((await app.store.members(`token-sign-ins:${sub}`)).length, MAX, `the store lists ${MAX} sign-ins of the account, not ${SIGN_INS}`)
+    const refreshOf = async (refreshToken: string): Promise<number> => (await app.inject({ method: 'POST', url: '/auth/refresh', payload: { refreshToken } })).statusCode
+    t.equal(await refreshOf(tokens[0]!.refreshToken), 401, 'the oldest sign-in\'s refresh token was revoked')
+    t.equal(await refreshOf(tokens.at(-1)!.refreshToken), 200, 'the newest one refreshes')
+
+    // A sign-out drops its sign-in's kept refresh token; the next sign-in then ends no other.
+    const newest = tokens.at(-1)!
+    t.equal((await app.inject({ method: 'POST', url: '/auth/sign-out', payload: { refreshToken: newest.refreshToken } })).statusCode, 204)
+    const after = await app.inject({ method: 'POST', url: '/auth/sign-in', payload: { username: email, password: TEST_PASSWORD } })
+    t.equal(after.statusCode, 200)
+    t.same(await Promise.all(tokens.slice(SIGN_INS - MAX, -1).map(async ({ accessToken }) => await bearer(accessToken))), Array(MAX - 1).fill(200),
+      'the sign-in that replaced the signed-out one ended none of the others')
   })
 }
