@@ -20,6 +20,8 @@ export interface FaultyCognito extends Emulator {
    * sets it; cognito-local lets any attribute be written. undefined turns it off.
    */
   refuseWrites: (attribute: string | undefined) => void
+  /** Answers each call of `operation` (e.g. DescribeUserPoolClient) as AWS does a role not allowed it; '' turns it off. */
+  deny: (operation: string) => void
   /** How many requests reached the key endpoint through the proxy. */
   readonly keyFetches: number
   /** Every Cognito API call that went through the proxy, in order: its operation (InitiateAuth, ...) and JSON body. */
@@ -36,10 +38,17 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
   let keyFault: KeyEndpointFault = 'none'
   let keyFetches = 0
   let unwritable: string | undefined
+  let deniedOperation = ''
   const calls: Array<{ operation: string, body: Record<string, unknown> }> = []
   const sockets = new Set<Socket>()
   const timers = new Set<NodeJS.Timeout>()
   let target = ''
+
+  /** Answers as Cognito refuses a call: 400 with the exception's name and message. */
+  const refuse = (outgoing: ServerResponse, exception: string, message: string): void => {
+    outgoing.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' })
+    outgoing.end(JSON.stringify({ __type: exception, message }))
+  }
 
   const forward = (incoming: IncomingMessage, outgoing: ServerResponse, body: Buffer): void => {
     const delay = String(incoming.headers['x-amz-target'] ?? '').endsWith(`.${lateOperation}`) ? answerDelayMs : 0
@@ -69,11 +78,14 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
         return
       }
       const operation = String(incoming.headers['x-amz-target'] ?? '').split('.').at(-1) ?? ''
-      const parsed = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>
+      const parsed = operation === '' ? {} : JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>
       if (operation !== '') calls.push({ operation, body: parsed })
       if (operation === 'SignUp' && (parsed.UserAttributes as Array<{ Name: string }> | undefined)?.some((a) => a.Name === unwritable) === true) {
-        outgoing.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' })
-        outgoing.end(JSON.stringify({ __type: 'NotAuthorizedException', message: 'A client attempted to write unauthorized attribute' }))
+        refuse(outgoing, 'NotAuthorizedException', 'A client attempted to write unauthorized attribute')
+        return
+      }
+      if (operation !== '' && operation === deniedOperation) {
+        refuse(outgoing, 'AccessDeniedException', `User: arn:aws:sts::123456789012:assumed-role/ims-task/1 is not authorized to perform: cognito-idp:${operation}`)
         return
       }
       if (apiDelayMs === 0) { forward(incoming, outgoing, body); return }
@@ -96,6 +108,7 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
     lateAnswers: (ms, operation = '') => { answerDelayMs = ms; lateOperation = operation },
     keyEndpoint: (fault) => { keyFault = fault },
     refuseWrites: (attribute) => { unwritable = attribute },
+    deny: (operation) => { deniedOperation = operation },
     get keyFetches () { return keyFetches },
     calls,
     stop: async () => {
