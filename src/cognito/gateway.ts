@@ -2,9 +2,10 @@
 import { createHmac } from 'node:crypto'
 import {
   AdminCreateUserCommand, AdminGetUserCommand, ChangePasswordCommand, CognitoIdentityProviderClient, ConfirmForgotPasswordCommand,
-  ConfirmSignUpCommand, DescribeUserPoolCommand, ForgotPasswordCommand, InitiateAuthCommand, ResendConfirmationCodeCommand, RespondToAuthChallengeCommand,
+  ConfirmSignUpCommand, DescribeUserPoolClientCommand, DescribeUserPoolCommand, ForgotPasswordCommand, InitiateAuthCommand, ResendConfirmationCodeCommand, RespondToAuthChallengeCommand,
   SignUpCommand, VerifySoftwareTokenCommand,
-  type AdminGetUserCommandOutput, type CognitoIdentityProviderClientConfig, type DescribeUserPoolCommandOutput
+  type AdminGetUserCommandOutput, type CognitoIdentityProviderClientConfig, type DescribeUserPoolClientCommandOutput,
+  type DescribeUserPoolCommandOutput, type UserPoolClientType
 } from '@aws-sdk/client-cognito-identity-provider'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { AppError, UnsupportedByEmulatorError, upstreamUnavailable, type ErrorCode } from '../errors.js'
@@ -164,6 +165,16 @@ export class CognitoGateway {
   /** The pool's description (DescribeUserPool): its password policy; that it answers at all tells readiness. */
   async describePool (): Promise<DescribeUserPoolCommandOutput> {
     return await this.call(new DescribeUserPoolCommand({ UserPoolId: this.settings.userPoolId }))
+  }
+
+  /**
+   * The app client's settings (DescribeUserPoolClient), for the start-up check of src/cognito/app-client-check.ts. A task
+   * role not allowed to read them gets FORBIDDEN; a client id the pool does not know, NOT_FOUND.
+   */
+  async describeClient (): Promise<UserPoolClientType> {
+    const command = new DescribeUserPoolClientCommand({ UserPoolId: this.settings.userPoolId, ClientId: this.settings.clientId })
+    const output = await this.call<DescribeUserPoolClientCommandOutput>(command, { AccessDeniedException: 'FORBIDDEN' })
+    return output.UserPoolClient ?? {}
   }
 
   /** SECRET_HASH for confidential app clients, or undefined when the client has no secret. */
