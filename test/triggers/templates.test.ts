@@ -148,6 +148,26 @@ t.test('account takeover details Cognito sends as null or blank are left out: no
   }
 })
 
+t.test('account takeover details derived from what the sign-in sent (device, place) are shown only as one short line that reads as no link or address', async (t) => {
+  const planted = [
+    'Click https://evil.example to keep your account',
+    'Call support at help@evil.example',
+    'Windows\nYour account is safe, ignore this email',
+    'Chrome\u202Eelgoog',
+    'x'.repeat(81)
+  ]
+  for (const [locale, location, device] of [['en', 'Location', 'Device'], ['vi', 'Vị trí', 'Thiết bị']] as const) {
+    for (const value of planted) {
+      const email = renderEmail('AccountTakeOverNotification', locale, { takeover: { city: value, country: value, deviceName: value, ipAddress: '203.0.113.7' } })
+      for (const label of [location, device]) t.notMatch(email.text, new RegExp(`^${label}:`, 'm'), `${locale}: no ${label} line for ${JSON.stringify(value)}`)
+      t.notOk(email.text.includes('evil') || email.html.includes('evil') || email.text.includes('ignore this'), `${locale}: nothing of ${JSON.stringify(value)} is shown`)
+    }
+    const usual = renderEmail('AccountTakeOverNotification', locale, { takeover: { city: 'St. Petersburg', country: 'Washington, D.C.', deviceName: '(Chrome 120.0,  Mac OS X 10.15)' } })
+    t.match(usual.text, new RegExp(`^${location}: St\\. Petersburg, Washington, D\\.C\\.$`, 'm'), `${locale}: a place with dots is shown`)
+    t.match(usual.text, new RegExp(`^${device}: \\(Chrome 120\\.0, Mac OS X 10\\.15\\)$`, 'm'), `${locale}: a device with versions is shown, its spaces collapsed`)
+  }
+})
+
 /** The elements and attributes the layout itself writes; anything else in an email came from a value. */
 const LAYOUT_ELEMENTS = new Set(['html', 'head', 'meta', 'title', 'body', 'div', 'table', 'tr', 'td', 'span', 'h1', 'p', 'a', 'br'])
 const LAYOUT_ATTRIBUTES = new Set(['lang', 'charset', 'name', 'content', 'style', 'role', 'width', 'align', 'href'])

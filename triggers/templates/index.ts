@@ -3,6 +3,7 @@ import type { Locale } from '../config.js'
 import { en } from './en.js'
 import { vi } from './vi.js'
 import type { EmailKind, EmailParams, LocaleCopy, MessageContent, RenderedEmail } from './types.js'
+import { HIDDEN_OR_BREAK, plainForm, readsAsLinkOrAddress } from './shown-text.js'
 
 export { EMAIL_KINDS } from './types.js'
 export { present } from './takeover.js'
@@ -50,15 +51,8 @@ export function pickLocale (attribute: string | undefined, fallback: Locale = 'e
  */
 export const MAX_GREETING_NAME = 40
 
-/** Controls, format characters (bidi overrides, zero-width), lone surrogates, private use, unassigned, line and paragraph separators. */
-const HIDDEN_OR_BREAK = /[\p{C}\p{Zl}\p{Zp}]/u
 /** The format characters a name may hold inside a word: joiners (Persian, Sinhala and others write with them), soft hyphens. */
 const WORD_FORMATTING = /(?<=[\p{L}\p{M}])[\u200C\u200D\u00AD](?=\p{L})/gu
-/**
- * A scheme, `www.`, an `@`, or a dot followed by two letters (`evil.example`, `ví-dụ.vn`; initials such as `J.R.` pass);
- * checked on the NFKC form.
- */
-const LINK_OR_ADDRESS = /:\/\/|www\.|@|[\p{L}\p{N}-][.\u3002]\p{L}{2}/iu
 
 /**
  * The given name as a greeting shows it, or undefined for the nameless greeting. Anyone can set `given_name` (SignUp
@@ -71,10 +65,8 @@ export function greetingName (givenName: string | undefined): string | undefined
   const name = (givenName ?? '').normalize('NFC').trim()
   if (HIDDEN_OR_BREAK.test(name.replace(WORD_FORMATTING, ''))) return undefined
   const tidy = name.replace(/\s+/gu, ' ')
-  // Judged without anything invisible or combining (joiners, soft hyphens, variation selectors, combining marks), so
-  // none of it can split a link or address apart; the name shown keeps them.
-  const plain = tidy.normalize('NFKC').replace(/[\p{Default_Ignorable_Code_Point}\p{M}]/gu, '')
-  if (Array.from(tidy).length > MAX_GREETING_NAME || !/\p{L}/u.test(tidy) || /\p{N}/u.test(plain) || LINK_OR_ADDRESS.test(plain)) return undefined
+  // Judged in its plain form; the name shown keeps its joiners and marks.
+  if (Array.from(tidy).length > MAX_GREETING_NAME || !/\p{L}/u.test(tidy) || /\p{N}/u.test(plainForm(tidy)) || readsAsLinkOrAddress(tidy)) return undefined
   return tidy
 }
 
