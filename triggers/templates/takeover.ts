@@ -39,8 +39,7 @@ export interface TakeoverLabels {
 /**
  * The rows (time, IP address, location, device, action) and links ("this was me" / "this wasn't me") of an account
  * takeover notification in one locale's words. Only the details present (and, for device and place, fit to show) are
- * shown: no row for a missing one, and
- * the location is city and country, or the one of them Cognito knows.
+ * shown: no row for a missing one, and the location is city and country, or the one of them Cognito knows.
  */
 export function takeoverContent (t: TakeoverDetails, labels: TakeoverLabels): Required<Pick<MessageContent, 'fields' | 'actions'>> {
   const place = [shownDetail(t.city), shownDetail(t.country)].filter((x) => x !== undefined).join(', ')
