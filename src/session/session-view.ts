@@ -11,8 +11,8 @@ import { BoundedView } from './bounded-view.js'
  *   every other instance has been sent it before the client's next request; each drops that key on receipt.
  * - A read is remembered only if no message at all arrived while it was in flight: a read's answer and a message come
  *   on different connections, so the order they arrive in here need not be the order Redis saw them in.
- * - Entries lapse after ENTRY_MS whatever happens, so a write whose message was lost (Redis failed between the two)
- *   is seen within that time. SessionManager still judges the idle and absolute limits on every use, and reads a
+ * - Entries lapse after ENTRY_MS whatever happens (on the monotonic clock, whatever the machine's clock is set to), so a
+ *   write whose message was lost (Redis failed between the two) is seen within that time. SessionManager still judges the idle and absolute limits on every use, and reads a
  *   session again from the store when its "last seen" time is due to be written.
  */
 const ENTRY_MS = 10_000
@@ -38,7 +38,7 @@ export class SessionView<T> {
 
   /** The remembered value, or undefined (ask the store). */
   get (key: string): T | undefined {
-    return this.trusted() ? this.entries.get(key, Date.now())?.value : undefined
+    return this.trusted() ? this.entries.get(key, performance.now())?.value : undefined
   }
 
   /** Call just before reading the store, and hand the mark to `remember` with what the read returned. */
@@ -48,7 +48,7 @@ export class SessionView<T> {
 
   remember (key: string, value: T, mark: ReadMark): void {
     if (mark.live && this.trusted() && mark.generation === this.generation && mark.heard === this.heard) {
-      this.entries.set(key, { value, until: Date.now() + ENTRY_MS })
+      this.entries.set(key, { value, until: performance.now() + ENTRY_MS })
     }
   }
 

@@ -36,6 +36,7 @@ export class RedisChannel implements StoreChannel {
   /** The server refused SUBSCRIBE to REDIS_URL's user (NOPERM). */
   private forbidden = false
   private subscribing = false
+  /** When (performance.now(): a clock set back or forward moves nothing here) the last answer's request was sent. */
   private heardAt = 0
   private generations = 0
   private readonly heartbeat: NodeJS.Timeout
@@ -55,7 +56,7 @@ export class RedisChannel implements StoreChannel {
   }
 
   get live (): boolean {
-    return this.subscribed && Date.now() - this.heardAt < STALE_MS
+    return this.subscribed && performance.now() - this.heardAt < STALE_MS
   }
 
   get generation (): number { return this.generations }
@@ -63,7 +64,7 @@ export class RedisChannel implements StoreChannel {
   private async subscribe (): Promise<void> {
     if (this.subscribing || this.subscribed) return
     this.subscribing = true
-    const sentAt = Date.now()
+    const sentAt = performance.now()
     try {
       await this.subscriber.subscribe(this.name)
       this.generations++
@@ -88,7 +89,7 @@ export class RedisChannel implements StoreChannel {
       if (this.subscriber.status === 'ready') await this.subscribe()
       return
     }
-    const sentAt = Date.now()
+    const sentAt = performance.now()
     try {
       await this.subscriber.ping()
       if (this.subscribed) this.heardAt = Math.max(this.heardAt, sentAt)
