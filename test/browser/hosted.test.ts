@@ -25,7 +25,7 @@ async function poolForm (page: Page, email: string, password: string): Promise<v
 }
 
 t.test('the hosted button leads through the pool\'s form back to a signed-in page, with the same session and roles', async (t) => {
-  for (const [role, adminStatus] of [['ADMIN', 200], ['LINE_LEADER', 403]] as const) {
+  for (const [role, adminStatus, roleInWords] of [['ADMIN', 200, 'Administrator'], ['LINE_LEADER', 403, 'Line leader']] as const) {
     const email = await env.user([role])
     const context = await env.newContext()
     const page = await open(context)
@@ -48,7 +48,7 @@ t.test('the hosted button leads through the pool\'s form back to a signed-in pag
     await page.waitForURL(`${env.url}/#/account`)
     await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
     t.equal((await page.locator('[data-user-email]').textContent())?.trim(), email)
-    t.equal((await page.locator('[data-user-role]').textContent())?.trim(), role)
+    t.equal((await page.locator('[data-user-role]').textContent())?.trim(), roleInWords)
     if (role === 'ADMIN') await screenshot(page, 'hosted-signed-in')
     t.equal(await page.evaluate('document.cookie'), '', 'document.cookie holds nothing')
     const cookies = await context.cookies(env.url)

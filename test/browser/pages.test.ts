@@ -64,6 +64,9 @@ async function scriptCookies (page: Page): Promise<string> {
 
 const text = async (page: Page, selector: string): Promise<string> => (await page.locator(selector).textContent() ?? '').trim()
 
+/** Each role as the account view names it, in English. */
+const ROLE_WORDS = { ADMIN: 'Administrator', MANAGER: 'Manager', LINE_LEADER: 'Line leader' } as const
+
 /**
  * Nothing on the page is wider than the screen. A phone widens its layout to fit content that overflows (and shrinks
  * the page to fit), so the layout is compared with the screen, not with the window.
@@ -86,7 +89,7 @@ t.test('each role signs in on the custom page and sees which IMS areas it may re
     await fillSignIn(page, email, TEST_PASSWORD)
     await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
     t.equal(await text(page, '[data-user-email]'), email)
-    t.equal(await text(page, '[data-user-role]'), role)
+    t.equal(await text(page, '[data-user-role]'), ROLE_WORDS[role as keyof typeof ROLE_WORDS], 'the role in words')
     for (const [path, access] of Object.entries(areas)) t.equal(await text(page, `[data-area="${path}"] .access`), access, `${role} ${path}`)
     await screenshot(page, `account-${role.toLowerCase()}`)
 
@@ -174,7 +177,7 @@ t.test('a new user answers the new-password challenge: mismatch and password rul
   await shown(page).getByLabel('Repeat the new password').fill('Fresh-Passw0rd!')
   await page.getByRole('button', { name: 'Save and sign in' }).click()
   await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
-  t.equal(await text(page, '[data-user-role]'), 'LINE_LEADER')
+  t.equal(await text(page, '[data-user-role]'), 'Line leader')
   t.equal(await scriptCookies(page), '')
   t.same(problems, [])
   await context.close()
@@ -226,7 +229,7 @@ t.test('forgot password: the code from the local mailbox and a new password, the
   await shown(page).getByLabel('Password', { exact: true }).fill('Reset-Passw0rd!')
   await page.getByRole('button', { name: 'Sign in', exact: true }).click()
   await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
-  t.equal(await text(page, '[data-user-role]'), 'MANAGER')
+  t.equal(await text(page, '[data-user-role]'), 'Manager')
   t.same(problems, [])
   await context.close()
 })
@@ -272,9 +275,11 @@ t.test('Vietnamese: the pages, the server errors and the areas in Vietnamese; th
   await page.getByRole('heading', { name: 'Bạn đã đăng nhập' }).waitFor()
   t.equal(await text(page, '[data-area="/api/planning"] .access'), 'Được phép')
   t.equal(await text(page, '[data-area="/api/admin"] .access'), 'Không được phép')
+  t.equal(await text(page, '[data-user-role]'), 'Quản lý', 'the role in Vietnamese words')
   await screenshot(page, 'account-vi')
   await page.getByRole('button', { name: 'EN' }).click()
   await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  t.equal(await text(page, '[data-user-role]'), 'Manager', 'and in English once switched')
   t.same(problems, [])
   await context.close()
 })
@@ -724,4 +729,35 @@ t.test('on a shared terminal, a password one user revealed is hidden again for t
   t.equal(await shown(page).locator('[data-reveal]').textContent(), 'Show')
   t.equal(await shown(page).locator('[data-reveal]').getAttribute('aria-pressed'), 'false')
   t.same(problems, [])
+})
+
+t.test('the account view names each role in words, in English and Vietnamese (a language switch re-words it); a role code it does not know is shown as it is', async (t) => {
+  const vietnamese = { ADMIN: 'Quản trị viên', MANAGER: 'Quản lý', LINE_LEADER: 'Tổ trưởng chuyền' } as const
+  for (const role of ['LINE_LEADER', 'ADMIN'] as const) {
+    const email = await env.user([role])
+    const context = await env.newContext()
+    t.teardown(async () => { await context.close() })
+    const { page, problems } = await open(context)
+    await fillSignIn(page, email, TEST_PASSWORD)
+    await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+    t.equal(await text(page, '[data-user-role]'), ROLE_WORDS[role], `${role} in English`)
+    await page.getByRole('button', { name: 'VI', exact: true }).click()
+    t.equal(await text(page, '[data-user-role]'), vietnamese[role], `${role} in Vietnamese`)
+    await page.reload()
+    await page.getByRole('heading', { name: 'Bạn đã đăng nhập' }).waitFor()
+    t.equal(await text(page, '[data-user-role]'), vietnamese[role], `${role} in Vietnamese, opened in Vietnamese`)
+    await page.getByRole('button', { name: 'EN', exact: true }).click()
+    t.equal(await text(page, '[data-user-role]'), ROLE_WORDS[role], `${role} in English again`)
+    t.same(problems, [])
+  }
+
+  // A role a later adapter may add, which these pages do not know yet: the user object as such an adapter would send it.
+  const context = await env.newContext()
+  t.teardown(async () => { await context.close() })
+  await context.route('**/auth/me', async (route) => {
+    await route.fulfill({ json: { sub: 'a-sub', username: 'a-sub', email: 'quality@ims.test', roles: ['QUALITY_LEAD'], primaryRole: 'QUALITY_LEAD', groups: ['QUALITY_LEAD'] } })
+  })
+  const { page } = await open(context)
+  await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  t.equal(await text(page, '[data-user-role]'), 'QUALITY_LEAD', 'an unknown role code is shown as it is')
 })
