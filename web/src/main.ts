@@ -249,13 +249,19 @@ function renderDynamic (view: View): void {
   renderError(view)
 }
 
+/** A role in words in the current language; a role code these pages do not know, as it is. */
+function roleName (role: string): string {
+  const name = t(`role.${role}`)
+  return name === `role.${role}` ? role : name
+}
+
 function renderAccount (user: User): void {
   const root = section('account')
   const name = user.email ?? user.username
   part(root, '[data-avatar]').textContent = name.slice(0, 1).toUpperCase()
   part(root, '[data-user-email]').textContent = name
   const role = part(root, '[data-user-role]')
-  role.textContent = user.primaryRole ?? t('account.noRole')
+  role.textContent = user.primaryRole === null ? t('account.noRole') : roleName(user.primaryRole)
   role.classList.toggle('none', user.primaryRole === null)
   part(root, '[data-user-username]').textContent = user.username
   part(root, '[data-user-groups]').textContent = user.groups.length > 0 ? user.groups.join(', ') : '—'
@@ -269,7 +275,7 @@ function renderAccount (user: User): void {
     const path = document.createElement('code')
     path.textContent = area.path
     const title = document.createElement('span')
-    title.textContent = t(`area.${area.path}`) === `area.${area.path}` ? area.roles.join(', ') : t(`area.${area.path}`)
+    title.textContent = t(`area.${area.path}`) === `area.${area.path}` ? area.roles.map(roleName).join(', ') : t(`area.${area.path}`)
     label.append(path, title)
     const access = document.createElement('span')
     access.className = `access ${allowedHere ? 'yes' : 'no'}`
