@@ -441,7 +441,8 @@ t.test('Vietnamese: an error code the server words in English (a pasted password
   const context = await env.newContext({ locale: 'vi-VN' })
   const { page } = await open(context)
   await shown(page).getByLabel('Email').fill('someone@ims.local')
-  await shown(page).getByLabel('Mật khẩu', { exact: true }).fill('x'.repeat(70_000))
+  // Past the field's maxlength, as a script or an extension may set it (typing and pasting stop at the limit).
+  await page.locator('#sign-in-password').evaluate((field: HTMLInputElement) => { field.value = 'x'.repeat(70_000) })
   await page.getByRole('button', { name: 'Đăng nhập', exact: true }).click()
   const alert = page.locator('[data-view="sign-in"] [role="alert"]')
   await alert.filter({ hasText: /\S/ }).waitFor()
@@ -760,4 +761,67 @@ t.test('the account view names each role in words, in English and Vietnamese (a 
   const { page } = await open(context)
   await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
   t.equal(await text(page, '[data-user-role]'), 'QUALITY_LEAD', 'an unknown role code is shown as it is')
+})
+
+t.test('every field stops at the server\'s limit (maxlength); a value past it that still reaches the server (set by a script) is refused in words naming the field, EN and VI', async (t) => {
+  const context = await env.newContext()
+  t.teardown(async () => { await context.close() })
+  const { page, problems } = await open(context)
+  // The contract's limits (src/routes/schemas.ts and the route schemas): usernames and emails 128, passwords 256,
+  // emailed codes 64, a challenge's answer 256. A field the pages add must say its limit here too.
+  const expected = {
+    'sign-in-username': 128,
+    'sign-in-password': 256,
+    'new-password-username': 128,
+    'new-password': 256,
+    'new-password-confirm': 256,
+    'code-answer': 256,
+    'forgot-username': 128,
+    'reset-username': 128,
+    'reset-code': 64,
+    'reset-password': 256,
+    'reset-confirm': 256,
+    'confirm-code': 64
+  }
+  const limits = await page.evaluate(`Object.fromEntries([...document.querySelectorAll('input')].filter((e) => e.type !== 'hidden').map((e) => [e.id, e.maxLength]))`)
+  t.same(limits, expected, 'each field has the server\'s limit as its maxlength')
+
+  await shown(page).getByLabel('Email').fill(`${'a'.repeat(150)}@ims.test`)
+  t.equal((await shown(page).getByLabel('Email').inputValue()).length, 128, 'an email cannot be typed past 128 characters')
+  await shown(page).getByLabel('Password', { exact: true }).fill('x'.repeat(300))
+  t.equal((await shown(page).getByLabel('Password', { exact: true }).inputValue()).length, 256, 'a password cannot be typed past 256 characters')
+
+  const alert = page.locator('#sign-in-error')
+  for (const [lang, sentence] of [['EN', 'Password is too long. Use at most 256 characters.'], ['VI', 'Mật khẩu quá dài. Hãy dùng tối đa 256 ký tự.']]) {
+    await page.getByRole('button', { name: lang, exact: true }).click()
+    await shown(page).getByLabel('Email').fill('someone@ims.local')
+    await page.locator('#sign-in-password').evaluate((field: HTMLInputElement) => { field.value = 'x'.repeat(300) })
+    const answered = page.waitForResponse((response) => response.url().endsWith('/auth/sign-in'))
+    await page.locator('[data-view="sign-in"] button[type="submit"]').click()
+    const answer = await answered
+    t.equal(answer.status(), 400)
+    t.equal((await answer.json() as { error: string }).error, 'VALIDATION_ERROR', 'the server refuses it')
+    await page.locator('[data-view="sign-in"] button[type="submit"]:not([disabled])').waitFor()
+    t.equal((await alert.textContent())?.trim(), sentence, `${lang}: a sentence naming the field, not the schema's text`)
+    t.equal(await page.locator('#sign-in-password').getAttribute('aria-invalid'), 'true', 'the field is marked')
+    t.equal(await page.evaluate('document.activeElement.id'), 'sign-in-password', 'and has the focus')
+  }
+  await page.getByRole('button', { name: 'VI', exact: true }).click()
+  await page.getByRole('button', { name: 'EN', exact: true }).click()
+  t.equal((await alert.textContent())?.trim(), 'Password is too long. Use at most 256 characters.', 'a language switch re-words it')
+
+  // Another form, another field: the reset code.
+  await page.evaluate('location.hash = "#/forgot"')
+  await shown(page).getByLabel('Email').fill(uniqueEmail('long-code'))
+  await page.getByRole('button', { name: 'Send the code' }).click()
+  await page.getByRole('heading', { name: 'Enter the code' }).waitFor()
+  await page.locator('#reset-code').evaluate((field: HTMLInputElement) => { field.value = '1'.repeat(65) })
+  await shown(page).getByLabel('New password', { exact: true }).fill('Reset-Passw0rd!')
+  await shown(page).getByLabel('Repeat the new password').fill('Reset-Passw0rd!')
+  await page.getByRole('button', { name: 'Set the new password' }).click()
+  const resetAlert = page.locator('#reset-error')
+  await resetAlert.filter({ hasText: /\S/ }).waitFor()
+  t.equal((await resetAlert.textContent())?.trim(), 'Code is too long. Use at most 64 characters.')
+  t.equal(await page.evaluate('document.activeElement.id'), 'reset-code', 'the code is the field to correct')
+  t.same(problems, [])
 })
