@@ -73,6 +73,7 @@ const en = {
   'check.email': 'Enter a valid email address.',
   'check.mismatch': 'The two new passwords are not the same.',
   'error.network': 'The server could not be reached. Check your connection and try again.',
+  'error.tooLong': '{field} is too long. Use at most {max} characters.',
   'error.tooMany': 'Too many attempts.',
   'error.stepEnded': 'Too many attempts: that sign-in step has ended. Sign in again.',
   'error.retryIn': 'Try again in {wait}.',
@@ -161,6 +162,7 @@ const vi: Record<Key, string> = {
   'check.email': 'Hãy nhập một địa chỉ email hợp lệ.',
   'check.mismatch': 'Hai mật khẩu mới không giống nhau.',
   'error.network': 'Không kết nối được máy chủ. Hãy kiểm tra mạng và thử lại.',
+  'error.tooLong': '{field} quá dài. Hãy dùng tối đa {max} ký tự.',
   'error.tooMany': 'Quá nhiều lần thử.',
   'error.stepEnded': 'Quá nhiều lần thử: bước đăng nhập đó đã kết thúc. Hãy đăng nhập lại.',
   'error.retryIn': 'Hãy thử lại sau {wait}.',
@@ -177,9 +179,17 @@ const vi: Record<Key, string> = {
   'rule.POOL_POLICY': 'Không phải mật khẩu bị chính sách tài khoản từ chối'
 }
 
-/** Vietnamese sentences for the contract's error codes; English shows the server's own message. */
+/**
+ * English sentences for the contract's error codes whose server message is not written for people: a refused request
+ * body is worded by its schema ("body/password must NOT have more than 256 characters"). Others show the server's own.
+ */
+const enErrors: Record<string, string> = {
+  VALIDATION_ERROR: 'Check what you typed: a field is too long or malformed.'
+}
+
+/** Vietnamese sentences for the contract's error codes. */
 const viErrors: Record<string, string> = {
-  VALIDATION_ERROR: 'Yêu cầu không hợp lệ.',
+  VALIDATION_ERROR: 'Hãy kiểm tra những gì bạn đã nhập: có ô quá dài hoặc sai định dạng.',
   INVALID_CREDENTIALS: 'Tên đăng nhập hoặc mật khẩu không đúng.',
   UNAUTHENTICATED: 'Phiên đăng nhập đã hết hạn. Hãy đăng nhập lại.',
   FORBIDDEN: 'Vai trò của bạn không cho phép thao tác này.',
@@ -228,8 +238,11 @@ export function waitText (seconds: number): string {
   return minutes === 1 ? t('wait.minute') : t('wait.minutes', { n: minutes })
 }
 
-/** What a user reads for a server error: the server's message in English, a translation of its code otherwise. */
+/**
+ * What a user reads for a server error: in English the server's message (the pages' own sentence for a code whose
+ * message is not for people), a translation of its code otherwise.
+ */
 export function errorText (code: string, serverMessage: string): string {
-  if (current === 'en') return serverMessage !== '' ? serverMessage : UNKNOWN_ERROR.en
+  if (current === 'en') return enErrors[code] ?? (serverMessage !== '' ? serverMessage : UNKNOWN_ERROR.en)
   return viErrors[code] ?? UNKNOWN_ERROR.vi
 }

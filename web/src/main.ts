@@ -118,8 +118,22 @@ function checkSame (form: HTMLFormElement, first: string, second: string): void 
 }
 
 /**
+ * The first field of `form` holding more than its maxlength, which the server refuses (VALIDATION_ERROR). Typing and
+ * pasting stop at the limit; a script, an extension or an autofill may still set more.
+ */
+function overLong (form: HTMLFormElement): HTMLInputElement | undefined {
+  return Array.from(form.querySelectorAll('input')).find((field) => field.maxLength >= 0 && field.value.length > field.maxLength)
+}
+
+/** Names the field that is too long, by its label, and its limit. */
+function tooLong (field: HTMLInputElement): Message {
+  const label = field.labels?.[0]?.dataset.i18n
+  return () => ({ text: t('error.tooLong', { field: label === undefined ? field.name : t(label), max: field.maxLength }), rules: [] })
+}
+
+/**
  * Wires a form: client checks, a busy state, and server errors shown in place, on the field `focusOnError` names for
- * the error's code (the field the user should correct).
+ * the error's code (the field the user should correct); a request refused as malformed names the field past its limit.
  */
 function onSubmit (view: View, handler: (form: HTMLFormElement) => Promise<void>, focusOnError?: (code: string) => string): void {
   const form = part<HTMLFormElement>(section(view), 'form')
@@ -128,6 +142,8 @@ function onSubmit (view: View, handler: (form: HTMLFormElement) => Promise<void>
     const button = part<HTMLButtonElement>(form, 'button[type="submit"]')
     if (button.disabled) return
     clearInvalid(form)
+    // Judged before the handler runs: a refused sign-in clears its password.
+    const long = overLong(form)
     button.disabled = true
     section(view).setAttribute('aria-busy', 'true')
     handler(form).then(() => { setError(view, undefined) }, (error: unknown) => {
@@ -140,10 +156,11 @@ function onSubmit (view: View, handler: (form: HTMLFormElement) => Promise<void>
         return
       }
       const apiError = error instanceof ApiError ? error : new ApiError('NETWORK', '', 0)
-      setError(view, describe(apiError))
-      const field = focusOnError === undefined ? undefined : input(form, focusOnError(apiError.code))
+      const refusedField = apiError.code === 'VALIDATION_ERROR' ? long : undefined
+      setError(view, refusedField === undefined ? describe(apiError) : tooLong(refusedField))
+      const field = refusedField ?? (focusOnError === undefined ? undefined : input(form, focusOnError(apiError.code)))
       if (field !== undefined) {
-        if (apiError.code === 'INVALID_PASSWORD' || apiError.code === 'INVALID_CREDENTIALS' || apiError.code === 'INVALID_CODE') markInvalid(view, field)
+        if (field === refusedField || apiError.code === 'INVALID_PASSWORD' || apiError.code === 'INVALID_CREDENTIALS' || apiError.code === 'INVALID_CODE') markInvalid(view, field)
         field.select()
         field.focus()
       }
