@@ -202,11 +202,23 @@ function revealButtons (): NodeListOf<HTMLButtonElement> {
   return document.querySelectorAll<HTMLButtonElement>('[data-reveal]')
 }
 
-/** Shows (or masks again) the password field a "Show" button is for. */
+function revealed (button: HTMLButtonElement): HTMLInputElement {
+  return document.getElementById(button.dataset.reveal!) as HTMLInputElement
+}
+
+/**
+ * Shows (or masks again) the password field a "Show" button is for. The button reads "Show" or "Hide" and is named
+ * for what it does ("Show password"): the name says the state, so it has no pressed state besides.
+ */
 function reveal (button: HTMLButtonElement, shown: boolean): void {
-  (document.getElementById(button.dataset.reveal!) as HTMLInputElement).type = shown ? 'text' : 'password'
-  button.setAttribute('aria-pressed', String(shown))
+  revealed(button).type = shown ? 'text' : 'password'
+  labelReveal(button)
+}
+
+function labelReveal (button: HTMLButtonElement): void {
+  const shown = revealed(button).type === 'text'
   button.textContent = t(shown ? 'hide' : 'show')
+  button.setAttribute('aria-label', t(shown ? 'reveal.hide' : 'reveal.show'))
 }
 
 function render (view: View, moveFocus: boolean): void {
@@ -308,7 +320,7 @@ function applyLanguage (next: Lang): void {
   for (const element of Array.from(document.querySelectorAll<HTMLElement>('[data-i18n]'))) element.textContent = t(element.dataset.i18n!)
   for (const element of Array.from(document.querySelectorAll<HTMLElement>('[data-i18n-label]'))) element.setAttribute('aria-label', t(element.dataset.i18nLabel!))
   for (const button of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-lang]'))) button.setAttribute('aria-pressed', String(button.dataset.lang === next))
-  for (const button of Array.from(revealButtons())) button.textContent = t(button.getAttribute('aria-pressed') === 'true' ? 'hide' : 'show')
+  for (const button of Array.from(revealButtons())) labelReveal(button)
   if (state.current !== undefined) render(state.current, false)
 }
 
@@ -472,7 +484,7 @@ function wireForms (): void {
   }
 
   for (const button of Array.from(revealButtons())) {
-    button.addEventListener('click', () => { reveal(button, button.getAttribute('aria-pressed') !== 'true') })
+    button.addEventListener('click', () => { reveal(button, revealed(button).type === 'password') })
   }
 
   for (const button of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-lang]'))) {
