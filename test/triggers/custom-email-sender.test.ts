@@ -355,8 +355,8 @@ t.test('a user without an email attribute is refused', async (t) => {
 // SES takes addresses in 7-bit ASCII only (no SMTPUTF8): a Unicode domain in Punycode, a Unicode sender name as an
 // RFC 2047 encoded-word; anything else SES refuses, and no email leaves.
 const ASCII = /^[\x20-\x7e]*$/
-/** The sender as a mail client shows it: an encoded-word display name decoded. */
-const shownSender = (from: string): string => from.replace(/=\?UTF-8\?B\?([A-Za-z0-9+/=]*)\?=/gi, (_, b64: string) => Buffer.from(b64, 'base64').toString('utf8'))
+/** The sender as a mail client shows it: an encoded-word display name decoded (the space between two encoded-words dropped, RFC 2047). */
+const shownSender = (from: string): string => from.replace(/\?=\s+=\?/g, '?==?').replace(/=\?UTF-8\?B\?([A-Za-z0-9+/=]*)\?=/gi, (_, b64: string) => Buffer.from(b64, 'base64').toString('utf8'))
 
 t.test('a Vietnamese sender name and a recipient on a Unicode domain reach SES in the ASCII it requires', async (t) => {
   const deps = createCustomEmailSenderDeps(loadEmailSenderConfig(env({ EMAIL_FROM: 'Hệ thống IMS <no-reply@nhà-máy.vn>' })), jsonLogger(() => {}))
@@ -368,6 +368,23 @@ t.test('a Vietnamese sender name and a recipient on a Unicode domain reach SES i
   t.match(email?.from, ASCII, 'the sender is 7-bit ASCII')
   t.equal(shownSender(email?.from ?? ''), 'Hệ thống IMS <no-reply@xn--nh-my-sqaj.vn>', 'and reads as the name the operator set')
   t.equal(email !== undefined ? codeFromEmail(email) : undefined, '868686')
+})
+
+/** RFC 5322 `display-name <addr-spec>` or a bare address: a display name of atoms (an encoded-word is one) and quoted strings only, no bare specials. */
+const ATOM = String.raw`[A-Za-z0-9!#$%&'*+\-/=?^_${'`'}{|}~]+`
+const QUOTED = String.raw`"(?:[^"\\\r\n]|\\.)*"`
+const WORD = `(?:${ATOM}|${QUOTED})`
+const MAILBOX = new RegExp(String.raw`^(?:${WORD}(?: ${WORD})* <[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$`)
+
+t.test('a Vietnamese sender name holding a comma or parentheses reaches SES as one well-formed sender, shown as set', async (t) => {
+  for (const name of ['Công ty TNHH ABC (Việt Nam)', 'IMS, Phòng Nhân sự']) {
+    const deps = createCustomEmailSenderDeps(loadEmailSenderConfig(env({ EMAIL_FROM: `"${name}" <no-reply@ims.test>` })), jsonLogger(() => {}))
+    const to = unique('sender')
+    await handle(event('CustomEmailSender_ForgotPassword', await encryptLikeCognito('575757'), { email: to, locale: 'vi' }), deps)
+    const from = (await emailsTo(to))[0]?.from ?? ''
+    t.match(from, MAILBOX, `${name}: one mailbox, no comma or parenthesis outside an encoded-word or quotes (SES reads those as address syntax)`)
+    t.equal(shownSender(from), `${name} <no-reply@ims.test>`, `${name}: shown as the operator set it`)
+  }
 })
 
 t.test('an unreachable SES surfaces as EmailSendError, whose message quotes no address', async (t) => {
