@@ -1,7 +1,7 @@
 // Sends one rendered email through SES v2; a failure is re-thrown without SES's words, which can quote addresses.
 import { domainToASCII } from 'node:url'
 import addressparser from 'nodemailer/lib/addressparser'
-import { encodeWords, quoteString } from 'nodemailer/lib/mime-funcs'
+import { encodeWord, quoteString } from 'nodemailer/lib/mime-funcs'
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2'
 import { AwsCallError, LOCAL_CREDENTIALS } from './aws.js'
 
@@ -32,10 +32,13 @@ export class EmailSendError extends AwsCallError {
 
 const ASCII = /^[\x00-\x7f]*$/
 
-/** A display name as an address header carries it: bare, quoted, or as RFC 2047 encoded-words when not ASCII. */
+/**
+ * A display name as an address header carries it: bare, quoted, or when not ASCII wholly as RFC 2047 encoded-words
+ * (as nodemailer writes its own addresses), so none of its commas or parentheses is left bare as address syntax.
+ */
 function displayName (name: string): string {
   if (/^[\w ]*$/.test(name)) return name
-  return ASCII.test(name) ? quoteString(name) : encodeWords(name, 'B', 52)
+  return ASCII.test(name) ? quoteString(name) : encodeWord(name, 'B', 52)
 }
 
 /**
