@@ -25,12 +25,15 @@ const ANSWER_TIMEOUT_MS = 20_000
 /** Sends a JSON request to the adapter and returns the parsed body (undefined for 204); throws ApiError. */
 export async function call<T> (method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
   let response: Response
+  // A timer, not AbortSignal.timeout, which browsers the pages are built for lack (Safari before 16).
+  const deadline = new AbortController()
+  const timer = setTimeout(() => { deadline.abort() }, ANSWER_TIMEOUT_MS)
   try {
     response = await fetch(path, {
       method,
       credentials: 'same-origin',
       cache: 'no-store',
-      signal: AbortSignal.timeout(ANSWER_TIMEOUT_MS),
+      signal: deadline.signal,
       // The page's language, so that an account made here gets its emails in it (see /auth/sign-up).
       headers: method === 'GET'
         ? { accept: 'application/json', 'accept-language': lang() }
@@ -38,10 +41,14 @@ export async function call<T> (method: 'GET' | 'POST', path: string, body?: unkn
       ...(method === 'GET' ? {} : { body: JSON.stringify(body ?? {}) })
     })
   } catch {
+    clearTimeout(timer)
     throw new ApiError('NETWORK', '', 0)
   }
-  if (response.status === 204) return undefined as T
-  const data = await response.json().catch(() => ({})) as Record<string, unknown>
+  if (response.status === 204) {
+    clearTimeout(timer)
+    return undefined as T
+  }
+  const data = await response.json().catch(() => ({})).finally(() => { clearTimeout(timer) }) as Record<string, unknown>
   if (response.ok) return data as T
   const retry = Number(response.headers.get('retry-after'))
   throw new ApiError(
