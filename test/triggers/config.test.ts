@@ -27,6 +27,9 @@ t.test('each missing or malformed variable stops the cold start with a sentence 
     [{ ...AWS_ENV, EMAIL_FROM: 'IMS <no-reply@ims.example.com' }, /^EMAIL_FROM must be an email address/],
     [{ ...AWS_ENV, EMAIL_FROM: 'no-reply@ims.example.com>' }, /^EMAIL_FROM must be an email address/],
     [{ ...AWS_ENV, EMAIL_FROM: 'IMS no-reply@ims.example.com' }, /^EMAIL_FROM must be an email address/],
+    // An unclosed parenthesis or quote: read as SES's address is (nodemailer's parser), the address is lost in it.
+    [{ ...AWS_ENV, EMAIL_FROM: 'IMS (Support <no-reply@ims.example.com>' }, /^EMAIL_FROM must be an email address/],
+    [{ ...AWS_ENV, EMAIL_FROM: '"IMS <no-reply@ims.example.com>' }, /^EMAIL_FROM must be an email address/],
     [{ ...AWS_ENV, SES_REGION: '  ' }, /^SES_REGION is not set/],
     [{ ...AWS_ENV, KMS_KEY_ARN: undefined }, /^KMS_KEY_ARN is not set/],
     [{ ...AWS_ENV, KMS_KEY_ARN: 'arn:aws:kms:eu-west-1:123456789012:alias/ims' }, /^KMS_KEY_ARN must be a key ARN .*\(not an alias\)/],
@@ -37,6 +40,12 @@ t.test('each missing or malformed variable stops the cold start with a sentence 
   ]
   for (const [env, message] of cases) {
     t.throws(() => loadEmailSenderConfig(env), { name: 'TriggerConfigError', message }, String(message))
+  }
+})
+
+t.test('a sender name with quotes, parentheses or Vietnamese letters starts', async (t) => {
+  for (const from of ['"Công ty TNHH ABC (Việt Nam)" <no-reply@ims.example.com>', 'IMS (Support) <no-reply@ims.example.com>', '"Doe, John" <no-reply@ims.example.com>', 'Hệ thống IMS <no-reply@nhà-máy.vn>', 'no-reply@ims.example.com']) {
+    t.equal(loadEmailSenderConfig({ ...AWS_ENV, EMAIL_FROM: from }).emailFrom, from, from)
   }
 })
 
