@@ -1,4 +1,5 @@
 // Trigger configuration from the environment: the only place triggers read process.env; validated at cold start.
+import addressparser from 'nodemailer/lib/addressparser'
 import { DEFAULT_ROLE_GROUPS, parseRoleGroups, type RoleGroups } from '../src/role-mapping.js'
 
 /** An environment: `process.env` in Lambda, a plain object when the local runner or a test hosts the triggers. */
@@ -75,6 +76,17 @@ export function isLambdaRuntime (env: TriggerEnv = processEnv()): boolean {
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/
 /** `name@domain`, or `Name <name@domain>` with both brackets. */
 const EMAIL_ADDRESS = /^(?:[^\s@<>]+@[^\s@<>]+|[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>)$/
+/** An address with nothing of a display name's syntax in it. */
+const ADDR_SPEC = /^[^\s@<>"()]+@[^\s@<>"()]+$/
+
+/**
+ * Whether `value` is one address as written (EMAIL_ADDRESS) and as nodemailer's parser, which reads it for SES
+ * (lib/mailer.ts), reads it: an unclosed parenthesis or quote in the name would swallow the address.
+ */
+function isOneAddress (value: string): boolean {
+  const parsed = addressparser(value, { flatten: true })
+  return EMAIL_ADDRESS.test(value) && parsed.length === 1 && ADDR_SPEC.test((parsed[0] as { address: string }).address)
+}
 
 function value (env: TriggerEnv, name: string): string | undefined {
   const raw = env[name]
@@ -149,7 +161,7 @@ export function loadEmailSenderConfig (env: TriggerEnv): EmailSenderConfig {
     refuseInProduction(env, name)
   }
   const emailFrom = required(env, 'EMAIL_FROM', 'the sender address, such as "IMS <no-reply@example.com>"')
-  if (!EMAIL_ADDRESS.test(emailFrom)) {
+  if (!isOneAddress(emailFrom)) {
     throw new TriggerConfigError(`EMAIL_FROM must be an email address such as "IMS <no-reply@example.com>"; got "${emailFrom}".`)
   }
   const sesRegion = required(env, 'SES_REGION', 'the AWS region SES sends from, such as eu-west-1')
