@@ -1,4 +1,4 @@
-// The login pages in Chromium behind a network that fails: a request never answered, a gateway's own error page.
+// The login pages in Chromium behind a network that fails: a request never answered, a gateway's own error answer.
 import t from 'tap'
 import { once } from 'node:events'
 import { createServer, request as httpRequest, type ServerResponse } from 'node:http'
@@ -66,25 +66,34 @@ t.test('a sign-in the network never answers gives the form back with a message, 
   await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
 })
 
-t.test('a gateway\'s own error page (a load balancer\'s 502, no reason phrase as over HTTP/2) reads as a sentence in each language, the password kept', async (t) => {
-  for (const [lang, sentence] of [['en', 'The request did not succeed. Try again.'], ['vi', 'Đã xảy ra lỗi phía máy chủ.']]) {
-    const gateway = await front(env.url, (response) => {
-      response.writeHead(502, '', { 'content-type': 'text/html' })
-      response.end('<html><body><h1>502 Bad Gateway</h1></body></html>')
-    })
-    t.teardown(gateway.close)
-    const context = await env.newContext({ locale: lang === 'vi' ? 'vi-VN' : 'en-GB' })
-    t.teardown(async () => { await context.close() })
-    const page = await context.newPage()
-    await page.goto(`${gateway.url}/`)
-    await page.waitForSelector('body[data-ready]')
-    await page.locator('#sign-in-username').fill('someone@ims.local')
-    await page.locator('#sign-in-password').fill(TEST_PASSWORD)
-    await page.locator('[data-view="sign-in"] button[type="submit"]').click()
-    const alert = page.locator('#sign-in-error')
-    await alert.waitFor()
-    t.equal((await alert.textContent())?.trim(), sentence, lang)
-    t.equal(await page.locator('#sign-in-password').inputValue(), TEST_PASSWORD, `${lang}: the password is kept for the retry`)
+/** What a gateway in front of the adapter may answer with instead of the contract's body, and what each language reads. */
+const GATEWAY_ANSWERS = [
+  { what: 'its own 502 page, no reason phrase as over HTTP/2', type: 'text/html', body: '<html><body><h1>502 Bad Gateway</h1></body></html>', en: 'The request did not succeed. Try again.', vi: 'Đã xảy ra lỗi phía máy chủ.', keepsPassword: true },
+  // A code the pages do not know is no failure they can vouch for: the password is cleared, as after a refusal.
+  { what: 'a JSON body whose code names a member every object inherits', type: 'application/json', body: '{"error":"toString","message":""}', en: 'The request did not succeed. Try again.', vi: 'Yêu cầu không thành công. Hãy thử lại.', keepsPassword: false }
+]
+
+t.test('a gateway\'s own error answer (a load balancer\'s 502 page, an odd JSON body) reads as a sentence in each language', async (t) => {
+  for (const answer of GATEWAY_ANSWERS) {
+    for (const lang of ['en', 'vi'] as const) {
+      const gateway = await front(env.url, (response) => {
+        response.writeHead(502, '', { 'content-type': answer.type })
+        response.end(answer.body)
+      })
+      t.teardown(gateway.close)
+      const context = await env.newContext({ locale: lang === 'vi' ? 'vi-VN' : 'en-GB' })
+      t.teardown(async () => { await context.close() })
+      const page = await context.newPage()
+      await page.goto(`${gateway.url}/`)
+      await page.waitForSelector('body[data-ready]')
+      await page.locator('#sign-in-username').fill('someone@ims.local')
+      await page.locator('#sign-in-password').fill(TEST_PASSWORD)
+      await page.locator('[data-view="sign-in"] button[type="submit"]').click()
+      const alert = page.locator('#sign-in-error')
+      await alert.waitFor()
+      t.equal((await alert.textContent())?.trim(), answer[lang], `${lang}, ${answer.what}`)
+      t.equal(await page.locator('#sign-in-password').inputValue(), answer.keepsPassword ? TEST_PASSWORD : '', `${lang}: the password is ${answer.keepsPassword ? 'kept for the retry' : 'cleared'}`)
+    }
   }
 })
 

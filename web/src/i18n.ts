@@ -242,11 +242,16 @@ export function waitText (seconds: number): string {
   return minutes === 1 ? t('wait.minute') : t('wait.minutes', { n: minutes })
 }
 
+/** `table`'s own entry for `key` (a code from an answer, whatever it says: never a member every object inherits). */
+function own (table: Record<string, string>, key: string): string | undefined {
+  return Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined
+}
+
 /**
  * What a user reads for a server error: in English the server's message (the pages' own sentence for a code whose
  * message is not for people), a translation of its code otherwise.
  */
 export function errorText (code: string, serverMessage: string): string {
-  if (current === 'en') return enErrors[code] ?? (serverMessage !== '' ? serverMessage : UNKNOWN_ERROR.en)
-  return viErrors[code] ?? UNKNOWN_ERROR.vi
+  if (current === 'en') return own(enErrors, code) ?? (serverMessage !== '' ? serverMessage : UNKNOWN_ERROR.en)
+  return own(viErrors, code) ?? UNKNOWN_ERROR.vi
 }
