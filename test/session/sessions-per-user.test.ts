@@ -1,6 +1,7 @@
 // One account signing in again and again (a script, a compromised password) keeps a bounded number of sessions, or of token-mode sign-ins: the oldest end.
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
 import { signIn, testApp } from '../helpers/app.js'
@@ -79,3 +80,30 @@ for (const store of ['memory', 'redis'] as const) {
       'the sign-in that replaced the signed-out one ended none of the others')
   })
 }
+
+t.test('sessions that lapsed count for nothing: a sign-in at the limit ends none of the account\'s live sessions while lapsed ones are listed', async (t) => {
+  const apps = await Promise.all((['memory', 'redis'] as const).map(async (store) => await testApp(emulator, {
+    SESSION_MAX_PER_USER: '3',
+    SESSION_IDLE_SECONDS: '60',
+    ...store === 'redis' ? { SESSION_STORE: 'redis', REDIS_URL: SHARED_REDIS_URL, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex') } : {}
+  })))
+  t.teardown(async () => { await Promise.all(apps.map(async (app) => { await app.close() })) })
+  const me = async (app: FastifyInstance, cookie: string): Promise<number> => (await app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })).statusCode
+  const accounts = await Promise.all(apps.map(async (app) => {
+    const email = await emulator.user(['LINE_LEADER'])
+    // The terminal in use, then two sign-ins left alone (a closed tab), which lapse after SESSION_IDLE_SECONDS.
+    const inUse = (await signIn(app, email, TEST_PASSWORD)).cookie
+    await signIn(app, email, TEST_PASSWORD)
+    await signIn(app, email, TEST_PASSWORD)
+    return { app, email, inUse }
+  }))
+  await sleep(35_000)
+  t.same(await Promise.all(accounts.map(async ({ app, inUse }) => await me(app, inUse))), [200, 200], 'the terminal in use is used')
+  await sleep(30_000)
+  for (const { app, email, inUse } of accounts) {
+    const next = await signIn(app, email, TEST_PASSWORD)
+    t.equal(next.response.statusCode, 200)
+    t.equal(await me(app, inUse), 200, 'the one live session of the account goes on: the two lapsed ones made the room')
+    t.equal(await me(app, next.cookie), 200)
+  }
+})
