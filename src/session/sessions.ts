@@ -190,12 +190,17 @@ export class SessionManager {
   /**
    * Ends the oldest sessions of `sub` (and the ids they moved into) so that one more stays within `maxPerUser`, and
    * answers their records, so that their tokens can be revoked: an account signing in again and again, by a script or
-   * with a stolen password, cannot fill the store. Listed ids whose sessions lapsed already count until they are ended.
+   * with a stolen password, cannot fill the store. At the limit, listed ids whose sessions lapsed (idle, a closed tab)
+   * are dropped first and count for nothing, as do ids moved on (the id they moved into is listed).
    */
   async makeRoom (sub: string): Promise<SessionRecord[]> {
     const listed = await this.store.members(this.userKey(sub))
-    const oldest = listed.slice(0, Math.max(0, listed.length - this.limits.maxPerUser + 1))
-    return (await Promise.all(oldest.map(async (hashed) => await this.destroyFrom(hashed, sub)))).flat()
+    if (listed.length < this.limits.maxPerUser) return []
+    const stored = await Promise.all(listed.map(async (hashed) => await this.store.get<StoredEntry>(sessionKeyOf(hashed))))
+    const lapsed = listed.filter((_, i) => stored[i] === undefined)
+    const held = listed.filter((_, i) => stored[i] !== undefined && !isMove(stored[i]!))
+    const oldest = held.slice(0, Math.max(0, held.length - this.limits.maxPerUser + 1))
+    return (await Promise.all([...lapsed, ...oldest].map(async (hashed) => await this.destroyFrom(hashed, sub)))).flat()
   }
 
   /** True while the record is within its idle and absolute limits. */
