@@ -22,6 +22,12 @@ export interface FaultyCognito extends Emulator {
   refuseWrites: (attribute: string | undefined) => void
   /** Answers each call of `operation` (e.g. DescribeUserPoolClient) as AWS does a role not allowed it; '' turns it off. */
   deny: (operation: string) => void
+  /**
+   * Answers ListUserPoolClientSecrets, which cognito-local lacks, as a real pool does for an app client holding `count`
+   * secrets (one added by AddUserPoolClientSecret, which DescribeUserPoolClient never shows): their ids, no values.
+   * undefined turns it off.
+   */
+  clientSecrets: (count: number | undefined) => void
   /** How many requests reached the key endpoint through the proxy. */
   readonly keyFetches: number
   /** Every Cognito API call that went through the proxy, in order: its operation (InitiateAuth, ...) and JSON body. */
@@ -39,6 +45,7 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
   let keyFetches = 0
   let unwritable: string | undefined
   let deniedOperation = ''
+  let secretCount: number | undefined
   const calls: Array<{ operation: string, body: Record<string, unknown> }> = []
   const sockets = new Set<Socket>()
   const timers = new Set<NodeJS.Timeout>()
@@ -88,6 +95,11 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
         refuse(outgoing, 'AccessDeniedException', `User: arn:aws:sts::123456789012:assumed-role/ims-task/1 is not authorized to perform: cognito-idp:${operation}`)
         return
       }
+      if (operation === 'ListUserPoolClientSecrets' && secretCount !== undefined) {
+        outgoing.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' })
+        outgoing.end(JSON.stringify({ ClientSecrets: Array.from({ length: secretCount }, (_, i) => ({ ClientSecretId: `${String(parsed.ClientId)}--${1767225600 + i}`, ClientSecretCreateDate: 1767225600 + i })) }))
+        return
+      }
       if (apiDelayMs === 0) { forward(incoming, outgoing, body); return }
       const timer = setTimeout(() => { timers.delete(timer); forward(incoming, outgoing, body) }, apiDelayMs)
       timers.add(timer)
@@ -109,6 +121,7 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
     keyEndpoint: (fault) => { keyFault = fault },
     refuseWrites: (attribute) => { unwritable = attribute },
     deny: (operation) => { deniedOperation = operation },
+    clientSecrets: (count) => { secretCount = count },
     get keyFetches () { return keyFetches },
     calls,
     stop: async () => {

@@ -140,3 +140,20 @@ t.test('Cognito unreachable at start-up: one line saying the app client could no
   t.match(lines[0]?.msg, /could not be checked/)
   plain(t, logs)
 })
+
+t.test('a client whose secret was rotated (AddUserPoolClientSecret) and COGNITO_CLIENT_SECRET the added one: no line calling it wrong, none saying to unset it', async (t) => {
+  t.teardown(() => { cognito.clientSecrets(undefined) })
+  const added = 'Added+secret_of_a_rotation_0123456789'
+  // DescribeUserPoolClient shows the secret the client was made with, never one added since; both sign users in.
+  const rotating = await appClient({ ...WELL_SET_UP, GenerateSecret: true })
+  cognito.clientSecrets(2)
+  const during = await startUp({ COGNITO_CLIENT_ID: rotating.id, COGNITO_CLIENT_SECRET: added })
+  t.same(appClientLines(during).filter((line) => line.level === 50), [], 'while both secrets are active: no error line')
+  // Once the first secret is deleted, DescribeUserPoolClient shows none, though the client keeps the added one.
+  const rotated = await appClient(WELL_SET_UP)
+  cognito.clientSecrets(1)
+  const after = await startUp({ COGNITO_CLIENT_ID: rotated.id, COGNITO_CLIENT_SECRET: added })
+  t.same(appClientLines(after).filter((line) => line.level === 50), [], 'after the first is deleted: no error line')
+  t.notMatch(after.text, /unset COGNITO_CLIENT_SECRET/, 'nothing tells the operator to unset the secret every sign-in needs')
+  t.notOk(during.text.includes(added) || after.text.includes(added), 'the secret is not in the log')
+})
