@@ -2,7 +2,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { UserPoolClientType } from '@aws-sdk/client-cognito-identity-provider'
 import type { FastifyBaseLogger } from 'fastify'
-import { AppError } from '../errors.js'
+import { AppError, UnsupportedByEmulatorError } from '../errors.js'
 import type { CognitoGateway } from './gateway.js'
 
 /** Whether two secrets are equal, compared in constant time over their digests (of equal length whatever the secrets). */
@@ -14,9 +14,10 @@ function sameSecret (given: string, actual: string): boolean {
 /**
  * What is wrong with the app client `client` for this adapter, given the configured COGNITO_CLIENT_SECRET: one sentence
  * per problem, naming the app client's setting or the environment variable to change, never a secret. Empty when the
- * client allows password sign-in, refreshes and revocation, and the secret matches (or neither has one).
+ * client allows password sign-in, refreshes and revocation, and the secret matches (or neither has one). `otherSecret`:
+ * the client holds a secret besides the one `client` shows (a rotation's, which may be the configured one).
  */
-export function appClientProblems (client: UserPoolClientType, configuredSecret: string): string[] {
+export function appClientProblems (client: UserPoolClientType, configuredSecret: string, otherSecret = false): string[] {
   const which = `app client ${client.ClientId ?? ''}`
   const flows = client.ExplicitAuthFlows ?? []
   // USER_PASSWORD_AUTH is the legacy spelling, which also leaves refreshes allowed; no flows at all means AWS's defaults
@@ -35,9 +36,9 @@ export function appClientProblems (client: UserPoolClientType, configuredSecret:
   const actualSecret = client.ClientSecret ?? ''
   if (actualSecret !== '' && configuredSecret === '') {
     problems.push(`The ${which} has a client secret and COGNITO_CLIENT_SECRET is not set, so every sign-in is refused as a wrong password: set COGNITO_CLIENT_SECRET to the app client's secret.`)
-  } else if (actualSecret === '' && configuredSecret !== '') {
+  } else if (!otherSecret && actualSecret === '' && configuredSecret !== '') {
     problems.push(`COGNITO_CLIENT_SECRET is set but the ${which} has no client secret, so every sign-in is refused: unset COGNITO_CLIENT_SECRET.`)
-  } else if (actualSecret !== '' && !sameSecret(configuredSecret, actualSecret)) {
+  } else if (!otherSecret && actualSecret !== '' && !sameSecret(configuredSecret, actualSecret)) {
     problems.push(`COGNITO_CLIENT_SECRET is not the secret of the ${which}, so every sign-in is refused as a wrong password: set COGNITO_CLIENT_SECRET to the app client's secret (the value given is not shown).`)
   }
   return problems
@@ -63,5 +64,24 @@ export async function checkAppClient (gateway: CognitoGateway, log: FastifyBaseL
     }
     return
   }
-  for (const problem of appClientProblems(client, gateway.settings.clientSecret)) log.error(problem)
+  const configured = gateway.settings.clientSecret
+  const shown = client.ClientSecret ?? ''
+  const unlike = configured !== '' && (shown === '' || !sameSecret(configured, shown))
+  const otherSecret = unlike && await mayHoldOtherSecret(gateway, shown, log)
+  for (const problem of appClientProblems(client, configured, otherSecret)) log.error(problem)
+}
+
+/**
+ * Whether the app client may hold a secret besides the one DescribeUserPoolClient shows (`shown`): AddUserPoolClientSecret
+ * adds one it never shows, and deleting the first leaves it showing none. False on the emulator, which keeps one secret
+ * per client. True, with one line saying so, when the secrets cannot be listed.
+ */
+async function mayHoldOtherSecret (gateway: CognitoGateway, shown: string, log: FastifyBaseLogger): Promise<boolean> {
+  try {
+    return await gateway.countClientSecrets() > (shown === '' ? 0 : 1)
+  } catch (error) {
+    if (error instanceof UnsupportedByEmulatorError) return false
+    log.info('COGNITO_CLIENT_SECRET could not be checked at start-up: it is not the secret DescribeUserPoolClient shows, and the app client\'s other secrets (AddUserPoolClientSecret) could not be listed; allow cognito-idp:ListUserPoolClientSecrets on the user pool to have it checked.')
+    return true
+  }
 }

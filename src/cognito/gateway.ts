@@ -2,10 +2,10 @@
 import { createHmac } from 'node:crypto'
 import {
   AdminCreateUserCommand, AdminGetUserCommand, ChangePasswordCommand, CognitoIdentityProviderClient, ConfirmForgotPasswordCommand,
-  ConfirmSignUpCommand, DescribeUserPoolClientCommand, DescribeUserPoolCommand, ForgotPasswordCommand, InitiateAuthCommand, ResendConfirmationCodeCommand, RespondToAuthChallengeCommand,
+  ConfirmSignUpCommand, DescribeUserPoolClientCommand, DescribeUserPoolCommand, ForgotPasswordCommand, InitiateAuthCommand, ListUserPoolClientSecretsCommand, ResendConfirmationCodeCommand, RespondToAuthChallengeCommand,
   SignUpCommand, VerifySoftwareTokenCommand,
   type AdminGetUserCommandOutput, type CognitoIdentityProviderClientConfig, type DescribeUserPoolClientCommandOutput,
-  type DescribeUserPoolCommandOutput, type UserPoolClientType
+  type DescribeUserPoolCommandOutput, type ListUserPoolClientSecretsCommandOutput, type UserPoolClientType
 } from '@aws-sdk/client-cognito-identity-provider'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { AppError, UnsupportedByEmulatorError, upstreamUnavailable, type ErrorCode } from '../errors.js'
@@ -175,6 +175,16 @@ export class CognitoGateway {
     const command = new DescribeUserPoolClientCommand({ UserPoolId: this.settings.userPoolId, ClientId: this.settings.clientId })
     const output = await this.call<DescribeUserPoolClientCommandOutput>(command, { AccessDeniedException: 'FORBIDDEN' })
     return output.UserPoolClient ?? {}
+  }
+
+  /**
+   * How many secrets the app client holds (ListUserPoolClientSecrets: AddUserPoolClientSecret adds a second one, which
+   * DescribeUserPoolClient never shows; their values are never answered). FORBIDDEN for a task role not allowed it.
+   */
+  async countClientSecrets (): Promise<number> {
+    const command = new ListUserPoolClientSecretsCommand({ UserPoolId: this.settings.userPoolId, ClientId: this.settings.clientId })
+    const output = await this.call<ListUserPoolClientSecretsCommandOutput>(command, { AccessDeniedException: 'FORBIDDEN' })
+    return output.ClientSecrets?.length ?? 0
   }
 
   /** SECRET_HASH for confidential app clients, or undefined when the client has no secret. */

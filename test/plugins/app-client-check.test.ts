@@ -157,3 +157,15 @@ t.test('a client whose secret was rotated (AddUserPoolClientSecret) and COGNITO_
   t.notMatch(after.text, /unset COGNITO_CLIENT_SECRET/, 'nothing tells the operator to unset the secret every sign-in needs')
   t.notOk(during.text.includes(added) || after.text.includes(added), 'the secret is not in the log')
 })
+
+t.test('ListUserPoolClientSecrets refused to the task role: a COGNITO_CLIENT_SECRET unlike the one shown is not called wrong, one line says how to allow the check', async (t) => {
+  cognito.deny('ListUserPoolClientSecrets')
+  t.teardown(() => { cognito.deny('') })
+  const client = await appClient({ ...WELL_SET_UP, ExplicitAuthFlows: ['ALLOW_REFRESH_TOKEN_AUTH'], GenerateSecret: true })
+  const logs = await startUp({ COGNITO_CLIENT_ID: client.id, COGNITO_CLIENT_SECRET: 'Added+secret_of_a_rotation_0123456789' })
+  const lines = appClientLines(logs)
+  t.equal(lines.filter((line) => line.level === 50).length, 1, 'one error line: the missing flow, not the secret')
+  t.match(lines.find((line) => line.level === 50)?.msg, /ALLOW_USER_PASSWORD_AUTH/)
+  t.ok(lines.some((line) => line.level === 30 && /cognito-idp:ListUserPoolClientSecrets/.test(line.msg)), 'one line naming the permission to grant')
+  plain(t, logs)
+})
