@@ -191,3 +191,13 @@ t.test('AWS mode: an app client id or secret Cognito could never accept (a whole
   t.match(refusal({ ...aws, COGNITO_CLIENT_ID: ' client' }), /^COGNITO_CLIENT_ID /)
   t.match(refusal({ ...aws, COGNITO_CLIENT_ID: '{"COGNITO_CLIENT_ID":"client"}' }), /^COGNITO_CLIENT_ID /)
 })
+
+t.test('AWS mode: a whole Secrets Manager JSON given as COGNITO_CLIENT_ID (a valueFrom without its key) is refused without echoing the secrets it holds', async (t) => {
+  const secret = 'k3v9q8n2m5x7c1z4b6l0p2o8i7u6y5t4r3e2w1q9a8s7d6f5g4h'
+  const whole = JSON.stringify({ COGNITO_CLIENT_ID: '1example23456789', COGNITO_CLIENT_SECRET: secret })
+  for (const env of [{ COGNITO_CLIENT_ID: whole }, { COGNITO_CLIENT_ID: whole, COGNITO_CLIENT_SECRET: whole }] as Array<Record<string, string>>) {
+    const refused = refusal({ ...aws, ...env })
+    t.match(refused, /^COGNITO_CLIENT_ID /, 'naming the setting')
+    t.notOk(refused.includes(secret), 'the client secret inside it is not echoed')
+  }
+})
