@@ -284,7 +284,8 @@ function checkModeRules (config: Config, env: Env): void {
     // Cognito's own patterns: anything else (a whole Secrets Manager JSON, a line break) would make every sign-in fail
     // as a wrong password (SECRET_HASH) or an unknown client, with nothing to tell the operator why.
     if (mode === 'aws' && !/^[\w+]{1,128}$/.test(config.cognito.clientId)) {
-      throw new ConfigError(`COGNITO_CLIENT_ID must be an app client id (letters, digits, _ and +); got ${JSON.stringify(config.cognito.clientId)}.`)
+      // Not echoed: a whole Secrets Manager JSON given here holds the client secret too.
+      throw new ConfigError('COGNITO_CLIENT_ID must be an app client id (up to 128 letters, digits, _ and +, nothing around it: with a Secrets Manager JSON secret, name its key in the task definition\'s valueFrom); the value given is not shown, as it may hold a secret.')
     }
     if (mode === 'aws' && config.cognito.clientSecret !== '' && !/^[\w+]{1,64}$/.test(config.cognito.clientSecret)) {
       throw new ConfigError('COGNITO_CLIENT_SECRET must be the app client\'s secret as Cognito gives it (up to 64 letters, digits, _ and +, nothing around it: with a Secrets Manager JSON secret, name its key in the task definition\'s valueFrom); the value given is not shown.')
