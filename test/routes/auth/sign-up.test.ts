@@ -116,3 +116,13 @@ t.test('the language asked for (Accept-Language) becomes the locale; a pool that
   t.same(cognito.calls.filter((c) => c.operation === 'SignUp' && (c.body.Username === restricted)).map((c) => (c.body.UserAttributes as Array<{ Name: string }>).map((a) => a.Name)),
     [['email', 'locale'], ['email']], 'asked with locale, then without it')
 })
+
+t.test('an Accept-Language that names neither English nor Vietnamese, only allowing any language (*), sets no locale: the triggers\' DEFAULT_LOCALE applies', async (t) => {
+  for (const acceptLanguage of ['*', 'fr-FR, *;q=0.5', 'en;q=0, *']) {
+    const email = uniqueEmail('wildcard')
+    const response = await app.inject({ method: 'POST', url: '/auth/sign-up', headers: { 'accept-language': acceptLanguage }, payload: { username: email, password: PASSWORD, email } })
+    t.equal(response.statusCode, 202)
+    const user = await emulator.client.send(new AdminGetUserCommand({ UserPoolId: emulator.userPoolId, Username: email }))
+    t.equal(user.UserAttributes?.find((a) => a.Name === 'locale')?.Value, undefined, `${acceptLanguage}: no locale`)
+  }
+})
