@@ -8,9 +8,9 @@ export type Language = (typeof LANGUAGES)[number]
 
 /**
  * The language a request's Accept-Language ranks first among the IMS's (RFC 9110's rules), or undefined when it sends
- * none or accepts neither.
+ * none or names neither: `*` (any language) asks for none of them in particular.
  */
 export function requestedLanguage (headers: IncomingHttpHeaders): Language | undefined {
-  if (headers['accept-language'] === undefined) return undefined
-  return new Negotiator({ headers }).language([...LANGUAGES]) as Language | undefined
+  const named = (headers['accept-language'] ?? '').split(',').filter((range) => range.split(';')[0]!.trim() !== '*').join(',')
+  return new Negotiator({ headers: { 'accept-language': named } }).language([...LANGUAGES]) as Language | undefined
 }
