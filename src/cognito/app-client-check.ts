@@ -2,7 +2,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { UserPoolClientType } from '@aws-sdk/client-cognito-identity-provider'
 import type { FastifyBaseLogger } from 'fastify'
-import { AppError, UnsupportedByEmulatorError } from '../errors.js'
+import { AppError } from '../errors.js'
 import type { CognitoGateway } from './gateway.js'
 
 /** Whether two secrets are equal, compared in constant time over their digests (of equal length whatever the secrets). */
@@ -73,15 +73,17 @@ export async function checkAppClient (gateway: CognitoGateway, log: FastifyBaseL
 
 /**
  * Whether the app client may hold a secret besides the one DescribeUserPoolClient shows (`shown`): AddUserPoolClientSecret
- * adds one it never shows, and deleting the first leaves it showing none. False on the emulator, which keeps one secret
- * per client. True, with one line saying so, when the secrets cannot be listed.
+ * adds one it never shows, and deleting the first leaves it showing none. False when the listing is refused for the
+ * client itself (the emulator keeps one secret per client and lists none). True, with one line saying so, when the task
+ * role may not list them or Cognito does not answer.
  */
 async function mayHoldOtherSecret (gateway: CognitoGateway, shown: string, log: FastifyBaseLogger): Promise<boolean> {
   try {
     return await gateway.countClientSecrets() > (shown === '' ? 0 : 1)
   } catch (error) {
-    if (error instanceof UnsupportedByEmulatorError) return false
-    log.info('COGNITO_CLIENT_SECRET could not be checked at start-up: it is not the secret DescribeUserPoolClient shows, and the app client\'s other secrets (AddUserPoolClientSecret) could not be listed; allow cognito-idp:ListUserPoolClientSecrets on the user pool to have it checked.')
+    const code = error instanceof AppError ? error.code : undefined
+    if (code !== 'FORBIDDEN' && code !== 'UPSTREAM_UNAVAILABLE' && code !== 'TOO_MANY_REQUESTS') return false
+    log.info('COGNITO_CLIENT_SECRET could not be checked at start-up: it is not the secret DescribeUserPoolClient shows, and the app client\'s other secrets (AddUserPoolClientSecret) could not be listed (the task role may not, or Cognito did not answer); allow cognito-idp:ListUserPoolClientSecrets on the user pool to have it checked.')
     return true
   }
 }
