@@ -17,7 +17,7 @@ function sameSecret (given: string, actual: string): boolean {
  * client allows password sign-in, refreshes and revocation, and the secret matches (or neither has one). `otherSecret`:
  * the client holds a secret besides the one `client` shows (a rotation's, which may be the configured one).
  */
-export function appClientProblems (client: UserPoolClientType, configuredSecret: string, otherSecret = false): string[] {
+function appClientProblems (client: UserPoolClientType, configuredSecret: string, otherSecret = false): string[] {
   const which = `app client ${client.ClientId ?? ''}`
   const flows = client.ExplicitAuthFlows ?? []
   // USER_PASSWORD_AUTH is the legacy spelling, which also leaves refreshes allowed; no flows at all means AWS's defaults
