@@ -1,4 +1,4 @@
-// The login pages in Chromium behind a network that fails: a request never answered, a gateway's own error answer.
+// The login pages in Chromium behind a loopback front: a request never answered, a gateway's own error answer, a refusal the emulator cannot give.
 import t from 'tap'
 import { once } from 'node:events'
 import { createServer, request as httpRequest, type ServerResponse } from 'node:http'
@@ -119,4 +119,31 @@ t.test('a browser without AbortSignal.timeout (Safari before 16, as on iOS 15) s
   await submit.click()
   await page.getByRole('heading', { name: 'You are signed in' }).waitFor({ timeout: 10_000 })
   t.pass('the retry signs in')
+})
+
+t.test('a sign-in refused with PASSWORD_RESET_REQUIRED (an account an administrator marked for a new password) is taken to the reset, its email filled in', async (t) => {
+  const email = await env.user(['LINE_LEADER'])
+  // cognito-local marks no account RESET_REQUIRED through its API: the front answers the sign-in as the adapter answers
+  // one Cognito refuses so (PasswordResetRequiredException), and passes the rest on.
+  const marked = await front(env.url, (response) => {
+    response.writeHead(403, { 'content-type': 'application/json' })
+    response.end(JSON.stringify({ error: 'PASSWORD_RESET_REQUIRED', message: 'This account must reset its password.', requestId: 'r' }))
+  })
+  t.teardown(marked.close)
+  const context = await env.newContext({ locale: 'vi-VN' })
+  t.teardown(async () => { await context.close() })
+  const page = await context.newPage()
+  await page.goto(`${marked.url}/`)
+  await page.waitForSelector('body[data-ready]')
+  await page.locator('#sign-in-username').fill(email)
+  await page.locator('#sign-in-password').fill(TEST_PASSWORD)
+  await page.locator('[data-view="sign-in"] button[type="submit"]').click()
+  await page.getByRole('heading', { name: 'Đặt lại mật khẩu' }).waitFor()
+  t.equal((await page.locator('[data-view="forgot"] [data-notice]').textContent())?.trim(),
+    'Bạn cần đặt lại mật khẩu trước khi đăng nhập. Hãy gửi mã cho mình để chọn mật khẩu mới.', 'it says why')
+  t.equal(await page.locator('#forgot-username').inputValue(), email, 'the email is filled in')
+  await page.locator('[data-view="forgot"] button[type="submit"]').click()
+  await page.locator('[data-view="reset"]').waitFor({ state: 'visible' })
+  t.match(await page.locator('[data-reset-lead]').textContent(), email, 'the code is on its way to that account')
+  t.equal(await page.locator('#sign-in-password').inputValue(), '', 'the password typed is not kept')
 })

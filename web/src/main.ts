@@ -401,6 +401,13 @@ function wireForms (): void {
         go('confirm')
         return
       }
+      // An administrator asked for a new password (Cognito's RESET_REQUIRED): the reset is offered for this account.
+      if (error instanceof ApiError && error.code === 'PASSWORD_RESET_REQUIRED') {
+        password.value = ''
+        input(part<HTMLFormElement>(section('forgot'), 'form'), 'username').value = username
+        go('forgot', 'forgot.resetRequired')
+        return
+      }
       // Kept for the retry a passing failure asks for; a refused password is not kept.
       if (!(error instanceof ApiError && PASSING_FAILURES.has(error.code))) password.value = ''
       throw error
