@@ -396,6 +396,33 @@ t.test('a signed-in user who resets the password is shown sign-in and the notice
   await context.close()
 })
 
+t.test('a reload of the reset step keeps its account, and the code already sent still sets the password', async (t) => {
+  const email = await env.user(['LINE_LEADER'])
+  const context = await env.newContext()
+  const { page } = await open(context)
+  await page.evaluate('location.hash = "#/forgot"')
+  const since = Date.now() / 1000 - 1
+  await shown(page).getByLabel('Email').fill(email)
+  await page.getByRole('button', { name: 'Send the code' }).click()
+  await page.getByRole('heading', { name: 'Enter the code' }).waitFor()
+  const code = codeFromEmail(await waitForEmail(env.stack.mailboxUrl, email, { timeoutMs: 10_000, match: (e) => e.at >= since }))
+  await page.reload()
+  await page.waitForSelector('body[data-ready]')
+  await page.getByRole('heading', { name: 'Enter the code' }).waitFor()
+  t.match(await text(page, '[data-reset-lead]'), email, 'still the reset of that account, no new code asked for')
+  await shown(page).getByLabel('Code').fill(code!)
+  await shown(page).getByLabel('New password', { exact: true }).fill('Reset-Passw0rd!')
+  await shown(page).getByLabel('Repeat the new password').fill('Reset-Passw0rd!')
+  await page.getByRole('button', { name: 'Set the new password' }).click()
+  await page.getByText('Your password has been changed. Sign in with your new password.').waitFor()
+  await page.reload()
+  await page.waitForSelector('body[data-ready]')
+  await page.evaluate('location.hash = "#/reset"')
+  await page.getByRole('heading', { name: 'Reset your password' }).waitFor()
+  t.pass('once done, the reset step is left behind: #/reset asks for an email again')
+  await context.close()
+})
+
 t.test('a tab the user comes back to sees that its session ended in another browser, and shows sign-in', async (t) => {
   const email = await env.user(['ADMIN'])
   const context = await env.newContext()

@@ -31,6 +31,8 @@ const tabs = typeof BroadcastChannel === 'function' ? new BroadcastChannel('ims-
 type TabMessage = 'signed-in' | 'signed-out'
 /** The sign-out notice, kept in this tab across the hosted logout's round trip (it reloads the pages). */
 const SIGNED_OUT_NOTICE_KEY = 'ims-signed-out-notice'
+/** The account a reset code was sent to, kept in this tab so that a reload of the reset step keeps it (and no new code is spent). */
+const RESET_USERNAME_KEY = 'ims-reset-username'
 
 function section (view: View): HTMLElement {
   return document.querySelector<HTMLElement>(`[data-view="${view}"]`)!
@@ -334,6 +336,9 @@ function afterSignIn (answer: SignInAnswer): void {
   if (answer.status === 'SIGNED_IN') {
     state.user = answer.user
     state.challenge = undefined
+    // A reset left half-way is this tab's no more: the next person here is not shown whose it was.
+    state.resetUsername = undefined
+    sessionStorage.removeItem(RESET_USERNAME_KEY)
     tabs?.postMessage('signed-in' satisfies TabMessage)
     go('account')
     return
@@ -437,6 +442,7 @@ function wireForms (): void {
     const username = input(form, 'username').value.trim()
     await call('POST', '/auth/forgot-password', { username })
     state.resetUsername = username
+    sessionStorage.setItem(RESET_USERNAME_KEY, username)
     go('reset')
   }, () => 'username')
 
@@ -447,6 +453,7 @@ function wireForms (): void {
     await call('POST', '/auth/verify-otp', { username, code: input(form, 'code').value.trim(), newPassword: input(form, 'newPassword').value })
     form.reset()
     state.resetUsername = undefined
+    sessionStorage.removeItem(RESET_USERNAME_KEY)
     // A reset ends every session of its account: the browser's too when it was that account's (signed in here or in
     // another tab), and then its other tabs are told; not when it was another account's.
     const ended = await call<User>('GET', '/auth/me').then(() => false, (error: unknown) => error instanceof ApiError && error.code === 'UNAUTHENTICATED')
@@ -566,6 +573,7 @@ async function start (): Promise<void> {
   const signedOutNotice = sessionStorage.getItem(SIGNED_OUT_NOTICE_KEY)
   sessionStorage.removeItem(SIGNED_OUT_NOTICE_KEY)
   if (signedOutNotice !== null && user === undefined) state.notice = { view: 'sign-in', key: signedOutNotice }
+  state.resetUsername = sessionStorage.getItem(RESET_USERNAME_KEY) ?? undefined
   if (hostedUi !== null) {
     const link = part<HTMLAnchorElement>(document, '[data-hosted-link]')
     const url = new URL(hostedUi.loginUrl, location.href)
