@@ -445,6 +445,26 @@ t.test('a tab the user comes back to sees that its session ended in another brow
   await elsewhere.close()
 })
 
+t.test('"Sign out everywhere" from a tab whose session had already ended says it ended, and claims nothing of other devices', async (t) => {
+  const email = await env.user(['MANAGER'])
+  const context = await env.newContext()
+  const elsewhere = await env.newContext()
+  const { page: mine } = await open(context)
+  const { page: other } = await open(elsewhere)
+  for (const page of [mine, other]) {
+    await fillSignIn(page, email, TEST_PASSWORD)
+    await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  }
+  await other.getByRole('button', { name: 'Sign out everywhere' }).click()
+  await other.getByText('You are signed out on every device.').waitFor()
+  // This tab has not been told (no focus, no channel between browsers), and its user asks to sign out everywhere.
+  await mine.getByRole('button', { name: 'Sign out everywhere' }).click()
+  await mine.getByRole('heading', { name: 'Sign in' }).waitFor()
+  t.equal(await text(mine, '[data-view="sign-in"] [data-notice]'), 'Your session has ended. Sign in again.')
+  await context.close()
+  await elsewhere.close()
+})
+
 t.test('tabs of one browser follow each other at once: a sign-in in one shows the account in the other, a sign-out there shows sign-in here', async (t) => {
   const email = await env.user(['MANAGER'])
   const context = await env.newContext()

@@ -479,7 +479,11 @@ function wireForms (): void {
   for (const [selector, global] of [['[data-sign-out]', false], ['[data-sign-out-global]', true]] as const) {
     const button = part<HTMLButtonElement>(section('account'), selector)
     button.addEventListener('click', () => {
-      whileBusy(button, call('POST', '/auth/sign-out', global ? { global: true } : {}).then(() => {
+      whileBusy(button, signOutChecked(global).then((ended) => {
+        if (ended) {
+          sessionEnded()
+          return
+        }
         state.user = undefined
         tabs?.postMessage('signed-out' satisfies TabMessage)
         const notice = global ? 'signIn.signedOutEverywhere' : 'signIn.signedOut'
@@ -530,6 +534,23 @@ async function recheckSession (): Promise<void> {
     if (!(error instanceof ApiError) || error.code !== 'UNAUTHENTICATED' || state.current !== 'account') return
     sessionEnded()
   }
+}
+
+/**
+ * Signs out (everywhere, with `global`); answers true, having done nothing, when "everywhere" was asked of a session
+ * that had already ended (an idle timeout this tab did not see): the sign-out would answer 204 all the same, and the
+ * page would claim to have ended the sessions of a user it can no longer name.
+ */
+async function signOutChecked (global: boolean): Promise<boolean> {
+  if (global) {
+    const ended = await call<User>('GET', '/auth/me').then(() => false, (error: unknown) => {
+      if (error instanceof ApiError && error.code === 'UNAUTHENTICATED') return true
+      throw error
+    })
+    if (ended) return true
+  }
+  await call('POST', '/auth/sign-out', global ? { global: true } : {})
+  return false
 }
 
 /** The session this tab knew has ended: the account view goes back to sign-in and says so; a step under way is left to finish. */
