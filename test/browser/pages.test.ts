@@ -1,5 +1,5 @@
 // The custom login pages in headless Chromium against the full local stack: roles, challenge, reset by email, EN/VI, phone.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { BrowserContext, Locator, Page } from 'playwright-core'
 import { codeFromEmail, waitForEmail } from '../../src/local/mailbox.js'
 import { TEST_PASSWORD, uniqueEmail } from '../helpers/emulator.js'
@@ -423,46 +423,40 @@ t.test('a reload of the reset step keeps its account, and the code already sent 
   await context.close()
 })
 
-t.test('a tab the user comes back to sees that its session ended in another browser, and shows sign-in', async (t) => {
-  const email = await env.user(['ADMIN'])
+/**
+ * `email` signed in in two browsers (no channel reaches from one to the other); the other one then signs out everywhere.
+ * Answers this browser's page, which nothing has told yet.
+ */
+async function endedElsewhere (t: Test, email: string): Promise<Page> {
   const context = await env.newContext()
   const elsewhere = await env.newContext()
+  t.teardown(async () => { await context.close(); await elsewhere.close() })
   const { page: mine } = await open(context)
   const { page: other } = await open(elsewhere)
   for (const page of [mine, other]) {
     await fillSignIn(page, email, TEST_PASSWORD)
     await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
   }
-  // Another browser (no channel reaches this one) ends every session of the user.
   await other.getByRole('button', { name: 'Sign out everywhere' }).click()
   await other.getByText('You are signed out on every device.').waitFor()
+  return mine
+}
+
+t.test('a tab the user comes back to sees that its session ended in another browser, and shows sign-in', async (t) => {
+  const mine = await endedElsewhere(t, await env.user(['ADMIN']))
   t.ok(await mine.getByRole('heading', { name: 'You are signed in' }).isVisible(), 'nothing has told this tab yet')
   await mine.bringToFront()
   await mine.evaluate('window.dispatchEvent(new Event("focus"))')
   await mine.getByRole('heading', { name: 'Sign in' }).waitFor()
   t.equal(await text(mine, '[data-view="sign-in"] [data-notice]'), 'Your session has ended. Sign in again.')
-  await context.close()
-  await elsewhere.close()
 })
 
 t.test('"Sign out everywhere" from a tab whose session had already ended says it ended, and claims nothing of other devices', async (t) => {
-  const email = await env.user(['MANAGER'])
-  const context = await env.newContext()
-  const elsewhere = await env.newContext()
-  const { page: mine } = await open(context)
-  const { page: other } = await open(elsewhere)
-  for (const page of [mine, other]) {
-    await fillSignIn(page, email, TEST_PASSWORD)
-    await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
-  }
-  await other.getByRole('button', { name: 'Sign out everywhere' }).click()
-  await other.getByText('You are signed out on every device.').waitFor()
+  const mine = await endedElsewhere(t, await env.user(['MANAGER']))
   // This tab has not been told (no focus, no channel between browsers), and its user asks to sign out everywhere.
   await mine.getByRole('button', { name: 'Sign out everywhere' }).click()
   await mine.getByRole('heading', { name: 'Sign in' }).waitFor()
   t.equal(await text(mine, '[data-view="sign-in"] [data-notice]'), 'Your session has ended. Sign in again.')
-  await context.close()
-  await elsewhere.close()
 })
 
 t.test('tabs of one browser follow each other at once: a sign-in in one shows the account in the other, a sign-out there shows sign-in here', async (t) => {
