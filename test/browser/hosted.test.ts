@@ -158,3 +158,19 @@ t.test('"Sign out" and "Sign out everywhere" after a hosted login also go throug
     await context.close()
   }
 })
+
+t.test('"Sign out everywhere" after a hosted login whose session had already ended still goes through /auth/logout, so the pool\'s session ends too', async (t) => {
+  const { context, page } = await signedInThroughPool()
+  t.teardown(async () => { await context.close() })
+  // The session ends without the page seeing it (as an idle timeout does).
+  t.equal(await page.evaluate('fetch("/auth/sign-out", { method: "POST", headers: { "x-csrf": "1", "content-type": "application/json" }, body: "{}" }).then((r) => r.status)'), 204)
+  const requests: string[] = []
+  page.on('request', (request) => {
+    const { pathname } = new URL(request.url())
+    if (pathname === '/auth/logout') requests.push(`${request.method()} ${pathname}${request.isNavigationRequest() ? ' (navigation)' : ''}`)
+  })
+  await page.getByRole('button', { name: 'Sign out everywhere', exact: true }).click()
+  await page.getByText('Your session has ended. Sign in again.').waitFor()
+  t.same(requests, ['GET /auth/logout (navigation)'], 'the browser went to /auth/logout, which ends the pool\'s session (else the next hosted login is this user\'s at once)')
+  t.ok(await page.getByRole('heading', { name: 'Sign in' }).isVisible())
+})
