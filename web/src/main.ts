@@ -480,13 +480,10 @@ function wireForms (): void {
     const button = part<HTMLButtonElement>(section('account'), selector)
     button.addEventListener('click', () => {
       whileBusy(button, signOutChecked(global).then((ended) => {
-        if (ended) {
-          sessionEnded()
-          return
-        }
         state.user = undefined
-        tabs?.postMessage('signed-out' satisfies TabMessage)
-        const notice = global ? 'signIn.signedOutEverywhere' : 'signIn.signedOut'
+        // A session that had already ended says so; the other tabs find out on their own (they share its cookie).
+        if (!ended) tabs?.postMessage('signed-out' satisfies TabMessage)
+        const notice = ended ? 'signIn.sessionEnded' : global ? 'signIn.signedOutEverywhere' : 'signIn.signedOut'
         if (!state.hostedLogin) {
           go('sign-in', notice)
           return
