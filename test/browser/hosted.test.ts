@@ -174,3 +174,22 @@ t.test('"Sign out everywhere" after a hosted login whose session had already end
   t.same(requests, ['GET /auth/logout (navigation)'], 'the browser went to /auth/logout, which ends the pool\'s session (else the next hosted login is this user\'s at once)')
   t.ok(await page.getByRole('heading', { name: 'Sign in' }).isVisible())
 })
+
+t.test('a reset left half-way, then another user signing in through the pool on the same tab: the reset step no longer names the first account', async (t) => {
+  const first = await env.user(['LINE_LEADER'])
+  const context = await env.newContext()
+  t.teardown(async () => { await context.close() })
+  const page = await open(context, '/#/forgot')
+  await page.locator('[data-view="forgot"]').getByLabel('Email').fill(first)
+  await page.getByRole('button', { name: 'Send the code' }).click()
+  await page.getByRole('heading', { name: 'Enter the code' }).waitFor()
+  // The first user walks away; the next one signs in through the pool in this tab.
+  await page.evaluate('location.hash = "#/sign-in"')
+  await page.getByRole('link', { name: 'Sign in with Cognito' }).click()
+  await poolForm(page, await env.user(['MANAGER']), TEST_PASSWORD)
+  await page.getByRole('heading', { name: 'You are signed in' }).waitFor()
+  // Back, or the address bar, to the reset step.
+  await page.evaluate('location.hash = "#/reset"')
+  await page.waitForFunction('!document.querySelector(\'[data-view="reset"]\').hidden || !document.querySelector(\'[data-view="forgot"]\').hidden')
+  t.notMatch(await page.locator('main').innerText(), first, 'the first account\'s email is shown nowhere')
+})
