@@ -332,13 +332,17 @@ function initialLanguage (): Lang {
   return navigator.language.toLowerCase().startsWith('vi') ? 'vi' : 'en'
 }
 
+/** A reset left half-way is this tab's no more (someone signs in, or it is done): the next person here is not shown whose it was. */
+function forgetReset (): void {
+  state.resetUsername = undefined
+  sessionStorage.removeItem(RESET_USERNAME_KEY)
+}
+
 function afterSignIn (answer: SignInAnswer): void {
   if (answer.status === 'SIGNED_IN') {
     state.user = answer.user
     state.challenge = undefined
-    // A reset left half-way is this tab's no more: the next person here is not shown whose it was.
-    state.resetUsername = undefined
-    sessionStorage.removeItem(RESET_USERNAME_KEY)
+    forgetReset()
     tabs?.postMessage('signed-in' satisfies TabMessage)
     go('account')
     return
@@ -452,8 +456,7 @@ function wireForms (): void {
     const username = state.resetUsername!
     await call('POST', '/auth/verify-otp', { username, code: input(form, 'code').value.trim(), newPassword: input(form, 'newPassword').value })
     form.reset()
-    state.resetUsername = undefined
-    sessionStorage.removeItem(RESET_USERNAME_KEY)
+    forgetReset()
     // A reset ends every session of its account: the browser's too when it was that account's (signed in here or in
     // another tab), and then its other tabs are told; not when it was another account's.
     const ended = await call<User>('GET', '/auth/me').then(() => false, (error: unknown) => error instanceof ApiError && error.code === 'UNAUTHENTICATED')
@@ -597,6 +600,8 @@ async function start (): Promise<void> {
     const url = new URL(hostedUi.loginUrl, location.href)
     url.searchParams.set('returnTo', '/')
     link.href = url.toString()
+    // Someone signs in through the pool: the page it comes back to must not bring the reset back (as afterSignIn).
+    link.addEventListener('click', forgetReset)
     part(document, '[data-hosted]').hidden = false
   }
   part(document, '[data-local-hint]').hidden = config?.mode !== 'local'
