@@ -44,8 +44,15 @@ t.test('each missing or malformed variable stops the cold start with a sentence 
 })
 
 t.test('a sender name with quotes, parentheses or Vietnamese letters starts', async (t) => {
-  for (const from of ['"Công ty TNHH ABC (Việt Nam)" <no-reply@ims.example.com>', 'IMS (Support) <no-reply@ims.example.com>', '"Doe, John" <no-reply@ims.example.com>', 'Hệ thống IMS <no-reply@nhà-máy.vn>', 'no-reply@ims.example.com']) {
+  for (const from of ['"Công ty TNHH ABC (Việt Nam)" <no-reply@ims.example.com>', '"IMS (Support)" <no-reply@ims.example.com>', '"Doe, John" <no-reply@ims.example.com>', 'Hệ thống IMS <no-reply@nhà-máy.vn>', 'no-reply@ims.example.com']) {
     t.equal(loadEmailSenderConfig({ ...AWS_ENV, EMAIL_FROM: from }).emailFrom, from, from)
+  }
+})
+
+t.test('a sender name whose parentheses or colon, unquoted, the sender reads as address syntax stops the cold start, naming what recipients would read', async (t) => {
+  // Nodemailer's parser, which reads EMAIL_FROM for SES, drops a comment '(…)' and takes 'Name:' as a group's.
+  for (const [from, read] of [['IMS (Support) <no-reply@ims.example.com>', 'IMS'], ['Công ty TNHH ABC (Việt Nam) <no-reply@ims.example.com>', 'Công ty TNHH ABC'], ['IMS: Support <no-reply@ims.example.com>', 'Support']]) {
+    t.throws(() => loadEmailSenderConfig({ ...AWS_ENV, EMAIL_FROM: from }), { name: 'TriggerConfigError', message: `EMAIL_FROM's sender name would reach recipients as "${read}": put the whole name in double quotes: "IMS (Support)" <no-reply@example.com>.` }, from)
   }
 })
 
