@@ -79,13 +79,22 @@ const EMAIL_ADDRESS = /^(?:[^\s@<>]+@[^\s@<>]+|[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>)$
 /** An address with nothing of a display name's syntax in it. */
 const ADDR_SPEC = /^[^\s@<>"()]+@[^\s@<>"()]+$/
 
+/** A display name that is one quoted string, as written. */
+const QUOTED_NAME = /^"(?:[^"\\]|\\.)*"$/
+
 /**
- * Whether `value` is one address as written (EMAIL_ADDRESS) and as nodemailer's parser, which reads it for SES
- * (lib/mailer.ts), reads it: an unclosed parenthesis or quote in the name would swallow the address.
+ * `value` as nodemailer's parser, which reads it for SES (lib/mailer.ts), reads it, when that is one address as written
+ * (EMAIL_ADDRESS): an unclosed parenthesis or quote in the name would swallow the address.
  */
-function isOneAddress (value: string): boolean {
-  const parsed = addressparser(value, { flatten: true })
-  return EMAIL_ADDRESS.test(value) && parsed.length === 1 && ADDR_SPEC.test((parsed[0] as { address: string }).address)
+function oneAddress (value: string): { name: string, address: string } | undefined {
+  const parsed = addressparser(value, { flatten: true }) as Array<{ name: string, address: string }>
+  return EMAIL_ADDRESS.test(value) && parsed.length === 1 && ADDR_SPEC.test(parsed[0]!.address) ? parsed[0] : undefined
+}
+
+/** The display name of `value` (`Name <addr>`) as written, its quotes undone when it is one quoted string. */
+function writtenName (value: string): string {
+  const name = value.includes('<') ? value.slice(0, value.lastIndexOf('<')).trim() : ''
+  return QUOTED_NAME.test(name) ? name.slice(1, -1).replace(/\\(.)/g, '$1') : name
 }
 
 function value (env: TriggerEnv, name: string): string | undefined {
@@ -161,8 +170,13 @@ export function loadEmailSenderConfig (env: TriggerEnv): EmailSenderConfig {
     refuseInProduction(env, name)
   }
   const emailFrom = required(env, 'EMAIL_FROM', 'the sender address, such as "IMS <no-reply@example.com>"')
-  if (!isOneAddress(emailFrom)) {
+  const sender = oneAddress(emailFrom)
+  if (sender === undefined) {
     throw new TriggerConfigError(`EMAIL_FROM must be an email address such as "IMS <no-reply@example.com>"; got "${emailFrom}".`)
+  }
+  // Unquoted, a '(…)' in the name is a comment the parser drops, and 'Name:' a group's name: recipients would read less.
+  if (sender.name.replace(/\s+/g, ' ') !== writtenName(emailFrom).replace(/\s+/g, ' ')) {
+    throw new TriggerConfigError(`EMAIL_FROM's sender name would reach recipients as "${sender.name}": put the whole name in double quotes: "IMS (Support)" <no-reply@example.com>.`)
   }
   const sesRegion = required(env, 'SES_REGION', 'the AWS region SES sends from, such as eu-west-1')
   const sesEndpoint = url(env, 'SES_ENDPOINT')
