@@ -40,6 +40,8 @@ const INTERLEAVED_SECONDS = 2
 const TOKENS = 400
 const BATCHES = 15
 const SIGN_INS = 100
+/** The accounts the sign-ins take turns with: each signs in far fewer times than SESSION_MAX_PER_USER (50). */
+const SIGN_IN_ACCOUNTS = 10
 /** Single checks timed just after the process has idled IDLE_MS, as the work after each Cognito answer runs. */
 const WAKES = 200
 const IDLE_MS = 5
@@ -376,12 +378,12 @@ async function send (agent: Agent, url: string, options: { method?: string, head
  * HTTP hop itself. The app's log lines of the counted sign-ins give their median time inside the app (ms). Sign-ins
  * through `shared`, the Redis-store app, are timed alongside: what several instances sharing one store pay.
  */
-async function signInLatency (emulator: Emulator, app: AppProcess, shared: AppProcess, username: string): Promise<{ adapter: number[], shared: number[], hop: number[], direct: number[], pair: number[], gap: number[], inside: number, phases: Requests['signInPhases']['result'] }> {
+async function signInLatency (emulator: Emulator, app: AppProcess, shared: AppProcess, usernames: string[]): Promise<{ adapter: number[], shared: number[], hop: number[], direct: number[], pair: number[], gap: number[], inside: number, phases: Requests['signInPhases']['result'] }> {
   const samples = { adapter: [] as number[], shared: [] as number[], hop: [] as number[], direct: [] as number[], pair: [] as number[], gap: [] as number[] }
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
   const sharedAgent = new Agent({ keepAlive: true, maxSockets: 1 })
-  const body = JSON.stringify({ username, password: TEST_PASSWORD })
-  const signInTo = (target: AppProcess, through: Agent) => async (): Promise<void> => {
+  const signInTo = (target: AppProcess, through: Agent, username: string) => async (): Promise<void> => {
+    const body = JSON.stringify({ username, password: TEST_PASSWORD })
     const response = await send(through, `${target.url}/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf': '1' }, body })
     const cookie = response.headers['set-cookie']?.some((line) => line.startsWith(`${SESSION_COOKIE}=`)) ?? false
     if (response.statusCode !== 200 || !cookie) throw new Error(`sign-in through the adapter failed: ${response.statusCode}`)
@@ -390,24 +392,26 @@ async function signInLatency (emulator: Emulator, app: AppProcess, shared: AppPr
     const response = await send(agent, `${app.url}/health/live`)
     if (response.statusCode !== 200) throw new Error(`GET /health/live: ${response.statusCode}`)
   }
-  const initiate = async (): Promise<void> => {
+  const initiate = (username: string) => async (): Promise<void> => {
     const output = await emulator.client.send(new InitiateAuthCommand({ AuthFlow: 'USER_PASSWORD_AUTH', ClientId: emulator.clientId, AuthParameters: { USERNAME: username, PASSWORD: TEST_PASSWORD } }))
     if (output.AuthenticationResult?.AccessToken === undefined) throw new Error('direct sign-in failed')
   }
-  const getUser = async (): Promise<unknown> => await emulator.client.send(new AdminGetUserCommand({ UserPoolId: emulator.userPoolId, Username: username }))
-  const runs: Array<[keyof typeof samples, () => Promise<unknown>]> = [
-    ['adapter', signInTo(app, agent)],
+  const getUser = (username: string) => async (): Promise<unknown> => await emulator.client.send(new AdminGetUserCommand({ UserPoolId: emulator.userPoolId, Username: username }))
+  // Each round signs in the next of the accounts, as many users do: one account signing in again and again would reach
+  // SESSION_MAX_PER_USER, where each sign-in also ends its oldest session (one more Cognito call, RevokeToken).
+  const runsFor = (username: string): Array<[keyof typeof samples, () => Promise<unknown>]> => [
+    ['adapter', signInTo(app, agent, username)],
     ['hop', live],
-    ['shared', signInTo(shared, sharedAgent)],
-    ['direct', initiate],
+    ['shared', signInTo(shared, sharedAgent, username)],
+    ['direct', initiate(username)],
     // As the adapter asks them of the emulator: AdminGetUser once InitiateAuth's request has left (src/cognito/auth.ts).
-    ['pair', async () => await Promise.all([initiate(), nextTurn().then(getUser)])],
-    ['gap', getUser]
+    ['pair', async () => await Promise.all([initiate(username)(), nextTurn().then(getUser(username))])],
+    ['gap', getUser(username)]
   ]
   try {
     for (let i = 0; i < SIGN_INS + 5; i++) {
       if (i === 5) await app.ask('timeRequests', null)
-      for (const [name, run] of runs) {
+      for (const [name, run] of runsFor(usernames[i % usernames.length]!)) {
         const started = performance.now()
         await run()
         if (i >= 5) samples[name].push(performance.now() - started)
@@ -523,7 +527,8 @@ async function main (): Promise<void> {
     process.stdout.write('verification: first-seen tokens through the adapter, aws-jwt-verify alone and crypto.verify...\n')
     const verify = await verification(emulator, tokens.accessToken)
     process.stdout.write('sign-in: through the adapter against direct InitiateAuth...\n')
-    const latency = await signInLatency(emulator, memoryApp, redisApp, username)
+    const signInUsers = await Promise.all(Array.from({ length: SIGN_IN_ACCOUNTS }, async () => await emulator.user(['LINE_LEADER'])))
+    const latency = await signInLatency(emulator, memoryApp, redisApp, signInUsers)
 
     const ratio = (row: Row): number => row === bare ? 1 : medianRatio(row.rps, row.bareRps)
     const capacity = (row: Row): number => row === bare ? 1 : medianRatio(row.bareCpu, row.cpu)
@@ -597,7 +602,9 @@ async function main (): Promise<void> {
       `another of the three; the tokens are flat strings, as a request header delivers them): medians of ${BATCHES} batches after`,
       `one warm-up batch; then ${WAKES} single bare checks, each after the process has idled ${IDLE_MS} ms (as it does awaiting`,
       `Cognito). Sign-in latency alternates ${SIGN_INS} adapter sign-ins (cookie mode, memory store, over one`,
-      'keep-alive node:http connection) with a GET /health/live on the same connection, direct InitiateAuth calls,',
+      `keep-alive node:http connection; ${SIGN_IN_ACCOUNTS} accounts in turn, as many users sign in: one account signing in again and`,
+      'again reaches SESSION_MAX_PER_USER, where each sign-in also ends its oldest session, one more Cognito call)',
+      'with a GET /health/live on the same connection, direct InitiateAuth calls (for the same account),',
       'InitiateAuth + AdminGetUser pairs (AdminGetUser a turn of the event loop later, as the adapter sends them to the',
       'emulator), AdminGetUser alone and sign-ins through the Redis-store app; the app\'s log lines give the counted sign-ins\'',
       'time inside the app, and Node\'s HTTP diagnostics channels in its process split that time at its first call to Cognito',
