@@ -294,12 +294,11 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     const access = { ...verified, iat: Math.min(verified.iat, Math.floor(startedAt / 1000)) }
     const user = toUser({ ...access, email: id.email }, options.roleGroups)
     if (tokens.refreshToken === undefined) throw new AppError('INTERNAL')
-    // The account's oldest sign-ins (token mode) or sessions end as a sign-out ends them, beyond SESSION_MAX_PER_USER.
+    // Beyond SESSION_MAX_PER_USER, the account's oldest sign-ins (token mode) or sessions end as a sign-out ends them.
     if (options.mode === 'token') {
       if (!await tokenSignIns.start(access, tokens.refreshToken)) throw unauthenticated()
       return { user, tokens }
     }
-    await revokeEnded(await sessions.makeRoom(access.sub))
     const session = await sessions.create({
       sub: access.sub,
       username: access.username,
@@ -315,6 +314,7 @@ export default fp<SessionPluginOptions>(async (app, options) => {
       await sessions.destroy(session.id, session.record)
       throw unauthenticated()
     }
+    if (session.listed > options.maxPerUser) await revokeEnded(await sessions.makeRoom(access.sub, session.id))
     reply.setCookie(SESSION_COOKIE, session.id, COOKIE_OPTIONS)
     return { user }
   })

@@ -168,8 +168,11 @@ export class SessionManager {
     return Math.max(1, Math.ceil(Math.min(this.limits.idleSeconds, untilAbsolute)))
   }
 
-  /** Stores a new session under a fresh id (never one the client sent) and returns the id. */
-  async create (fields: Omit<SessionRecord, 'createdAt' | 'lastSeenAt' | 'absoluteExpiresAt' | 'refreshTokenSealed'> & { refreshToken: string }): Promise<Session> {
+  /**
+   * Stores a new session under a fresh id (never one the client sent) and returns it, with how many sessions its user
+   * has listed now (this one included; more than `maxPerUser` asks for makeRoom).
+   */
+  async create (fields: Omit<SessionRecord, 'createdAt' | 'lastSeenAt' | 'absoluteExpiresAt' | 'refreshTokenSealed'> & { refreshToken: string }): Promise<Session & { listed: number }> {
     const now = Date.now()
     const { refreshToken, ...rest } = fields
     const record: SessionRecord = {
@@ -183,19 +186,19 @@ export class SessionManager {
     // Written before it is listed, as in rotate: ending every session of the user then finds it, or runs before it is
     // listed (and the caller, which checks the user's revocations after this, refuses it).
     await this.save(id, record, now)
-    await this.store.addToSet(this.userKey(record.sub), hashId(id), this.limits.absoluteSeconds)
-    return { id, record }
+    const listed = await this.store.addToSet(this.userKey(record.sub), hashId(id), this.limits.absoluteSeconds)
+    return { id, record, listed }
   }
 
   /**
-   * Ends the oldest sessions of `sub` (and the ids they moved into) so that one more stays within `maxPerUser`, and
-   * answers their records, so that their tokens can be revoked: an account signing in again and again, by a script or
-   * with a stolen password, cannot fill the store. At the limit, listed ids whose sessions lapsed (idle, a closed tab)
-   * are dropped first and count for nothing, as do ids moved on (the id they moved into is listed).
+   * Ends the oldest sessions of `sub` (and the ids they moved into) beyond `maxPerUser`, never `newest` (the session
+   * just created), and answers their records, so that their tokens can be revoked: an account signing in again and
+   * again, by a script or with a stolen password, cannot fill the store. Listed ids whose sessions lapsed (idle, a
+   * closed tab) are dropped first and count for nothing, as do ids moved on (the id they moved into is listed).
    */
-  async makeRoom (sub: string): Promise<SessionRecord[]> {
-    const listed = await this.store.members(this.userKey(sub))
-    if (listed.length < this.limits.maxPerUser) return []
+  async makeRoom (sub: string, newest: string): Promise<SessionRecord[]> {
+    const kept = hashId(newest)
+    const listed = (await this.store.members(this.userKey(sub))).filter((hashed) => hashed !== kept)
     const stored = await Promise.all(listed.map(async (hashed) => await this.store.get<StoredEntry>(sessionKeyOf(hashed))))
     const lapsed = listed.filter((_, i) => stored[i] === undefined)
     const held = listed.filter((_, i) => stored[i] !== undefined && !isMove(stored[i]!))

@@ -61,27 +61,26 @@ export class TokenSignIns {
   ) {}
 
   /**
-   * A new sign-in's tokens about to go to the client: ends the user's oldest sign-ins beyond `maxPerUser`, keeps and
-   * lists this one, then hands its tokens out (see handOut).
+   * A new sign-in's tokens about to go to the client: keeps and lists this one, ends the user's oldest sign-ins beyond
+   * `maxPerUser`, then hands its tokens out (see handOut).
    */
   async start (access: AccessClaims, refreshToken: string): Promise<boolean> {
-    await this.makeRoom(access.sub)
     const digest = sha256(refreshToken)
     const key = keptKey(digest)
-    await Promise.all([
+    const [, listed] = await Promise.all([
       this.store.set(key, this.sealer.seal(refreshToken, key), this.limits.signInSeconds),
       this.store.addToSet(userKey(access.sub), digest, this.limits.signInSeconds)
     ])
+    if (listed > this.limits.maxPerUser) await this.makeRoom(access.sub, digest)
     return await this.handOut(access, refreshToken)
   }
 
   /**
-   * Ends the oldest sign-ins of `sub` so that one more stays within `maxPerUser`. At the limit, the listings of sign-ins
-   * signed out already (their refresh tokens no longer kept) are dropped first and count for nothing.
+   * Ends the oldest sign-ins of `sub` beyond `maxPerUser`, never `newest` (the digest of the one just listed). The
+   * listings of sign-ins signed out already (their refresh tokens no longer kept) are dropped first and count for nothing.
    */
-  private async makeRoom (sub: string): Promise<void> {
-    const listed = await this.store.members(userKey(sub))
-    if (listed.length < this.limits.maxPerUser) return
+  private async makeRoom (sub: string, newest: string): Promise<void> {
+    const listed = (await this.store.members(userKey(sub))).filter((digest) => digest !== newest)
     const kept = await Promise.all(listed.map(async (digest) => {
       const key = keptKey(digest)
       const sealed = await this.store.get<string>(key)
