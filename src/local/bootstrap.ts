@@ -38,9 +38,12 @@ export interface BootstrapOptions {
 /** The pool and client the adapter will use. */
 export interface LocalPool { userPoolId: string, clientId: string }
 
-/** A client for the emulator at `endpoint` (dummy credentials, no retries). */
+/**
+ * A client for the emulator at `endpoint` (dummy credentials, no retries), its middleware resolved once per kind of
+ * call as the adapter's own client does (src/cognito/gateway.ts): the bench's direct calls pay what the adapter's pay.
+ */
 export function emulatorClient (endpoint: string): CognitoIdentityProviderClient {
-  return new CognitoIdentityProviderClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 })
+  return new CognitoIdentityProviderClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1, cacheMiddleware: true })
 }
 
 async function ensurePool (client: CognitoIdentityProviderClient, options: BootstrapOptions): Promise<string> {
