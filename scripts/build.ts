@@ -12,8 +12,9 @@ export const TRIGGERS = ['custom-email-sender', 'custom-message', 'pre-token-gen
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
 /**
- * Builds every trigger bundle into `outDir` (default dist/triggers). CommonJS, so Lambda's Node 20 runtime loads
- * `<file>.handler` without a package.json; the AWS SDK and Encryption SDK are bundled, not taken from the runtime.
+ * Builds every trigger bundle into `outDir` (default dist/triggers). CommonJS, so Lambda's Node.js runtimes (nodejs22.x,
+ * nodejs24.x; see triggers/README.md) load `<file>.handler` without a package.json; Node 20's syntax, which they all run
+ * and which this project's own Node runs in tests; the AWS SDK and Encryption SDK are bundled, not taken from the runtime.
  */
 export async function buildTriggers (outDir = join(root, 'dist', 'triggers')): Promise<string[]> {
   await rm(outDir, { recursive: true, force: true })
