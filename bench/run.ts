@@ -2,16 +2,20 @@
 import { execFile, fork, spawn, type ChildProcess } from 'node:child_process'
 import { createPublicKey, randomBytes, randomUUID, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import { access, constants, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { Agent, request, type IncomingMessage } from 'node:http'
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import { Agent, createServer, request, type IncomingMessage } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { createRequire } from 'node:module'
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { AdminGetUserCommand, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider'
+import { AdminGetUserCommand, CognitoIdentityProviderClient, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider'
+import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { JwtVerifier } from 'aws-jwt-verify'
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk'
 import { DeadlineFetcher, TokenVerifier } from '../src/auth/token-verifier.js'
+import { CognitoGateway } from '../src/cognito/gateway.js'
 import { SESSION_COOKIE } from '../src/plugins/session.js'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../test/helpers/emulator.js'
 import type { Answer, BenchTokens, Ready, Request, Requests } from './app-process.js'
@@ -46,6 +50,8 @@ const SIGN_IN_ACCOUNTS = 10
 const WAKES = 200
 const IDLE_MS = 5
 const SESSIONS = 10_000
+/** Calls of each kind timed from the SDK's send to the request leaving, each after IDLE_MS idle. */
+const SDK_CALLS = 300
 /** Requests over which the promises the app creates per request are counted. */
 const COUNTED_REQUESTS = 1000
 /** Sessions the rotating Redis row cycles through: more than an instance's session view keeps (10,000), so none is there. */
@@ -372,6 +378,60 @@ async function send (agent: Agent, url: string, options: { method?: string, head
 }
 
 /**
+ * The SDK's own work before a Cognito call leaves (ms from send to Node's http.client.request.start), each call after
+ * IDLE_MS idle as a sign-in's calls are: through the adapter's gateway (each kind of call's middleware resolved once),
+ * and through a client set up as the gateway's was before (middleware resolved on every call, an abort signal per call),
+ * in turn. A loopback server answers every call with an empty JSON object.
+ */
+async function sdkPreparation (): Promise<Record<'gateway' | 'perCall', { initiate: number[], getUser: number[] }>> {
+  const server = createServer((req, res) => {
+    req.resume().on('end', () => { res.setHeader('content-type', 'application/x-amz-json-1.1').end('{}') })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const gateway = new CognitoGateway({ region: 'local', userPoolId: 'local_bench', clientId: 'bench', clientSecret: '', endpoint, timeoutMs: 4000 })
+  const perCall = new CognitoIdentityProviderClient({
+    region: 'local',
+    endpoint,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 1000, requestTimeout: 4000 })
+  })
+  const initiate = (): InitiateAuthCommand => new InitiateAuthCommand({ AuthFlow: 'USER_PASSWORD_AUTH', ClientId: 'bench', AuthParameters: { USERNAME: 'bench@ims.test', PASSWORD: TEST_PASSWORD } })
+  const getUser = (): AdminGetUserCommand => new AdminGetUserCommand({ UserPoolId: 'local_bench', Username: 'bench@ims.test' })
+  const ways: Array<['gateway' | 'perCall', 'initiate' | 'getUser', () => Promise<unknown>]> = [
+    ['gateway', 'initiate', async () => await gateway.call(initiate())],
+    ['gateway', 'getUser', async () => await gateway.call(getUser())],
+    ['perCall', 'initiate', async () => await perCall.send(initiate(), { abortSignal: AbortSignal.timeout(4000) })],
+    ['perCall', 'getUser', async () => await perCall.send(getUser(), { abortSignal: AbortSignal.timeout(4000) })]
+  ]
+  const samples = { gateway: { initiate: [] as number[], getUser: [] as number[] }, perCall: { initiate: [] as number[], getUser: [] as number[] } }
+  let sentAt: number | undefined
+  let leftAt: number | undefined
+  const onStart = (): void => { if (sentAt !== undefined) leftAt ??= performance.now() }
+  subscribe('http.client.request.start', onStart)
+  try {
+    // The first rounds warm up (the cache's first resolution included) and are not counted.
+    for (let round = -20; round < SDK_CALLS; round++) {
+      for (const [client, kind, call] of ways) {
+        await sleep(IDLE_MS)
+        leftAt = undefined
+        sentAt = performance.now()
+        await call()
+        if (round >= 0 && leftAt !== undefined) samples[client][kind].push(leftAt - sentAt)
+        sentAt = undefined
+      }
+    }
+  } finally {
+    unsubscribe('http.client.request.start', onStart)
+    gateway.destroy()
+    perCall.destroy()
+    server.close()
+  }
+  return samples
+}
+
+/**
  * Sign-in latency through the adapter (HTTP, a keep-alive node:http client) against a direct InitiateAuth to the same
  * emulator, and against the InitiateAuth + AdminGetUser pair that endpoint mode asks of the emulator (its disabled-user
  * gap; that AdminGetUser is also timed alone), interleaved with a GET /health/live on the same client: the price of the
@@ -526,6 +586,8 @@ async function main (): Promise<void> {
     ]
     process.stdout.write('verification: first-seen tokens through the adapter, aws-jwt-verify alone and crypto.verify...\n')
     const verify = await verification(emulator, tokens.accessToken)
+    process.stdout.write('SDK: its work before a Cognito call leaves, through the gateway and set up as before...\n')
+    const sdk = await sdkPreparation()
     process.stdout.write('sign-in: through the adapter against direct InitiateAuth...\n')
     const signInUsers = await Promise.all(Array.from({ length: SIGN_IN_ACCOUNTS }, async () => await emulator.user(['LINE_LEADER'])))
     const latency = await signInLatency(emulator, memoryApp, redisApp, signInUsers)
@@ -561,6 +623,7 @@ async function main (): Promise<void> {
       `| aws-jwt-verify alone (the floor under the adapter) | ${median(verify.library).toFixed(1)} µs (crypto.verify ${median(verify.raw).toFixed(1)} µs) | ${libraryRatio.toFixed(2)}x | |`,
       `| the adapter's verifier over aws-jwt-verify alone (hashing the token for the cache key, the cache, the claims) | ${median(verify.adapter).toFixed(1)} / ${median(verify.library).toFixed(1)} µs | ${medianRatio(verify.adapter, verify.library).toFixed(2)}x | |`,
       `| crypto.verify just after ${IDLE_MS} ms idle, p50 (this machine's wake-up cost; the work after each Cognito answer pays it) | ${percentile(verify.woken, 50).toFixed(1)} µs (${median(verify.raw).toFixed(1)} µs in a busy loop) | ${(percentile(verify.woken, 50) / median(verify.raw)).toFixed(1)}x | |`,
+      `| the SDK's work before a Cognito call leaves, p50 (from send to the request's start, each call after ${IDLE_MS} ms idle; a loopback server answers): InitiateAuth / AdminGetUser | ${percentile(sdk.gateway.initiate, 50).toFixed(2)} / ${percentile(sdk.gateway.getUser, 50).toFixed(2)} ms through the adapter's gateway (each kind of call's middleware resolved once) | ${percentile(sdk.perCall.initiate, 50).toFixed(2)} / ${percentile(sdk.perCall.getUser, 50).toFixed(2)} ms with the middleware resolved on every call and an abort signal per call (the gateway's setting before) | |`,
       `| GET /health/live p50, same keep-alive client (the HTTP hop itself) | ${percentile(latency.hop, 50).toFixed(2)} ms | | |`,
       `| sign-in p50 (adapter / direct InitiateAuth) | ${percentile(latency.adapter, 50).toFixed(2)} / ${percentile(latency.direct, 50).toFixed(2)} ms | ${signed(signInP50, 2)} ms | <= +2 ms: ${verdict(signInP50 <= 2)} |`,
       `| sign-in p95 (adapter / direct InitiateAuth) | ${percentile(latency.adapter, 95).toFixed(2)} / ${percentile(latency.direct, 95).toFixed(2)} ms | ${signed(percentile(latency.adapter, 95) - percentile(latency.direct, 95), 2)} ms | |`,
@@ -601,7 +664,10 @@ async function main (): Promise<void> {
       `through aws-jwt-verify alone (verifySync) and through a bare crypto.verify, interleaved per batch (each batch led by`,
       `another of the three; the tokens are flat strings, as a request header delivers them): medians of ${BATCHES} batches after`,
       `one warm-up batch; then ${WAKES} single bare checks, each after the process has idled ${IDLE_MS} ms (as it does awaiting`,
-      `Cognito). Sign-in latency alternates ${SIGN_INS} adapter sign-ins (cookie mode, memory store, over one`,
+      `Cognito). The SDK's work before a call leaves is timed from its send to Node's http.client.request.start, ${SDK_CALLS} calls`,
+      `of each kind, each after ${IDLE_MS} ms idle, through the adapter's gateway and through a client set up as the gateway's was`,
+      'before, in turn, against a loopback server that answers an empty object.',
+      `Sign-in latency alternates ${SIGN_INS} adapter sign-ins (cookie mode, memory store, over one`,
       `keep-alive node:http connection; ${SIGN_IN_ACCOUNTS} accounts in turn, as many users sign in: one account signing in again and`,
       'again reaches SESSION_MAX_PER_USER, where each sign-in also ends its oldest session, one more Cognito call)',
       'with a GET /health/live on the same connection, direct InitiateAuth calls (for the same account),',
