@@ -108,9 +108,6 @@ export class CognitoGateway {
   /** True against cognito-local, whose gaps the adapter fills itself. */
   readonly emulator: boolean
 
-  /** Whether `client` may send a call twice; its deadline then covers both attempts. */
-  private readonly retries: boolean
-
   constructor (readonly settings: CognitoSettings) {
     this.emulator = settings.endpoint !== ''
     const config: CognitoIdentityProviderClientConfig = {
@@ -129,8 +126,7 @@ export class CognitoGateway {
       cacheMiddleware: true
     }
     // The emulator answers unsupported operations with HTTP 500, which a retry would only repeat.
-    this.retries = !this.emulator
-    this.client = new CognitoIdentityProviderClient({ ...config, maxAttempts: this.retries ? 2 : 1 })
+    this.client = new CognitoIdentityProviderClient({ ...config, maxAttempts: this.emulator ? 1 : 2 })
     this.onceClient = new CognitoIdentityProviderClient({ ...config, maxAttempts: 1 })
   }
 
@@ -138,9 +134,10 @@ export class CognitoGateway {
   async call<Output> (command: Sendable, translation?: Translation): Promise<Output> {
     try {
       const once = SENT_ONCE.some((kind) => command instanceof kind) || (command instanceof InitiateAuthCommand && command.input.AuthFlow !== 'REFRESH_TOKEN_AUTH')
-      if (once || !this.retries) return await (once ? this.onceClient : this.client).send(command as never) as Output
+      const client = once ? this.onceClient : this.client
+      if (once || this.emulator) return await client.send(command as never) as Output
       // Two attempts: one deadline for both, and the retry's wait, where the handler's would allow each its own.
-      return await this.client.send(command as never, { abortSignal: AbortSignal.timeout(this.settings.timeoutMs) }) as Output
+      return await client.send(command as never, { abortSignal: AbortSignal.timeout(this.settings.timeoutMs) }) as Output
     } catch (error) {
       throw translateCognitoError(error, translation)
     }
