@@ -191,19 +191,22 @@ export class SessionManager {
   }
 
   /**
-   * Ends the oldest sessions of `sub` (and the ids they moved into) beyond `maxPerUser`, never `newest` (the session
-   * just created), and answers their records, so that their tokens can be revoked: an account signing in again and
-   * again, by a script or with a stolen password, cannot fill the store. Listed ids whose sessions lapsed (idle, a
+   * Ends the sessions of `sub` (and the ids they moved into) older than its `maxPerUser` newest, never `newest` (the
+   * session just created), and answers their records, so that their tokens can be revoked: an account signing in again
+   * and again, by a script or with a stolen password, cannot fill the store. Listed ids whose sessions lapsed (idle, a
    * closed tab) are dropped first and count for nothing, as do ids moved on (the id they moved into is listed).
+   * `newest` counts among the newest kept, not beside them: sign-ins of the account listed at the same time, on any
+   * instance, each making room, then all keep the same newest, instead of each ending the others' new sessions.
    */
   async makeRoom (sub: string, newest: string): Promise<SessionRecord[]> {
     const kept = hashId(newest)
-    const listed = (await this.store.members(this.userKey(sub))).filter((hashed) => hashed !== kept)
+    const listed = await this.store.members(this.userKey(sub))
     const stored = await Promise.all(listed.map(async (hashed) => await this.store.get<StoredEntry>(sessionKeyOf(hashed))))
     const lapsed = listed.filter((_, i) => stored[i] === undefined)
     const held = listed.filter((_, i) => stored[i] !== undefined && !isMove(stored[i]!))
-    const oldest = held.slice(0, Math.max(0, held.length - this.limits.maxPerUser + 1))
-    return (await Promise.all([...lapsed, ...oldest].map(async (hashed) => await this.destroyFrom(hashed, sub)))).flat()
+    const oldest = held.slice(0, Math.max(0, held.length - this.limits.maxPerUser))
+    const ending = [...lapsed, ...oldest].filter((hashed) => hashed !== kept)
+    return (await Promise.all(ending.map(async (hashed) => await this.destroyFrom(hashed, sub)))).flat()
   }
 
   /** True while the record is within its idle and absolute limits. */

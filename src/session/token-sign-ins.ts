@@ -76,18 +76,21 @@ export class TokenSignIns {
   }
 
   /**
-   * Ends the oldest sign-ins of `sub` beyond `maxPerUser`, never `newest` (the digest of the one just listed). The
-   * listings of sign-ins signed out already (their refresh tokens no longer kept) are dropped first and count for nothing.
+   * Ends the sign-ins of `sub` older than its `maxPerUser` newest, never `newest` (the digest of the one just listed),
+   * counted among them as SessionManager.makeRoom counts sessions: sign-ins listed at the same time, on any instance,
+   * then keep the same newest. The listings of sign-ins signed out already (their refresh tokens no longer kept) are
+   * dropped first and count for nothing.
    */
   private async makeRoom (sub: string, newest: string): Promise<void> {
-    const listed = (await this.store.members(userKey(sub))).filter((digest) => digest !== newest)
+    const listed = await this.store.members(userKey(sub))
     const kept = await Promise.all(listed.map(async (digest) => {
       const key = keptKey(digest)
       const sealed = await this.store.get<string>(key)
       return { digest, refreshToken: sealed === undefined ? undefined : this.sealer.open(sealed, key) }
     }))
     const live = kept.filter(({ refreshToken }) => refreshToken !== undefined)
-    const ending = [...kept.filter(({ refreshToken }) => refreshToken === undefined), ...live.slice(0, Math.max(0, live.length - this.limits.maxPerUser + 1))]
+    const ending = [...kept.filter(({ refreshToken }) => refreshToken === undefined), ...live.slice(0, Math.max(0, live.length - this.limits.maxPerUser))]
+      .filter(({ digest }) => digest !== newest)
     await Promise.all(ending.map(async ({ digest, refreshToken }) => {
       if (refreshToken !== undefined) {
         await this.revoke(refreshToken)

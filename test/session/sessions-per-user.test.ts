@@ -107,3 +107,40 @@ t.test('sessions that lapsed count for nothing: a sign-in at the limit ends none
     t.equal(await me(app, next.cookie), 200)
   }
 })
+
+/** Two instances on the machine's Redis keeping two sessions (or token-mode sign-ins) per account, closed after the test. */
+async function twoInstances (t: { teardown: (fn: () => Promise<void>) => void }, env: Record<string, string> = {}): Promise<readonly [FastifyInstance, FastifyInstance]> {
+  const shared = { SESSION_STORE: 'redis', REDIS_URL: SHARED_REDIS_URL, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex'), SESSION_MAX_PER_USER: '2', AUTH_IP_LIMIT: '1000', ...env }
+  const apps = [await testApp(emulator, shared), await testApp(emulator, shared)] as const
+  t.teardown(async () => { await Promise.all(apps.map(async (app) => { await app.close() })) })
+  return apps
+}
+
+/** Rounds of one account's four sign-ins sent at once, two to each instance (a burst that its failure budget allows). */
+const ROUNDS = 10
+const AT_ONCE = 4
+
+t.test('redis, two instances: sign-ins of one account sent at once to both leave two sessions that work, not fewer', async (t) => {
+  const [a, b] = await twoInstances(t)
+  for (let round = 0; round < ROUNDS; round++) {
+    const email = await emulator.user(['LINE_LEADER'])
+    const signIns = await Promise.all(Array.from({ length: AT_ONCE }, async (_, i) => await signIn(i % 2 === 0 ? a : b, email, TEST_PASSWORD)))
+    t.same(signIns.map(({ response }) => response.statusCode), Array(AT_ONCE).fill(200), 'every sign-in succeeds')
+    const working = await Promise.all(signIns.map(async ({ cookie }) => (await a.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })).statusCode))
+    t.equal(working.filter((status) => status === 200).length, 2, `round ${round}: two sessions work (${working.join(' ')})`)
+  }
+})
+
+t.test('token mode, redis, two instances: sign-ins of one account sent at once to both leave two sign-ins that work, not fewer', async (t) => {
+  const [a, b] = await twoInstances(t, { SESSION_MODE: 'token' })
+  for (let round = 0; round < ROUNDS; round++) {
+    const email = await emulator.user(['LINE_LEADER'])
+    const signIns = await Promise.all(Array.from({ length: AT_ONCE }, async (_, i) =>
+      await (i % 2 === 0 ? a : b).inject({ method: 'POST', url: '/auth/sign-in', payload: { username: email, password: TEST_PASSWORD } })))
+    // A sign-in that an answer at the same time made room against may be refused already (401), as if it came first.
+    const refreshes = await Promise.all(signIns.map(async (response) => response.statusCode !== 200
+      ? response.statusCode
+      : (await a.inject({ method: 'POST', url: '/auth/refresh', payload: { refreshToken: response.json().tokens.refreshToken } })).statusCode))
+    t.equal(refreshes.filter((status) => status === 200).length, 2, `round ${round}: two sign-ins work (${signIns.map((r) => r.statusCode).join(' ')}; refreshed: ${refreshes.join(' ')})`)
+  }
+})
