@@ -12,7 +12,7 @@ import { hashUsername } from './audit.js'
  * The counters:
  * - `ip`: per client IP (as `trustProxy` resolves it): failed sign-ins, wrong codes, wrong current passwords, and
  *   every request that sends a code or signs up;
- * - `password`: failed passwords per normalised username (sign-in) or per signed-in user (change-password);
+ * - `password`: failed passwords per account, at sign-in and as the current password at change-password;
  * - `code`: wrong codes per normalised username (verify-otp, confirm-sign-up) or per user a challenge was issued to;
  * - `send`: code-sending requests per normalised username (forgot-password, resend-code); beyond it nothing is sent.
  * An account's failures and sends count under one name, whichever of its names was typed (see Throttle.accountName),

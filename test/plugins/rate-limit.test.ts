@@ -257,3 +257,22 @@ t.test('a flood of failed sign-ins for other usernames does not wipe a user\'s c
   const next = await signInAs(app, victim, 'guess-5')
   t.equal(next.statusCode, 429, 'the victim\'s sixth guess is still refused')
 })
+
+t.test('bar 21: wrong passwords at sign-in and wrong current passwords at change-password share the account\'s one budget, across instances (redis)', async (t) => {
+  const [a, b] = await twoInstances(t)
+  const from = (): Record<string, string> => ({ 'x-forwarded-for': clientIp() })
+  const change = async (app: FastifyInstance, cookie: string, oldPassword: string): Promise<LightMyRequestResponse> =>
+    await app.inject({ method: 'POST', url: '/auth/change-password', headers: { ...CSRF, ...from(), cookie }, payload: { oldPassword, newPassword: 'Changed-Passw0rd!' } })
+
+  // Five wrong passwords at sign-in on B: the account is locked; a session it already had on A cannot guess on.
+  const guessed = await emulator.user(['MANAGER'])
+  const { cookie } = await signIn(a, guessed, TEST_PASSWORD)
+  for (let i = 0; i < 5; i++) t.equal(answerOf(await signInAs(b, guessed, 'Wrong-Passw0rd!', from())), WRONG)
+  t.equal(answerOf(await change(a, cookie, 'Wrong-Passw0rd!')), TOO_MANY, 'change-password: the sixth guess of the password is refused')
+
+  // Five wrong current passwords at change-password on A: the next sign-in on B is refused, the right password too.
+  const changing = await emulator.user(['MANAGER'])
+  const session = (await signIn(a, changing, TEST_PASSWORD)).cookie
+  for (let i = 0; i < 5; i++) t.equal((await change(a, session, 'Wrong-Passw0rd!')).json().error, 'INVALID_CREDENTIALS')
+  t.equal(answerOf(await signInAs(b, changing, TEST_PASSWORD, from())), TOO_MANY, 'sign-in: the sixth guess of the password is refused')
+})

@@ -145,6 +145,8 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const identity = request.identity!
     const sub = identity.user.sub
+    // Wrong current passwords count in the account's one budget, with wrong passwords at sign-in: a guess is a guess.
+    await app.throttle.forAccount(request, identity.user.username, 'password-change')
     return await app.throttle.attempt(request, ['ip', 'password'], 'password-change', async (failed) => {
       await app.cognito.recovery.checkPassword(request.body.newPassword)
       try {
