@@ -95,13 +95,14 @@ export class Throttle {
 
   /**
    * Reads `counters` (at once: one round trip to a remote store, not one per counter) and refuses the request (429,
-   * audited under `event`) when one of them is used up, the first in order deciding; returns those that limit it (an
+   * audited under `event`) when one of them is used up, the one used up for longest deciding: Retry-After then outlasts
+   * every limit that refuses it, so a retry it asked for is not refused by another. Returns those that limit it (an
    * allow-listed key, none is configured, is never limited).
    */
   private async unspent (request: FastifyRequest, counters: readonly Counter[], event: string): Promise<Array<{ counter: Counter, status: Limiting }>> {
     const statuses = await Promise.all(counters.map(async (counter) => await this.status(counter, request, false)))
     const limited = statuses.flatMap((status, i) => status.isAllowed ? [] : [{ counter: counters[i]!, status }])
-    const spent = limited.find(({ status }) => status.remaining === 0)
+    const spent = limited.filter(({ status }) => status.remaining === 0).sort((x, y) => y.status.ttlInSeconds - x.status.ttlInSeconds)[0]
     if (spent !== undefined) throw this.refusal(request, spent.counter, event, spent.status.ttlInSeconds)
     return limited
   }

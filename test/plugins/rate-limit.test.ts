@@ -276,3 +276,18 @@ t.test('bar 21: wrong passwords at sign-in and wrong current passwords at change
   for (let i = 0; i < 5; i++) t.equal((await change(a, session, 'Wrong-Passw0rd!')).json().error, 'INVALID_CREDENTIALS')
   t.equal(answerOf(await signInAs(b, changing, TEST_PASSWORD, from())), TOO_MANY, 'sign-in: the sixth guess of the password is refused')
 })
+
+t.test('bar 21: Retry-After covers every limit that refuses the request: a retry after it is not refused again by another (redis)', async (t) => {
+  const env = { SESSION_STORE: 'redis', SESSION_ENCRYPTION_KEY: TEST_SESSION_KEY, TRUST_PROXY: '127.0.0.1', AUTH_IP_LIMIT: '5', AUTH_IP_WINDOW_SECONDS: '2', AUTH_FAILURE_WINDOW_SECONDS: '5' }
+  const [a, b] = [await appFor(t, env), await appFor(t, env)]
+  // One client, five wrong passwords for one account: both its address and the account have used their five.
+  const client = { 'x-forwarded-for': clientIp() }
+  const email = await emulator.user(['MANAGER'])
+  for (let i = 0; i < 5; i++) t.equal(answerOf(await signInAs(i % 2 === 0 ? a : b, email, 'Wrong-Passw0rd!', client)), WRONG)
+  const refused = await signInAs(b, email, TEST_PASSWORD, client)
+  t.equal(answerOf(refused), TOO_MANY)
+  const wait = Number(refused.headers['retry-after'])
+  t.ok(wait >= 1 && wait <= 5, `Retry-After ${wait}: within the longer window`)
+  await sleep(wait * 1000 + 100)
+  t.equal((await signInAs(a, email, TEST_PASSWORD, client)).statusCode, 200, 'the retry Retry-After asked for signs in')
+})
