@@ -139,9 +139,10 @@ export class Throttle {
    * Runs `attempt`, whose failure counts against `counters` (a password, a code) once it calls `failed`, unless the
    * failures counted so far plus the attempts still in flight, on every instance, would use a limit up: then 429
    * (audited under `event`). Attempts sent at once thus cannot all pass before the first failure is counted. Per-account
-   * counters count under the name forAccount gave (else the signed-in user's).
+   * counters count under the name forAccount gave (else the signed-in user's). `failed` answers how long (seconds)
+   * until `counters` allow another attempt: 0 while none of them is used up.
    */
-  async attempt<T> (request: FastifyRequest, counters: readonly Counter[], event: string, attempt: (failed: () => Promise<void>) => Promise<T>): Promise<T> {
+  async attempt<T> (request: FastifyRequest, counters: readonly Counter[], event: string, attempt: (failed: () => Promise<number>) => Promise<T>): Promise<T> {
     const id = randomUUID()
     const held: string[] = []
     try {
@@ -151,7 +152,10 @@ export class Throttle {
       const inFlight = await Promise.all(held.map(async (key) => await this.store.addToSet(key, id, ATTEMPT_SECONDS)))
       const crowded = limited.find(({ status }, i) => inFlight[i]! > status.remaining)
       if (crowded !== undefined) throw this.refusal(request, crowded.counter, event, IN_FLIGHT_RETRY_SECONDS)
-      return await attempt(async () => { await this.count(request, counters) })
+      return await attempt(async () => {
+        const statuses = await this.counted(request, counters)
+        return Math.max(0, ...statuses.map((status) => status.isAllowed || status.remaining > 0 ? 0 : status.ttlInSeconds))
+      })
     } finally {
       // A place that cannot be given up now (the store is down) lapses by itself after ATTEMPT_SECONDS.
       await Promise.all(held.map(async (key) => { await this.store.removeFromSet(key, id) })).catch(() => {})
@@ -168,8 +172,12 @@ export class Throttle {
 
   /** Counts one attempt against each of `counters`; true when one of them is now beyond its limit. */
   async count (request: FastifyRequest, counters: readonly Counter[]): Promise<boolean> {
-    const statuses = await Promise.all(counters.map(async (counter) => await this.status(counter, request, true)))
-    return statuses.some((status) => !status.isAllowed && status.isExceeded)
+    return (await this.counted(request, counters)).some((status) => !status.isAllowed && status.isExceeded)
+  }
+
+  /** Counts one attempt against each of `counters` (at once), and answers their statuses. */
+  private async counted (request: FastifyRequest, counters: readonly Counter[]): Promise<LimiterStatus[]> {
+    return await Promise.all(counters.map(async (counter) => await this.status(counter, request, true)))
   }
 }
 

@@ -75,16 +75,15 @@ const signIn: FastifyPluginAsyncTypebox = async (app) => {
           return answer
         } catch (error) {
           const code = error instanceof AppError ? error.code : 'INTERNAL'
-          if (code === 'INVALID_CODE') {
-            await failedFromIp()
-            await failedForUser()
-          }
+          // How long until the client and the account may guess again, once this guess is counted (0: at once).
+          const locked = code === 'INVALID_CODE' ? Math.max(await failedFromIp(), await failedForUser()) : 0
           request.audit({ event: 'challenge', challenge: pending.challenge, outcome: code, username: pending.username })
           const retryable = code === 'INVALID_CODE' || code === 'INVALID_PASSWORD' || code === 'VALIDATION_ERROR'
           if (!retryable) throw error
           if (pending.attempts + 1 >= MAX_CHALLENGE_ATTEMPTS) {
             reply.clearCookie(PRE_AUTH_COOKIE, COOKIE_OPTIONS)
-            throw new AppError('TOO_MANY_REQUESTS', 'Too many wrong answers. Sign in again.').retryAfter(1)
+            // Signing in again starts a new challenge, but its code is refused while the account's budget is spent.
+            throw new AppError('TOO_MANY_REQUESTS', 'Too many wrong answers. Sign in again.').retryAfter(Math.max(1, locked))
           }
           // The same step may be tried again with the same handle, until the time it was first given.
           await app.sessions.saveChallenge(pending, { attempts: pending.attempts + 1, id: handle, expiresAt: pending.expiresAt })

@@ -1,5 +1,7 @@
 // Bar 12 with a real authenticator-app user: the MFA challenge, a reused code refused, too many wrong codes end in 429.
 import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import { AssociateSoftwareTokenCommand, SetUserMFAPreferenceCommand, SetUserPoolMfaConfigCommand, VerifySoftwareTokenCommand } from '@aws-sdk/client-cognito-identity-provider'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../../helpers/emulator.js'
@@ -98,4 +100,29 @@ t.test('wrong MFA codes and wrong reset codes share the account\'s one budget, w
   t.same(statuses, [400, 400, 400, 400, 400, 429], 'three wrong reset codes, then two wrong MFA codes use the five up')
   const right = await answer(await startChallenge(email), totp(secret))
   t.equal(right.statusCode, 429, 'even the right code waits for the window')
+})
+
+t.test('the fifth wrong code\'s Retry-After covers the account\'s lock: signing in again after it, on either instance (redis), the right code is taken', async (t) => {
+  const env = { SESSION_STORE: 'redis', SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex'), AUTH_IP_LIMIT: '1000', AUTH_FAILURE_WINDOW_SECONDS: '4' }
+  const [a, b] = [await testApp(emulator, env), await testApp(emulator, env)]
+  t.teardown(async () => { await a.close(); await b.close() })
+  const { email, secret } = await mfaUser()
+  const signInOn = async (on: FastifyInstance): Promise<string> => {
+    const response = await on.inject({ method: 'POST', url: '/auth/sign-in', headers: CSRF, payload: { username: email, password: TEST_PASSWORD } })
+    return `__Host-ims-preauth=${cookieValue(response, '__Host-ims-preauth')}`
+  }
+  const answerOn = async (on: FastifyInstance, cookie: string, code: string) =>
+    await on.inject({ method: 'POST', url: '/auth/challenge', headers: { ...CSRF, cookie }, payload: { challenge: 'SOFTWARE_TOKEN_MFA', answer: code } })
+  // One challenge begun on A, its five wrong codes spread over both instances: the last ends the flow, and the account's five.
+  const cookie = await signInOn(a)
+  for (let attempt = 1; attempt <= 4; attempt++) t.equal((await answerOn(attempt % 2 === 0 ? a : b, cookie, String(500000 + attempt))).json().error, 'INVALID_CODE')
+  const fifth = await answerOn(b, cookie, '500005')
+  t.equal(fifth.statusCode, 429)
+  t.equal(fifth.json().error, 'TOO_MANY_REQUESTS')
+  const wait = Number(fifth.headers['retry-after'])
+  t.ok(wait >= 1 && wait <= 4, `Retry-After ${wait}, within the account's window`)
+  await sleep(wait * 1000 + 100)
+  const right = await answerOn(b, await signInOn(a), totp(secret))
+  t.equal(right.statusCode, 200, 'after Retry-After, signing in again takes the right code')
+  t.equal(right.json().status, 'SIGNED_IN')
 })
