@@ -79,7 +79,7 @@ declare module 'fastify' {
      * SECRET_HASH); UNAUTHENTICATED when Cognito refuses it or the new access token is revoked (its sign-in ended).
      */
     refreshTokens: (refreshToken: string, username: string) => Promise<CognitoTokens>
-    /** Ends every session of a user and revokes their tokens, on every instance. */
+    /** Ends every session of a user (in token mode, every sign-in) and revokes their tokens, on every instance. */
     endUserSessions: (sub: string) => Promise<void>
     /**
      * Ends the caller's own session: deletes it, revokes its refresh token at Cognito and its access token everywhere.
@@ -374,6 +374,8 @@ export default fp<SessionPluginOptions>(async (app, options) => {
   app.decorate('endUserSessions', async (sub: string) => {
     await revocations.revokeUser(sub)
     await revokeEnded(await sessions.destroyUser(sub))
+    // Token mode: the sign-ins whose refresh tokens the clients hold end too, as their cookie sessions would.
+    if (options.mode === 'token') await tokenSignIns.endUser(sub)
   })
 
   app.decorate('endRefreshToken', async (refreshToken: string) => {

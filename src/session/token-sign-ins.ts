@@ -32,6 +32,8 @@ import { secondsToOutlive, tokenIdentity, type Revocations } from './revocations
  * token is kept sealed, for as long as it can give tokens, and listed under the user; one beyond the limit ends the
  * user's oldest as a sign-out by its refresh token would. An account signed in again and again (a script, a stolen
  * password) cannot fill the store. A sign-out drops its kept copy; its listing goes once the account reaches the limit.
+ * Ending every session of the user (sign out everywhere, an admin's sign-out or role change, a reset) ends each listed
+ * sign-in the same way, whatever Cognito's global sign-out did.
  */
 
 function refreshKey (jti: string): string { return `token-refresh:${jti}` }
@@ -82,15 +84,34 @@ export class TokenSignIns {
    * dropped first and count for nothing.
    */
   private async makeRoom (sub: string, newest: string): Promise<void> {
+    const kept = await this.listed(sub)
+    const live = kept.filter(({ refreshToken }) => refreshToken !== undefined)
+    const ending = [...kept.filter(({ refreshToken }) => refreshToken === undefined), ...live.slice(0, Math.max(0, live.length - this.limits.maxPerUser))]
+    await this.endListed(sub, ending.filter(({ digest }) => digest !== newest))
+  }
+
+  /**
+   * Ends every sign-in of `sub` that tokens were handed out for, as a sign-out with each one's refresh token would, on
+   * every instance: what ending every session of a user (sign out everywhere, an admin sign-out or role change, a
+   * password reset) does in token mode. The refresh tokens are not left to Cognito's global sign-out, which may fail
+   * (a sign-out everywhere and a reset go on without it) and which the emulator lacks.
+   */
+  async endUser (sub: string): Promise<void> {
+    await this.endListed(sub, await this.listed(sub))
+  }
+
+  /** The sign-ins listed under `sub`, oldest first, each with its refresh token while it is kept (undefined once signed out). */
+  private async listed (sub: string): Promise<Array<{ digest: string, refreshToken: string | undefined }>> {
     const listed = await this.store.members(userKey(sub))
-    const kept = await Promise.all(listed.map(async (digest) => {
+    return await Promise.all(listed.map(async (digest) => {
       const key = keptKey(digest)
       const sealed = await this.store.get<string>(key)
       return { digest, refreshToken: sealed === undefined ? undefined : this.sealer.open(sealed, key) }
     }))
-    const live = kept.filter(({ refreshToken }) => refreshToken !== undefined)
-    const ending = [...kept.filter(({ refreshToken }) => refreshToken === undefined), ...live.slice(0, Math.max(0, live.length - this.limits.maxPerUser))]
-      .filter(({ digest }) => digest !== newest)
+  }
+
+  /** Ends the sign-ins `ending` of `sub` (those still kept) and drops them from its list, each only once it has ended. */
+  private async endListed (sub: string, ending: Array<{ digest: string, refreshToken: string | undefined }>): Promise<void> {
     await Promise.all(ending.map(async ({ digest, refreshToken }) => {
       if (refreshToken !== undefined) {
         await this.revoke(refreshToken)

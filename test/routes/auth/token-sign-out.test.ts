@@ -1,4 +1,4 @@
-// Token mode, two instances on one Redis: a sign-out with an access token, or with the refresh token alone, ends its sign-in, refresh token and refreshed tokens too.
+// Token mode, two instances on one Redis: a sign-out with an access token, or with the refresh token alone, ends its sign-in, refresh token and refreshed tokens too; ending every session of a user ends all its sign-ins.
 import t, { type Test } from 'tap'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -28,8 +28,9 @@ t.teardown(async () => {
 
 interface Tokens { accessToken: string, refreshToken: string }
 
-async function signIn (app: FastifyInstance): Promise<Tokens> {
-  const response = await app.inject({ method: 'POST', url: '/auth/sign-in', payload: { username: await cognito.user(['MANAGER']), password: TEST_PASSWORD } })
+/** Signs `username` in (a new MANAGER when absent) and returns the tokens handed out. */
+async function signIn (app: FastifyInstance, username?: string): Promise<Tokens> {
+  const response = await app.inject({ method: 'POST', url: '/auth/sign-in', payload: { username: username ?? await cognito.user(['MANAGER']), password: TEST_PASSWORD } })
   return response.json().tokens as Tokens
 }
 const refresh = async (app: FastifyInstance, refreshToken: string) => await app.inject({ method: 'POST', url: '/auth/refresh', payload: { refreshToken } })
@@ -53,6 +54,46 @@ for (const payload of [{}, { global: true }]) {
     t.equal(await me(a, accessToken), 401, 'the access token is refused on A')
     refused(t, await refresh(a, refreshToken), 'refresh on A')
     refused(t, await refresh(b, refreshToken), 'refresh on B')
+  })
+}
+
+/** Two sign-ins of one user (two devices) on A, each with a token refreshed from it. */
+async function twoDevices (): Promise<{ username: string, devices: Array<Tokens & { refreshed: string }> }> {
+  const username = await cognito.user(['MANAGER'])
+  const devices = []
+  for (let i = 0; i < 2; i++) {
+    const tokens = await signIn(a, username)
+    const refreshed = await refresh(a, tokens.refreshToken)
+    devices.push({ ...tokens, refreshed: refreshed.json().tokens.accessToken as string })
+  }
+  return { username, devices }
+}
+
+/** What ends every sign-in of a user, from another instance than the one that signed them in, and its answer's status. */
+const endingEverySignIn: Record<string, { status: number, end: (username: string, accessToken: string) => Promise<number> }> = {
+  'a sign-out everywhere on B': { status: 204, end: async (_username, accessToken) => (await signOut(b, accessToken, { global: true })).statusCode },
+  'an admin sign-out on B': {
+    status: 200,
+    end: async (username) => {
+      const admin = await signIn(b, await cognito.user(['ADMIN']))
+      return (await b.inject({ method: 'POST', url: `/admin/users/${encodeURIComponent(username)}/sign-out`, headers: { authorization: `Bearer ${admin.accessToken}` } })).statusCode
+    }
+  }
+}
+for (const [ending, { status, end }] of Object.entries(endingEverySignIn)) {
+  t.test(`${ending} ends every sign-in of the user: no device can refresh its way back in, on A or B`, async (t) => {
+    const { username, devices } = await twoDevices()
+    t.equal(await end(username, devices[0]!.accessToken), status)
+    for (const [i, device] of devices.entries()) {
+      for (const app of [a, b]) {
+        t.equal(await me(app, device.accessToken), 401, `device ${i}: its first access token is refused`)
+        t.equal(await me(app, device.refreshed), 401, `device ${i}: its refreshed access token is refused`)
+      }
+      refused(t, await refresh(a, device.refreshToken), `device ${i}: refresh on A`)
+      refused(t, await refresh(b, device.refreshToken), `device ${i}: refresh on B`)
+    }
+    const again = await signIn(a, username)
+    t.equal(await me(b, again.accessToken), 200, 'the user signs in again afterwards')
   })
 }
 
