@@ -337,11 +337,14 @@ export default fp<SessionPluginOptions>(async (app, options) => {
   /**
    * Revokes a session's tokens (see revokeEnded), then deletes it. In that order: a store that fails between the two
    * (503) leaves a session whose token is revoked, which no retry finds; the other order left a deleted session whose
-   * tokens nobody revoked, and the retry found nothing to end.
+   * tokens nobody revoked, and the retry found nothing to end. A refresh on another tab or instance may have written
+   * new tokens into it (or into the id it moved to) since it was read: those are revoked too, or a delete the store
+   * loses (a failover) would bring back a session whose token nothing refuses.
    */
   async function end (session: Session): Promise<void> {
     await revokeEnded([session.record])
-    await sessions.destroy(session.id, session.record)
+    const taken = await sessions.destroy(session.id, session.record)
+    await revokeEnded(taken.filter((record) => record.accessToken !== session.record.accessToken))
   }
 
   async function endCookieSession (request: FastifyRequest): Promise<void> {

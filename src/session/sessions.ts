@@ -380,9 +380,12 @@ export class SessionManager {
     return this.sealer.open(record.refreshTokenSealed)
   }
 
-  /** Ends one session, and the ids it was rotated into meanwhile (a refresh racing this sign-out). */
-  async destroy (id: string, record: Pick<SessionRecord, 'sub'>): Promise<void> {
-    await this.destroyFrom(hashId(id), record.sub)
+  /**
+   * Ends one session, and the ids it was rotated into meanwhile (a refresh racing this sign-out), and answers the records
+   * it took: as the store held them then, with whatever tokens a refresh elsewhere wrote into them meanwhile.
+   */
+  async destroy (id: string, record: Pick<SessionRecord, 'sub'>): Promise<SessionRecord[]> {
+    return await this.destroyFrom(hashId(id), record.sub)
   }
 
   /**

@@ -1,19 +1,23 @@
-// Two tabs refreshing one cookie session on two instances at once: the session both end up holding keeps working.
+// Two tabs refreshing one cookie session on two instances at once: the session both end up holding keeps working, and a
+// sign-out that a refresh overtakes ends it all.
 import t, { type Test } from 'tap'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
+import { TEST_PASSWORD } from '../helpers/emulator.js'
+import { startFaultyCognito, type FaultyCognito } from '../helpers/faulty-cognito.js'
 import { CSRF, cookieValue, signIn, testApp } from '../helpers/app.js'
-import { SHARED_REDIS_URL } from '../helpers/redis.js'
+import { rawRedis, SHARED_REDIS_URL } from '../helpers/redis.js'
 import { pauseAfter } from '../helpers/pause-after.js'
 import { SESSION_COOKIE } from '../../src/plugins/session.js'
 
-let emulator: Emulator
+let emulator: FaultyCognito
 let a: FastifyInstance
 let b: FastifyInstance
 
 t.before(async () => {
-  emulator = await startEmulator()
+  // cognito-local behind a proxy that can hold an answer (one test needs it; the others see the emulator as it is).
+  emulator = await startFaultyCognito()
   const env = { SESSION_STORE: 'redis', REDIS_URL: SHARED_REDIS_URL, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex') }
   a = await testApp(emulator, env)
   b = await testApp(emulator, env)
@@ -76,4 +80,31 @@ t.test('a move on A carries the tokens B wrote meanwhile, not the ones A read (w
   const onA = await refresh(a, cookie)
   aAnswered.fire()
   await bothHoldOneWorkingSession(t, onA, await onB!)
+})
+
+t.test('a sign-out on B that a refresh on A overtakes revokes the tokens the refresh wrote: a delete Redis loses brings back no working session', async (t) => {
+  const redis = await rawRedis()
+  t.teardown(() => { redis.disconnect(); emulator.lateAnswers(0) })
+  const { cookie } = await signIn(a, await emulator.user(['MANAGER']), TEST_PASSWORD)
+  t.equal(await me(a, cookie.split('=')[1]!), 200, 'A holds the session in its view')
+  let onB: Promise<LightMyRequestResponse> | undefined
+  // A has its new tokens from Cognito and is about to write them: the sign-out on B reads the session now (the old
+  // tokens) and waits for Cognito's answer to its revocation while A writes, moves the session and answers.
+  pauseAfter(a.store, 'get')(async () => {
+    emulator.lateAnswers(1000, 'RevokeToken')
+    onB = b.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie }, payload: {} })
+    await sleep(300)
+  })
+  const refreshed = await refresh(a, cookie)
+  t.equal(refreshed.statusCode, 200, 'the other tab is refreshed')
+  const moved = cookieValue(refreshed, SESSION_COOKIE)!
+  const key = `ims:session:${createHash('sha256').update(moved).digest('base64url')}`
+  const [raw, ttlMs] = [await redis.get(key), await redis.pttl(key)]
+  t.ok(raw, 'the session it moved into is in Redis')
+  t.equal((await onB!).statusCode, 204, 'the sign-out ends it')
+  t.equal(await me(a, moved), 401)
+  // What a replica that never got the delete would serve after a failover: the record as the refresh wrote it.
+  await redis.set(key, raw!, 'PX', ttlMs)
+  t.equal(await me(a, moved), 401, 'A refuses the session Redis brought back')
+  t.equal(await me(b, moved), 401, 'and so does B')
 })
