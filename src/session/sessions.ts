@@ -420,9 +420,10 @@ export class SessionManager {
   }
 
   /**
-   * Ends every session of a user and returns their records (so their refresh tokens can be revoked). Reads the user's
-   * sessions again until none is left: a rotation lists its new id before it takes the old one, so a rotation that
-   * took an id ended here has its new id listed by the next read.
+   * Ends every session of a user and returns their records (so their tokens can be revoked), each taken in one step:
+   * as the store held it when it ended, with whatever tokens a refresh elsewhere wrote into it until then. Reads the
+   * user's sessions again until none is left: a rotation lists its new id before it takes the old one, so a rotation
+   * that took an id ended here has its new id listed by the next read.
    */
   async destroyUser (sub: string): Promise<SessionRecord[]> {
     const userKey = this.userKey(sub)
@@ -431,11 +432,10 @@ export class SessionManager {
       const hashed = await this.store.members(userKey)
       if (hashed.length === 0) break
       const keys = hashed.map(sessionKeyOf)
-      const records = (await Promise.all(keys.map(async (key) => await this.store.get<StoredEntry>(key))))
+      const records = (await Promise.all(keys.map(async (key) => await this.store.take<StoredEntry>(key))))
         .map((stored, i) => this.openEntry(stored, keys[i]!))
         .filter((r): r is SessionRecord => r !== undefined)
       ended.push(...records)
-      await this.store.delete(...keys)
       // Only the ids read are unlisted: an id a rotation listed meanwhile stays for the next read.
       await Promise.all(hashed.map(async (h) => { await this.store.removeFromSet(userKey, h) }))
       await this.view?.invalidate(keys)

@@ -108,3 +108,36 @@ t.test('a sign-out on B that a refresh on A overtakes revokes the tokens the ref
   t.equal(await me(a, moved), 401, 'A refuses the session Redis brought back')
   t.equal(await me(b, moved), 401, 'and so does B')
 })
+
+t.test('a refresh on A that Cognito answers as a sign-out everywhere on B ends the session: its new token is revoked too (a delete Redis loses brings back nothing)', async (t) => {
+  const redis = await rawRedis()
+  t.teardown(() => { redis.disconnect(); emulator.slowApi(0) })
+  const { cookie } = await signIn(a, await emulator.user(['MANAGER']), TEST_PASSWORD)
+  const id = cookie.split('=')[1]!
+  const key = `ims:session:${createHash('sha256').update(id).digest('base64url')}`
+  for (const app of [a, b]) t.equal(await me(app, id), 200, 'both instances hold the session in their views')
+  /** What Redis last held for the session before the sign-out deleted it. */
+  let last = { raw: await redis.get(key), ttlMs: await redis.pttl(key) }
+  const aWrote = signal()
+  let onB: Promise<LightMyRequestResponse> | undefined
+  // Tab 1's refresh on A reaches Cognito late, after the sign-out everywhere on B has begun: its tokens are newer than
+  // the user's "not before" mark. A writes them into the session (if it still can) just after B read it to end it.
+  emulator.slowApi(2000)
+  const onA = refresh(a, cookie)
+  await sleep(200)
+  emulator.slowApi(0)
+  for (const method of ['get', 'take'] as const) pauseAfter(b.store, method)(async () => { await Promise.race([aWrote.promise, onA]) })
+  pauseAfter(a.store, 'replaceIfUnchanged')(async () => {
+    last = { raw: await redis.get(key), ttlMs: await redis.pttl(key) }
+    aWrote.fire()
+    await onB
+  })
+  onB = b.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie }, payload: { global: true } })
+  t.equal((await onB).statusCode, 204, 'signed out everywhere')
+  t.equal((await onA).statusCode, 401, 'the refresh finds the session ended')
+  t.equal(await redis.get(key), null, 'the sign-out deleted it')
+  // What a replica that never got the delete would serve after a failover: the record as Redis last held it.
+  await redis.set(key, last.raw!, 'PX', last.ttlMs)
+  t.equal(await me(a, id), 401, 'A refuses the session Redis brought back')
+  t.equal(await me(b, id), 401, 'and so does B')
+})
