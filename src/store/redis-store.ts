@@ -74,6 +74,15 @@ const MIN_MAJOR_VERSION = 7
 /** How long the first commands wait for the first connection; after it, commands never wait for a connection. */
 const FIRST_CONNECT_MS = 1500
 
+/**
+ * How long a replica may go without hearing from its primary before a reading service stops trusting it: a primary
+ * sends its replicas something at least every 10 s (repl-ping-replica-period), and each write at once. Past that, the
+ * replica may lack revocations, and its subscribers their messages, however promptly it answers.
+ */
+const REPLICA_SILENCE_SECONDS = 12
+/** How often a reading service asks its server whether it is a replica, and how lately it heard from its primary. */
+const REPLICA_CHECK_MS = 1000
+
 /** A Redis-backed SharedStore that fails fast (no offline queue) and reconnects by itself. */
 export class RedisStore implements SharedStore {
   readonly redis: Redis
@@ -93,6 +102,10 @@ export class RedisStore implements SharedStore {
   private readonly log: StoreLog | undefined
   /** Only reads and subscribes (a service that checks revocations): a replica, and a user who may not write, will do. */
   private readonly readsOnly: boolean
+  /** The server is a replica that has not heard from its primary lately (see REPLICA_SILENCE_SECONDS): commands answer 503. */
+  private replicaBehind = false
+  /** Asks a reading service's server, now and then, whether it is such a replica. */
+  private readonly replicaCheck: NodeJS.Timeout | undefined
 
   /**
    * @param options.log where changes of the connection and refused commands are told (the app's logger); nowhere when absent
@@ -137,6 +150,30 @@ export class RedisStore implements SharedStore {
       this.redis.once('ready', settle)
       this.redis.once('error', settle)
     }).then(() => { this.firstConnect = undefined })
+    if (this.readsOnly) {
+      this.replicaCheck = setInterval(() => { void this.checkReplica() }, REPLICA_CHECK_MS)
+      this.replicaCheck.unref()
+    }
+  }
+
+  /**
+   * Notes whether the server is a replica cut off from its primary (the link down, or silent too long), and logs each
+   * change. Once it is, the channels subscribe anew: what the local views knew to be clear is dropped, since messages
+   * may be missed meanwhile. A server that does not answer INFO (a user denied it) is not known to be behind.
+   */
+  private async checkReplica (): Promise<void> {
+    const info = await this.redis.info('replication').catch(() => undefined)
+    if (info === undefined) return
+    const silentFor = Number(/^master_last_io_seconds_ago:(-?\d+)/m.exec(info)?.[1] ?? 0)
+    const behind = /^role:slave/m.test(info) && (!/^master_link_status:up/m.test(info) || silentFor < 0 || silentFor > REPLICA_SILENCE_SECONDS)
+    if (behind === this.replicaBehind) return
+    this.replicaBehind = behind
+    if (!behind) {
+      this.log?.info({ store: 'redis' }, 'Redis replica hears from its primary again')
+      return
+    }
+    this.log?.warn({ store: 'redis', fault: 'REPLICA_BEHIND' }, 'Redis replica no longer hears from its primary: what needs it answers 503 until it catches up')
+    for (const channel of this.channels.values()) channel.resubscribe()
   }
 
   /** Notes why the connection failed; tells the log when the store has just become unusable, or fails for a new cause. */
@@ -148,6 +185,7 @@ export class RedisStore implements SharedStore {
 
   private async run<T> (command: () => Promise<T>): Promise<T> {
     if (this.firstConnect !== undefined) await this.firstConnect
+    if (this.replicaBehind) throw upstreamUnavailable(2)
     try {
       return await command()
     } catch (error) {
@@ -278,6 +316,7 @@ export class RedisStore implements SharedStore {
   }
 
   async close (): Promise<void> {
+    clearInterval(this.replicaCheck)
     await Promise.all([...this.channels.values()].map(async (channel) => { await channel.close() }))
     this.redis.disconnect()
   }

@@ -6,7 +6,7 @@ import { CreateGroupCommand } from '@aws-sdk/client-cognito-identity-provider'
 import { imsAuth, requireRole, requireUser } from '../../src/index.js'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
 import { cognitoTokens, testApp } from '../helpers/app.js'
-import { ownRedis, replicate, SHARED_REDIS_URL } from '../helpers/redis.js'
+import { ownRedis, redisLink, replicate, SHARED_REDIS_URL } from '../helpers/redis.js'
 
 let emulator: Emulator
 let service: FastifyInstance
@@ -124,6 +124,40 @@ t.test('a service may read revocations from a replica (the reader endpoint) as a
     after = await watching.inject({ url: '/tasks', headers: bearer })
   }
   t.equal(after.statusCode, 401, 'the sign-out reaches it through the replica')
+})
+
+t.test('a service reading a replica that stops hearing from its primary answers 503 within seconds, then refuses what was revoked meanwhile', async (t) => {
+  const primary = await ownRedis()
+  const replica = await ownRedis()
+  // The replica follows the primary through a link that can go silent (no FIN, no RST), as a lost network path does.
+  const link = await redisLink({ port: primary.port })
+  t.teardown(async () => { link.heal(); await link.close(); await replica.kill(); await primary.kill() })
+  await replicate(replica, Number(new URL(link.url).port))
+  const { adapter, watching, bearer } = await adapterAndService(t, primary.url, replica.url)
+  t.equal((await watching.inject({ url: '/tasks', headers: bearer })).statusCode, 200, 'before the sign-out')
+  link.cut()
+  const cutAt = Date.now()
+  t.equal((await adapter.inject({ method: 'POST', url: '/auth/sign-out', headers: bearer, payload: {} })).statusCode, 204)
+  // The replica still answers at once, but never hears of the sign-out: the service must stop trusting it, within the
+  // 12 s a primary may stay silent towards a replica that follows it, and a check a second.
+  let answer = await watching.inject({ url: '/tasks', headers: bearer })
+  while (answer.statusCode === 200 && Date.now() - cutAt < 16_000) {
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    answer = await watching.inject({ url: '/tasks', headers: bearer })
+  }
+  t.equal(answer.statusCode, 503, `the service fails closed ${Date.now() - cutAt} ms after the link went silent`)
+  t.equal(answer.json().error, 'UPSTREAM_UNAVAILABLE')
+  t.ok(Number(answer.headers['retry-after']) > 0, 'with Retry-After')
+
+  link.heal()
+  const seen: number[] = []
+  for (let attempt = 0; attempt < 40 && answer.statusCode !== 401; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    answer = await watching.inject({ url: '/tasks', headers: bearer })
+    seen.push(answer.statusCode)
+  }
+  t.equal(answer.statusCode, 401, 'once the replica has caught up, the signed-out token is refused')
+  t.notOk(seen.includes(200), `and it was never let through meanwhile (${seen.join(' ')})`)
 })
 
 t.test('a service with its own 404 and error handlers may use the plugin in an encapsulated scope or at the root', async (t) => {
