@@ -80,6 +80,8 @@ const FIRST_CONNECT_MS = 1500
  * replica may lack revocations, and its subscribers their messages, however promptly it answers.
  */
 const REPLICA_SILENCE_SECONDS = 12
+/** What INFO replication says on a replica (Redis says slave, and may say replica). */
+const REPLICA_ROLE = /^role:(slave|replica)\b/m
 /** How often a reading service asks its server whether it is a replica, and how lately it heard from its primary. */
 const REPLICA_CHECK_MS = 1000
 
@@ -165,7 +167,7 @@ export class RedisStore implements SharedStore {
     const info = await this.redis.info('replication').catch(() => undefined)
     if (info === undefined) return
     const silentFor = Number(/^master_last_io_seconds_ago:(-?\d+)/m.exec(info)?.[1] ?? 0)
-    const behind = /^role:slave/m.test(info) && (!/^master_link_status:up/m.test(info) || silentFor < 0 || silentFor > REPLICA_SILENCE_SECONDS)
+    const behind = REPLICA_ROLE.test(info) && (!/^master_link_status:up/m.test(info) || silentFor < 0 || silentFor > REPLICA_SILENCE_SECONDS)
     if (behind === this.replicaBehind) return
     this.replicaBehind = behind
     if (!behind) {
@@ -280,7 +282,7 @@ export class RedisStore implements SharedStore {
     const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? 'noeviction'
     const limit = Number(/^maxmemory:(\d+)/m.exec(info)?.[1] ?? 0)
     if (limit > 0 && policy !== 'noeviction') throw new ConfigError(evictionRefusal(policy))
-    if (!this.readsOnly && /^role:slave/m.test(info)) throw new ConfigError(REPLICA_REFUSAL)
+    if (!this.readsOnly && REPLICA_ROLE.test(info)) throw new ConfigError(REPLICA_REFUSAL)
     await this.probeCommands()
   }
 
