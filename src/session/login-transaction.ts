@@ -15,6 +15,11 @@ export interface OpenedTransaction extends LoginTransaction {
   /** Its id: once used, remembered in the shared store until the transaction would have expired anyway. */
   id: string
   returnTo: string
+  /**
+   * When the login began (ms since epoch): the user signed in at the pool after it. A login called back after the
+   * user's sessions were ended since is refused, as a challenge answered after them is (see startSession).
+   */
+  startedAt: number
 }
 
 interface SealedTransaction extends OpenedTransaction {
@@ -77,7 +82,8 @@ export class LoginTransactions {
    */
   async start (transaction: LoginTransaction, returnTo: string): Promise<string> {
     const id = randomBytes(32).toString('base64url')
-    const sealed: SealedTransaction = { ...transaction, id, returnTo: safeReturnTo(returnTo), purpose: 'hosted-login', expiresAt: Date.now() + this.ttlSeconds * 1000 }
+    const startedAt = Date.now()
+    const sealed: SealedTransaction = { ...transaction, id, returnTo: safeReturnTo(returnTo), startedAt, purpose: 'hosted-login', expiresAt: startedAt + this.ttlSeconds * 1000 }
     return this.sealer.seal(JSON.stringify(sealed))
   }
 
@@ -92,8 +98,8 @@ export class LoginTransactions {
     } catch {
       return undefined
     }
-    if (sealed.purpose !== 'hosted-login' || typeof sealed.expiresAt !== 'number' || sealed.expiresAt <= Date.now()) return undefined
-    return { id: sealed.id, state: sealed.state, nonce: sealed.nonce, codeVerifier: sealed.codeVerifier, returnTo: safeReturnTo(sealed.returnTo) }
+    if (sealed.purpose !== 'hosted-login' || typeof sealed.expiresAt !== 'number' || sealed.expiresAt <= Date.now() || typeof sealed.startedAt !== 'number') return undefined
+    return { id: sealed.id, state: sealed.state, nonce: sealed.nonce, codeVerifier: sealed.codeVerifier, returnTo: safeReturnTo(sealed.returnTo), startedAt: sealed.startedAt }
   }
 
   /** Uses a transaction up; false when it was used already. */

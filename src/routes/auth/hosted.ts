@@ -116,7 +116,15 @@ const hosted: FastifyPluginAsyncTypebox<HostedRoutesOptions> = async (app, { hos
     // Sign-in always issues a fresh session id; a session this browser had ends here.
     await app.endCookieSession(request)
     if (request.cookies[PRE_AUTH_COOKIE] !== undefined) reply.clearCookie(PRE_AUTH_COOKIE, COOKIE_OPTIONS)
-    const { user } = await app.startSession(reply, tokens)
+    // Judged as begun with the transaction: a user whose sessions were ended since (a sign-out everywhere, an admin's
+    // sign-out, a reset) signed in at the pool before that, with a code still to redeem. Refused, as a late challenge is.
+    let user
+    try {
+      ({ user } = await app.startSession(reply, tokens, transaction.startedAt))
+    } catch (error) {
+      request.audit({ event: 'sign-in', method: 'hosted', outcome: error instanceof AppError ? error.code : 'INTERNAL', sub: claims.sub })
+      throw error
+    }
     request.audit({ event: 'sign-in', method: 'hosted', outcome: 'success', sub: user.sub })
     return await reply.redirect(transaction.returnTo, 302)
   })
