@@ -200,8 +200,9 @@ export default fp<SessionPluginOptions>(async (app, options) => {
       if (error instanceof AppError && error.code === 'UNAUTHENTICATED') await sessions.destroy(session.id, session.record)
       throw error
     }
-    // UNAUTHENTICATED when the session ended meanwhile: nothing to end. A session moved meanwhile (another tab's refresh
-    // and rotation, on any instance) is answered with the tokens it holds now (see SessionManager.update).
+    // UNAUTHENTICATED when the session ended meanwhile: nothing to end. A session moved or refreshed meanwhile (another
+    // tab's refresh and rotation, another request near expiry, on any instance) is answered with the tokens it holds now
+    // (see SessionManager.update).
     const updated = await sessions.update(session, {
       accessToken: tokens.accessToken,
       accessExpiresAt: Date.now() + tokens.expiresIn * 1000,
@@ -209,9 +210,9 @@ export default fp<SessionPluginOptions>(async (app, options) => {
       ...(tokens.refreshToken === undefined ? {} : { refreshToken: tokens.refreshToken })
     })
     // The token it replaces is revoked at once (a sign-out revokes only the session's current one); not its sign-in,
-    // which the new token continues. When the session moved meanwhile (another tab's refresh, on any instance), these
-    // tokens were not written: the session it moved into holds its own, which may be the one read here, so it is this
-    // refresh's unused token that is revoked.
+    // which the new token continues. When the session moved or was refreshed meanwhile (another tab's refresh, another
+    // request near expiry, on any instance), these tokens were not written: the session holds its own, which may be the
+    // one read here, so it is this refresh's unused token that is revoked.
     const written = updated.record.accessToken === tokens.accessToken
     await revocations.revokeToken(written ? session.record.accessToken : tokens.accessToken)
     return updated

@@ -271,7 +271,9 @@ export class SessionManager {
    * Saves new tokens into a session, keeping its id; UNAUTHENTICATED when the session ended meanwhile. When another
    * request (another tab, another instance) moved it to a new id meanwhile, nothing is saved: that rotation refreshed it
    * too, and the answer holds the tokens of the session it moved into, under the id it was found with (`rotate` then
-   * follows the move, a sign-out ends both ids).
+   * follows the move, a sign-out ends both ids). Nothing is saved either when another refresh wrote new tokens into it
+   * since `session` was read (two requests near expiry on two instances): those stay, the other request may be using
+   * them already, and the answer holds them. Either way the caller's new tokens went unused.
    */
   async update (session: Session, tokens: { accessToken: string, accessExpiresAt: number, groups: string[], refreshToken?: string }): Promise<Session> {
     const now = Date.now()
@@ -284,10 +286,18 @@ export class SessionManager {
     }
     // A refresh that finishes after a sign-out, a revocation or a move must not bring the old id back.
     const key = this.sessionKey(session.id)
-    const left = await this.writeOver(key, async () => this.seal(record, key), this.ttlSeconds(record, now))
+    const left = await this.writeOver(key, async (current) => {
+      // A touch leaves the tokens as read; a refresh elsewhere does not (and this record would overwrite its tokens).
+      return this.open(current, key)?.accessToken === session.record.accessToken ? this.seal(record, key) : undefined
+    }, this.ttlSeconds(record, now))
     if (left === 'written') {
       await this.view?.invalidate([key])
       return { id: session.id, record }
+    }
+    if (left !== undefined && !isMove(left)) {
+      const refreshed = this.open(left, key)
+      if (refreshed === undefined) throw unauthenticated()
+      return { id: session.id, record: refreshed }
     }
     return { id: session.id, record: (await this.movedInto(left, key)).record }
   }
@@ -331,19 +341,22 @@ export class SessionManager {
     }
     // Never handed out: written for a move that another rotation, or the end of the session, got to first.
     if (moved !== undefined) await this.destroy(id, moved.record)
-    return await this.movedInto(left, key)
+    return await this.movedInto(left === undefined || isMove(left) ? left : undefined, key)
   }
 
   /**
    * Writes `value()` over the session stored under `key`, only over the record just read (when a touch or a refresh
-   * wrote it meanwhile, reads it again), never over an ended or moved session. Answers 'written', or what stopped the
-   * write: undefined for an ended session, the note of a move.
+   * wrote it meanwhile, reads it again), never over an ended or moved session, nor when `value()` answers undefined
+   * (leave it as it is). Answers 'written', or what stopped the write: undefined for an ended session, the note of a
+   * move, the session left as it is.
    */
-  private async writeOver (key: string, value: (current: StoredSession) => Promise<StoredEntry>, ttlSeconds: number): Promise<'written' | MoveNote | undefined> {
+  private async writeOver (key: string, value: (current: StoredSession) => Promise<StoredEntry | undefined>, ttlSeconds: number): Promise<'written' | StoredEntry | undefined> {
     for (let attempt = 0; attempt < MAX_WRITE_TRIES; attempt++) {
       const current = await this.store.get<StoredEntry>(key)
       if (current === undefined || isMove(current)) return current
-      if (await this.store.replaceIfUnchanged(key, current, await value(current), ttlSeconds)) return 'written'
+      const next = await value(current)
+      if (next === undefined) return current
+      if (await this.store.replaceIfUnchanged(key, current, next, ttlSeconds)) return 'written'
     }
     throw upstreamUnavailable()
   }
