@@ -200,17 +200,23 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
     schema: { ...common, params: UsernameParams, body: EmptyBody, response: { 200: AdminUserSchema, ...errorResponses } }
   }, async (request) => {
     return await audited(request, 'disable-user', async (note) => {
-      // Read under the lock: a user promoted meanwhile is judged as the ADMIN they now are.
-      const target = await oneAtATime(async () => {
-        const user = await admin.getUser(request.params.username)
-        note.target = user.sub
-        refuseSelfLockout(request, user, 'You cannot disable yourself; ask another administrator.')
-        if (user.roles.includes('ADMIN')) await callerStillAdmin(request)
-        await admin.setEnabled(user.username, false)
-        return user
-      })
-      await endAccess(target, note)
-      return { ...target, enabled: false }
+      const acted: { target?: AdminUser } = {}
+      try {
+        // Read under the lock: a user promoted meanwhile is judged as the ADMIN they now are.
+        await oneAtATime(async () => {
+          const user = await admin.getUser(request.params.username)
+          note.target = user.sub
+          refuseSelfLockout(request, user, 'You cannot disable yourself; ask another administrator.')
+          if (user.roles.includes('ADMIN')) await callerStillAdmin(request)
+          // Once Cognito is asked, the user may be disabled whatever it answers (an answer too late is a 503): from
+          // here on, the user's sessions end either way.
+          acted.target = user
+          await admin.setEnabled(user.username, false)
+        })
+      } finally {
+        if (acted.target !== undefined) await endAccess(acted.target, note)
+      }
+      return { ...acted.target!, enabled: false }
     })
   })
 
