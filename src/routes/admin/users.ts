@@ -104,10 +104,10 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
 
   /**
    * Runs `work` one at a time across every instance (a lock in the shared store that only its holder releases). The
-   * changes that give or take administrator powers (a promotion, an ADMIN invitation, a demotion, a disable) read their
-   * target and act under it, and only while the caller is still an ADMIN ({@link callerStillAdmin}): an administrator
-   * demoted while a request of theirs was under way makes no other one. Nobody can demote or disable themselves, so an
-   * administrator always remains, and two administrators acting on each other cannot both win.
+   * changes that give or take administrator powers (a promotion, an ADMIN invitation, enabling, a demotion, a disable)
+   * read their target and act under it, and only while the caller is still an ADMIN ({@link callerStillAdmin}): an
+   * administrator demoted while a request of theirs was under way makes no other one. Nobody can demote or disable
+   * themselves, so an administrator always remains, and two administrators acting on each other cannot both win.
    */
   async function oneAtATime<T> (work: () => Promise<T>): Promise<T> {
     const holder = randomUUID()
@@ -225,9 +225,14 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
     schema: { ...common, params: UsernameParams, body: EmptyBody, response: { 200: AdminUserSchema, ...errorResponses } }
   }, async (request) => {
     return await audited(request, 'enable-user', async (note) => {
-      const target = await admin.getUser(request.params.username)
-      note.target = target.sub
-      await admin.setEnabled(target.username, true)
+      // Read under the lock: enabling a disabled ADMIN gives administrator powers back, as a promotion does.
+      const target = await oneAtATime(async () => {
+        const user = await admin.getUser(request.params.username)
+        note.target = user.sub
+        if (user.roles.includes('ADMIN')) await callerStillAdmin(request)
+        await admin.setEnabled(user.username, true)
+        return user
+      })
       return { ...target, enabled: true }
     })
   })

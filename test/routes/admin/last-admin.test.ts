@@ -1,7 +1,7 @@
 // The pool always keeps an enabled administrator: two admins demoting or disabling each other at once cannot both win.
 import { setTimeout } from 'node:timers/promises'
 import t from 'tap'
-import { AdminAddUserToGroupCommand, AdminGetUserCommand } from '@aws-sdk/client-cognito-identity-provider'
+import { AdminAddUserToGroupCommand, AdminDisableUserCommand, AdminGetUserCommand } from '@aws-sdk/client-cognito-identity-provider'
 import type { FastifyInstance } from 'fastify'
 import { startEmulator, TEST_PASSWORD, uniqueEmail, type Emulator } from '../../helpers/emulator.js'
 import { CSRF, signIn, testApp } from '../../helpers/app.js'
@@ -119,18 +119,20 @@ t.test('a disable whose read of its target is slow cannot meet a promotion and a
   t.equal(await enabled(xEmail), true, 'an administrator remains')
 })
 
-t.test('an admin demoted while a promotion or an ADMIN invitation of theirs was under way makes no one ADMIN', async (t) => {
+t.test('an admin demoted while a promotion, an ADMIN invitation or an ADMIN\'s enabling of theirs was under way makes no one ADMIN', async (t) => {
   const emulator = await startEmulator()
   const app = await testApp(emulator)
   t.teardown(async () => { await app.close(); await emulator.stop() })
-  const [aEmail, bEmail, accomplice] = [await emulator.user(['ADMIN']), await emulator.user(['ADMIN']), await emulator.user(['MANAGER'])]
+  const [aEmail, bEmail, accomplice, disabledAdmin] = [await emulator.user(['ADMIN']), await emulator.user(['ADMIN']), await emulator.user(['MANAGER']), await emulator.user(['ADMIN'])]
+  await emulator.client.send(new AdminDisableUserCommand({ UserPoolId: emulator.userPoolId, Username: disabledAdmin }))
   const invitee = uniqueEmail('invitee')
   const a = (await signIn(app, aEmail, TEST_PASSWORD)).cookie
   const setRolesOfB = async (roles: string[]): Promise<number> =>
     (await app.inject({ method: 'PUT', url: `/admin/users/${encodeURIComponent(bEmail)}/roles`, headers: { ...CSRF, cookie: a }, payload: { roles } })).statusCode
   const lateRequests = [
     { label: 'a promotion', method: 'PUT' as const, url: `/admin/users/${encodeURIComponent(accomplice)}/roles`, payload: { roles: ['ADMIN'] } },
-    { label: 'an ADMIN invitation', method: 'POST' as const, url: '/admin/users', payload: { email: invitee, roles: ['ADMIN'] } }
+    { label: 'an ADMIN invitation', method: 'POST' as const, url: '/admin/users', payload: { email: invitee, roles: ['ADMIN'] } },
+    { label: 'enabling a disabled ADMIN', method: 'POST' as const, url: `/admin/users/${encodeURIComponent(disabledAdmin)}/enable`, payload: {} }
   ]
   for (const late of lateRequests) {
     t.equal(await setRolesOfB(['ADMIN']), 200, 'B is an administrator')
@@ -142,6 +144,6 @@ t.test('an admin demoted while a promotion or an ADMIN invitation of theirs was 
     t.equal(demoted, 200, `${late.label}: A demoted B meanwhile`)
     t.equal(`${response.statusCode} ${String(response.json().error)}`, '403 FORBIDDEN', `${late.label}: B, no longer an admin, makes no one ADMIN`)
   }
-  const admins = (await app.inject({ method: 'GET', url: '/admin/users?role=ADMIN&limit=60', headers: { cookie: a } })).json().users as Array<{ email: string }>
-  t.same(admins.map((user) => user.email), [aEmail], 'A is the only administrator: neither the accomplice nor the invitee became one')
+  const admins = (await app.inject({ method: 'GET', url: '/admin/users?role=ADMIN&limit=60', headers: { cookie: a } })).json().users as Array<{ email: string, enabled: boolean }>
+  t.same(admins.filter((user) => user.enabled).map((user) => user.email), [aEmail], 'A is the only enabled administrator: neither the accomplice nor the invitee became one, nor was the disabled one enabled')
 })
