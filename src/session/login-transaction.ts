@@ -22,7 +22,7 @@ export interface OpenedTransaction extends LoginTransaction {
   startedAt: number
 }
 
-interface SealedTransaction extends OpenedTransaction {
+interface SealedTransaction extends Omit<OpenedTransaction, 'startedAt'> {
   purpose: 'hosted-login'
   expiresAt: number
 }
@@ -82,8 +82,7 @@ export class LoginTransactions {
    */
   async start (transaction: LoginTransaction, returnTo: string): Promise<string> {
     const id = randomBytes(32).toString('base64url')
-    const startedAt = Date.now()
-    const sealed: SealedTransaction = { ...transaction, id, returnTo: safeReturnTo(returnTo), startedAt, purpose: 'hosted-login', expiresAt: startedAt + this.ttlSeconds * 1000 }
+    const sealed: SealedTransaction = { ...transaction, id, returnTo: safeReturnTo(returnTo), purpose: 'hosted-login', expiresAt: Date.now() + this.ttlSeconds * 1000 }
     return this.sealer.seal(JSON.stringify(sealed))
   }
 
@@ -98,8 +97,10 @@ export class LoginTransactions {
     } catch {
       return undefined
     }
-    if (sealed.purpose !== 'hosted-login' || typeof sealed.expiresAt !== 'number' || sealed.expiresAt <= Date.now() || typeof sealed.startedAt !== 'number') return undefined
-    return { id: sealed.id, state: sealed.state, nonce: sealed.nonce, codeVerifier: sealed.codeVerifier, returnTo: safeReturnTo(sealed.returnTo), startedAt: sealed.startedAt }
+    if (sealed.purpose !== 'hosted-login' || typeof sealed.expiresAt !== 'number' || sealed.expiresAt <= Date.now()) return undefined
+    // When it began follows from when it expires, so a transaction sealed by an earlier build opens the same way.
+    const startedAt = sealed.expiresAt - this.ttlSeconds * 1000
+    return { id: sealed.id, state: sealed.state, nonce: sealed.nonce, codeVerifier: sealed.codeVerifier, returnTo: safeReturnTo(sealed.returnTo), startedAt }
   }
 
   /** Uses a transaction up; false when it was used already. */
