@@ -1,11 +1,9 @@
 // Admin changes that Cognito applied but answered too late (503), on one of two instances sharing Redis: access ends everywhere.
 import t from 'tap'
-import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { AdminGetUserCommand } from '@aws-sdk/client-cognito-identity-provider'
 import { TEST_PASSWORD } from '../helpers/emulator.js'
-import { CSRF, cognitoTokens, signIn, testApp } from '../helpers/app.js'
-import { SHARED_REDIS_URL } from '../helpers/redis.js'
+import { cognitoTokens, CSRF, signIn, twoInstances } from '../helpers/app.js'
 import { startFaultyCognito, type FaultyCognito } from '../helpers/faulty-cognito.js'
 
 let cognito: FaultyCognito
@@ -14,9 +12,7 @@ let b: FastifyInstance
 
 t.before(async () => {
   cognito = await startFaultyCognito()
-  const env = { SESSION_STORE: 'redis', REDIS_URL: SHARED_REDIS_URL, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex'), COGNITO_TIMEOUT_MS: '1000', AUTH_IP_LIMIT: '1000' }
-  a = await testApp(cognito, env)
-  b = await testApp(cognito, env)
+  ;[a, b] = await twoInstances(cognito, { COGNITO_TIMEOUT_MS: '1000' })
 })
 t.teardown(async () => {
   await a?.close()

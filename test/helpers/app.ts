@@ -1,9 +1,11 @@
 // Builds the real app against a test emulator, and small helpers to call it as a browser or an API client would.
+import { randomBytes } from 'node:crypto'
 import { Writable } from 'node:stream'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { loadConfig } from '../../fastify.config.js'
 import { buildApp, type AppDependencies } from '../../src/app.js'
 import type { Emulator } from './emulator.js'
+import { SHARED_REDIS_URL } from './redis.js'
 
 /** The header every unsafe cookie-session request carries. */
 export const CSRF = { 'x-csrf': '1' } as const
@@ -37,6 +39,15 @@ export async function testApp (emulator: Emulator, env: Record<string, string> =
   const app = await buildApp(loadConfig(emulatorEnv(emulator, env)), { logStream: new LogCapture(), ...deps })
   await app.ready()
   return app
+}
+
+/**
+ * Two instances of the app on the machine's Redis, as one deployment runs them: one store, one encryption key (fresh
+ * for the pair). The IP limit is raised so other tests on this Redis cannot trip it; `env` adds to or overrides that.
+ */
+export async function twoInstances (emulator: Emulator, env: Record<string, string> = {}): Promise<[FastifyInstance, FastifyInstance]> {
+  const shared = { SESSION_STORE: 'redis', REDIS_URL: SHARED_REDIS_URL, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex'), AUTH_IP_LIMIT: '1000', ...env }
+  return [await testApp(emulator, shared), await testApp(emulator, shared)]
 }
 
 /** The value of a Set-Cookie for `name` in a response, or undefined. */

@@ -1,10 +1,9 @@
 // The /api proxy on two instances sharing one Redis: requests of one session near expiry on both at once, then its sign-out.
 import t from 'tap'
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
-import { CSRF, signIn, testApp } from '../helpers/app.js'
-import { SHARED_REDIS_URL } from '../helpers/redis.js'
+import { CSRF, signIn, twoInstances } from '../helpers/app.js'
 import { startUpstream, type Upstream } from '../helpers/upstream.js'
 
 let emulator: Emulator
@@ -15,10 +14,7 @@ let b: FastifyInstance
 t.before(async () => {
   emulator = await startEmulator()
   upstream = await startUpstream()
-  // Instances that share a store share the key; the IP limit is raised so other tests on this Redis cannot trip it.
-  const env = { API_UPSTREAM_URL: upstream.url, SESSION_STORE: 'redis', REDIS_URL: SHARED_REDIS_URL, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex'), AUTH_IP_LIMIT: '1000' }
-  a = await testApp(emulator, env)
-  b = await testApp(emulator, env)
+  ;[a, b] = await twoInstances(emulator, { API_UPSTREAM_URL: upstream.url })
 })
 t.teardown(async () => {
   await a?.close()

@@ -1,13 +1,13 @@
 // Two tabs refreshing one cookie session on two instances at once: the session both end up holding keeps working, and a
 // sign-out that a refresh overtakes ends it all.
 import t, { type Test } from 'tap'
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { TEST_PASSWORD } from '../helpers/emulator.js'
 import { startFaultyCognito, type FaultyCognito } from '../helpers/faulty-cognito.js'
-import { CSRF, cookieValue, signIn, testApp } from '../helpers/app.js'
-import { rawRedis, SHARED_REDIS_URL } from '../helpers/redis.js'
+import { cookieValue, CSRF, signIn, twoInstances } from '../helpers/app.js'
+import { rawRedis } from '../helpers/redis.js'
 import { pauseAfter } from '../helpers/pause-after.js'
 import { SESSION_COOKIE } from '../../src/plugins/session.js'
 
@@ -18,9 +18,7 @@ let b: FastifyInstance
 t.before(async () => {
   // cognito-local behind a proxy that can hold an answer (one test needs it; the others see the emulator as it is).
   emulator = await startFaultyCognito()
-  const env = { SESSION_STORE: 'redis', REDIS_URL: SHARED_REDIS_URL, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex') }
-  a = await testApp(emulator, env)
-  b = await testApp(emulator, env)
+  ;[a, b] = await twoInstances(emulator)
 })
 t.teardown(async () => {
   await a?.close()

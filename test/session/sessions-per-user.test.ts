@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
-import { signIn, testApp } from '../helpers/app.js'
+import { signIn, testApp, twoInstances } from '../helpers/app.js'
 import { SHARED_REDIS_URL } from '../helpers/redis.js'
 
 /** SESSION_MAX_PER_USER in these apps. */
@@ -109,9 +109,8 @@ t.test('sessions that lapsed count for nothing: a sign-in at the limit ends none
 })
 
 /** Two instances on the machine's Redis keeping two sessions (or token-mode sign-ins) per account, closed after the test. */
-async function twoInstances (t: { teardown: (fn: () => Promise<void>) => void }, env: Record<string, string> = {}): Promise<readonly [FastifyInstance, FastifyInstance]> {
-  const shared = { SESSION_STORE: 'redis', REDIS_URL: SHARED_REDIS_URL, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex'), SESSION_MAX_PER_USER: '2', AUTH_IP_LIMIT: '1000', ...env }
-  const apps = [await testApp(emulator, shared), await testApp(emulator, shared)] as const
+async function instancesKeepingTwo (t: { teardown: (fn: () => Promise<void>) => void }, env: Record<string, string> = {}): Promise<readonly [FastifyInstance, FastifyInstance]> {
+  const apps = await twoInstances(emulator, { SESSION_MAX_PER_USER: '2', ...env })
   t.teardown(async () => { await Promise.all(apps.map(async (app) => { await app.close() })) })
   return apps
 }
@@ -121,7 +120,7 @@ const ROUNDS = 10
 const AT_ONCE = 4
 
 t.test('redis, two instances: sign-ins of one account sent at once to both leave two sessions that work, not fewer', async (t) => {
-  const [a, b] = await twoInstances(t)
+  const [a, b] = await instancesKeepingTwo(t)
   for (let round = 0; round < ROUNDS; round++) {
     const email = await emulator.user(['LINE_LEADER'])
     const signIns = await Promise.all(Array.from({ length: AT_ONCE }, async (_, i) => await signIn(i % 2 === 0 ? a : b, email, TEST_PASSWORD)))
@@ -132,7 +131,7 @@ t.test('redis, two instances: sign-ins of one account sent at once to both leave
 })
 
 t.test('token mode, redis, two instances: sign-ins of one account sent at once to both leave two sign-ins that work, not fewer', async (t) => {
-  const [a, b] = await twoInstances(t, { SESSION_MODE: 'token' })
+  const [a, b] = await instancesKeepingTwo(t, { SESSION_MODE: 'token' })
   for (let round = 0; round < ROUNDS; round++) {
     const email = await emulator.user(['LINE_LEADER'])
     const signIns = await Promise.all(Array.from({ length: AT_ONCE }, async (_, i) =>

@@ -1,10 +1,8 @@
 // Hosted login over two instances on one Redis: started on A, called back on B, replayed on both, or ended meanwhile.
 import t from 'tap'
-import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../../helpers/emulator.js'
-import { cognitoTokens, cookieValue, testApp } from '../../helpers/app.js'
-import { SHARED_REDIS_URL } from '../../helpers/redis.js'
+import { cognitoTokens, cookieValue, twoInstances } from '../../helpers/app.js'
 
 const PUBLIC_URL = 'http://adapter.test:8080'
 /** What a browser sends to the adapter at PUBLIC_URL. */
@@ -18,10 +16,7 @@ let b: FastifyInstance
 
 t.before(async () => {
   emulator = await startEmulator({ callbackUrls: [`${PUBLIC_URL}/auth/callback`] })
-  // Instances that share a store share the key; the IP limit is raised so other tests on this Redis cannot trip it.
-  const env = { HOSTED_UI_DOMAIN: emulator.endpoint, PUBLIC_URL, SESSION_STORE: 'redis', REDIS_URL: SHARED_REDIS_URL, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex'), AUTH_IP_LIMIT: '1000' }
-  a = await testApp(emulator, env)
-  b = await testApp(emulator, env)
+  ;[a, b] = await twoInstances(emulator, { HOSTED_UI_DOMAIN: emulator.endpoint, PUBLIC_URL })
 })
 t.teardown(async () => {
   await a?.close()

@@ -1,11 +1,10 @@
 // Bar 12 with a real authenticator-app user: the MFA challenge, a reused code refused, too many wrong codes end in 429.
 import t from 'tap'
-import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import { AssociateSoftwareTokenCommand, SetUserMFAPreferenceCommand, SetUserPoolMfaConfigCommand, VerifySoftwareTokenCommand } from '@aws-sdk/client-cognito-identity-provider'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../../helpers/emulator.js'
-import { CSRF, cognitoTokens, cookieValue, testApp } from '../../helpers/app.js'
+import { cognitoTokens, cookieValue, CSRF, testApp, twoInstances } from '../../helpers/app.js'
 import { totp } from '../../helpers/totp.js'
 
 let emulator: Emulator
@@ -103,8 +102,7 @@ t.test('wrong MFA codes and wrong reset codes share the account\'s one budget, w
 })
 
 t.test('the fifth wrong code\'s Retry-After covers the account\'s lock: signing in again after it, on either instance (redis), the right code is taken', async (t) => {
-  const env = { SESSION_STORE: 'redis', SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex'), AUTH_IP_LIMIT: '1000', AUTH_FAILURE_WINDOW_SECONDS: '4' }
-  const [a, b] = [await testApp(emulator, env), await testApp(emulator, env)]
+  const [a, b] = await twoInstances(emulator, { AUTH_FAILURE_WINDOW_SECONDS: '4' })
   t.teardown(async () => { await a.close(); await b.close() })
   const { email, secret } = await mfaUser()
   const signInOn = async (on: FastifyInstance): Promise<string> => {

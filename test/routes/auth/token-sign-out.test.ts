@@ -5,9 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import { TEST_PASSWORD } from '../../helpers/emulator.js'
 import { startFaultyCognito, type FaultyCognito } from '../../helpers/faulty-cognito.js'
-import { cognitoTokens, testApp } from '../../helpers/app.js'
+import { cognitoTokens, twoInstances } from '../../helpers/app.js'
 import { sha256 } from '../../../src/digest.js'
-import { SHARED_REDIS_URL } from '../../helpers/redis.js'
 
 let cognito: FaultyCognito
 let a: FastifyInstance
@@ -15,10 +14,7 @@ let b: FastifyInstance
 
 t.before(async () => {
   cognito = await startFaultyCognito()
-  // Instances that share a store share the key; the IP limit is raised so other tests on this Redis cannot trip it.
-  const env = { SESSION_MODE: 'token', SESSION_STORE: 'redis', REDIS_URL: SHARED_REDIS_URL, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex'), AUTH_IP_LIMIT: '1000' }
-  a = await testApp(cognito, env)
-  b = await testApp(cognito, env)
+  ;[a, b] = await twoInstances(cognito, { SESSION_MODE: 'token' })
 })
 t.teardown(async () => {
   await a?.close()
