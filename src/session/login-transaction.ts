@@ -25,6 +25,8 @@ export interface OpenedTransaction extends LoginTransaction {
 interface SealedTransaction extends Omit<OpenedTransaction, 'startedAt'> {
   purpose: 'hosted-login'
   expiresAt: number
+  /** When it began (ms); absent from a transaction sealed by an earlier build. */
+  startedAt?: number
 }
 
 /**
@@ -82,7 +84,8 @@ export class LoginTransactions {
    */
   async start (transaction: LoginTransaction, returnTo: string): Promise<string> {
     const id = randomBytes(32).toString('base64url')
-    const sealed: SealedTransaction = { ...transaction, id, returnTo: safeReturnTo(returnTo), purpose: 'hosted-login', expiresAt: Date.now() + this.ttlSeconds * 1000 }
+    const startedAt = Date.now()
+    const sealed: SealedTransaction = { ...transaction, id, returnTo: safeReturnTo(returnTo), purpose: 'hosted-login', startedAt, expiresAt: startedAt + this.ttlSeconds * 1000 }
     return this.sealer.seal(JSON.stringify(sealed))
   }
 
@@ -98,8 +101,9 @@ export class LoginTransactions {
       return undefined
     }
     if (sealed.purpose !== 'hosted-login' || typeof sealed.expiresAt !== 'number' || sealed.expiresAt <= Date.now()) return undefined
-    // When it began follows from when it expires, so a transaction sealed by an earlier build opens the same way.
-    const startedAt = sealed.expiresAt - this.ttlSeconds * 1000
+    // Sealed as it began: the instance called back may live by another HOSTED_UI_TRANSACTION_SECONDS (a rolling deploy
+    // that changes it). A transaction sealed by an earlier build, without it, began this instance's lifetime before it expires.
+    const startedAt = typeof sealed.startedAt === 'number' ? sealed.startedAt : sealed.expiresAt - this.ttlSeconds * 1000
     return { id: sealed.id, state: sealed.state, nonce: sealed.nonce, codeVerifier: sealed.codeVerifier, returnTo: safeReturnTo(sealed.returnTo), startedAt }
   }
 

@@ -1,8 +1,10 @@
 // Hosted login over two instances on one Redis: started on A, called back on B, replayed on both, or ended meanwhile.
+import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../../helpers/emulator.js'
-import { cognitoTokens, cookieValue, twoInstances } from '../../helpers/app.js'
+import { cognitoTokens, cookieValue, testApp, twoInstances } from '../../helpers/app.js'
+import { SHARED_REDIS_URL } from '../../helpers/redis.js'
 
 const PUBLIC_URL = 'http://adapter.test:8080'
 /** What a browser sends to the adapter at PUBLIC_URL. */
@@ -89,3 +91,26 @@ for (const [ending, end] of Object.entries(endingEverySession)) {
     t.equal(await me(b, sessionCookie(fresh) ?? ''), 200)
   })
 }
+
+t.test('instances whose HOSTED_UI_TRANSACTION_SECONDS differ (a rolling deploy that changes it) judge a login by when it truly began', async (t) => {
+  const shared = { HOSTED_UI_DOMAIN: emulator.endpoint, PUBLIC_URL, SESSION_STORE: 'redis', REDIS_URL: SHARED_REDIS_URL, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex'), AUTH_IP_LIMIT: '1000' }
+  const short = await testApp(emulator, { ...shared, HOSTED_UI_TRANSACTION_SECONDS: '300' })
+  const long = await testApp(emulator, { ...shared, HOSTED_UI_TRANSACTION_SECONDS: '900' })
+  t.teardown(async () => { await short.close(); await long.close() })
+
+  // The user signs out everywhere, then signs in again: begun after the ending, the login gives a working session.
+  const email = await emulator.user(['LINE_LEADER'])
+  t.ok([200, 204].includes(await endingEverySession['a sign-out everywhere']!(email)), 'a sign-out everywhere')
+  const after = await codeFromPool(short, email)
+  const fresh = await callback(long, after.back, after.cookie)
+  t.equal(fresh.statusCode, 302, 'a login begun after the sign-out everywhere, called back on the other instance, signs in')
+  t.equal(await me(long, sessionCookie(fresh) ?? ''), 200)
+
+  // A login signed in at the pool before an admin's sign-out still gives no session, wherever it is called back.
+  const other = await emulator.user(['LINE_LEADER'])
+  const before = await codeFromPool(long, other)
+  t.ok([200, 204].includes(await endingEverySession['an admin sign-out']!(other)), 'an admin sign-out')
+  const late = await callback(short, before.back, before.cookie)
+  t.equal(late.statusCode, 401, 'a login begun before the admin sign-out is refused on the other instance')
+  t.equal(sessionCookie(late), undefined, 'no session cookie')
+})
