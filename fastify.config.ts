@@ -37,7 +37,12 @@ export const ConfigSchema = Type.Object({
     clientSecret: Type.String({ env: 'COGNITO_CLIENT_SECRET', default: '', secret: true }),
     /** A Cognito-compatible endpoint (cognito-local) instead of AWS's; never in production. */
     endpoint: Type.String({ env: 'COGNITO_ENDPOINT', default: '', pattern: '^(https?://[^\\s]+[^/\\s])?$' }),
-    timeoutMs: Type.Integer({ env: 'COGNITO_TIMEOUT_MS', default: 4000, minimum: 100, maximum: 30000 }),
+    /**
+     * Each Cognito call's deadline, and a request's for Cognito in all (see src/cognito/budget.ts). 3.5 s: a request
+     * that must end a user's sessions after a call ran out of time still waits up to 1 s for its revocation mark's
+     * second (src/session/revocations.ts), and answers within 5 s all the same (bar 39).
+     */
+    timeoutMs: Type.Integer({ env: 'COGNITO_TIMEOUT_MS', default: 3500, minimum: 100, maximum: 30000 }),
     jwksTimeoutMs: Type.Integer({ env: 'JWKS_TIMEOUT_MS', default: 3000, minimum: 100, maximum: 30000 }),
     tokenGraceSeconds: Type.Integer({ env: 'TOKEN_GRACE_SECONDS', default: 5, minimum: 0, maximum: 60 }),
     /**

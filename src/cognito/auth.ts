@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { decomposeUnverifiedJwt } from 'aws-jwt-verify/jwt'
+import { CognitoBudget } from './budget.js'
 import { AppError, UnsupportedByEmulatorError } from '../errors.js'
 import type { CognitoGateway, Translation } from './gateway.js'
 import { PASSWORD_REFUSALS } from './recovery.js'
@@ -166,16 +167,17 @@ export class CognitoAuth {
 
   /**
    * Revokes a refresh token (and the access tokens issued from it, on real Cognito). Never throws: says whether Cognito
-   * revoked it, refused it (it knows no live refresh token by that value), or could not be asked.
+   * revoked it, refused it (it knows no live refresh token by that value), or could not be asked (or not within `budget`).
    */
-  async revoke (refreshToken: string): Promise<Revocation> {
+  async revoke (refreshToken: string, budget = CognitoBudget.UNBOUNDED): Promise<Revocation> {
     const secret = this.gateway.settings.clientSecret
-    try {
-      await this.gateway.call(new RevokeTokenCommand({ Token: refreshToken, ClientId: this.clientId, ...(secret === '' ? {} : { ClientSecret: secret }) }), REVOKE_TRANSLATION)
-      return 'revoked'
-    } catch (error) {
-      return error instanceof AppError && error.code === 'UNAUTHENTICATED' ? 'refused' : 'unknown'
-    }
+    const command = new RevokeTokenCommand({ Token: refreshToken, ClientId: this.clientId, ...(secret === '' ? {} : { ClientSecret: secret }) })
+    const asked = this.gateway.call(command, REVOKE_TRANSLATION).then(
+      () => 'revoked' as const,
+      (error: unknown) => error instanceof AppError && error.code === 'UNAUTHENTICATED' ? 'refused' as const : 'unknown' as const
+    )
+    // Past the request's budget the answer is not waited for: as good as unknown to the caller.
+    return await budget.within(asked, () => 'unknown')
   }
 
   /** Cognito GlobalSignOut: every refresh token of the user. Returns false where the emulator cannot. */

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { AppError, UnsupportedByEmulatorError, upstreamUnavailable, type ErrorCode } from '../errors.js'
+import { CognitoBudget } from './budget.js'
 import { ownEntry } from '../own-entry.js'
 
 /** Where the pool is and how patient to be with it. */
@@ -141,6 +142,14 @@ export class CognitoGateway {
     } catch (error) {
       throw translateCognitoError(error, translation)
     }
+  }
+
+  /**
+   * A request's time for Cognito in all (see CognitoBudget), from now: one call's timeout, so the first call it waits
+   * for always has its own outcome, and those after it share what it left.
+   */
+  budget (): CognitoBudget {
+    return new CognitoBudget(this.settings.timeoutMs)
   }
 
   /**

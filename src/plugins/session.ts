@@ -1,4 +1,5 @@
 // Sessions for the browser: the __Host- cookie, CSRF, bearer tokens, refresh before expiry, revocation; `request.identity`.
+import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 import cookie from '@fastify/cookie'
 import type { FastifyReply, FastifyRequest } from 'fastify'
@@ -12,6 +13,7 @@ import { subkey } from '../session/keys.js'
 import { toUser, userOf, type User } from '../auth/user.js'
 import { bearerToken, userFromBearer } from '../auth/bearer.js'
 import type { CognitoTokens } from '../cognito/auth.js'
+import { CognitoBudget } from '../cognito/budget.js'
 import type { AccessClaims } from '../auth/token-verifier.js'
 import type { RoleGroups } from '../role-mapping.js'
 import { andThen, type MaybePromise } from '../maybe-promise.js'
@@ -79,21 +81,26 @@ declare module 'fastify' {
      * SECRET_HASH); UNAUTHENTICATED when Cognito refuses it or the new access token is revoked (its sign-in ended).
      */
     refreshTokens: (refreshToken: string, username: string) => Promise<CognitoTokens>
-    /** Ends every session of a user (in token mode, every sign-in) and revokes their tokens, on every instance. */
-    endUserSessions: (sub: string) => Promise<void>
+    /**
+     * Ends every session of a user (in token mode, every sign-in) and revokes their tokens, on every instance. Each
+     * `end…` waits on Cognito's revocations only within `budget` (see CognitoBudget); the adapter's own always apply.
+     * `beforeCognito` runs once the adapter's own mark is written and before any refresh token is revoked at Cognito:
+     * a global sign-out, which needs the caller's access token still alive there.
+     */
+    endUserSessions: (sub: string, budget?: CognitoBudget, beforeCognito?: () => Promise<unknown>) => Promise<void>
     /**
      * Ends the caller's own session: deletes it, revokes its refresh token at Cognito and its access token everywhere.
      * A bearer caller's sign-in is revoked (in token mode, the refresh token it was handed out with too), and the
      * session behind the request's cookie ends too, if it has one.
      */
-    endSession: (request: FastifyRequest, identity: Identity) => Promise<void>
+    endSession: (request: FastifyRequest, identity: Identity, budget?: CognitoBudget) => Promise<void>
     /** Ends the session a stale cookie's id was moved into lately (a refresh elsewhere), revoking its tokens. */
-    endMovedSession: (id: string) => Promise<void>
+    endMovedSession: (id: string, budget?: CognitoBudget) => Promise<void>
     /**
      * A sign-out that brings a refresh token: revokes it at Cognito and, in token mode, ends the sign-in it belongs to
      * (every access token the adapter handed out from it, on every instance), whatever state its access tokens are in.
      */
-    endRefreshToken: (refreshToken: string) => Promise<void>
+    endRefreshToken: (refreshToken: string, budget?: CognitoBudget) => Promise<void>
     /** Clears the request's session cookie (it found no session), unless that session just moved to a new id. */
     forgetCookie: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
   }
@@ -117,7 +124,7 @@ export default fp<SessionPluginOptions>(async (app, options) => {
   const sealer = new Sealer(subkey(options.encryptionKeyHex, 'session store'))
   const sessions = new SessionManager(options.store, sealer, options)
   const revocations = new Revocations(options.store, options.signInSeconds)
-  const tokenSignIns = new TokenSignIns(options.store, sealer, revocations, async (refreshToken) => await app.cognito.auth.revoke(refreshToken), options)
+  const tokenSignIns = new TokenSignIns(options.store, sealer, revocations, async (refreshToken, budget) => await app.cognito.auth.revoke(refreshToken, budget), options)
   app.decorate('sessions', sessions)
   app.decorate('revocations', revocations)
   app.decorate('sessionMode', options.mode)
@@ -342,52 +349,56 @@ export default fp<SessionPluginOptions>(async (app, options) => {
    * new tokens into it (or into the id it moved to) since it was read: those are revoked too, or a delete the store
    * loses (a failover) would bring back a session whose token nothing refuses.
    */
-  async function end (session: Session): Promise<void> {
-    await revokeEnded([session.record])
+  async function end (session: Session, budget = CognitoBudget.UNBOUNDED): Promise<void> {
+    await revokeEnded([session.record], budget)
     const taken = await sessions.destroy(session.id, session.record)
-    await revokeEnded(taken.filter((record) => record.accessToken !== session.record.accessToken))
+    await revokeEnded(taken.filter((record) => record.accessToken !== session.record.accessToken), budget)
   }
 
-  async function endCookieSession (request: FastifyRequest): Promise<void> {
+  async function endCookieSession (request: FastifyRequest, budget = CognitoBudget.UNBOUNDED): Promise<void> {
     const found = await findSession(request.cookies[SESSION_COOKIE])
-    if (found !== undefined) await end(found)
+    if (found !== undefined) await end(found, budget)
   }
   app.decorate('endCookieSession', endCookieSession)
 
-  app.decorate('endSession', async (request: FastifyRequest, { session, accessToken }: Identity) => {
-    if (session !== undefined) return await end(session)
+  app.decorate('endSession', async (request: FastifyRequest, { session, accessToken }: Identity, budget = CognitoBudget.UNBOUNDED) => {
+    if (session !== undefined) return await end(session, budget)
     // The refresh token first (see revokeEnded); only token mode hands tokens out, and so keeps their refresh tokens.
-    if (options.mode === 'token') await tokenSignIns.end(accessToken)
+    if (options.mode === 'token') await tokenSignIns.end(accessToken, budget)
     await revocations.revokeSignIn(accessToken)
     // The cookie is cleared with this answer: its session must not outlive it.
-    await endCookieSession(request)
+    await endCookieSession(request, budget)
   })
 
   /**
    * Revokes the tokens of sessions: their refresh tokens at Cognito (which never fails the call), then their sign-ins
    * everywhere (which a store failure may): a retry after that failure finds the session still unrevoked.
    */
-  async function revokeEnded (records: SessionRecord[]): Promise<void> {
+  async function revokeEnded (records: SessionRecord[], budget = CognitoBudget.UNBOUNDED): Promise<void> {
     await Promise.all(records.map(async (record) => {
       const refreshToken = sessions.refreshToken(record)
-      if (refreshToken !== undefined) await app.cognito.auth.revoke(refreshToken)
+      if (refreshToken !== undefined) await app.cognito.auth.revoke(refreshToken, budget)
       await revocations.revokeSignIn(record.accessToken)
     }))
   }
 
-  app.decorate('endUserSessions', async (sub: string) => {
-    await revocations.revokeUser(sub)
-    await revokeEnded(await sessions.destroyUser(sub))
+  app.decorate('endUserSessions', async (sub: string, budget = CognitoBudget.UNBOUNDED, beforeCognito?: () => Promise<unknown>) => {
+    const tokensPassFrom = await revocations.revokeUser(sub)
+    await beforeCognito?.()
+    await revokeEnded(await sessions.destroyUser(sub), budget)
     // Token mode: the sign-ins whose refresh tokens the clients hold end too, as their cookie sessions would.
-    if (options.mode === 'token') await tokenSignIns.endUser(sub)
+    if (options.mode === 'token') await tokenSignIns.endUser(sub, budget)
+    // The mark's second has begun during that work, or soon will: only then may the answer go (see revokeUser).
+    const wait = tokensPassFrom - Date.now()
+    if (wait > 0) await sleep(wait)
   })
 
-  app.decorate('endRefreshToken', async (refreshToken: string) => {
-    if (options.mode === 'token') await tokenSignIns.endByRefreshToken(refreshToken)
-    else await app.cognito.auth.revoke(refreshToken)
+  app.decorate('endRefreshToken', async (refreshToken: string, budget = CognitoBudget.UNBOUNDED) => {
+    if (options.mode === 'token') await tokenSignIns.endByRefreshToken(refreshToken, budget)
+    else await app.cognito.auth.revoke(refreshToken, budget)
   })
 
-  app.decorate('endMovedSession', async (id: string) => {
-    await revokeEnded(await sessions.endMovedFrom(id))
+  app.decorate('endMovedSession', async (id: string, budget = CognitoBudget.UNBOUNDED) => {
+    await revokeEnded(await sessions.endMovedFrom(id), budget)
   })
 }, { name: 'session', dependencies: ['audit', 'cognito', 'verifier'] })

@@ -1,5 +1,6 @@
 // A user's sessions ended after a password change even while the store fails: at once when it can, else retried until it can.
 import type { FastifyBaseLogger } from 'fastify'
+import type { CognitoBudget } from '../cognito/budget.js'
 
 /**
  * How long the retries go on: Cognito access tokens live at most a day, so by then none issued before the change
@@ -34,16 +35,20 @@ export class PendingEndings {
   private readonly pending = new Map<string, Pending>()
   private closed = false
 
-  /** `endUserSessions` ends every session and access token of a user; it fails while the store does. */
-  constructor (private readonly endUserSessions: (sub: string) => Promise<void>, private readonly log: FastifyBaseLogger) {}
+  /**
+   * `endUserSessions` ends every session and access token of a user, waiting on Cognito's revocations within the
+   * budget when it is given one (the retries give none); it fails while the store does.
+   */
+  constructor (private readonly endUserSessions: (sub: string, budget?: CognitoBudget) => Promise<void>, private readonly log: FastifyBaseLogger) {}
 
   /**
    * Ends every session of `sub` now and answers true; when that fails, answers false and keeps trying in the
    * background. Never throws. A success also settles a retry still pending for `sub`: it ended those sessions too.
+   * `budget` is the request's (see CognitoBudget).
    */
-  async end (sub: string): Promise<boolean> {
+  async end (sub: string, budget: CognitoBudget): Promise<boolean> {
     try {
-      await this.endUserSessions(sub)
+      await this.endUserSessions(sub, budget)
     } catch {
       this.retryLater(sub)
       return false

@@ -1,5 +1,4 @@
 // Revoked access tokens (by token id, or per user: "issued before now"), kept in the store and known locally at once.
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { SharedStore } from '../store/shared-store.js'
 import type { StoreChannel } from '../store/channel.js'
 import type { AccessClaims } from '../auth/token-verifier.js'
@@ -130,14 +129,15 @@ export class Revocations {
   }
 
   /**
-   * Revokes every access token of `sub` issued up to now (the current second included), on every instance; resolves
-   * once the next second has begun, so that a token issued afterwards passes (see "Same second" above).
+   * Revokes every access token of `sub` issued up to now (the current second included), on every instance. Resolves
+   * once written, with the moment (ms) from which a token issued passes: the next second (see "Same second" above). The
+   * caller answers only once it has come, so that a sign-in following the answer gets a token that passes; it may do
+   * its other work meanwhile.
    */
-  async revokeUser (sub: string): Promise<void> {
+  async revokeUser (sub: string): Promise<number> {
     const notBefore = Math.floor(Date.now() / 1000) + 1
     await this.publish({ kind: 'user', sub, notBefore }, `user-not-before:${sub}`, notBefore, MAX_ACCESS_TOKEN_SECONDS, true)
-    const wait = notBefore * 1000 - Date.now()
-    if (wait > 0) await sleep(wait)
+    return notBefore * 1000
   }
 
   /** Writes a revocation to the store and every instance; learns it here too once written, even if the echo is late. */

@@ -4,6 +4,7 @@ import type { AccessClaims } from '../auth/token-verifier.js'
 import { sha256 } from '../digest.js'
 import type { Sealer } from './sealing.js'
 import type { Revocation } from '../cognito/auth.js'
+import { CognitoBudget } from '../cognito/budget.js'
 import { upstreamUnavailable } from '../errors.js'
 import { secondsToOutlive, tokenIdentity, type Revocations } from './revocations.js'
 
@@ -53,12 +54,12 @@ export interface TokenSignInLimits {
 
 /** The refresh tokens behind the access tokens that token mode hands out, kept in the shared store. */
 export class TokenSignIns {
-  /** `revoke` revokes a refresh token at Cognito (and never throws). */
+  /** `revoke` revokes a refresh token at Cognito, waiting only within the budget (and never throws). */
   constructor (
     private readonly store: SharedStore,
     private readonly sealer: Sealer,
     private readonly revocations: Revocations,
-    private readonly revoke: (refreshToken: string) => Promise<Revocation>,
+    private readonly revoke: (refreshToken: string, budget: CognitoBudget) => Promise<Revocation>,
     private readonly limits: TokenSignInLimits
   ) {}
 
@@ -96,8 +97,8 @@ export class TokenSignIns {
    * password reset) does in token mode. The refresh tokens are not left to Cognito's global sign-out, which may fail
    * (a sign-out everywhere and a reset go on without it) and which the emulator lacks.
    */
-  async endUser (sub: string): Promise<void> {
-    await this.endListed(sub, await this.listed(sub))
+  async endUser (sub: string, budget = CognitoBudget.UNBOUNDED): Promise<void> {
+    await this.endListed(sub, await this.listed(sub), budget)
   }
 
   /** The sign-ins listed under `sub`, oldest first, each with its refresh token while it is kept (undefined once signed out). */
@@ -111,10 +112,10 @@ export class TokenSignIns {
   }
 
   /** Ends the sign-ins `ending` of `sub` (those still kept) and drops them from its list, each only once it has ended. */
-  private async endListed (sub: string, ending: Array<{ digest: string, refreshToken: string | undefined }>): Promise<void> {
+  private async endListed (sub: string, ending: Array<{ digest: string, refreshToken: string | undefined }>, budget = CognitoBudget.UNBOUNDED): Promise<void> {
     await Promise.all(ending.map(async ({ digest, refreshToken }) => {
       if (refreshToken !== undefined) {
-        await this.revoke(refreshToken)
+        await this.revoke(refreshToken, budget)
         await this.endSignIn(refreshToken)
       }
       await this.store.removeFromSet(userKey(sub), digest)
@@ -144,14 +145,14 @@ export class TokenSignIns {
    * that sign-in and the access tokens it gave. Nothing for a token this adapter did not hand out (one taken straight
    * from Cognito). Whatever fails leaves the access token unrevoked, for a retry.
    */
-  async end (accessToken: string): Promise<void> {
+  async end (accessToken: string, budget = CognitoBudget.UNBOUNDED): Promise<void> {
     const identity = tokenIdentity(accessToken)
     if (identity === undefined) return
     const key = refreshKey(identity.jti)
     const sealed = await this.store.get<string>(key)
     const refreshToken = sealed === undefined ? undefined : this.sealer.open(sealed, key)
     if (refreshToken === undefined) return
-    await this.revoke(refreshToken)
+    await this.revoke(refreshToken, budget)
     await this.endSignIn(refreshToken)
   }
 
@@ -162,8 +163,8 @@ export class TokenSignIns {
    * its list still here). A value Cognito refused and nothing here knows writes nothing; one Cognito could not be asked
    * about and nothing here knows is UPSTREAM_UNAVAILABLE, for a retry.
    */
-  async endByRefreshToken (refreshToken: string): Promise<void> {
-    const outcome = await this.revoke(refreshToken)
+  async endByRefreshToken (refreshToken: string, budget = CognitoBudget.UNBOUNDED): Promise<void> {
+    const outcome = await this.revoke(refreshToken, budget)
     if (outcome === 'revoked' || (await this.store.members(givenKey(refreshToken))).length > 0) {
       await this.endSignIn(refreshToken)
       return

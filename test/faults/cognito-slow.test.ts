@@ -10,7 +10,7 @@ let app: FastifyInstance
 
 t.before(async () => {
   cognito = await startFaultyCognito()
-  // COGNITO_TIMEOUT_MS keeps its default (4000): what production runs with.
+  // COGNITO_TIMEOUT_MS keeps its default (3500): what production runs with.
   app = await testApp(cognito)
 })
 t.teardown(async () => {

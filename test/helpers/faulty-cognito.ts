@@ -11,8 +11,8 @@ export type KeyEndpointFault = 'none' | 'refuse' | 'hang'
 export interface FaultyCognito extends Emulator {
   /** Delays every Cognito API call (not the key endpoint) by `ms` from now on; 0 turns it off. */
   slowApi: (ms: number) => void
-  /** Sends each call of `operation` (e.g. ChangePassword) on at once but holds its answer `ms`: it takes effect, the caller hears late. 0 turns it off. */
-  lateAnswers: (ms: number, operation?: string) => void
+  /** Sends each call of the `operations` (e.g. ChangePassword) on at once but holds its answer `ms`: it takes effect, the caller hears late. 0 turns it off. */
+  lateAnswers: (ms: number, ...operations: string[]) => void
   /** Breaks the key endpoint: `refuse` drops each connection, `hang` never answers. */
   keyEndpoint: (fault: KeyEndpointFault) => void
   /**
@@ -40,7 +40,7 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
   const proxyUrl = `http://127.0.0.1:${port}`
   let apiDelayMs = 0
   let answerDelayMs = 0
-  let lateOperation = ''
+  let lateOperations = new Set<string>()
   let keyFault: KeyEndpointFault = 'none'
   let keyFetches = 0
   let unwritable: string | undefined
@@ -58,7 +58,7 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
   }
 
   const forward = (incoming: IncomingMessage, outgoing: ServerResponse, body: Buffer): void => {
-    const delay = String(incoming.headers['x-amz-target'] ?? '').endsWith(`.${lateOperation}`) ? answerDelayMs : 0
+    const delay = lateOperations.has(String(incoming.headers['x-amz-target'] ?? '').split('.').at(-1) ?? '') ? answerDelayMs : 0
     const upstream = httpRequest(`${target}${incoming.url ?? '/'}`, { method: incoming.method, headers: incoming.headers }, (answer) => {
       const pass = (): void => {
         outgoing.writeHead(answer.statusCode ?? 502, answer.headers)
@@ -117,7 +117,7 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
     ...emulator,
     endpoint: proxyUrl,
     slowApi: (ms) => { apiDelayMs = ms },
-    lateAnswers: (ms, operation = '') => { answerDelayMs = ms; lateOperation = operation },
+    lateAnswers: (ms, ...operations) => { answerDelayMs = ms; lateOperations = new Set(operations) },
     keyEndpoint: (fault) => { keyFault = fault },
     refuseWrites: (attribute) => { unwritable = attribute },
     deny: (operation) => { deniedOperation = operation },

@@ -4,7 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { AppError } from '../../errors.js'
+import { AppError, upstreamUnavailable } from '../../errors.js'
+import type { CognitoBudget } from '../../cognito/budget.js'
 import { requireRole } from '../../plugins/roles.js'
 import { ROLES, type Role } from '../../role-mapping.js'
 import type { AdminUser } from '../../cognito/admin.js'
@@ -87,12 +88,13 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
   /**
    * Ends every session and token of `user` here, then asks Cognito to revoke the rest; says whether Cognito could, and
    * notes both steps for the audit line. The sessions here end first, so a Cognito failure (throttling, an outage),
-   * which reaches the caller, never leaves them alive.
+   * which reaches the caller, never leaves them alive. Cognito is waited for within the request's `budget`: an answer
+   * still due when it is spent is a 503, as a timeout is (a retry asks again), and the call goes on in the background.
    */
-  async function endAccess (user: AdminUser, note: Record<string, unknown>): Promise<boolean> {
-    await app.endUserSessions(user.sub)
+  async function endAccess (user: AdminUser, note: Record<string, unknown>, budget: CognitoBudget): Promise<boolean> {
+    await app.endUserSessions(user.sub, budget)
     note.sessionsEnded = true
-    const cognitoGlobalSignOut = await admin.globalSignOut(user.username)
+    const cognitoGlobalSignOut = await budget.within(admin.globalSignOut(user.username), () => { throw upstreamUnavailable() })
     note.cognitoGlobalSignOut = cognitoGlobalSignOut
     return cognitoGlobalSignOut
   }
@@ -166,6 +168,7 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
     schema: { ...common, params: UsernameParams, body: RolesBody, response: { 200: AdminUserSchema, ...errorResponses } }
   }, async (request) => {
     const roles: Role[] = request.body.roles
+    const budget = app.cognito.gateway.budget()
     return await audited(request, 'set-roles', async (note) => {
       note.roles = roles
       const acted: { target?: AdminUser, endsAccess?: boolean } = {}
@@ -190,7 +193,7 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
         // Every role change reads its target under the lock: whether it gives or takes ADMIN shows only then.
         return await oneAtATime(apply)
       } finally {
-        if (acted.endsAccess === true && acted.target !== undefined) await endAccess(acted.target, note)
+        if (acted.endsAccess === true && acted.target !== undefined) await endAccess(acted.target, note, budget)
       }
     })
   })
@@ -199,6 +202,7 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
     preValidation: requireRole('ADMIN'),
     schema: { ...common, params: UsernameParams, body: EmptyBody, response: { 200: AdminUserSchema, ...errorResponses } }
   }, async (request) => {
+    const budget = app.cognito.gateway.budget()
     return await audited(request, 'disable-user', async (note) => {
       const acted: { target?: AdminUser } = {}
       try {
@@ -214,7 +218,7 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
           await admin.setEnabled(user.username, false)
         })
       } finally {
-        if (acted.target !== undefined) await endAccess(acted.target, note)
+        if (acted.target !== undefined) await endAccess(acted.target, note, budget)
       }
       return { ...acted.target!, enabled: false }
     })
@@ -241,10 +245,11 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
     preValidation: requireRole('ADMIN'),
     schema: { ...common, params: UsernameParams, body: EmptyBody, response: { 200: SignOutResponse, ...errorResponses } }
   }, async (request) => {
+    const budget = app.cognito.gateway.budget()
     return await audited(request, 'sign-out-user', async (note) => {
       const target = await admin.getUser(request.params.username)
       note.target = target.sub
-      const cognitoGlobalSignOut = await endAccess(target, note)
+      const cognitoGlobalSignOut = await endAccess(target, note, budget)
       return { status: 'SIGNED_OUT' as const, cognitoGlobalSignOut }
     })
   })

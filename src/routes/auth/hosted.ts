@@ -138,7 +138,7 @@ const hosted: FastifyPluginAsyncTypebox<HostedRoutesOptions> = async (app, { hos
     }
     try {
       const identity = await app.authenticate(request, reply, { refresh: false })
-      await app.endSession(request, identity)
+      await app.endSession(request, identity, app.cognito.gateway.budget())
       request.audit({ event: 'sign-out', method: 'hosted', outcome: 'success', sub: identity.user.sub })
     } catch (error) {
       // Logging out without a live session still ends at the pool's logout.

@@ -7,6 +7,7 @@ import { AppError, UnsupportedByEmulatorError } from '../../errors.js'
 import { requireUser } from '../../plugins/roles.js'
 import { COOKIE_OPTIONS, SESSION_COOKIE } from '../../plugins/session.js'
 import { PendingEndings } from '../../session/pending-endings.js'
+import type { CognitoBudget } from '../../cognito/budget.js'
 import { PasswordSchema, UsernameSchema, errorResponses } from '../schemas.js'
 
 /** A confirmation or reset code as typed; Cognito judges it. */
@@ -70,7 +71,7 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
   /** Code sends still running after their answer; closing waits for them (each is bounded by the Cognito timeout). */
   const pending = new Set<Promise<void>>()
   /** Users whose sessions must end after a password change, retried here while the store fails. */
-  const endings = new PendingEndings(async (sub) => { await app.endUserSessions(sub) }, app.log)
+  const endings = new PendingEndings(async (sub, budget) => { await app.endUserSessions(sub, budget) }, app.log)
   app.addHook('onClose', async () => {
     await Promise.allSettled([...pending])
     await endings.close()
@@ -79,10 +80,11 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
   /**
    * After a new password is in force: every session of the user ends (now, or once a failing store is back; see
    * PendingEndings), and Cognito revokes the refresh tokens it issued, where the pool can, whether or not the store could.
+   * Cognito is waited for within the request's `budget`.
    */
-  async function endSignIns (sub: string | undefined, username: string): Promise<{ sessionsEnded: boolean, cognitoGlobalSignOut: boolean }> {
-    const sessionsEnded = sub === undefined || await endings.end(sub)
-    const cognitoGlobalSignOut = await app.cognito.admin.globalSignOut(username).catch(() => false)
+  async function endSignIns (sub: string | undefined, username: string, budget: CognitoBudget): Promise<{ sessionsEnded: boolean, cognitoGlobalSignOut: boolean }> {
+    const sessionsEnded = sub === undefined || await endings.end(sub, budget)
+    const cognitoGlobalSignOut = await budget.within(app.cognito.admin.globalSignOut(username).catch(() => false), () => false)
     return { sessionsEnded, cognitoGlobalSignOut }
   }
 
@@ -104,6 +106,7 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags: ['auth'], body: VerifyOtpBody, response: { 200: Type.Object({ status: Type.Literal('PASSWORD_RESET') }), ...errorResponses } }
   }, async (request) => {
     const username = request.body.username.trim()
+    const budget = app.cognito.gateway.budget()
     await app.throttle.forAccount(request, username, 'password-reset')
     return await app.throttle.attempt(request, ['ip', 'code'], 'password-reset', async (failed) => {
       await app.cognito.recovery.checkPassword(request.body.newPassword)
@@ -119,7 +122,7 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
           // guessers an oracle against the account while Cognito is slow. The attempt counts as a guess, so a guesser
           // can sign a user out this way only a few times per window, and only while Cognito answers late. The
           // sessions end first: counting the guess needs the store too.
-          if (sub !== undefined) await endings.end(sub)
+          if (sub !== undefined) await endings.end(sub, budget)
           await failed()
         }
         request.audit({ event: 'password-reset', outcome: outcomeOf(error), username })
@@ -128,7 +131,7 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
       // Every session of the user ends, and the refresh tokens Cognito issued to clients that hold their own (token
       // mode, other apps) are revoked where the pool can; the reset itself signs nobody in. A store failing right now
       // stops neither: the sessions end once it is back (PendingEndings), and Cognito is asked all the same.
-      const ended = await endSignIns(sub, username)
+      const ended = await endSignIns(sub, username, budget)
       request.audit({ event: 'password-reset', outcome: 'success', username, ...ended, ...(sub === undefined ? {} : { sub }) })
       // 200 even when the sessions' ending is still pending: the new password is in force and the code used up, so a
       // 503 would send the user to retry into INVALID_CODE, which ends nothing. The ending no longer depends on the
@@ -145,6 +148,7 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const identity = request.identity!
     const sub = identity.user.sub
+    const budget = app.cognito.gateway.budget()
     // Wrong current passwords count in the account's one budget, with wrong passwords at sign-in: a guess is a guess.
     await app.throttle.forAccount(request, identity.user.username, 'password-change')
     return await app.throttle.attempt(request, ['ip', 'password'], 'password-change', async (failed) => {
@@ -153,19 +157,24 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
         await app.cognito.recovery.changePassword(identity.accessToken, request.body.oldPassword, request.body.newPassword)
       } catch (error) {
         if (error instanceof AppError && error.code === 'INVALID_CREDENTIALS') await failed()
-        if (mayHaveTakenEffect(error)) await endings.end(sub)
+        if (mayHaveTakenEffect(error)) await endings.end(sub, budget)
         request.audit({ event: 'password-change', outcome: outcomeOf(error), sub })
         throw error
       }
       // As for a reset, before this browser signs in again, which Cognito's global sign-out would end too.
-      const { sessionsEnded, cognitoGlobalSignOut } = await endSignIns(sub, identity.user.username)
+      const { sessionsEnded, cognitoGlobalSignOut } = await endSignIns(sub, identity.user.username, budget)
       // The browser that changed the password keeps a session: a fresh one, signed in with the new password. The
       // password has changed whatever happens here, so a sign-in that fails only leaves the browser signed out. While
       // the ending is pending none is started: the store cannot keep it now, and the ending would end it once back.
       let kept = false
       if (identity.session !== undefined) {
         if (sessionsEnded) {
-          const outcome = await app.cognito.auth.signIn(identity.session.record.username, request.body.newPassword, request.ip).catch(() => undefined)
+          const signingIn = app.cognito.auth.signIn(identity.session.record.username, request.body.newPassword, request.ip).catch(() => undefined)
+          const outcome = await budget.within(signingIn, () => {
+            // Too late to keep: tokens Cognito issues after the answer are revoked, so none outlives it unheld.
+            void signingIn.then(async (late) => { if (late?.kind === 'tokens' && late.tokens.refreshToken !== undefined) await app.cognito.auth.revoke(late.tokens.refreshToken) })
+            return undefined
+          })
           if (outcome?.kind === 'tokens') kept = await app.startSession(reply, outcome.tokens, outcome.startedAt).then(() => true, () => false)
         }
         if (!kept) reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)

@@ -98,6 +98,8 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags: ['auth'], body: Type.Union([SignOutBody, Type.Null()]), response: { 204: Type.Null({ description: 'Signed out.' }), ...errorResponses } }
   }, async (request, reply) => {
     const global = request.body?.global === true
+    // Cognito's revocations are waited for within one budget, whatever their number (bar 39: an answer within 5 s).
+    const budget = app.cognito.gateway.budget()
     let identity
     try {
       identity = await app.authenticate(request, reply, { refresh: false })
@@ -108,18 +110,18 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
     if (identity === undefined) {
       // A refresh in another tab may have moved this browser's session to a new id: that one ends too.
       const cookie = request.cookies[SESSION_COOKIE]
-      if (cookie !== undefined) await app.endMovedSession(cookie)
-      if (request.body?.refreshToken !== undefined) await app.endRefreshToken(request.body.refreshToken)
+      if (cookie !== undefined) await app.endMovedSession(cookie, budget)
+      if (request.body?.refreshToken !== undefined) await app.endRefreshToken(request.body.refreshToken, budget)
       reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
       return await reply.code(204).send(null)
     }
     const { user, accessToken } = identity
-    // Cognito's GlobalSignOut needs a live access token: before any revocation, which would kill it on real Cognito.
-    if (global) await app.cognito.auth.globalSignOut(accessToken).catch(() => false)
     // Every session first (this one among them), so that a failure leaves this one alive for the retry to find.
-    if (global) await app.endUserSessions(user.sub)
-    await app.endSession(request, identity)
-    if (request.body?.refreshToken !== undefined) await app.endRefreshToken(request.body.refreshToken)
+    // Cognito's GlobalSignOut needs a live access token: before any revocation at Cognito, which would kill it there.
+    const globalSignOut = async (): Promise<boolean> => await budget.within(app.cognito.auth.globalSignOut(accessToken).catch(() => false), () => false)
+    if (global) await app.endUserSessions(user.sub, budget, globalSignOut)
+    await app.endSession(request, identity, budget)
+    if (request.body?.refreshToken !== undefined) await app.endRefreshToken(request.body.refreshToken, budget)
     // Only once the sign-out is recorded: a failure (503) leaves the browser its cookie to try again with.
     reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
     request.audit({ event: 'sign-out', outcome: 'success', sub: user.sub, global })

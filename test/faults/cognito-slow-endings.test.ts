@@ -1,0 +1,126 @@
+// Bar 39 for requests that end sessions: however many Cognito calls they make in turn, they answer within 5 s, and end every session at once.
+import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { TEST_PASSWORD } from '../helpers/emulator.js'
+import { startFaultyCognito, type FaultyCognito } from '../helpers/faulty-cognito.js'
+import { CSRF, cognitoTokens, setCookies, signIn, testApp } from '../helpers/app.js'
+import { AppError } from '../../src/errors.js'
+
+let cognito: FaultyCognito
+let app: FastifyInstance
+let tokenApp: FastifyInstance
+
+t.before(async () => {
+  cognito = await startFaultyCognito()
+  // COGNITO_TIMEOUT_MS keeps its default (3500): what production runs with.
+  app = await testApp(cognito)
+  tokenApp = await testApp(cognito, { SESSION_MODE: 'token' })
+})
+t.teardown(async () => {
+  await app?.close()
+  await tokenApp?.close()
+  await cognito?.stop()
+})
+
+/** Runs `request` and returns its response and how long it took. */
+async function timed<T> (request: () => Promise<T>): Promise<{ response: T, ms: number }> {
+  const started = performance.now()
+  const response = await request()
+  return { response, ms: performance.now() - started }
+}
+
+const me = async (headers: Record<string, string>): Promise<number> => (await app.inject({ method: 'GET', url: '/auth/me', headers })).statusCode
+
+/** Whether the response clears the session cookie. */
+const clearsSession = (response: Awaited<ReturnType<FastifyInstance['inject']>>): boolean =>
+  setCookies(response).some((line) => line.startsWith('__Host-ims-session=;'))
+
+t.test('bar 39: sign out everywhere while Cognito is 10 s slow answers 204 within 5 s, and every session and token of the user ends', async (t) => {
+  const email = await cognito.user(['MANAGER'])
+  const first = (await signIn(app, email, TEST_PASSWORD)).cookie
+  const second = (await signIn(app, email, TEST_PASSWORD)).cookie
+  const bearer = { authorization: `Bearer ${(await cognitoTokens(app, email, TEST_PASSWORD)).accessToken}` }
+  const bystander = (await signIn(app, await cognito.user(['MANAGER']), TEST_PASSWORD)).cookie
+
+  cognito.slowApi(10_000)
+  try {
+    const { response, ms } = await timed(async () => await app.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie: first }, payload: { global: true } }))
+    t.equal(response.statusCode, 204, response.body)
+    t.ok(ms < 5000, `answered within 5 s (${Math.round(ms)} ms)`)
+    t.ok(clearsSession(response), 'the cookie is cleared')
+    // Still slow: the adapter's own revocations do not wait for Cognito.
+    t.equal(await me({ cookie: first }), 401, 'this browser\'s session has ended')
+    t.equal(await me({ cookie: second }), 401, 'and the user\'s other session')
+    t.equal(await me(bearer), 401, 'and their access token')
+    t.equal(await me({ cookie: bystander }), 200, 'another user\'s session is untouched')
+  } finally {
+    cognito.slowApi(0)
+  }
+})
+
+t.test('bar 39: a password change Cognito takes, then answers everything after it late: 204 within 5 s, every session ended', async (t) => {
+  const email = await cognito.user(['LINE_LEADER'])
+  const cookie = (await signIn(app, email, TEST_PASSWORD)).cookie
+  const other = (await signIn(app, email, TEST_PASSWORD)).cookie
+  const newPassword = `${TEST_PASSWORD}-changed`
+  // The change itself is answered at once; the revocations, the global sign-out and the sign-in that follow are late.
+  cognito.lateAnswers(10_000, 'RevokeToken', 'AdminUserGlobalSignOut', 'InitiateAuth')
+  let response
+  try {
+    const call = await timed(async () => await app.inject({ method: 'POST', url: '/auth/change-password', headers: { ...CSRF, cookie }, payload: { oldPassword: TEST_PASSWORD, newPassword } }))
+    response = call.response
+    t.equal(response.statusCode, 204, response.body)
+    t.ok(call.ms < 5000, `answered within 5 s (${Math.round(call.ms)} ms)`)
+  } finally {
+    cognito.lateAnswers(0)
+  }
+  t.ok(clearsSession(response), 'the browser, which no fresh sign-in could be waited for, is signed out')
+  t.equal(await me({ cookie }), 401, 'its old session has ended')
+  t.equal(await me({ cookie: other }), 401, 'and so has the user\'s other one')
+  t.equal((await signIn(app, email, newPassword)).response.statusCode, 200, 'the new password is in force')
+})
+
+t.test('bar 39: a disable Cognito answers late, then revocations as late: 503 within 5 s, and the user\'s sessions have ended', async (t) => {
+  const admin = (await signIn(app, await cognito.user(['ADMIN']), TEST_PASSWORD)).cookie
+  const email = await cognito.user(['MANAGER'])
+  const cookie = (await signIn(app, email, TEST_PASSWORD)).cookie
+  cognito.lateAnswers(10_000, 'AdminDisableUser', 'RevokeToken')
+  try {
+    const { response, ms } = await timed(async () => await app.inject({ method: 'POST', url: `/admin/users/${encodeURIComponent(email)}/disable`, headers: { ...CSRF, cookie: admin } }))
+    t.equal(response.statusCode, 503, response.body)
+    t.equal(response.json().error, 'UPSTREAM_UNAVAILABLE')
+    t.ok(Number(response.headers['retry-after']) > 0, 'Retry-After is set')
+    t.ok(ms < 5000, `answered within 5 s (${Math.round(ms)} ms)`)
+  } finally {
+    cognito.lateAnswers(0)
+  }
+  t.equal(await me({ cookie }), 401, 'the user\'s session has ended')
+})
+
+t.test('token mode: revocations the answer did not wait for still reach Cognito', async (t) => {
+  const username = await cognito.user(['MANAGER'])
+  const signInTokens = async (): Promise<{ accessToken: string, refreshToken: string }> =>
+    (await tokenApp.inject({ method: 'POST', url: '/auth/sign-in', payload: { username, password: TEST_PASSWORD } })).json().tokens
+  const [device, otherDevice] = [await signInTokens(), await signInTokens()]
+
+  // Every call now takes 3 s: within its own timeout, but three of them in turn would hold the answer for 9.
+  cognito.slowApi(3000)
+  try {
+    const { response, ms } = await timed(async () => await tokenApp.inject({ method: 'POST', url: '/auth/sign-out', headers: { authorization: `Bearer ${device.accessToken}` }, payload: { global: true } }))
+    t.equal(response.statusCode, 204, response.body)
+    t.ok(ms < 5000, `answered within 5 s (${Math.round(ms)} ms)`)
+  } finally {
+    cognito.slowApi(0)
+  }
+  // Asked of Cognito itself (not of the adapter, which refuses them already): each refresh token is revoked once the
+  // calls left running in the background have gone through, within their own timeout.
+  for (const [name, { refreshToken }] of [['this device', device], ['the other device', otherDevice]] as const) {
+    let outcome = 'accepted'
+    for (let attempt = 0; attempt < 40 && outcome === 'accepted'; attempt++) {
+      outcome = await tokenApp.cognito.auth.refresh(refreshToken, username).then(() => 'accepted', (error: unknown) => error instanceof AppError ? error.code : 'failed')
+      if (outcome === 'accepted') await sleep(250)
+    }
+    t.equal(outcome, 'UNAUTHENTICATED', `${name}'s refresh token is revoked at Cognito`)
+  }
+})
