@@ -39,10 +39,15 @@ import { BoundedView } from './bounded-view.js'
  * their access token: a signed-out session that comes back is refused by every instance that knows the revocation.
  */
 
-/** Cognito access tokens live at most a day; a user's "not before" mark need not outlive that. */
+/** Cognito access tokens live at most a day. */
 const MAX_ACCESS_TOKEN_SECONDS = 24 * 3600
 /** Beyond any verification grace (TOKEN_GRACE_SECONDS is at most 60). */
 const GRACE_SECONDS = 60
+/**
+ * How long a user's "not before" mark lives past its second: as long as the last token it refuses verifies (issued the
+ * second before it, for a day, then the grace).
+ */
+const USER_MARK_SECONDS = MAX_ACCESS_TOKEN_SECONDS + GRACE_SECONDS
 /** Facts kept per kind; the oldest go first (they are re-read from the store when needed again). */
 const VIEW_SIZE = 50_000
 /** How long start-up waits for the channel before serving (checks read the store meanwhile). */
@@ -136,7 +141,7 @@ export class Revocations {
    */
   async revokeUser (sub: string): Promise<number> {
     const notBefore = Math.floor(Date.now() / 1000) + 1
-    await this.publish({ kind: 'user', sub, notBefore }, `user-not-before:${sub}`, notBefore, MAX_ACCESS_TOKEN_SECONDS, true)
+    await this.publish({ kind: 'user', sub, notBefore }, `user-not-before:${sub}`, notBefore, USER_MARK_SECONDS + 1, true)
     return notBefore * 1000
   }
 
@@ -207,6 +212,6 @@ export class Revocations {
     }
     const known = this.users.get(message.sub, Date.now())?.notBefore ?? 0
     const notBefore = Math.max(known, message.notBefore)
-    this.users.set(message.sub, { notBefore, until: (notBefore + MAX_ACCESS_TOKEN_SECONDS) * 1000 })
+    this.users.set(message.sub, { notBefore, until: (notBefore + USER_MARK_SECONDS) * 1000 })
   }
 }

@@ -1,6 +1,9 @@
-// The local view of revocations: what an instance learned was revoked outlasts any number of tokens found clear.
+// The local view of revocations and what the store keeps: what an instance learned was revoked outlasts any number of tokens found clear; a user's mark outlives the tokens it refuses.
 import t from 'tap'
+import { randomUUID } from 'node:crypto'
 import { MemoryStore } from '../../src/store/shared-store.js'
+import { RedisStore } from '../../src/store/redis-store.js'
+import { rawRedis, SHARED_REDIS_URL } from '../helpers/redis.js'
 import { Revocations } from '../../src/session/revocations.js'
 import type { AccessClaims } from '../../src/auth/token-verifier.js'
 
@@ -23,4 +26,23 @@ t.test('a revoked token stays refused after the store lost it, however many clea
     await Promise.all(Array.from({ length: 1000 }, async (_, i) => await revocations.isRevoked(claims(`clear-${batch + i}`, `user-${(batch + i) % 100}`))))
   }
   t.equal(await revocations.isRevoked(claims('signed-out', 'victim')), true, 'still refused')
+})
+
+t.test('a user\'s mark lives in the store as long as the last token it refuses verifies: issued the second before it, for a day, then the grace', async (t) => {
+  const store = new RedisStore(SHARED_REDIS_URL)
+  const redis = await rawRedis()
+  t.teardown(async () => {
+    await store.close()
+    redis.disconnect()
+  })
+  const revocations = new Revocations(store, 3600)
+  await revocations.ready()
+  const sub = `mark-${randomUUID()}`
+  const passesFrom = await revocations.revokeUser(sub)
+  // The longest-lived token the mark refuses: Cognito's longest access token (a day), accepted TOKEN_GRACE_SECONDS (at
+  // most 60) past its exp.
+  const lastVerifies = passesFrom / 1000 - 1 + 24 * 3600 + 60
+  const ttl = await redis.ttl(`ims:user-not-before:${sub}`)
+  t.ok(Date.now() / 1000 + ttl >= lastVerifies, `the mark outlives it (${ttl} s left; ${Math.ceil(lastVerifies - Date.now() / 1000)} s needed)`)
+  await redis.del(`ims:user-not-before:${sub}`)
 })
