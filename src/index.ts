@@ -5,8 +5,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import verifier from './plugins/verifier.js'
 import audit from './plugins/audit.js'
 import errorHandler from './plugins/error-handler.js'
-import { bearerToken, userFromBearer } from './auth/bearer.js'
+import { bearerToken, claimsFromBearer } from './auth/bearer.js'
 import { unauthenticated } from './errors.js'
+import { userOf } from './auth/user.js'
 import { DEFAULT_ROLE_GROUPS, type RoleGroups } from './role-mapping.js'
 import type { Identity } from './plugins/session.js'
 import type { AccessClaims } from './auth/token-verifier.js'
@@ -81,8 +82,8 @@ export const imsAuth = fp<ImsAuthOptions>(async (app, options) => {
     if (request.identity !== undefined) return request.identity
     const token = bearerToken(request)
     if (token === undefined) throw unauthenticated()
-    return andThen(userFromBearer(app.verifier, token, roleGroups, isRevoked), (user) => {
-      request.identity = { user, accessToken: token, via: 'bearer' }
+    return andThen(claimsFromBearer(app.verifier, token, isRevoked), (claims) => {
+      request.identity = { user: userOf(claims, roleGroups), accessToken: token, via: 'bearer', claims }
       return request.identity
     })
   })

@@ -1,9 +1,7 @@
 // Reads a bearer access token from a request and turns it into an identity; shared by the BFF and the exported guard.
 import type { FastifyRequest } from 'fastify'
 import { unauthenticated } from '../errors.js'
-import type { RoleGroups } from '../role-mapping.js'
 import type { AccessClaims, TokenVerifier } from './token-verifier.js'
-import { userOf, type User } from './user.js'
 import { andThen, type MaybePromise } from '../maybe-promise.js'
 
 /**
@@ -24,15 +22,16 @@ export function bearerToken (request: FastifyRequest): string | undefined {
 }
 
 /**
- * Verifies the access token (ID tokens are refused), asks `isRevoked`, and returns the user it names. Waits only for
- * what needs waiting for: a token verified lately and known not to be revoked is answered at once, without a promise
- * (the verifier and the revocations answer at once). A refusal is thrown, or rejects, with UNAUTHENTICATED.
+ * Verifies the access token (ID tokens are refused), asks `isRevoked`, and returns its claims (the user is
+ * `userOf(claims, roleGroups)`). Waits only for what needs waiting for: a token verified lately and known not to be
+ * revoked is answered at once, without a promise (the verifier and the revocations answer at once). A refusal is
+ * thrown, or rejects, with UNAUTHENTICATED.
  */
-export function userFromBearer (
-  verifier: TokenVerifier, token: string, roleGroups: RoleGroups, isRevoked: (claims: AccessClaims) => MaybePromise<boolean> = () => false
-): MaybePromise<User> {
+export function claimsFromBearer (
+  verifier: TokenVerifier, token: string, isRevoked: (claims: AccessClaims) => MaybePromise<boolean> = () => false
+): MaybePromise<AccessClaims> {
   return andThen(verifier.verifyAccess(token), (claims) => andThen(isRevoked(claims), (revoked) => {
     if (revoked) throw unauthenticated()
-    return userOf(claims, roleGroups)
+    return claims
   }))
 }

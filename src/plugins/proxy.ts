@@ -8,6 +8,7 @@ import { AppError } from '../errors.js'
 import { checkRoles } from './roles.js'
 import type { Identity } from './session.js'
 import { responseDeadline } from '../proxy/deadline.js'
+import { InFlightCalls } from '../proxy/in-flight.js'
 import { normaliseApiPath, type ApiPath } from '../proxy/path.js'
 import { rolesForPath, type ApiRoleRules } from '../proxy/rules.js'
 
@@ -204,6 +205,29 @@ const proxy: FastifyPluginAsync<ProxyOptions> = async (app, options) => {
   })
 
   const paths = new WeakMap<FastifyRequest, ApiPath>()
+  const inFlight = new InFlightCalls((claims) => app.revocations.isRevoked(claims))
+  app.revocations.onRevoked((revocation) => { inFlight.revoked(revocation) })
+
+  /**
+   * Holds the call, while it is under way, by the token it was authorised with: when that token is revoked (a sign-out,
+   * an admin's action, a password change, on any instance), the caller's connection is closed, which ends the upstream
+   * request too (its response stream, or the upload forwarded to it). Once headers are sent there is no honest status
+   * to send; before, an answer would race the upstream's, so the connection closes all the same.
+   */
+  function holdWhileUnderWay (request: FastifyRequest, reply: FastifyReply, identity: Identity): void {
+    const response = reply.raw
+    if (identity.claims === undefined || response.closed) return
+    const release = inFlight.add({
+      claims: identity.claims,
+      viaSession: identity.via === 'session',
+      cut: () => {
+        if (response.closed) return
+        request.log.info({ via: identity.via }, 'the authorisation of this /api call was revoked: its connection is closed')
+        response.destroy()
+      }
+    })
+    response.once('close', release)
+  }
 
   /** Who is calling (401 first, so a stranger learns nothing about paths), then whether their roles may use this path. */
   async function judge (request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -226,7 +250,8 @@ const proxy: FastifyPluginAsync<ProxyOptions> = async (app, options) => {
       rewriteRequestHeaders: (_request, headers) => upstreamHeaders(headers as IncomingHttpHeaders, identity, request),
       rewriteHeaders: (headers) => downstreamHeaders(headers as IncomingHttpHeaders, reply, upstreamHost),
       onError: (failed, { error }) => {
-        // A caller who left (or whose upload stalled) aborted the call itself: no upstream failure, and nobody to answer.
+        // A caller who left (or whose upload stalled, or whose call was revoked) aborted the call itself: no upstream
+        // failure, and nobody to answer.
         if (request.raw.aborted) return
         failed.send(gatewayError(error))
       },
@@ -234,6 +259,7 @@ const proxy: FastifyPluginAsync<ProxyOptions> = async (app, options) => {
       retryDelay: () => null
     })
     if (request.body instanceof PassThrough) cutOffWhenIdle(request, request.body, options.idleTimeoutMs)
+    holdWhileUnderWay(request, reply, identity)
     return reply
   }
 

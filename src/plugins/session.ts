@@ -11,7 +11,7 @@ import { Sealer } from '../session/sealing.js'
 import { TokenSignIns } from '../session/token-sign-ins.js'
 import { subkey } from '../session/keys.js'
 import { toUser, userOf, type User } from '../auth/user.js'
-import { bearerToken, userFromBearer } from '../auth/bearer.js'
+import { bearerToken, claimsFromBearer } from '../auth/bearer.js'
 import type { CognitoTokens } from '../cognito/auth.js'
 import { CognitoBudget } from '../cognito/budget.js'
 import type { AccessClaims } from '../auth/token-verifier.js'
@@ -27,6 +27,8 @@ export interface Identity {
   accessToken: string
   via: 'bearer' | 'session'
   session?: Session
+  /** The access token's claims as revocations judge them; absent for a session token that carries no token id. */
+  claims?: AccessClaims
 }
 
 export interface SessionPluginOptions extends SessionLimits {
@@ -220,8 +222,9 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     // which the new token continues. When the session moved or was refreshed meanwhile (another tab's refresh, another
     // request near expiry, on any instance), these tokens were not written: the session holds its own, which may be the
     // one read here, so it is this refresh's unused token that is revoked.
-    const written = updated.record.accessToken === tokens.accessToken
-    await revocations.revokeToken(written ? session.record.accessToken : tokens.accessToken)
+    // Work the replaced token authorised (an /api stream) goes on under its successor in the session.
+    if (updated.record.accessToken === tokens.accessToken) await revocations.revokeToken(session.record.accessToken, tokens.accessToken)
+    else await revocations.revokeToken(tokens.accessToken)
     return updated
   }
 
@@ -271,15 +274,16 @@ export default fp<SessionPluginOptions>(async (app, options) => {
   app.decorate('findSession', findSession)
 
   function sessionIdentity (session: Session): Identity {
-    return { user: userOf(session.record, options.roleGroups), accessToken: session.record.accessToken, via: 'session', session }
+    const claims = claimsOf(session.record) ?? undefined
+    return { user: userOf(session.record, options.roleGroups), accessToken: session.record.accessToken, via: 'session', session, claims }
   }
 
   app.decorate('authenticate', (request: FastifyRequest, reply: FastifyReply, { refresh = true }: { refresh?: boolean } = {}): MaybePromise<Identity> => {
     if (request.identity !== undefined) return request.identity
     const token = bearerToken(request)
     if (token !== undefined) {
-      const user = userFromBearer(app.verifier, token, options.roleGroups, (claims) => revocations.isRevoked(claims))
-      return andThen(user, (known) => identify(request, { user: known, accessToken: token, via: 'bearer' }))
+      const claims = claimsFromBearer(app.verifier, token, (verified) => revocations.isRevoked(verified))
+      return andThen(claims, (known) => identify(request, { user: userOf(known, options.roleGroups), accessToken: token, via: 'bearer', claims: known }))
     }
     return andThen(findSession(request.cookies[SESSION_COOKIE]), (found) => {
       if (found === undefined) return forgetCookie(request, reply).then(() => { throw unauthenticated() })

@@ -27,6 +27,9 @@ import { BoundedView } from './bounded-view.js'
  *   Redis has then written it to every subscriber's connection, before any client can reach another instance with its
  *   next request. The residual window is a message still in flight inside another instance's socket.
  * - Memory store: one process; its channel is always live and delivers synchronously, so the local view is the truth.
+ * - Work already under way (an /api response still streaming) was judged when it began: `onRevoked` listeners are told
+ *   of each revocation once the view holds it, and judge that work again by `isRevoked`. A refresh names the token that
+ *   replaced the revoked one in its session (`successor`), so work of that session goes on under the new token.
  *
  * Same second: Cognito's `iat` is in whole seconds. A user's mark is the second after the revocation, and a token
  * whose iat is before the mark is refused, so every token issued up to the revocation fails, those of the same second
@@ -80,7 +83,12 @@ export function secondsToOutlive (exp: number): number {
 interface Fact { revoked: boolean, until: number }
 interface UserFact { notBefore: number, until: number }
 
-type Message = { kind: 'token', jti: string, exp: number } | { kind: 'user', sub: string, notBefore: number }
+/**
+ * A revocation as every instance learns it: a token id (a jti or a sign-in's origin_jti) until `exp`, or every token of
+ * a user issued before `notBefore`. `successor`: the jti of the token that replaced this one in its session (a refresh),
+ * so that what the session authorised goes on under it.
+ */
+export type RevocationMessage = { kind: 'token', jti: string, exp: number, successor?: string } | { kind: 'user', sub: string, notBefore: number }
 
 /** Unknown: ask the store. */
 const UNKNOWN = 2
@@ -92,12 +100,13 @@ export class Revocations {
   private readonly tokens = new BoundedView<Fact>(VIEW_SIZE, (fact) => fact.revoked)
   private readonly users = new BoundedView<UserFact>(VIEW_SIZE, (fact) => fact.notBefore > 0)
   private generation: number
+  private readonly listeners: Array<(revocation: RevocationMessage) => void> = []
 
   /** `signInSeconds`: how long a sign-in's refresh token can give new access tokens (a sign-out revokes it that long). */
   constructor (private readonly store: SharedStore, private readonly signInSeconds: number) {
     this.channel = store.channel(CHANNEL)
     this.generation = this.channel.generation
-    this.channel.onMessage((raw) => { this.apply(JSON.parse(raw) as Message) })
+    this.channel.onMessage((raw) => { this.apply(JSON.parse(raw) as RevocationMessage) })
   }
 
   /** Waits, at most a moment, until revocations made on other instances arrive here. */
@@ -105,10 +114,24 @@ export class Revocations {
     await this.channel.whenLive(READY_WAIT_MS)
   }
 
-  /** Revokes one access token (its jti) until it expires, on every instance: the token a refresh replaced. */
-  async revokeToken (token: string): Promise<void> {
+  /**
+   * Adds a listener told of every revocation as this instance learns it (made here, received from another instance,
+   * or read from the store), once the local view holds it: `isRevoked` then answers by it. A revocation may be told
+   * more than once.
+   */
+  onRevoked (listener: (revocation: RevocationMessage) => void): void {
+    this.listeners.push(listener)
+  }
+
+  /**
+   * Revokes one access token (its jti) until it expires, on every instance: the token a refresh replaced, by
+   * `successor` when the session now holds that one.
+   */
+  async revokeToken (token: string, successor?: string): Promise<void> {
     const identity = tokenIdentity(token)
-    if (identity !== undefined) await this.revokeId(identity.jti, identity.exp)
+    if (identity === undefined) return
+    const next = successor === undefined ? undefined : tokenIdentity(successor)?.jti
+    await this.revokeId(identity.jti, identity.exp, next)
   }
 
   /**
@@ -127,10 +150,10 @@ export class Revocations {
     await this.revokeId(origin, Math.floor(Date.now() / 1000) + this.signInSeconds)
   }
 
-  /** Revokes a token id until `exp` (seconds) and the grace after it, on every instance. */
-  async revokeId (jti: string, exp: number): Promise<void> {
+  /** Revokes a token id until `exp` (seconds) and the grace after it, on every instance; `successor` as in RevocationMessage. */
+  async revokeId (jti: string, exp: number, successor?: string): Promise<void> {
     const ttl = secondsToOutlive(exp)
-    if (ttl > 0) await this.publish({ kind: 'token', jti, exp }, `revoked-jti:${jti}`, 1, ttl)
+    if (ttl > 0) await this.publish({ kind: 'token', jti, exp, ...(successor === undefined ? {} : { successor }) }, `revoked-jti:${jti}`, 1, ttl)
   }
 
   /**
@@ -146,7 +169,7 @@ export class Revocations {
   }
 
   /** Writes a revocation to the store and every instance; learns it here too once written, even if the echo is late. */
-  private async publish (message: Message, key: string, value: number, ttlSeconds: number, increasing = false): Promise<void> {
+  private async publish (message: RevocationMessage, key: string, value: number, ttlSeconds: number, increasing = false): Promise<void> {
     await this.channel.publish(JSON.stringify(message), { key, value, ttlSeconds, increasing })
     this.apply(message)
   }
@@ -157,7 +180,7 @@ export class Revocations {
    */
   isRevoked (claims: AccessClaims): boolean | Promise<boolean> {
     if (this.channel.generation !== this.generation) {
-      // Messages may have been missed: what was known to be clear is no longer; what was revoked stays revoked.
+      // Revocations may have been missed: what was known to be clear is no longer; what was revoked stays revoked.
       this.tokens.keepOnly((fact) => fact.revoked)
       this.users.keepOnly((fact) => fact.notBefore > 0)
       this.generation = this.channel.generation
@@ -204,14 +227,15 @@ export class Revocations {
       ids.some((id) => this.tokens.get(id, now)?.revoked === true)
   }
 
-  /** Learns a revocation, from this instance, the channel or the store. */
-  private apply (message: Message): void {
+  /** Learns a revocation, from this instance, the channel or the store, then tells the listeners. */
+  private apply (message: RevocationMessage): void {
     if (message.kind === 'token') {
       this.tokens.set(message.jti, { revoked: true, until: (message.exp + GRACE_SECONDS) * 1000 })
-      return
+    } else {
+      const known = this.users.get(message.sub, Date.now())?.notBefore ?? 0
+      const notBefore = Math.max(known, message.notBefore)
+      this.users.set(message.sub, { notBefore, until: (notBefore + USER_MARK_SECONDS) * 1000 })
     }
-    const known = this.users.get(message.sub, Date.now())?.notBefore ?? 0
-    const notBefore = Math.max(known, message.notBefore)
-    this.users.set(message.sub, { notBefore, until: (notBefore + USER_MARK_SECONDS) * 1000 })
+    for (const listener of this.listeners) listener(message)
   }
 }

@@ -43,11 +43,12 @@ export async function testApp (emulator: Emulator, env: Record<string, string> =
 
 /**
  * Two instances of the app on the machine's Redis, as one deployment runs them: one store, one encryption key (fresh
- * for the pair). The IP limit is raised so other tests on this Redis cannot trip it; `env` adds to or overrides that.
+ * for the pair). The IP limit is raised so other tests on this Redis cannot trip it; `env` adds to or overrides that;
+ * `deps` go to both (a shared log capture, say).
  */
-export async function twoInstances (emulator: Emulator, env: Record<string, string> = {}): Promise<[FastifyInstance, FastifyInstance]> {
+export async function twoInstances (emulator: Emulator, env: Record<string, string> = {}, deps: AppDependencies = {}): Promise<[FastifyInstance, FastifyInstance]> {
   const shared = { SESSION_STORE: 'redis', REDIS_URL: SHARED_REDIS_URL, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex'), AUTH_IP_LIMIT: '1000', ...env }
-  return [await testApp(emulator, shared), await testApp(emulator, shared)]
+  return [await testApp(emulator, shared, deps), await testApp(emulator, shared, deps)]
 }
 
 /** The value of a Set-Cookie for `name` in a response, or undefined. */
