@@ -3,7 +3,7 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { TEST_PASSWORD } from '../helpers/emulator.js'
-import { startFaultyCognito, type FaultyCognito } from '../helpers/faulty-cognito.js'
+import { startFaultyCognito, timed, type FaultyCognito } from '../helpers/faulty-cognito.js'
 import { CSRF, cognitoTokens, setCookies, signIn, testApp } from '../helpers/app.js'
 import { AppError } from '../../src/errors.js'
 
@@ -22,13 +22,6 @@ t.teardown(async () => {
   await tokenApp?.close()
   await cognito?.stop()
 })
-
-/** Runs `request` and returns its response and how long it took. */
-async function timed<T> (request: () => Promise<T>): Promise<{ response: T, ms: number }> {
-  const started = performance.now()
-  const response = await request()
-  return { response, ms: performance.now() - started }
-}
 
 const me = async (headers: Record<string, string>): Promise<number> => (await app.inject({ method: 'GET', url: '/auth/me', headers })).statusCode
 

@@ -2,7 +2,7 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { TEST_PASSWORD } from '../helpers/emulator.js'
-import { startFaultyCognito, type FaultyCognito } from '../helpers/faulty-cognito.js'
+import { startFaultyCognito, timed, type FaultyCognito } from '../helpers/faulty-cognito.js'
 import { CSRF, cognitoTokens, setCookies, signIn, testApp } from '../helpers/app.js'
 
 let cognito: FaultyCognito
@@ -17,13 +17,6 @@ t.teardown(async () => {
   await app?.close()
   await cognito?.stop()
 })
-
-/** Runs `request` and returns its response and how long it took. */
-async function timed<T> (request: () => Promise<T>): Promise<{ response: T, ms: number }> {
-  const started = performance.now()
-  const response = await request()
-  return { response, ms: performance.now() - started }
-}
 
 t.test('bar 39: sign-in gets 503 UPSTREAM_UNAVAILABLE with Retry-After within 5 s; health and signed-in callers stay fast', async (t) => {
   const email = await cognito.user(['MANAGER'])

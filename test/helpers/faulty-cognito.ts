@@ -132,3 +132,10 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
     }
   }
 }
+
+/** Runs `request` and returns its response and how long it took: what a caller of a slow Cognito waits. */
+export async function timed<T> (request: () => Promise<T>): Promise<{ response: T, ms: number }> {
+  const started = performance.now()
+  const response = await request()
+  return { response, ms: performance.now() - started }
+}
