@@ -9,6 +9,7 @@ import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator
 import { CSRF, LogCapture, cognitoTokens, signIn, twoInstances } from '../helpers/app.js'
 import { TEST_SESSION_KEY, waitForAudit } from '../helpers/recovery.js'
 import { startUpstream, type Upstream } from '../helpers/upstream.js'
+import { pauseAfter } from '../helpers/pause-after.js'
 
 /** cognito-local's fixed code, for the password reset. */
 const CODE = '246810'
@@ -193,4 +194,32 @@ t.test('an upload still being forwarded on A is cut by the sign-out on B, and on
   t.equal(lines.length, 1, 'one log line says why')
   t.equal(JSON.parse(lines[0] ?? '{}').level, 30, 'at info level')
   t.notOk(lines.join('\n').includes(new URL(upstream.url).host), 'naming no upstream host')
+})
+
+t.test('a sign-out on B that ends the session while the stream\'s own refresh on A is being written ends that stream too', async (t) => {
+  const { cookie } = await member(['MANAGER'])
+  // The session's access token is about to expire, so the call that opens the stream refreshes it first.
+  const session = (await a.sessions.find(cookie.split('=')[1]))!
+  await a.sessions.update(session, { accessToken: session.record.accessToken, accessExpiresAt: Date.now() + 30_000, groups: session.record.groups })
+  // Just after A wrote the new tokens into the session, and before it forwards the call, the sign-out on B ends the
+  // session (those new tokens included) and answers.
+  let signedOut: number | undefined
+  pauseAfter(a.store, 'replaceIfUnchanged')(async () => { signedOut = await post(b, '/auth/sign-out', { ...CSRF, cookie }) })
+  const { hostname, port } = new URL(origins.A)
+  let received = ''
+  const ended = new Promise<string>((resolve) => {
+    const req = httpRequest({ hostname, port, path: `/api/shop-floor/live-${randomUUID().slice(0, 8)}/held`, headers: { cookie, accept: 'text/event-stream' }, agent: false }, (res) => {
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { received += chunk })
+      res.on('close', () => { resolve(res.complete ? `ended ${res.statusCode}` : 'cut') })
+    })
+    req.on('error', () => { resolve('cut') })
+    req.end()
+    t.teardown(() => { req.destroy() })
+  })
+  const outcome = await Promise.race([ended, sleep(2000).then(() => 'still streaming')])
+  t.equal(signedOut, 204, 'the sign-out on B answered')
+  t.not(outcome, 'still streaming', 'the call the sign-out revoked does not go on streaming')
+  t.notOk(received.includes('data: first'), 'and delivers nothing')
+  upstream.release()
 })
