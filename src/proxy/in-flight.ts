@@ -49,6 +49,13 @@ export class InFlightCalls {
     }
   }
 
+  /** Judges every call again: revocations may have been missed (see Revocations.onMissed). */
+  judgeAll (): void {
+    for (const calls of [...this.byUser.values()]) {
+      for (const call of [...calls]) this.judge(call)
+    }
+  }
+
   /**
    * Cuts the call when its token is revoked. A judgement that needs the store and cannot have it leaves the call
    * alone: the revocation that named it did not revoke it by itself (a user's mark later than the token, say).
