@@ -172,7 +172,8 @@ export class CognitoAuth {
   async revoke (refreshToken: string, budget = CognitoBudget.UNBOUNDED): Promise<Revocation> {
     const secret = this.gateway.settings.clientSecret
     const command = new RevokeTokenCommand({ Token: refreshToken, ClientId: this.clientId, ...(secret === '' ? {} : { ClientSecret: secret }) })
-    const asked = this.gateway.call(command, REVOKE_TRANSLATION).then(
+    // After the request's global sign-out, if it has one (see CognitoBudget.first).
+    const asked = budget.afterFirst(async () => await this.gateway.call(command, REVOKE_TRANSLATION)).then(
       () => 'revoked' as const,
       (error: unknown) => error instanceof AppError && error.code === 'UNAUTHENTICATED' ? 'refused' as const : 'unknown' as const
     )

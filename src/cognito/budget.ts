@@ -7,12 +7,22 @@
  * bounds them together: a call it waits for past its end is left to finish in the background, within its own timeout,
  * and the request goes on with what `late` says. The adapter's own revocations never wait on Cognito, so they take
  * effect either way.
+ *
+ * Order at Cognito: the request's revocations (`afterFirst`) reach Cognito only once the call it put `first` has
+ * settled, whether or not the answer waited for that call.
  */
 export class CognitoBudget {
-  /** A budget that never runs out: for work that no caller waits on (background retries, sign-in's own clean-up). */
-  static readonly UNBOUNDED = new CognitoBudget(Number.POSITIVE_INFINITY)
+  /**
+   * A budget that never runs out: for work that no caller waits on (background retries, sign-in's own clean-up). A
+   * fresh one each time, since a budget holds its request's order of calls.
+   */
+  static get UNBOUNDED (): CognitoBudget {
+    return new CognitoBudget(Number.POSITIVE_INFINITY)
+  }
 
   private readonly endsAt: number
+  /** What the request's revocations wait for before they leave (see `first`). */
+  private ahead: Promise<unknown> = Promise.resolve()
 
   constructor (ms: number) {
     this.endsAt = performance.now() + ms
@@ -40,5 +50,22 @@ export class CognitoBudget {
       // Heard here, whatever it turns out to be: a failure after the budget is nobody's to handle.
       work.catch(() => {})
     }
+  }
+
+  /**
+   * `work` within the budget, as `within`; and every call started through `afterFirst` from now on leaves only once
+   * `work` has settled, in the background when the budget is spent first. For Cognito's GlobalSignOut, which needs the
+   * caller's access token still alive there: a RevokeToken of that session's refresh token reaching Cognito before it
+   * would make it fail, and leave the user's other refresh tokens at Cognito alive.
+   */
+  async first<T> (work: Promise<T>, late: () => T): Promise<T> {
+    this.ahead = work.catch(() => {})
+    return await this.within(work, late)
+  }
+
+  /** Starts `call` once the work given to `first`, if any, has settled. */
+  async afterFirst<T> (call: () => Promise<T>): Promise<T> {
+    await this.ahead
+    return await call()
   }
 }

@@ -207,6 +207,7 @@ const proxy: FastifyPluginAsync<ProxyOptions> = async (app, options) => {
   const paths = new WeakMap<FastifyRequest, ApiPath>()
   const inFlight = new InFlightCalls((claims) => app.revocations.isRevoked(claims))
   app.revocations.onRevoked((revocation) => { inFlight.revoked(revocation) })
+  app.revocations.onMissed(() => { inFlight.judgeAll() })
 
   /**
    * Holds the call, while it is under way, by the token it was authorised with: when that token is revoked (a sign-out,

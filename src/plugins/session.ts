@@ -87,7 +87,8 @@ declare module 'fastify' {
      * Ends every session of a user (in token mode, every sign-in) and revokes their tokens, on every instance. Each
      * `end…` waits on Cognito's revocations only within `budget` (see CognitoBudget); the adapter's own always apply.
      * `beforeCognito` runs once the adapter's own mark is written and before any refresh token is revoked at Cognito:
-     * a global sign-out, which needs the caller's access token still alive there.
+     * a global sign-out, which needs the caller's access token still alive there (put `first` in the budget, so that
+     * the revocations still follow it when the answer does not wait for it).
      */
     endUserSessions: (sub: string, budget?: CognitoBudget, beforeCognito?: () => Promise<unknown>) => Promise<void>
     /**

@@ -22,9 +22,14 @@ export class InFlightCalls {
   /** `isRevoked`: the judgement requests are authenticated by (Revocations.isRevoked), so calls are judged alike. */
   constructor (private readonly isRevoked: (claims: AccessClaims) => MaybePromise<boolean>) {}
 
-  /** Holds `call` until the function returned is called (when the call ends, however it ends). */
+  /**
+   * Holds `call` until the function returned is called (when the call ends, however it ends), and judges it once now:
+   * a revocation told between the call's authentication and this moment named no call held here (a session's refresh
+   * writes its new token, then revokes the old one, in between; a sign-out elsewhere may end the new one meanwhile).
+   */
   add (call: InFlightCall): () => void {
     this.index(call)
+    this.judge(call)
     return () => { this.unindex(call) }
   }
 
@@ -41,6 +46,13 @@ export class InFlightCalls {
         this.index(call)
       }
       this.judge(call)
+    }
+  }
+
+  /** Judges every call again: revocations may have been missed (see Revocations.onMissed). */
+  judgeAll (): void {
+    for (const calls of [...this.byUser.values()]) {
+      for (const call of [...calls]) this.judge(call)
     }
   }
 

@@ -29,7 +29,8 @@ import { BoundedView } from './bounded-view.js'
  * - Memory store: one process; its channel is always live and delivers synchronously, so the local view is the truth.
  * - Work already under way (an /api response still streaming) was judged when it began: `onRevoked` listeners are told
  *   of each revocation once the view holds it, and judge that work again by `isRevoked`. A refresh names the token that
- *   replaced the revoked one in its session (`successor`), so work of that session goes on under the new token.
+ *   replaced the revoked one in its session (`successor`), so work of that session goes on under the new token. A new
+ *   generation may follow missed revocations: `onMissed` listeners judge all their work again.
  *
  * Same second: Cognito's `iat` is in whole seconds. A user's mark is the second after the revocation, and a token
  * whose iat is before the mark is refused, so every token issued up to the revocation fails, those of the same second
@@ -101,12 +102,14 @@ export class Revocations {
   private readonly users = new BoundedView<UserFact>(VIEW_SIZE, (fact) => fact.notBefore > 0)
   private generation: number
   private readonly listeners: Array<(revocation: RevocationMessage) => void> = []
+  private readonly missedListeners: Array<() => void> = []
 
   /** `signInSeconds`: how long a sign-in's refresh token can give new access tokens (a sign-out revokes it that long). */
   constructor (private readonly store: SharedStore, private readonly signInSeconds: number) {
     this.channel = store.channel(CHANNEL)
     this.generation = this.channel.generation
     this.channel.onMessage((raw) => { this.apply(JSON.parse(raw) as RevocationMessage) })
+    this.channel.onResubscribed(() => { for (const listener of this.missedListeners) listener() })
   }
 
   /** Waits, at most a moment, until revocations made on other instances arrive here. */
@@ -121,6 +124,14 @@ export class Revocations {
    */
   onRevoked (listener: (revocation: RevocationMessage) => void): void {
     this.listeners.push(listener)
+  }
+
+  /**
+   * Adds a listener told when revocations may have been missed (the subscription was lost, and is back): work judged
+   * before must be judged again by `isRevoked`, which then asks the store.
+   */
+  onMissed (listener: () => void): void {
+    this.missedListeners.push(listener)
   }
 
   /**

@@ -23,6 +23,8 @@ export interface StoreChannel {
   readonly live: boolean
   /** Changes each time the subscription is (re)established: messages between two generations may have been missed. */
   readonly generation: number
+  /** Adds a handler called as each generation after the first begins: messages before it may have been missed. */
+  onResubscribed: (handler: () => void) => void
   /** Resolves true once live, or false after `timeoutMs`. */
   whenLive: (timeoutMs: number) => Promise<boolean>
   close: () => Promise<void>
@@ -44,6 +46,9 @@ export class MemoryChannel implements StoreChannel {
   onMessage (handler: (message: string) => void): void {
     this.handlers.push(handler)
   }
+
+  /** One generation for ever: nothing is missed within one process. */
+  onResubscribed (): void {}
 
   async whenLive (): Promise<boolean> { return true }
 

@@ -28,6 +28,7 @@ const ECHO_DEADLINE_MS = 250
 export class RedisChannel implements StoreChannel {
   private readonly subscriber: Redis
   private readonly handlers: Array<(message: string) => void> = []
+  private readonly resubscribedHandlers: Array<() => void> = []
   private readonly instance = randomUUID()
   private sequence = 0
   private readonly echoes = new Map<number, () => void>()
@@ -71,6 +72,11 @@ export class RedisChannel implements StoreChannel {
       this.heardAt = sentAt
       this.subscribed = true
       for (const wake of this.waiters) wake()
+      if (this.generations > 1) {
+        for (const handler of this.resubscribedHandlers) {
+          try { handler() } catch { /* one failing handler never stops the others */ }
+        }
+      }
     } catch (error) {
       // The heartbeat tries again while the connection is up; a reconnection ('ready') does too. A user who may not
       // subscribe never will: start-up waiting for the channel is told so.
@@ -150,6 +156,10 @@ export class RedisChannel implements StoreChannel {
 
   onMessage (handler: (message: string) => void): void {
     this.handlers.push(handler)
+  }
+
+  onResubscribed (handler: () => void): void {
+    this.resubscribedHandlers.push(handler)
   }
 
   /** Rejects with a ConfigError when REDIS_URL's user may not subscribe. */

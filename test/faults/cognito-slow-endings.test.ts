@@ -4,7 +4,8 @@ import type { FastifyInstance } from 'fastify'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { TEST_PASSWORD } from '../helpers/emulator.js'
 import { startFaultyCognito, timed, type FaultyCognito } from '../helpers/faulty-cognito.js'
-import { CSRF, cognitoTokens, setCookies, signIn, testApp } from '../helpers/app.js'
+import { CSRF, cognitoTokens, setCookies, signIn, testApp, twoInstances } from '../helpers/app.js'
+import { pauseAfter } from '../helpers/pause-after.js'
 import { AppError } from '../../src/errors.js'
 
 let cognito: FaultyCognito
@@ -116,4 +117,33 @@ t.test('token mode: revocations the answer did not wait for still reach Cognito'
     }
     t.equal(outcome, 'UNAUTHENTICATED', `${name}'s refresh token is revoked at Cognito`)
   }
+})
+
+t.test('sign out everywhere whose GlobalSignOut Cognito receives after the budget: no RevokeToken reaches Cognito before it, and each still does', async (t) => {
+  const [a, b] = await twoInstances(cognito)
+  t.teardown(async () => { await a.close(); await b.close() })
+  const email = await cognito.user(['MANAGER'])
+  const first = (await signIn(a, email, TEST_PASSWORD)).cookie
+  const second = (await signIn(a, email, TEST_PASSWORD)).cookie
+  const meOnA = async (cookie: string): Promise<number> => (await a.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })).statusCode
+  // B reads the session from a store that answers late, so the global sign-out starts with most of the budget spent,
+  // and Cognito receives it later still (within its own timeout). It needs this session's access token alive there: a
+  // RevokeToken of the session's refresh token that reached Cognito first would make it fail.
+  pauseAfter(b.store, 'get')(async () => { await sleep(2500) })
+  cognito.slowApi(2000, 'GlobalSignOut')
+  const from = cognito.reached.length
+  const revocations = (): string[] => cognito.reached.slice(from).filter((operation) => operation === 'GlobalSignOut' || operation === 'RevokeToken')
+  try {
+    const { response, ms } = await timed(async () => await b.inject({ method: 'POST', url: '/auth/sign-out', headers: { ...CSRF, cookie: first }, payload: { global: true } }))
+    t.equal(response.statusCode, 204, response.body)
+    t.ok(ms < 5000, `answered within 5 s (${Math.round(ms)} ms)`)
+    t.equal(await meOnA(first), 401, 'this browser\'s session has ended')
+    t.equal(await meOnA(second), 401, 'and the user\'s other session')
+    // What the answer did not wait for goes on in the background, within each call's own timeout.
+    for (let attempt = 0; attempt < 40 && revocations().filter((operation) => operation === 'RevokeToken').length < 2; attempt++) await sleep(250)
+  } finally {
+    cognito.slowApi(0)
+  }
+  t.equal(revocations()[0], 'GlobalSignOut', 'Cognito receives the global sign-out before any revocation of the user\'s tokens')
+  t.ok(revocations().filter((operation) => operation === 'RevokeToken').length >= 2, 'and then the revocation of each session\'s refresh token')
 })

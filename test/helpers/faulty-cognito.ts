@@ -9,8 +9,11 @@ export type KeyEndpointFault = 'none' | 'refuse' | 'hang'
 
 /** An emulator whose `endpoint` is the proxy; the tokens name the proxy as their issuer. */
 export interface FaultyCognito extends Emulator {
-  /** Delays every Cognito API call (not the key endpoint) by `ms` from now on; 0 turns it off. */
-  slowApi: (ms: number) => void
+  /**
+   * Delays every Cognito API call (not the key endpoint), or only those of `operations` when named, by `ms` from now on:
+   * it reaches cognito-local that much later. 0 turns it off.
+   */
+  slowApi: (ms: number, ...operations: string[]) => void
   /** Sends each call of the `operations` (e.g. ChangePassword) on at once but holds its answer `ms`: it takes effect, the caller hears late. 0 turns it off. */
   lateAnswers: (ms: number, ...operations: string[]) => void
   /** Breaks the key endpoint: `refuse` drops each connection, `hang` never answers. */
@@ -32,6 +35,8 @@ export interface FaultyCognito extends Emulator {
   readonly keyFetches: number
   /** Every Cognito API call that went through the proxy, in order: its operation (InitiateAuth, ...) and JSON body. */
   readonly calls: ReadonlyArray<{ operation: string, body: Record<string, unknown> }>
+  /** The operations of those calls in the order they reached cognito-local (a slowed call reaches it late). */
+  readonly reached: readonly string[]
 }
 
 /** Starts cognito-local (users are made directly on it) and a proxy in front of it, which the app is pointed at. */
@@ -39,6 +44,7 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
   const port = await freePort()
   const proxyUrl = `http://127.0.0.1:${port}`
   let apiDelayMs = 0
+  let slowOperations = new Set<string>()
   let answerDelayMs = 0
   let lateOperations = new Set<string>()
   let keyFault: KeyEndpointFault = 'none'
@@ -47,6 +53,7 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
   let deniedOperation = ''
   let secretCount: number | undefined
   const calls: Array<{ operation: string, body: Record<string, unknown> }> = []
+  const reached: string[] = []
   const sockets = new Set<Socket>()
   const timers = new Set<NodeJS.Timeout>()
   let target = ''
@@ -58,7 +65,9 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
   }
 
   const forward = (incoming: IncomingMessage, outgoing: ServerResponse, body: Buffer): void => {
-    const delay = lateOperations.has(String(incoming.headers['x-amz-target'] ?? '').split('.').at(-1) ?? '') ? answerDelayMs : 0
+    const operation = String(incoming.headers['x-amz-target'] ?? '').split('.').at(-1) ?? ''
+    if (operation !== '') reached.push(operation)
+    const delay = lateOperations.has(operation) ? answerDelayMs : 0
     const upstream = httpRequest(`${target}${incoming.url ?? '/'}`, { method: incoming.method, headers: incoming.headers }, (answer) => {
       const pass = (): void => {
         outgoing.writeHead(answer.statusCode ?? 502, answer.headers)
@@ -100,7 +109,7 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
         outgoing.end(JSON.stringify({ ClientSecrets: Array.from({ length: secretCount }, (_, i) => ({ ClientSecretId: `${String(parsed.ClientId)}--${1767225600 + i}`, ClientSecretCreateDate: 1767225600 + i })) }))
         return
       }
-      if (apiDelayMs === 0) { forward(incoming, outgoing, body); return }
+      if (apiDelayMs === 0 || (slowOperations.size > 0 && !slowOperations.has(operation))) { forward(incoming, outgoing, body); return }
       const timer = setTimeout(() => { timers.delete(timer); forward(incoming, outgoing, body) }, apiDelayMs)
       timers.add(timer)
     })
@@ -116,7 +125,7 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
   return {
     ...emulator,
     endpoint: proxyUrl,
-    slowApi: (ms) => { apiDelayMs = ms },
+    slowApi: (ms, ...operations) => { apiDelayMs = ms; slowOperations = new Set(operations) },
     lateAnswers: (ms, ...operations) => { answerDelayMs = ms; lateOperations = new Set(operations) },
     keyEndpoint: (fault) => { keyFault = fault },
     refuseWrites: (attribute) => { unwritable = attribute },
@@ -124,6 +133,7 @@ export async function startFaultyCognito (options: Pick<EmulatorOptions, 'code'>
     clientSecrets: (count) => { secretCount = count },
     get keyFetches () { return keyFetches },
     calls,
+    reached,
     stop: async () => {
       for (const timer of timers) clearTimeout(timer)
       for (const socket of sockets) socket.destroy()

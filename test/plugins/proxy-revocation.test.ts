@@ -6,9 +6,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
-import { CSRF, LogCapture, cognitoTokens, signIn, twoInstances } from '../helpers/app.js'
+import { CSRF, LogCapture, cognitoTokens, signIn, testApp, twoInstances } from '../helpers/app.js'
+import { redisLink } from '../helpers/redis.js'
 import { TEST_SESSION_KEY, waitForAudit } from '../helpers/recovery.js'
 import { startUpstream, type Upstream } from '../helpers/upstream.js'
+import { pauseAfter } from '../helpers/pause-after.js'
 
 /** cognito-local's fixed code, for the password reset. */
 const CODE = '246810'
@@ -193,4 +195,53 @@ t.test('an upload still being forwarded on A is cut by the sign-out on B, and on
   t.equal(lines.length, 1, 'one log line says why')
   t.equal(JSON.parse(lines[0] ?? '{}').level, 30, 'at info level')
   t.notOk(lines.join('\n').includes(new URL(upstream.url).host), 'naming no upstream host')
+})
+
+t.test('a sign-out on B that ends the session while the stream\'s own refresh on A is being written ends that stream too', async (t) => {
+  const { cookie } = await member(['MANAGER'])
+  // The session's access token is about to expire, so the call that opens the stream refreshes it first.
+  const session = (await a.sessions.find(cookie.split('=')[1]))!
+  await a.sessions.update(session, { accessToken: session.record.accessToken, accessExpiresAt: Date.now() + 30_000, groups: session.record.groups })
+  // Just after A wrote the new tokens into the session, and before it forwards the call, the sign-out on B ends the
+  // session (those new tokens included) and answers.
+  let signedOut: number | undefined
+  pauseAfter(a.store, 'replaceIfUnchanged')(async () => { signedOut = await post(b, '/auth/sign-out', { ...CSRF, cookie }) })
+  const { hostname, port } = new URL(origins.A)
+  let received = ''
+  const ended = new Promise<string>((resolve) => {
+    const req = httpRequest({ hostname, port, path: `/api/shop-floor/live-${randomUUID().slice(0, 8)}/held`, headers: { cookie, accept: 'text/event-stream' }, agent: false }, (res) => {
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { received += chunk })
+      res.on('close', () => { resolve(res.complete ? `ended ${res.statusCode}` : 'cut') })
+    })
+    req.on('error', () => { resolve('cut') })
+    req.end()
+    t.teardown(() => { req.destroy() })
+  })
+  const outcome = await Promise.race([ended, sleep(2000).then(() => 'still streaming')])
+  t.equal(signedOut, 204, 'the sign-out on B answered')
+  t.not(outcome, 'still streaming', 'the call the sign-out revoked does not go on streaming')
+  t.notOk(received.includes('data: first'), 'and delivers nothing')
+  upstream.release()
+})
+
+t.test('a stream on an instance cut off from Redis while the sign-out on B ran is cut once that instance subscribes again', async (t) => {
+  // C reaches the shared Redis through a link the test can cut; the revocation it misses meanwhile is lost to it.
+  const link = await redisLink()
+  const c = await testApp(emulator, { SESSION_STORE: 'redis', REDIS_URL: link.url, SESSION_ENCRYPTION_KEY: TEST_SESSION_KEY, AUTH_IP_LIMIT: '1000', API_UPSTREAM_URL: upstream.url })
+  t.teardown(async () => { await c.close(); await link.close() })
+  const { cookie } = await member(['MANAGER'])
+  const stream = await openStream(await c.listen({ port: 0, host: '127.0.0.1' }), { cookie })
+  const bystander = await openStream(origins.A, { cookie: (await member(['LINE_LEADER'])).cookie })
+  link.cut({ newOnes: true })
+  t.equal(await post(b, '/auth/sign-out', { ...CSRF, cookie }), 204, 'B signs the user out')
+  // The path comes back without the bytes held on it: C subscribes again, on a new connection.
+  link.reset()
+  t.equal(await stateAfter(stream, 10_000), 'cut', 'the stream the sign-out revoked is cut once C hears from Redis again')
+  t.equal(stream.received(), 'data: first\n\n', 'having delivered nothing more')
+  t.equal((await c.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })).statusCode, 401, 'as C refuses the session by then')
+  t.equal(await stateAfter(bystander, 100), 'open', 'another user\'s stream flows on')
+  upstream.release()
+  t.equal(await stateAfter(bystander, 5000), 'end', 'to its end')
+  stream.close()
 })

@@ -117,8 +117,9 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
     }
     const { user, accessToken } = identity
     // Every session first (this one among them), so that a failure leaves this one alive for the retry to find.
-    // Cognito's GlobalSignOut needs a live access token: before any revocation at Cognito, which would kill it there.
-    const globalSignOut = async (): Promise<boolean> => await budget.within(app.cognito.auth.globalSignOut(accessToken).catch(() => false), () => false)
+    // Cognito's GlobalSignOut needs a live access token: before any revocation at Cognito, which would kill it there,
+    // even one the answer does not wait for (see CognitoBudget.first).
+    const globalSignOut = async (): Promise<boolean> => await budget.first(app.cognito.auth.globalSignOut(accessToken).catch(() => false), () => false)
     if (global) await app.endUserSessions(user.sub, budget, globalSignOut)
     await app.endSession(request, identity, budget)
     if (request.body?.refreshToken !== undefined) await app.endRefreshToken(request.body.refreshToken, budget)
