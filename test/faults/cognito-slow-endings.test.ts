@@ -92,6 +92,24 @@ t.test('bar 39: a disable Cognito answers late, then revocations as late: 503 wi
   t.equal(await me({ cookie }), 401, 'the user\'s session has ended')
 })
 
+t.test('Cognito answering every call in 1 s: an admin\'s disable and sign-out of a user answer 200 within 5 s, each time, and end the user\'s sessions', async (t) => {
+  const admin = (await signIn(app, await cognito.user(['ADMIN']), TEST_PASSWORD)).cookie
+  const email = await cognito.user(['MANAGER'])
+  const cookie = (await signIn(app, email, TEST_PASSWORD)).cookie
+  // Slow, but each call well within its own timeout: the actions must not run out of time for what they do.
+  cognito.slowApi(1000)
+  try {
+    for (const action of ['sign-out', 'disable']) {
+      const { response, ms } = await timed(async () => await app.inject({ method: 'POST', url: `/admin/users/${encodeURIComponent(email)}/${action}`, headers: { ...CSRF, cookie: admin } }))
+      t.equal(response.statusCode, 200, `${action}: ${response.body}`)
+      t.ok(ms < 5000, `${action} answered within 5 s (${Math.round(ms)} ms)`)
+    }
+  } finally {
+    cognito.slowApi(0)
+  }
+  t.equal(await me({ cookie }), 401, 'the user\'s session has ended')
+})
+
 t.test('token mode: revocations the answer did not wait for still reach Cognito', async (t) => {
   const username = await cognito.user(['MANAGER'])
   const signInTokens = async (): Promise<{ accessToken: string, refreshToken: string }> =>

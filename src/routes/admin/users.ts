@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { AppError, upstreamUnavailable } from '../../errors.js'
+import { AppError } from '../../errors.js'
 import type { CognitoBudget } from '../../cognito/budget.js'
 import { requireRole } from '../../plugins/roles.js'
 import { ROLES, type Role } from '../../role-mapping.js'
@@ -86,17 +86,22 @@ const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   /**
-   * Ends every session and token of `user` here, then asks Cognito to revoke the rest; says whether Cognito could, and
-   * notes both steps for the audit line. The sessions here end first, so a Cognito failure (throttling, an outage),
-   * which reaches the caller, never leaves them alive. Cognito is waited for within the request's `budget`: an answer
-   * still due when it is spent is a 503, as a timeout is (a retry asks again), and the call goes on in the background.
+   * Ends every session and token of `user` here and asks Cognito to revoke the rest, at once (Cognito's
+   * AdminUserGlobalSignOut needs no token of the user, so nothing here must come first); says whether Cognito did, and
+   * notes both steps for the audit line. A failure of Cognito (throttling, an outage) reaches the caller, but only once
+   * the sessions here have ended. Cognito is waited for within the request's `budget`: one still unanswered then counts
+   * as not done (false), and goes on in the background.
    */
   async function endAccess (user: AdminUser, note: Record<string, unknown>, budget: CognitoBudget): Promise<boolean> {
-    await app.endUserSessions(user.sub, budget)
+    const [ended, cognito] = await Promise.allSettled([
+      app.endUserSessions(user.sub, budget),
+      budget.within(admin.globalSignOut(user.username), () => false)
+    ])
+    if (ended.status === 'rejected') throw ended.reason
     note.sessionsEnded = true
-    const cognitoGlobalSignOut = await budget.within(admin.globalSignOut(user.username), () => { throw upstreamUnavailable() })
-    note.cognitoGlobalSignOut = cognitoGlobalSignOut
-    return cognitoGlobalSignOut
+    if (cognito.status === 'rejected') throw cognito.reason
+    note.cognitoGlobalSignOut = cognito.value
+    return cognito.value
   }
 
   /** Refuses, with `message`, an action that would lock the calling administrator out. */

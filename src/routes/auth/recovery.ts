@@ -80,11 +80,14 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
   /**
    * After a new password is in force: every session of the user ends (now, or once a failing store is back; see
    * PendingEndings), and Cognito revokes the refresh tokens it issued, where the pool can, whether or not the store could.
-   * Cognito is waited for within the request's `budget`.
+   * Both at once (Cognito's AdminUserGlobalSignOut needs no token of the user), waiting on Cognito within the request's
+   * `budget`.
    */
   async function endSignIns (sub: string | undefined, username: string, budget: CognitoBudget): Promise<{ sessionsEnded: boolean, cognitoGlobalSignOut: boolean }> {
-    const sessionsEnded = sub === undefined || await endings.end(sub, budget)
-    const cognitoGlobalSignOut = await budget.within(app.cognito.admin.globalSignOut(username).catch(() => false), () => false)
+    const [sessionsEnded, cognitoGlobalSignOut] = await Promise.all([
+      sub === undefined || endings.end(sub, budget),
+      budget.within(app.cognito.admin.globalSignOut(username).catch(() => false), () => false)
+    ])
     return { sessionsEnded, cognitoGlobalSignOut }
   }
 
@@ -168,7 +171,8 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
       // the ending is pending none is started: the store cannot keep it now, and the ending would end it once back.
       let kept = false
       if (identity.session !== undefined) {
-        if (sessionsEnded) {
+        // Not once the budget is spent: the tokens would come too late to keep.
+        if (sessionsEnded && !budget.spent) {
           const signingIn = app.cognito.auth.signIn(identity.session.record.username, request.body.newPassword, request.ip).catch(() => undefined)
           const outcome = await budget.within(signingIn, () => {
             // Too late to keep: tokens Cognito issues after the answer are revoked, so none outlives it unheld.
