@@ -86,11 +86,8 @@ declare module 'fastify' {
     /**
      * Ends every session of a user (in token mode, every sign-in) and revokes their tokens, on every instance. Each
      * `end…` waits on Cognito's revocations only within `budget` (see CognitoBudget); the adapter's own always apply.
-     * `beforeCognito` runs once the adapter's own mark is written and before any refresh token is revoked at Cognito:
-     * a global sign-out, which needs the caller's access token still alive there (put `first` in the budget, so that
-     * the revocations still follow it when the answer does not wait for it).
      */
-    endUserSessions: (sub: string, budget?: CognitoBudget, beforeCognito?: () => Promise<unknown>) => Promise<void>
+    endUserSessions: (sub: string, budget?: CognitoBudget) => Promise<void>
     /**
      * Ends the caller's own session: deletes it, revokes its refresh token at Cognito and its access token everywhere.
      * A bearer caller's sign-in is revoked (in token mode, the refresh token it was handed out with too), and the
@@ -387,9 +384,8 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     }))
   }
 
-  app.decorate('endUserSessions', async (sub: string, budget = CognitoBudget.UNBOUNDED, beforeCognito?: () => Promise<unknown>) => {
+  app.decorate('endUserSessions', async (sub: string, budget = CognitoBudget.UNBOUNDED) => {
     const tokensPassFrom = await revocations.revokeUser(sub)
-    await beforeCognito?.()
     await revokeEnded(await sessions.destroyUser(sub), budget)
     // Token mode: the sign-ins whose refresh tokens the clients hold end too, as their cookie sessions would.
     if (options.mode === 'token') await tokenSignIns.endUser(sub, budget)

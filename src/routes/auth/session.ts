@@ -117,10 +117,13 @@ const session: FastifyPluginAsyncTypebox = async (app) => {
     }
     const { user, accessToken } = identity
     // Every session first (this one among them), so that a failure leaves this one alive for the retry to find.
-    // Cognito's GlobalSignOut needs a live access token: before any revocation at Cognito, which would kill it there,
-    // even one the answer does not wait for (see CognitoBudget.first).
-    const globalSignOut = async (): Promise<boolean> => await budget.first(app.cognito.auth.globalSignOut(accessToken).catch(() => false), () => false)
-    if (global) await app.endUserSessions(user.sub, budget, globalSignOut)
+    if (global) {
+      // Cognito's GlobalSignOut needs a live access token: the request's revocations at Cognito, which would kill it
+      // there, leave only once it has settled (CognitoBudget.first), even when the answer does not wait for it.
+      const cognitoSignOut = budget.first(app.cognito.auth.globalSignOut(accessToken).catch(() => false), () => false)
+      await app.endUserSessions(user.sub, budget)
+      await cognitoSignOut
+    }
     await app.endSession(request, identity, budget)
     if (request.body?.refreshToken !== undefined) await app.endRefreshToken(request.body.refreshToken, budget)
     // Only once the sign-out is recorded: a failure (503) leaves the browser its cookie to try again with.
