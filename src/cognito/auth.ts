@@ -57,8 +57,21 @@ export interface PendingChallenge {
   startedAt: number
 }
 
-/** Tokens (with when the sign-in that earned them began), or the next challenge. */
-export type AuthOutcome = { kind: 'tokens', tokens: CognitoTokens, startedAt: number } | { kind: 'challenge', pending: PendingChallenge }
+/** Tokens as a sign-in earned them, with what a session for them must wait for. */
+export interface IssuedTokens {
+  tokens: CognitoTokens
+  /** When the sign-in that earned them began (ms): the user's sessions ended after it end this sign-in too. */
+  startedAt: number
+  /**
+   * Settles once the account may have a session: Cognito refuses a disabled user itself, but the emulator signs one in,
+   * so there it waits for AdminGetUser and rejects with INVALID_CREDENTIALS when the account is disabled. Nothing is kept
+   * for the tokens before it settles; their checks, which keep nothing, run meanwhile. Absent: nothing to wait for.
+   */
+  admitted?: Promise<void>
+}
+
+/** Tokens, or the next challenge. */
+export type AuthOutcome = ({ kind: 'tokens' } & IssuedTokens) | { kind: 'challenge', pending: PendingChallenge }
 
 /** Wrong password, unknown user and disabled user all look alike. */
 const SIGN_IN_TRANSLATION: Translation = {
@@ -107,12 +120,18 @@ export class CognitoAuth {
       AuthParameters: this.withSecretHash(username, { USERNAME: username, PASSWORD: password }),
       ...this.gateway.userContext(clientIp)
     }), SIGN_IN_TRANSLATION)
-    const [output, isEnabled] = await Promise.all([initiate, this.enabledOnEmulator(username).catch(() => true)])
-    if (!isEnabled) {
+    const enabled = this.enabledOnEmulator(username).catch(() => true)
+    const output = await initiate
+    const admitted = enabled.then((isEnabled) => {
+      if (isEnabled) return
       if (output.AuthenticationResult?.RefreshToken !== undefined) void this.revoke(output.AuthenticationResult.RefreshToken)
       throw new AppError('INVALID_CREDENTIALS')
-    }
-    return await this.outcome(output, username, startedAt)
+    })
+    // Whoever keeps the tokens awaits it (see IssuedTokens.admitted); a refusal of their own may come first.
+    admitted.catch(() => {})
+    // A challenge is only for an account that may sign in.
+    if (output.AuthenticationResult === undefined) await admitted
+    return await this.outcome(output, username, startedAt, admitted)
   }
 
   /** Answers a pending challenge: a code, an MFA choice, or a new password; `clientIp` is the user's. */
@@ -216,8 +235,8 @@ export class CognitoAuth {
     return user !== undefined && user.Enabled !== false
   }
 
-  private async outcome (output: InitiateAuthCommandOutput | RespondToAuthChallengeCommandOutput, username: string, startedAt: number): Promise<AuthOutcome> {
-    if (output.AuthenticationResult !== undefined) return { kind: 'tokens', tokens: toTokens(output.AuthenticationResult), startedAt }
+  private async outcome (output: InitiateAuthCommandOutput | RespondToAuthChallengeCommandOutput, username: string, startedAt: number, admitted?: Promise<void>): Promise<AuthOutcome> {
+    if (output.AuthenticationResult !== undefined) return { kind: 'tokens', tokens: toTokens(output.AuthenticationResult), startedAt, ...(admitted === undefined ? {} : { admitted }) }
     const cognitoName = output.ChallengeName ?? ''
     const challenge = ownEntry(CHALLENGE_NAMES, cognitoName)
     if (challenge === undefined || output.Session === undefined) throw new AppError('INTERNAL', 'This sign-in step is not supported.')

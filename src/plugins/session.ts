@@ -12,7 +12,7 @@ import { TokenSignIns } from '../session/token-sign-ins.js'
 import { subkey } from '../session/keys.js'
 import { toUser, userOf, type User } from '../auth/user.js'
 import { bearerToken, claimsFromBearer } from '../auth/bearer.js'
-import type { CognitoTokens } from '../cognito/auth.js'
+import type { CognitoTokens, IssuedTokens } from '../cognito/auth.js'
 import { CognitoBudget } from '../cognito/budget.js'
 import type { AccessClaims } from '../auth/token-verifier.js'
 import type { RoleGroups } from '../role-mapping.js'
@@ -75,9 +75,10 @@ declare module 'fastify' {
     endCookieSession: (request: FastifyRequest) => Promise<void>
     /**
      * Turns fresh Cognito tokens into a session (cookie mode) or a token body (token mode) and the user; refused when
-     * the user's sessions were ended after `startedAt` (ms), when the sign-in that earned the tokens began.
+     * the user's sessions were ended after `startedAt` (ms), when the sign-in that earned the tokens began, and when
+     * `admitted` rejects (see IssuedTokens).
      */
-    startSession: (reply: FastifyReply, tokens: CognitoTokens, startedAt?: number) => Promise<{ user: User, tokens?: CognitoTokens }>
+    startSession: (reply: FastifyReply, issued: IssuedTokens) => Promise<{ user: User, tokens?: CognitoTokens }>
     /**
      * Token mode's POST /auth/refresh: new tokens from Cognito for a refresh token the client holds (`username` feeds
      * SECRET_HASH); UNAUTHENTICATED when Cognito refuses it or the new access token is revoked (its sign-in ended).
@@ -295,7 +296,7 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     })
   })
 
-  app.decorate('startSession', async (reply: FastifyReply, tokens: CognitoTokens, startedAt = Date.now()) => {
+  app.decorate('startSession', async (reply: FastifyReply, { tokens, startedAt, admitted }: IssuedTokens) => {
     const [verified, id] = await Promise.all([app.verifier.verifyAccess(tokens.accessToken), app.verifier.verifyId(tokens.idToken)])
     // Both tokens came from one Cognito answer; they must name the same user.
     if (id.sub !== verified.sub) throw unauthenticated()
@@ -304,6 +305,8 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     const access = { ...verified, iat: Math.min(verified.iat, Math.floor(startedAt / 1000)) }
     const user = toUser({ ...access, email: id.email }, options.roleGroups)
     if (tokens.refreshToken === undefined) throw new AppError('INTERNAL')
+    // The checks above keep nothing, so they ran while the emulator was still asked whether the account is enabled.
+    if (admitted !== undefined) await admitted
     // Beyond SESSION_MAX_PER_USER, the account's oldest sign-ins (token mode) or sessions end as a sign-out ends them.
     if (options.mode === 'token') {
       if (!await tokenSignIns.start(access, tokens.refreshToken)) throw unauthenticated()

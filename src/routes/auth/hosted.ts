@@ -120,7 +120,7 @@ const hosted: FastifyPluginAsyncTypebox<HostedRoutesOptions> = async (app, { hos
     // sign-out, a reset) signed in at the pool before that, with a code still to redeem. Refused, as a late challenge is.
     let user
     try {
-      ({ user } = await app.startSession(reply, tokens, transaction.startedAt))
+      ({ user } = await app.startSession(reply, { tokens, startedAt: transaction.startedAt }))
     } catch (error) {
       request.audit({ event: 'sign-in', method: 'hosted', outcome: error instanceof AppError ? error.code : 'INTERNAL', sub: claims.sub })
       throw error

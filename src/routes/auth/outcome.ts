@@ -24,7 +24,7 @@ export const SignInResponse = Type.Union([
 export async function answerOutcome (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, outcome: AuthOutcome) {
   if (outcome.kind === 'tokens') {
     if (request.cookies[PRE_AUTH_COOKIE] !== undefined) reply.clearCookie(PRE_AUTH_COOKIE, COOKIE_OPTIONS)
-    const { user, tokens } = await app.startSession(reply, outcome.tokens, outcome.startedAt)
+    const { user, tokens } = await app.startSession(reply, outcome)
     return { status: 'SIGNED_IN' as const, user, ...(tokens === undefined ? {} : { tokens }) }
   }
   const handle = await app.sessions.saveChallenge(outcome.pending)

@@ -179,7 +179,7 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
             void signingIn.then(async (late) => { if (late?.kind === 'tokens' && late.tokens.refreshToken !== undefined) await app.cognito.auth.revoke(late.tokens.refreshToken) })
             return undefined
           })
-          if (outcome?.kind === 'tokens') kept = await app.startSession(reply, outcome.tokens, outcome.startedAt).then(() => true, () => false)
+          if (outcome?.kind === 'tokens') kept = await app.startSession(reply, outcome).then(() => true, () => false)
         }
         if (!kept) reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS)
       }
