@@ -75,6 +75,33 @@ t.test('bar 39: a password change Cognito takes, then answers everything after i
   t.equal((await signIn(app, email, newPassword)).response.statusCode, 200, 'the new password is in force')
 })
 
+t.test('bar 39: a password change whose fresh sign-in starts late in the budget, and whose AdminGetUser the emulator answers late: 204 within 5 s', async (t) => {
+  const email = await cognito.user(['LINE_LEADER'])
+  const cookie = (await signIn(app, email, TEST_PASSWORD)).cookie
+  const newPassword = `${TEST_PASSWORD}-changed`
+  // The change takes 2 s of the budget's 3.5; the sign-in that follows gets its tokens at once, but the emulator's check
+  // that the account is enabled (AdminGetUser, sent beside InitiateAuth) is answered late. The throttle's lookup of the
+  // account (also AdminGetUser) comes before the change, and is answered at once.
+  cognito.slowApi(2000, 'ChangePassword')
+  const from = cognito.calls.length
+  try {
+    const { response, ms } = await timed(async () => {
+      const changing = app.inject({ method: 'POST', url: '/auth/change-password', headers: { ...CSRF, cookie }, payload: { oldPassword: TEST_PASSWORD, newPassword } })
+      for (let wait = 0; wait < 100 && !cognito.calls.slice(from).some(({ operation }) => operation === 'ChangePassword'); wait++) await sleep(10)
+      cognito.lateAnswers(10_000, 'AdminGetUser')
+      return await changing
+    })
+    t.equal(response.statusCode, 204, response.body)
+    t.ok(ms < 5000, `answered within 5 s (${Math.round(ms)} ms)`)
+    t.ok(clearsSession(response), 'the browser, whose fresh sign-in the budget could not wait for, is signed out')
+  } finally {
+    cognito.slowApi(0)
+    cognito.lateAnswers(0)
+  }
+  t.equal(await me({ cookie }), 401, 'its old session has ended')
+  t.equal((await signIn(app, email, newPassword)).response.statusCode, 200, 'the new password is in force')
+})
+
 t.test('bar 39: a disable Cognito answers late, then revocations as late: 503 within 5 s, and the user\'s sessions have ended', async (t) => {
   const admin = (await signIn(app, await cognito.user(['ADMIN']), TEST_PASSWORD)).cookie
   const email = await cognito.user(['MANAGER'])

@@ -173,7 +173,10 @@ const recovery: FastifyPluginAsyncTypebox = async (app) => {
       if (identity.session !== undefined) {
         // Not once the budget is spent: the tokens would come too late to keep.
         if (sessionsEnded && !budget.spent) {
-          const signingIn = app.cognito.auth.signIn(identity.session.record.username, request.body.newPassword, request.ip).catch(() => undefined)
+          // Admitted (the emulator's check that the account is enabled) within the budget too.
+          const signingIn = app.cognito.auth.signIn(identity.session.record.username, request.body.newPassword, request.ip)
+            .then(async (outcome) => { if (outcome.kind === 'tokens') await outcome.admitted; return outcome })
+            .catch(() => undefined)
           const outcome = await budget.within(signingIn, () => {
             // Too late to keep: tokens Cognito issues after the answer are revoked, so none outlives it unheld.
             void signingIn.then(async (late) => { if (late?.kind === 'tokens' && late.tokens.refreshToken !== undefined) await app.cognito.auth.revoke(late.tokens.refreshToken) })
