@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import { startEmulator, TEST_PASSWORD, type Emulator } from '../helpers/emulator.js'
 import { signIn, testApp, twoInstances } from '../helpers/app.js'
-import { SHARED_REDIS_URL } from '../helpers/redis.js'
+import { rawRedis, SHARED_REDIS_URL } from '../helpers/redis.js'
 
 /** SESSION_MAX_PER_USER in these apps. */
 const MAX = 5
@@ -142,4 +142,24 @@ t.test('token mode, redis, two instances: sign-ins of one account sent at once t
       : (await a.inject({ method: 'POST', url: '/auth/refresh', payload: { refreshToken: response.json().tokens.refreshToken } })).statusCode))
     t.equal(refreshes.filter((status) => status === 200).length, 2, `round ${round}: two sign-ins work (${signIns.map((r) => r.statusCode).join(' ')}; refreshed: ${refreshes.join(' ')})`)
   }
+})
+
+t.test('redis: a sign-in writes its session before it lists it under the user (ending every session of the user relies on it)', async (t) => {
+  const app = await testApp(emulator, { SESSION_STORE: 'redis', REDIS_URL: SHARED_REDIS_URL, SESSION_ENCRYPTION_KEY: randomBytes(32).toString('hex') })
+  const raw = await rawRedis()
+  const monitor = await raw.monitor()
+  t.teardown(async () => { monitor.disconnect(); raw.disconnect(); await app.close() })
+  // Every command Redis executes, in the order it executes them (MONITOR), for the keys of sessions and their lists.
+  const executed: string[] = []
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    const [command, key] = args
+    if (key?.startsWith('ims:session:') === true || key?.startsWith('ims:session-list:') === true) executed.push(`${command!.toLowerCase()} ${key.split(':')[1]!}`)
+  })
+  const { response } = await signIn(app, await emulator.user(['LINE_LEADER']), TEST_PASSWORD)
+  t.equal(response.statusCode, 200, response.body)
+  for (let wait = 0; wait < 50 && !executed.includes('zadd session-list'); wait++) await sleep(20)
+  const written = executed.indexOf('set session')
+  const listed = executed.indexOf('zadd session-list')
+  t.ok(written !== -1 && listed !== -1, `the session is written and listed (${executed.join(', ')})`)
+  t.ok(written < listed, `written first (${executed.join(', ')})`)
 })
