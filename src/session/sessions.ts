@@ -142,8 +142,13 @@ export class SessionManager {
   }
 
   private async save (id: string, record: SessionRecord, now: number): Promise<void> {
+    await this.store.set(...this.entry(id, record, now))
+  }
+
+  /** The store's key, value and ttl (seconds) of the session `id` holding `record`. */
+  private entry (id: string, record: SessionRecord, now: number): [key: string, value: StoredSession, ttlSeconds: number] {
     const key = this.sessionKey(id)
-    await this.store.set(key, this.seal(record, key), this.ttlSeconds(record, now))
+    return [key, this.seal(record, key), this.ttlSeconds(record, now)]
   }
   private userKey (sub: string): string { return `session-list:${sub}` }
   private challengeKey (id: string): string { return `challenge:${hashId(id)}` }
@@ -184,9 +189,8 @@ export class SessionManager {
     }
     const id = newId()
     // Written before it is listed, as in rotate: ending every session of the user then finds it, or runs before it is
-    // listed (and the caller, which checks the user's revocations after this, refuses it).
-    await this.save(id, record, now)
-    const listed = await this.store.addToSet(this.userKey(record.sub), hashId(id), this.limits.absoluteSeconds)
+    // listed (and the caller, which checks the user's revocations after this, refuses it). One round trip for both.
+    const listed = await this.store.setThenAddToSet(...this.entry(id, record, now), this.userKey(record.sub), hashId(id), this.limits.absoluteSeconds)
     return { id, record, listed }
   }
 

@@ -1,6 +1,6 @@
 // The SharedStore on Redis (ioredis): several instances pointed at one Redis behave as one; failures become 503.
 import { randomUUID } from 'node:crypto'
-import { Redis, ReplyError } from 'ioredis'
+import { Redis, ReplyError, type ChainableCommander } from 'ioredis'
 import { ConfigError } from '../../fastify.config.js'
 import { upstreamUnavailable } from '../errors.js'
 import type { SharedStore } from './shared-store.js'
@@ -13,6 +13,21 @@ const KEY_PREFIX = 'ims:'
 
 /** SET if the key still holds exactly the JSON it was read with (KEYS[1]; ARGV: expected, value, seconds). */
 const REPLACE_IF_UNCHANGED = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end return 0`
+
+/** A TTL as Redis's EX takes it: whole seconds, at least one. */
+function wholeSeconds (ttlSeconds: number): number {
+  return Math.max(1, Math.ceil(ttlSeconds))
+}
+
+/**
+ * Appends to `transaction` the commands of addToSet: lapsed members pruned, `member` added (scored by when it lapses),
+ * the set counted (the third of these commands' results), its expiry kept past its last member's.
+ */
+function addingToSet (transaction: ChainableCommander, key: string, member: string, ttlSeconds: number): ChainableCommander {
+  const now = Date.now()
+  const ttlMs = Math.max(1000, Math.ceil(ttlSeconds * 1000))
+  return transaction.zremrangebyscore(key, '-inf', now).zadd(key, now + ttlMs, member).zcard(key).pexpire(key, ttlMs, 'NX').pexpire(key, ttlMs, 'GT')
+}
 
 /** DEL if the key still holds exactly this JSON (KEYS[1]; ARGV: value). */
 const DELETE_IF_HOLDS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
@@ -202,22 +217,22 @@ export class RedisStore implements SharedStore {
   }
 
   async set (key: string, value: unknown, ttlSeconds: number): Promise<void> {
-    await this.run(async () => await this.redis.set(key, JSON.stringify(value), 'EX', Math.max(1, Math.ceil(ttlSeconds))))
+    await this.run(async () => await this.redis.set(key, JSON.stringify(value), 'EX', wholeSeconds(ttlSeconds)))
   }
 
   async setIfAbsent (key: string, value: unknown, ttlSeconds: number): Promise<boolean> {
-    const answer = await this.run(async () => await this.redis.set(key, JSON.stringify(value), 'EX', Math.max(1, Math.ceil(ttlSeconds)), 'NX'))
+    const answer = await this.run(async () => await this.redis.set(key, JSON.stringify(value), 'EX', wholeSeconds(ttlSeconds), 'NX'))
     return answer === 'OK'
   }
 
   async replace (key: string, value: unknown, ttlSeconds: number): Promise<boolean> {
-    const answer = await this.run(async () => await this.redis.set(key, JSON.stringify(value), 'EX', Math.max(1, Math.ceil(ttlSeconds)), 'XX'))
+    const answer = await this.run(async () => await this.redis.set(key, JSON.stringify(value), 'EX', wholeSeconds(ttlSeconds), 'XX'))
     return answer === 'OK'
   }
 
   /** `expected` came from `get` (JSON.parse of what a set wrote with JSON.stringify), so it stringifies back the same. */
   async replaceIfUnchanged (key: string, expected: unknown, value: unknown, ttlSeconds: number): Promise<boolean> {
-    const answer = await this.run(async () => await this.redis.eval(REPLACE_IF_UNCHANGED, 1, key, JSON.stringify(expected), JSON.stringify(value), Math.max(1, Math.ceil(ttlSeconds))))
+    const answer = await this.run(async () => await this.redis.eval(REPLACE_IF_UNCHANGED, 1, key, JSON.stringify(expected), JSON.stringify(value), wholeSeconds(ttlSeconds)))
     return answer === 1
   }
 
@@ -237,12 +252,17 @@ export class RedisStore implements SharedStore {
 
   /** A sorted set scored by the time each member lapses: pruned, added to and counted in one transaction. */
   async addToSet (key: string, member: string, ttlSeconds: number): Promise<number> {
-    const now = Date.now()
-    const ttlMs = Math.max(1000, Math.ceil(ttlSeconds * 1000))
     return await this.run(async () => {
-      const results = await execAll(this.redis.multi().zremrangebyscore(key, '-inf', now).zadd(key, now + ttlMs, member).zcard(key)
-        .pexpire(key, ttlMs, 'NX').pexpire(key, ttlMs, 'GT'))
+      const results = await execAll(addingToSet(this.redis.multi(), key, member, ttlSeconds))
       return Number(results[2]![1])
+    })
+  }
+
+  /** The SET and the set's commands in one transaction: Redis runs them in turn, and no one sees the member first. */
+  async setThenAddToSet (key: string, value: unknown, ttlSeconds: number, setKey: string, member: string, memberTtlSeconds: number): Promise<number> {
+    return await this.run(async () => {
+      const results = await execAll(addingToSet(this.redis.multi().set(key, JSON.stringify(value), 'EX', wholeSeconds(ttlSeconds)), setKey, member, memberTtlSeconds))
+      return Number(results[3]![1])
     })
   }
 

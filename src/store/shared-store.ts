@@ -29,6 +29,11 @@ export interface SharedStore {
    * how many members the set holds now, this one included.
    */
   addToSet(key: string, member: string, ttlSeconds: number): Promise<number>
+  /**
+   * `set(key, value, ttlSeconds)`, then `addToSet(setKey, member, memberTtlSeconds)`, sent together (one round trip to a
+   * remote store) and run in that order: `member` is never listed before `value` is written. Answers addToSet's count.
+   */
+  setThenAddToSet(key: string, value: unknown, ttlSeconds: number, setKey: string, member: string, memberTtlSeconds: number): Promise<number>
   removeFromSet(key: string, member: string): Promise<void>
   /** The members that have not lapsed; of those added with one ttl, the one added first comes first. */
   members(key: string): Promise<string[]>
@@ -129,6 +134,11 @@ export class MemoryStore implements SharedStore {
     members.set(member, until)
     this.entries.set(key, { value: members, expiresAt: Math.max(this.entries.get(key)?.expiresAt ?? 0, until) })
     return members.size
+  }
+
+  async setThenAddToSet (key: string, value: unknown, ttlSeconds: number, setKey: string, member: string, memberTtlSeconds: number): Promise<number> {
+    await this.set(key, value, ttlSeconds)
+    return await this.addToSet(setKey, member, memberTtlSeconds)
   }
 
   async removeFromSet (key: string, member: string): Promise<void> {

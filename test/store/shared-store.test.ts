@@ -66,6 +66,13 @@ for (const [name, make] of stores) {
     const group = `test-set:${randomUUID()}`
     const counts = await Promise.all(['a', 'b', 'c', 'd'].map(async (member) => await store.addToSet(group, member, 60)))
     t.same([...counts].sort(), [1, 2, 3, 4], 'each of four concurrent adds sees a different count')
+
+    const written = `test-key:${randomUUID()}`
+    t.equal(await store.setThenAddToSet(written, { n: 1 }, 60, group, 'e', 1), 5, 'a write then an add answers the count')
+    t.same(await store.get(written), { n: 1 }, 'and the value is written')
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    t.same((await store.members(group)).sort(), ['a', 'b', 'c', 'd'], 'the member lapses on its own')
+    await store.delete(written, group)
   })
 
   t.test(`${name}: a channel message reaches every subscriber with its record written`, async (t) => {
