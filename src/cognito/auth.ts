@@ -64,8 +64,9 @@ export interface IssuedTokens {
   startedAt: number
   /**
    * Settles once the account may have a session: Cognito refuses a disabled user itself, but the emulator signs one in,
-   * so there it waits for AdminGetUser and rejects with INVALID_CREDENTIALS when the account is disabled. Nothing is kept
-   * for the tokens before it settles; their checks, which keep nothing, run meanwhile. Absent: nothing to wait for.
+   * so there it waits for AdminGetUser and rejects with INVALID_CREDENTIALS when the account is disabled. No session
+   * or token is given for them before it settles; their checks, which grant nothing, run meanwhile. Absent: nothing to
+   * wait for.
    */
   admitted?: Promise<void>
 }

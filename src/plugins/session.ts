@@ -305,7 +305,7 @@ export default fp<SessionPluginOptions>(async (app, options) => {
     const access = { ...verified, iat: Math.min(verified.iat, Math.floor(startedAt / 1000)) }
     const user = toUser({ ...access, email: id.email }, options.roleGroups)
     if (tokens.refreshToken === undefined) throw new AppError('INTERNAL')
-    // The checks above keep nothing, so they ran while the emulator was still asked whether the account is enabled.
+    // The checks above grant nothing, so they ran while the emulator was still asked whether the account is enabled.
     if (admitted !== undefined) await admitted
     // Beyond SESSION_MAX_PER_USER, the account's oldest sign-ins (token mode) or sessions end as a sign-out ends them.
     if (options.mode === 'token') {
