@@ -5,6 +5,7 @@ import type { Fetcher } from 'aws-jwt-verify/https'
 import { JwksNotAvailableInCacheError, KidNotFoundInJwksError, FetchError, NonRetryableFetchError } from 'aws-jwt-verify/error'
 import { AppError, unauthenticated, upstreamUnavailable } from '../errors.js'
 import { sha256 } from '../digest.js'
+import { withLeanDecomposition } from './jwt-decomposition.js'
 import { andThen, type MaybePromise } from '../maybe-promise.js'
 
 /** The claims of a verified access token that the adapter uses. */
@@ -116,20 +117,23 @@ export class TokenVerifier {
     this.hydrateKeys = async () => { await access.hydrate() }
   }
 
-  /** aws-jwt-verify's verifiers for this pool: Cognito's own on AWS, the generic one with Cognito's checks locally. */
+  /**
+   * aws-jwt-verify's verifiers for this pool: Cognito's own on AWS, the generic one with Cognito's checks locally; each
+   * decomposes tokens with decomposeJwt (same parts, without the JSON reviver's cost where it cannot matter).
+   */
   private static libraryVerifiers (settings: VerifierSettings, jwksCache: SimpleJwksCache): { access: LibraryVerifier & { hydrate: () => Promise<void> }, id: LibraryVerifier } {
     const common = { graceSeconds: settings.graceSeconds }
     if (settings.endpoint === '') {
       const cognito = { userPoolId: settings.userPoolId, clientId: settings.clientId, ...common, customJwtCheck: ({ payload }: { payload: { exp?: unknown, iat?: unknown } }) => { requireTimes(payload) } }
       return {
-        access: CognitoJwtVerifier.create({ ...cognito, tokenUse: 'access' }, { jwksCache }),
-        id: CognitoJwtVerifier.create({ ...cognito, tokenUse: 'id' }, { jwksCache })
+        access: withLeanDecomposition(CognitoJwtVerifier.create({ ...cognito, tokenUse: 'access' }, { jwksCache })),
+        id: withLeanDecomposition(CognitoJwtVerifier.create({ ...cognito, tokenUse: 'id' }, { jwksCache }))
       }
     } else {
       // cognito-local: CognitoJwtVerifier refuses its pool ids, so check what it would check ourselves.
       const issuer = `${settings.endpoint}/${settings.userPoolId}`
       const jwksUri = `${issuer}/.well-known/jwks.json`
-      const access = JwtVerifier.create({
+      const access = withLeanDecomposition(JwtVerifier.create({
         issuer,
         jwksUri,
         audience: null,
@@ -139,8 +143,8 @@ export class TokenVerifier {
           if (payload.token_use !== 'access') throw new Error('not an access token')
           if (payload.client_id !== settings.clientId) throw new Error('another app client')
         }
-      }, { jwksCache })
-      const id = JwtVerifier.create({
+      }, { jwksCache }))
+      const id = withLeanDecomposition(JwtVerifier.create({
         issuer,
         jwksUri,
         audience: settings.clientId,
@@ -149,7 +153,7 @@ export class TokenVerifier {
           requireTimes(payload)
           if (payload.token_use !== 'id') throw new Error('not an ID token')
         }
-      }, { jwksCache })
+      }, { jwksCache }))
       return { access, id }
     }
   }

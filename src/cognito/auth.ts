@@ -5,7 +5,7 @@ import {
   type AuthenticationResultType, type ChallengeNameType, type GetUserCommandOutput, type InitiateAuthCommandOutput, type RespondToAuthChallengeCommandOutput
 } from '@aws-sdk/client-cognito-identity-provider'
 import { setImmediate as nextTurn } from 'node:timers/promises'
-import { decomposeUnverifiedJwt } from 'aws-jwt-verify/jwt'
+import { decomposeJwt } from '../auth/jwt-decomposition.js'
 import { CognitoBudget } from './budget.js'
 import { AppError, UnsupportedByEmulatorError } from '../errors.js'
 import type { CognitoGateway, Translation } from './gateway.js'
@@ -262,7 +262,7 @@ export class CognitoAuth {
 
 /** The username an access token names (read, not verified: it came straight from Cognito), or '' when it names none. */
 function tokenUsername (accessToken: string): string {
-  const { payload } = decomposeUnverifiedJwt(accessToken)
+  const { payload } = decomposeJwt(accessToken)
   const username = payload.username ?? payload['cognito:username'] ?? payload.sub
   return typeof username === 'string' ? username : ''
 }
