@@ -1,21 +1,22 @@
 // Splits and parses JWTs as aws-jwt-verify does, without its per-value JSON reviver where the text cannot need it.
 import { decomposeUnverifiedJwt, type DecomposedJwt } from 'aws-jwt-verify/jwt'
 import type { JwtHeader, JwtPayload } from 'aws-jwt-verify/jwt-model'
-import { isJsonObject, safeJsonParse } from 'aws-jwt-verify/safe-json-parse'
+import { isJsonObject, safeJsonParse, type Json } from 'aws-jwt-verify/safe-json-parse'
 
 /** aws-jwt-verify's test of a JWT's form: three base64url parts, each with at most two padding characters. */
 const JWT_FORM = /^[A-Za-z0-9_-]+={0,2}\.[A-Za-z0-9_-]+={0,2}\.[A-Za-z0-9_-]+={0,2}$/
 
 /**
  * A header or payload parsed as aws-jwt-verify parses it (safeJsonParse). That one's reviver deletes `__proto__` and
- * `constructor` from every object it meets, and runs for every value: a third of a first-seen token's verification on
- * this project's machines (see bench/README.md). A text in which neither name appears, nor a backslash (an escape could
- * spell either), holds no such key, so JSON.parse alone yields the same value; any other text goes through the reviver.
+ * `constructor` from every object it meets, and runs for every value: about 40% of the library's decomposition of a
+ * Cognito access token (20 µs with it, 12 µs without, on 2026-11-29's machine). A text in which neither name appears,
+ * nor a backslash (an escape could spell either), holds no such key, so JSON.parse alone yields the same value; any
+ * other text goes through the reviver.
  */
-function parsedPart (base64: string): unknown {
+function parsedPart (base64: string): Json {
   const text = Buffer.from(base64, 'base64').toString('utf8')
   const mayNameAPrototype = text.includes('\\') || text.includes('__proto__') || text.includes('constructor')
-  return mayNameAPrototype ? safeJsonParse(text) : JSON.parse(text)
+  return mayNameAPrototype ? safeJsonParse(text) : JSON.parse(text) as Json
 }
 
 function absentOrString (value: unknown): boolean {
@@ -27,14 +28,14 @@ function absentOrNumber (value: unknown): boolean {
 }
 
 /** What aws-jwt-verify asserts of a header: an object whose alg and kid, when present, are strings. */
-function wellFormedHeader (header: unknown): header is JwtHeader {
-  return isJsonObject(header as never) && absentOrString((header as JwtHeader).alg) && absentOrString((header as JwtHeader).kid)
+function wellFormedHeader (header: Json): header is JwtHeader {
+  return isJsonObject(header) && absentOrString(header.alg) && absentOrString(header.kid)
 }
 
 /** What aws-jwt-verify asserts of a payload: an object whose registered claims, when present, have their types. */
-function wellFormedPayload (payload: unknown): payload is JwtPayload {
-  if (!isJsonObject(payload as never)) return false
-  const { exp, nbf, iat, iss, sub, scope, jti, aud } = payload as JwtPayload
+function wellFormedPayload (payload: Json): payload is JwtPayload {
+  if (!isJsonObject(payload)) return false
+  const { exp, nbf, iat, iss, sub, scope, jti, aud } = payload
   const audience = aud === undefined || typeof aud === 'string' || (Array.isArray(aud) && aud.every((entry) => typeof entry === 'string'))
   return audience && absentOrNumber(exp) && absentOrNumber(nbf) && absentOrNumber(iat) &&
     absentOrString(iss) && absentOrString(sub) && absentOrString(scope) && absentOrString(jti)
