@@ -1,9 +1,10 @@
 // decomposeJwt gives exactly what aws-jwt-verify's decomposeUnverifiedJwt gives, parts or refusal, for every kind of token.
 import t from 'tap'
 import { decomposeUnverifiedJwt } from 'aws-jwt-verify/jwt'
-import { JwtVerifier } from 'aws-jwt-verify'
+import { createPublicKey } from 'node:crypto'
+import { CognitoJwtVerifier, JwtVerifier } from 'aws-jwt-verify'
 import { decomposeJwt, withLeanDecomposition } from '../../src/auth/jwt-decomposition.js'
-import { segment } from '../helpers/jwt.js'
+import { emulatorPrivateKey, segment, signRs256 } from '../helpers/jwt.js'
 
 const HEADER = { alg: 'RS256', kid: 'CognitoLocal', typ: 'JWT' }
 const PAYLOAD = { sub: 'a1b2', iss: 'http://127.0.0.1:9229/local_pool', token_use: 'access', 'cognito:groups': ['ims-admins'], exp: 2_000_000_000, iat: 1_900_000_000, jti: 'j-1', scope: 'aws.cognito.signin.user.admin' }
@@ -106,4 +107,36 @@ t.test('a verifier decomposing with decomposeJwt verifies and refuses as before;
     t.same(outcome((value) => lean.verifySync(value as string), jwt), outcome((value) => plain.verifySync(value as string), jwt), label)
   }
   t.throws(() => withLeanDecomposition({}), /review src\/auth\/jwt-decomposition\.ts/)
+})
+
+t.test('CognitoJwtVerifier (AWS mode) decomposing with decomposeJwt accepts and refuses what it did before', async (t) => {
+  const userPoolId = 'eu-west-1_Abcdefghi'
+  const clientId = 'app-client-1'
+  const issuer = `https://cognito-idp.eu-west-1.amazonaws.com/${userPoolId}`
+  const jwks = { keys: [{ ...createPublicKey(emulatorPrivateKey()).export({ format: 'jwk' }), kid: 'CognitoLocal', alg: 'RS256', use: 'sig' }] }
+  const make = () => {
+    const verifier = CognitoJwtVerifier.create({ userPoolId, clientId, tokenUse: 'access', groups: 'ims-admins' })
+    verifier.cacheJwks(jwks as never)
+    return verifier
+  }
+  const plain = make()
+  const lean = withLeanDecomposition(make())
+  const now = Math.floor(Date.now() / 1000)
+  const claims = { ...PAYLOAD, iss: issuer, client_id: clientId, exp: now + 600, iat: now }
+  const genuine = signRs256(claims)
+  const [head, , signature] = genuine.split('.') as [string, string, string]
+  const tokens: Array<[string, string]> = [
+    ['a genuine access token', genuine],
+    ['its claims changed under the same signature', `${head}.${segment({ ...claims, 'cognito:groups': ['ims-admins', 'ims-managers'] })}.${signature}`],
+    ['another app client', signRs256({ ...claims, client_id: 'other' })],
+    ['an ID token', signRs256({ ...claims, token_use: 'id' })],
+    ['outside the required group', signRs256({ ...claims, 'cognito:groups': ['ims-managers'] })],
+    ['expired', signRs256({ ...claims, exp: now - 600 })],
+    ['another pool', signRs256({ ...claims, iss: `${issuer}x` })]
+  ]
+  for (const [label, token] of tokens) {
+    const expected = outcome((value) => plain.verifySync(value as string), token)
+    t.same(outcome((value) => lean.verifySync(value as string), token), expected, label)
+    t.equal((expected as { refused?: string }).refused === undefined, label === 'a genuine access token', `${label}: ${label === 'a genuine access token' ? 'accepted' : 'refused'}`)
+  }
 })
