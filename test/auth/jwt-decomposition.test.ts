@@ -1,8 +1,8 @@
 // decomposeJwt gives exactly what aws-jwt-verify's decomposeUnverifiedJwt gives, parts or refusal, for every kind of token.
-import t from 'tap'
-import { decomposeUnverifiedJwt } from 'aws-jwt-verify/jwt'
 import { createPublicKey } from 'node:crypto'
+import t from 'tap'
 import { CognitoJwtVerifier, JwtVerifier } from 'aws-jwt-verify'
+import { decomposeUnverifiedJwt } from 'aws-jwt-verify/jwt'
 import { decomposeJwt, withLeanDecomposition } from '../../src/auth/jwt-decomposition.js'
 import { emulatorPrivateKey, segment, signRs256 } from '../helpers/jwt.js'
 
